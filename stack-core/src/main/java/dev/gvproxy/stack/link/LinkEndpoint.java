@@ -1,0 +1,28 @@
+package dev.gvproxy.stack.link;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Where the switch writes frames for one attached port: a transport (QEMU stream, /connect, vfkit
+ * datagram, TAP...) or the gateway stack. Implementations run on the network's event loop.
+ */
+public interface LinkEndpoint {
+
+    /**
+     * Queues one complete Ethernet frame (no FCS, no length prefix) for the peer.
+     *
+     * @param frame <b>taken</b>: the endpoint releases it or passes it on exactly once.
+     */
+    void transmit(ByteBuf frame);
+
+    /** Pushes out whatever {@link #transmit} queued; the switch calls it once per batch. */
+    void flush();
+
+    /** False while the peer cannot absorb more (e.g. the channel's write buffer is above its high mark). */
+    default boolean isWritable() {
+        return true;
+    }
+
+    /** Closes the underlying connection; the transport then detaches the port. */
+    default void close(String reason) {}
+}
