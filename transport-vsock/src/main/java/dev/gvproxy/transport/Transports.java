@@ -17,6 +17,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http.HttpServerCodec;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import java.io.FileDescriptor;
@@ -130,7 +131,6 @@ public final class Transports {
                 .group(ctx.loop())
                 .channel(EpollDomainDatagramChannel.class)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
-                .option(ChannelOption.SO_RCVBUF, 4 << 20)
                 // One datagram per read buffer; sized for the largest frame so none is truncated.
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
@@ -138,6 +138,15 @@ public final class Transports {
         ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("listen unixgram " + path + ": " + f.cause().getMessage(), f.cause());
+        }
+        // Netty's unix datagram config has no SO_RCVBUF option; set it on the socket (the kernel caps it at
+        // net.core.rmem_max, as it does for gvproxy).
+        if (((EpollDomainDatagramChannel) f.channel()).fd() instanceof Socket socket) {
+            try {
+                socket.setReceiveBufferSize(4 << 20);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "{0}: cannot set SO_RCVBUF: {1}", path, e.toString());
+            }
         }
         LOG.log(Level.INFO, "listening for datagram frames on {0}", path);
         return new ChannelListener(f.channel(), null, new DomainSocketAddress(path.toString()), path, ctx.loop());
@@ -288,18 +297,17 @@ public final class Transports {
         }
 
         private void cleanup() {
-            if (children != null) {
-                // Children complete their own close on the network loop; this does not wait for them.
-                children.close().addListener(f -> closeFuture.complete(null));
-            } else {
-                closeFuture.complete(null);
-            }
             if (socketFile != null) {
                 try {
                     Files.deleteIfExists(socketFile);
                 } catch (IOException e) {
                     LOG.log(Level.WARNING, "cannot delete {0}: {1}", socketFile, e.toString());
                 }
+            }
+            if (children != null) {
+                children.close().addListener(f -> closeFuture.complete(null));
+            } else {
+                closeFuture.complete(null);
             }
         }
 
