@@ -132,7 +132,7 @@ public final class Transports {
                 .channel(EpollDomainDatagramChannel.class)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
                 // One datagram per read buffer; sized for the largest frame so none is truncated.
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(new DatagramPort(ctx.sw(), ctx.counters(), "vfkit:" + path));
         ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();

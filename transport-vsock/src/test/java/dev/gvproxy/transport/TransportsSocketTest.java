@@ -354,11 +354,12 @@ class TransportsSocketTest {
         final BlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
         final DomainSocketAddress server;
 
+        @SuppressWarnings("deprecation") // DATAGRAM_CHANNEL_ACTIVE_ON_REGISTRATION: lets an unbound socket send
         DatagramClient(Path local, DomainSocketAddress server) throws InterruptedException {
             this.server = server;
             Bootstrap b = new Bootstrap().group(clients).channel(EpollDomainDatagramChannel.class)
                     .option(ChannelOption.DATAGRAM_CHANNEL_ACTIVE_ON_REGISTRATION, true)
-                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
+                    .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                     .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
                         @Override
                         protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket msg) {
@@ -436,6 +437,30 @@ class TransportsSocketTest {
         assertNotNull(now);
         assertNotEquals(first, now.id());
         assertEquals(1, (int) onLoop(() -> sw.ports().size()));
+    }
+
+    @Test
+    void helloFromTheSamePathStartsANewPort() throws Exception {
+        setUp();
+        Listener l = track(Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
+        DomainSocketAddress server = (DomainSocketAddress) l.localAddress();
+        Path vmPath = dir.resolve("vm.sock");
+        DatagramClient vm = new DatagramClient(vmPath, server);
+        vm.send("VFKT".getBytes(StandardCharsets.US_ASCII));
+        byte[] f = frame(GW, A, 100, 1);
+        vm.send(f);
+        assertArrayEquals(f, gw.take());
+        int first = onLoop(() -> sw.portOf(A).id());
+        vm.close();
+        Files.deleteIfExists(vmPath);
+
+        DatagramClient again = track(new DatagramClient(vmPath, server));
+        again.send("VFKT".getBytes(StandardCharsets.US_ASCII));
+        again.send(f);
+        assertArrayEquals(f, gw.take());
+        assertNotEquals(first, (int) onLoop(() -> sw.portOf(A).id()));
+        assertEquals(2, counters.get("transport.vfkitHello"));
+        assertEquals(0, counters.get("switch.runtFrame"));
     }
 
     @Test
