@@ -36,6 +36,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -73,6 +74,25 @@ public final class Transports {
         String kind = framing.name().toLowerCase(java.util.Locale.ROOT);
         return bindStream(ep, ctx, kind, true, false,
                 ch -> initFrames(ch.pipeline(), ctx, framing, kind + ":" + describe(ep, ch)));
+    }
+
+    /**
+     * {@code -listen-vpnkit}: hyperkit's {@code virtio-vpnkit} handshake, then hyperkit framing. Every
+     * connection is a separate VM (accept loop, as in gvproxy).
+     *
+     * @param mtu the MTU told to the VM, 0..65535
+     * @param macForUuid the MAC for a VM UUID (gvproxy's {@code vpnKitUUIDMacAddresses}); returning null (or
+     *     passing null) gives a random locally administered MAC
+     */
+    public static Listener listenVpnkit(String uri, NetworkContext ctx, int mtu, Function<String, Long> macForUuid)
+            throws IOException {
+        if (mtu < 0 || mtu > 65535) {
+            throw new IllegalArgumentException("mtu out of range: " + mtu);
+        }
+        Function<String, Long> macs = macForUuid != null ? macForUuid : uuid -> null;
+        EndpointUri ep = EndpointUri.parse(uri);
+        return bindStream(ep, ctx, "vpnkit", false, false,
+                ch -> ch.pipeline().addLast("vpnkit", new VpnkitHandshake(ctx.sw(), ctx.counters(), mtu, macs)));
     }
 
     /**

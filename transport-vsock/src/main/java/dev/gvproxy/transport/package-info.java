@@ -11,6 +11,7 @@
  * Listener s = Transports.listenServices(uri, ctx, httpFallback);             // -services (no /connect)
  * Listener v = Transports.listenDatagram("unixgram:///run/gv/vfkit.sock", ctx); // -listen-vfkit, QEMU -netdev dgram
  * Listener o = Transports.attachStdio(ctx);                                   // -listen-stdio
+ * Listener k = Transports.listenVpnkit(uri, ctx, mtu, uuidToMacOrNull);      // -listen-vpnkit (handshake, then 2-byte LE)
  * Listener h = Transports.listenStream(uri, ctx, Framing.HYPERKIT);           // any framing, no handshake
  * ChannelPort p = Transports.attach(channel, ctx, Framing.QEMU, "name");     // an already connected channel
  * Listener t = Transports.attachStreams(readable, writable, framing, ctx, "name"); // blocking fds (pipes)
@@ -30,6 +31,8 @@
  *       then 2-byte little-endian length + frame (or 4-byte BE if asked)</td><td>any number</td></tr>
  *   <tr><td>{@code -listen-vfkit}, QEMU {@code -netdev dgram}</td><td>unixgram</td><td>one datagram = one frame;
  *       a first {@code VFKT} datagram is consumed</td><td>one peer at a time (a new named sender replaces it)</td></tr>
+ *   <tr><td>{@code -listen-vpnkit}</td><td>unix, tcp</td><td>49-byte init echoed, 41-byte command, 258-byte reply
+ *       (MTU, MAC), then 2-byte little-endian length + frame</td><td>any number</td></tr>
  *   <tr><td>{@code -listen-stdio}</td><td>-</td><td>2-byte little-endian length + frame</td><td>one</td></tr>
  * </table>
  * A declared length of 0 or above {@link dev.gvproxy.stack.link.VirtualSwitch#MAX_FRAME} (131072) is logged

@@ -329,6 +329,43 @@ class TransportsSocketTest {
     }
 
     @Test
+    void vpnkitOverUnixSocket() throws Exception {
+        setUp();
+        Listener l = track(Transports.listenVpnkit(unix("vpnkit.sock"), ctx, 1500, null));
+        Client a = track(new Client(l.localAddress(), Framing.HYPERKIT));
+        // the client's frame decoder would misread the handshake replies; take them off raw first
+        a.ch.pipeline().addFirst("raw", new io.netty.channel.ChannelInboundHandlerAdapter() {
+            int left = 49 + 258;
+
+            @Override
+            public void channelRead(ChannelHandlerContext c, Object msg) {
+                ByteBuf b = (ByteBuf) msg;
+                int n = Math.min(left, b.readableBytes());
+                b.skipBytes(n);
+                left -= n;
+                if (left == 0) {
+                    c.pipeline().remove(this);
+                }
+                if (b.isReadable()) {
+                    c.fireChannelRead(b);
+                } else {
+                    b.release();
+                }
+            }
+        });
+        byte[] f = frame(GW, A, 60, 1);
+        a.sendRaw(concat(VpnkitHandshakeTest.init(), VpnkitHandshakeTest.command(VpnkitHandshakeTest.UUID),
+                framed(Framing.HYPERKIT, f)));
+        assertArrayEquals(f, gw.take());
+        byte[] back = frame(A, GW, 90, 9);
+        ctx.loop().execute(() -> {
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(back.clone()));
+            sw.flush();
+        });
+        assertArrayEquals(back, a.receive());
+    }
+
+    @Test
     void apiNotFoundOverTcp() throws Exception {
         setUp();
         Listener l = track(Transports.listenApi("tcp://127.0.0.1:0", ctx, null));
