@@ -31,6 +31,7 @@ import java.lang.System.Logger.Level;
 final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
     private static final System.Logger LOG = System.getLogger(DatagramPort.class.getName());
     private static final int VFKT = 0x56464b54; // "VFKT"
+    private static final int SLACK = 16 * 1024;
 
     private final VirtualSwitch sw;
     private final String name;
@@ -77,6 +78,13 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
             return;
         }
         ByteBuf frame = packet.content();
+        if (frame.capacity() - frame.readableBytes() > SLACK) {
+            // Each read gets a MAX_FRAME buffer so no datagram is truncated; a frame queued toward a slow port
+            // would pin all of it. Copying the (usually MTU-sized) frame out frees it at once.
+            ByteBuf small = ctx.alloc().ioBuffer(frame.readableBytes()).writeBytes(frame);
+            frame.release();
+            frame = small;
+        }
         DomainSocketAddress sender = packet.sender();
         boolean named = sender != null && sender.path() != null && !sender.path().isEmpty();
         boolean isHello = frame.readableBytes() >= 4 && frame.getInt(frame.readerIndex()) == VFKT;

@@ -54,7 +54,8 @@
  *
  * <h2>Buffer ownership</h2>
  * Decoded frames are retained slices of the read buffer (no copy) and are <b>taken</b> by
- * {@code VirtualSwitch.deliver}. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame and writes it as
+ * {@code VirtualSwitch.deliver}. The one deliberate copy: a datagram is read into a 128 KiB buffer (so none is
+ * truncated) and, when much smaller, copied into a right-sized one so a queued frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame and writes it as
  * two buffers, a 2- or 4-byte prefix from the channel's allocator and the frame itself; the channel releases
  * both after writing. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
  * (4 MiB) and are then dropped ({@code transport.txQueueFull}); {@code isWritable()} turns false above the
