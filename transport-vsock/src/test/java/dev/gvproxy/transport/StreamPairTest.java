@@ -37,6 +37,7 @@ class StreamPairTest {
 
     StreamPairTest() throws IOException {
         sw.setGateway(gw);
+        gw.loop = loop;
         stdin = Pipe.open();
         stdout = Pipe.open();
     }
@@ -49,6 +50,7 @@ class StreamPairTest {
         stdin.sink().close();
         stdout.source().close();
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        assertEquals(0, gw.offLoop.get(), "frames crossed to the loop");
     }
 
     <T> T onLoop(Callable<T> c) throws Exception {

@@ -100,6 +100,7 @@ class TransportsSocketTest {
     void setUp() {
         if (ctx == null) {
             ctx = new NetworkContext(null, network.next(), sw, counters);
+            gw.loop = ctx.loop();
         }
     }
 
@@ -108,6 +109,7 @@ class TransportsSocketTest {
         for (int i = closeables.size() - 1; i >= 0; i--) {
             closeables.get(i).close();
         }
+        assertEquals(0, gw.offLoop.get(), "the switch was driven off the network loop");
     }
 
     <T extends AutoCloseable> T track(T c) {
