@@ -119,6 +119,11 @@ public final class QemuGuest implements AutoCloseable {
                 overlay.file(f.getKey(), 0755, f.getValue());
             }
             Files.copy(assets.initrd(), initrd, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            // The kernel only takes an uncompressed archive that starts 4-byte aligned ("invalid magic" otherwise);
+            // zero bytes between archives are skipped.
+            long size = Files.size(initrd);
+            byte[] pad = new byte[(int) ((4 - size % 4) % 4)];
+            Files.write(initrd, pad, StandardOpenOption.APPEND);
             Files.write(initrd, overlay.finish(), StandardOpenOption.APPEND);
         }
         List<String> cmd = new ArrayList<>(List.of(QEMU,
@@ -212,6 +217,9 @@ public final class QemuGuest implements AutoCloseable {
     public Result awaitResult() throws InterruptedException {
         try {
             int rc = result.get(cfg.timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (console.indexOf("Initramfs unpacking failed") >= 0) {
+                throw new AssertionError("the guest's initramfs is broken\n" + tail());
+            }
             long end = System.nanoTime();
             Long ready = netReadyNanos.getNow(null);
             // The guest powers off right after the marker; give QEMU a moment to exit by itself.
@@ -224,6 +232,11 @@ public final class QemuGuest implements AutoCloseable {
             String exit = process.isAlive() ? "still running" : "exited " + process.exitValue();
             throw new AssertionError(e.getCause().getMessage() + " (QEMU " + exit + ")\n" + tail(), e.getCause());
         }
+    }
+
+    /** True while QEMU runs. */
+    public boolean isRunning() {
+        return process != null && process.isAlive();
     }
 
     /** The console output so far. */

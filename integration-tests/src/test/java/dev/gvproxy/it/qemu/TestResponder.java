@@ -23,7 +23,7 @@ import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Test-only stand-in for the gateway: answers ARP for 192.168.127.1 and ICMP echo requests to it, over a QEMU
+ * Test-only stand-in for the gateway: answers ARP for 192.168.127.1, ICMP echo requests to it and DHCP, over a QEMU
  * stream socket (4-byte big-endian length framing) or a unix datagram socket (one frame per datagram, replies go to the
  * first sender's address). It exists to validate the guest harness independently of the real stack.
  */
@@ -34,6 +34,9 @@ final class TestResponder implements AutoCloseable {
     final AtomicLong framesIn = new AtomicLong();
     final AtomicLong arpReplies = new AtomicLong();
     final AtomicLong echoReplies = new AtomicLong();
+    final AtomicLong dhcpReplies = new AtomicLong();
+    /** MTU offered in DHCP option 26 (distinct from the default so the test sees it applied). */
+    static final int DHCP_MTU = 1400;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private Channel channel;
     private volatile DomainSocketAddress datagramPeer;
@@ -110,6 +113,10 @@ final class TestResponder implements AutoCloseable {
         }
         int ihl = (f.getUnsignedByte(b + 14) & 0x0f) * 4;
         int total = f.getUnsignedShort(b + 16); // not the frame length: QEMU pads short frames
+        if (ihl >= 20 && 14 + total <= len && total >= ihl + 8 + 244 && f.getUnsignedByte(b + 23) == 17
+                && f.getUnsignedShort(b + 14 + ihl + 2) == 67) {
+            return dhcp(f, b + 14 + ihl + 8, total - ihl - 8, alloc);
+        }
         if (ihl < 20 || total < ihl + 8 || 14 + total > len || f.getUnsignedByte(b + 23) != 1
                 || f.getInt(b + 30) != GATEWAY_IP || f.getUnsignedByte(b + 14 + ihl) != 8) {
             return null;
@@ -124,6 +131,69 @@ final class TestResponder implements AutoCloseable {
         int icmp = ip + ihl;
         r.setByte(icmp, 0).setShort(icmp + 2, 0).setShort(icmp + 2, checksum(r, icmp, total - ihl));
         echoReplies.incrementAndGet();
+        return r;
+    }
+
+    /**
+     * A DHCP OFFER/ACK for a DISCOVER/REQUEST: always 192.168.127.2/24, router and DNS 192.168.127.1, MTU
+     * {@link #DHCP_MTU}, domain {@code gvj.test}. Just enough to exercise the guest's udhcpc hook.
+     *
+     * @param f the frame, <b>borrowed</b>; {@code bootp} is the BOOTP message's offset in it
+     */
+    private ByteBuf dhcp(ByteBuf f, int bootp, int bootpLen, ByteBufAllocator alloc) {
+        if (f.getUnsignedByte(bootp) != 1 || f.getInt(bootp + 236) != 0x63825363) {
+            return null;
+        }
+        int msgType = 0;
+        for (int o = bootp + 240, end = bootp + bootpLen; o < end; ) {
+            int code = f.getUnsignedByte(o);
+            if (code == 255) {
+                break;
+            }
+            if (code == 0) {
+                o++;
+                continue;
+            }
+            if (o + 1 >= end || o + 2 + f.getUnsignedByte(o + 1) > end) {
+                return null;
+            }
+            if (code == 53) {
+                msgType = f.getUnsignedByte(o + 2);
+            }
+            o += 2 + f.getUnsignedByte(o + 1);
+        }
+        int replyType = msgType == 1 ? 2 : msgType == 3 ? 5 : 0;
+        if (replyType == 0) {
+            return null;
+        }
+        ByteBuf m = alloc.buffer(300);
+        m.writeByte(2).writeByte(1).writeByte(6).writeByte(0).writeInt(f.getInt(bootp + 4)); // op, htype, hlen, hops, xid
+        m.writeShort(0).writeShort(f.getUnsignedShort(bootp + 10)).writeInt(0); // secs, flags, ciaddr
+        m.writeInt(GATEWAY_IP + 1).writeInt(GATEWAY_IP).writeInt(0); // yiaddr, siaddr, giaddr
+        m.writeBytes(f, bootp + 28, 16).writeZero(64 + 128).writeInt(0x63825363);
+        m.writeByte(53).writeByte(1).writeByte(replyType);
+        m.writeByte(54).writeByte(4).writeInt(GATEWAY_IP);
+        m.writeByte(51).writeByte(4).writeInt(3600);
+        m.writeByte(1).writeByte(4).writeInt(0xffffff00);
+        m.writeByte(3).writeByte(4).writeInt(GATEWAY_IP);
+        m.writeByte(6).writeByte(4).writeInt(GATEWAY_IP);
+        m.writeByte(26).writeByte(2).writeShort(DHCP_MTU);
+        m.writeByte(15).writeByte(8).writeBytes("gvj.test".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        m.writeByte(255);
+        while (m.readableBytes() < 300) {
+            m.writeByte(0);
+        }
+        int udpLen = 8 + m.readableBytes();
+        ByteBuf r = alloc.buffer(14 + 20 + udpLen);
+        r.writeShort(0xffff).writeInt(0xffffffff); // broadcast: the client has no address yet
+        r.writeShort((int) (GATEWAY_MAC >>> 32)).writeInt((int) GATEWAY_MAC).writeShort(0x0800);
+        r.writeByte(0x45).writeByte(0).writeShort(20 + udpLen).writeInt(0).writeByte(64).writeByte(17).writeShort(0);
+        r.writeInt(GATEWAY_IP).writeInt(0xffffffff);
+        r.setShort(14 + 10, checksum(r, 14, 20));
+        r.writeShort(67).writeShort(68).writeShort(udpLen).writeShort(0); // UDP checksum 0: none (allowed on IPv4)
+        r.writeBytes(m);
+        m.release();
+        dhcpReplies.incrementAndGet();
         return r;
     }
 
