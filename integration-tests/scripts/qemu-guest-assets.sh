@@ -97,7 +97,7 @@ if [ "${GVJ_QEMU_OFFLINE:-0}" != 1 ] && PV=$(resolve_package); then
   [ -f "$KDIR/vmlinuz" ] || fetch_kernel "$1" "$2" "$KDIR"
 else
   KDIR=$(newest_cached)
-  [ -n "$KDIR" ] || skip "no apt package index for $META and nothing cached in $CACHE"
+  [ -n "$KDIR" ] || skip "cannot resolve $META through apt (or GVJ_QEMU_OFFLINE=1) and no kernel cached in $CACHE"
   log "offline: using cached $KDIR"
 fi
 KVER=$(cat "$KDIR/kver")

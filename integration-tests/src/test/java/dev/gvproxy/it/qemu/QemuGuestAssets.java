@@ -62,9 +62,11 @@ public record QemuGuestAssets(String kernelVersion, Path kernel, Path initrd) {
         if (cache == null || cache.isBlank()) {
             cache = Path.of(System.getProperty("user.home"), ".cache", "gvproxy-java", "qemu").toString();
         }
+        Path err = null;
         try {
+            err = Files.createTempFile("gvj-qemu-assets", ".log");
             Process p = new ProcessBuilder("sh", script.toString(), cache)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .redirectError(err.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
             // Read all of stdout before waiting: the script prints three short lines at the very end.
@@ -74,9 +76,12 @@ public record QemuGuestAssets(String kernelVersion, Path kernel, Path initrd) {
                 return new Availability(null, "guest asset script timed out");
             }
             int rc = p.exitValue();
+            String log = Files.readString(err).strip();
+            System.err.println(log);
             if (rc != 0) {
-                return new Availability(null, "cannot prepare a guest kernel/initramfs (" + script + " exited " + rc
-                        + (rc == 2 ? ": no apt, no network or nothing cached" : "") + "; see its stderr)");
+                String last = log.substring(log.lastIndexOf('\n') + 1);
+                return new Availability(null, "cannot prepare a guest kernel/initramfs: " + script + " exited " + rc
+                        + ": " + last);
             }
             Map<String, String> kv = new HashMap<>();
             for (String line : out.split("\n")) {
@@ -95,6 +100,14 @@ public record QemuGuestAssets(String kernelVersion, Path kernel, Path initrd) {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new Availability(null, "interrupted while preparing guest assets");
+        } finally {
+            if (err != null) {
+                try {
+                    Files.deleteIfExists(err);
+                } catch (IOException ignored) {
+                    // a temp file left behind is harmless
+                }
+            }
         }
     }
 }

@@ -52,4 +52,19 @@ class QemuSmokeTest {
             System.out.printf("dgram: net ready %s, done %s%n", r.netReady(), r.total());
         }
     }
+
+    @Test
+    void bigFramesAtMtu65520OverStreamSocket() throws Exception {
+        QemuGuest.assumeAvailable();
+        Path sock = tmp.resolve("qemu.sock");
+        try (TestResponder responder = TestResponder.stream(sock);
+                QemuGuest guest = QemuGuest.builder("smoke-stream-mtu65520")
+                        .netdev(QemuGuest.streamUnix(sock))
+                        .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(65520)
+                        .command("ping -c 3 -i 0.2 -W 5 -s 65000 192.168.127.1")
+                        .start()) {
+            QemuGuest.Result r = guest.awaitResult();
+            assertEquals(0, r.exitCode(), r.console());
+        }
+    }
 }

@@ -7,6 +7,8 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -70,6 +72,8 @@ final class TestResponder implements AutoCloseable {
     static TestResponder datagram(Path path) throws InterruptedException {
         TestResponder r = new TestResponder();
         r.channel = new Bootstrap().group(r.group).channel(EpollDomainDatagramChannel.class)
+                // The default datagram allocator reads 2 KiB: frames up to 128 KiB must arrive whole.
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(131072))
                 .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
                     @Override
                     protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket p) {
