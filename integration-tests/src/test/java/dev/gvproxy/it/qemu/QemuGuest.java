@@ -244,9 +244,12 @@ public final class QemuGuest implements AutoCloseable {
         return console.toString();
     }
 
-    /** The directory holding {@code console.log} and {@code qemu-cmdline.txt}. */
-    public Path logDir() {
-        return dir;
+    /**
+     * The directory holding {@code console.log} and {@code qemu-cmdline.txt} (created on demand; put pcaps and other
+     * debugging output of the test here too: it is kept under {@code target/qemu-logs}).
+     */
+    public Path logDir() throws IOException {
+        return Files.createDirectories(dir);
     }
 
     private String tail() {

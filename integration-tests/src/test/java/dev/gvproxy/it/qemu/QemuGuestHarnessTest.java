@@ -68,6 +68,31 @@ class QemuGuestHarnessTest {
     }
 
     @Test
+    void guestPingsTestResponderOverStreamAndDatagram() throws Exception {
+        QemuGuest.assumeAvailable();
+        Path sock = tmp.resolve("stream.sock");
+        try (TestResponder responder = TestResponder.stream(sock);
+                QemuGuest guest = QemuGuest.builder("harness-responder-stream")
+                        .netdev(QemuGuest.streamUnix(sock))
+                        .staticIpv4("192.168.127.2/24", "192.168.127.1")
+                        .command("ping -c 2 -i 0.2 -W 5 192.168.127.1")
+                        .start()) {
+            assertEquals(0, guest.awaitResult().exitCode(), guest.console());
+            assertTrue(responder.echoReplies.get() >= 2);
+        }
+        Path gv = tmp.resolve("gv.sock");
+        try (TestResponder responder = TestResponder.datagram(gv);
+                QemuGuest guest = QemuGuest.builder("harness-responder-dgram")
+                        .netdev(QemuGuest.dgramUnix(tmp.resolve("vm.sock"), gv))
+                        .staticIpv4("192.168.127.2/24", "192.168.127.1")
+                        .command("ping -c 2 -i 0.2 -W 5 192.168.127.1")
+                        .start()) {
+            assertEquals(0, guest.awaitResult().exitCode(), guest.console());
+            assertTrue(responder.echoReplies.get() >= 2);
+        }
+    }
+
+    @Test
     void hungGuestTimesOutAndIsKilled() throws Exception {
         QemuGuest.assumeAvailable();
         QemuGuest guest = QemuGuest.builder("harness-timeout")
