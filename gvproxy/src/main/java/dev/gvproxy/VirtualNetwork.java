@@ -5,6 +5,9 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.PcapWriter;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.transport.Listener;
+import dev.gvproxy.transport.NetworkContext;
+import dev.gvproxy.transport.Transports;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -15,7 +18,9 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -46,6 +51,8 @@ public final class VirtualNetwork implements AutoCloseable {
     private final NetworkStack stack;
     private final PcapWriter pcap;
     private final ScheduledFuture<?> ticker;
+    private final NetworkContext transportContext;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     private VirtualNetwork(Builder b) throws IOException {
@@ -60,6 +67,7 @@ public final class VirtualNetwork implements AutoCloseable {
         } else {
             this.pcap = null;
         }
+        this.transportContext = new NetworkContext(null, loop, sw, counters);
         this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -104,6 +112,36 @@ public final class VirtualNetwork implements AutoCloseable {
         return counters;
     }
 
+    /** What transports need to attach VMs to this network. */
+    public NetworkContext transportContext() {
+        return transportContext;
+    }
+
+    /** Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames) on a unix:// or tcp:// URI. */
+    public Listener listenQemu(String uri) throws IOException {
+        return track(Transports.listenQemu(uri, transportContext));
+    }
+
+    /** Serves the API endpoint on a unix:// or tcp:// URI; for now only gvforwarder's {@code /connect}. */
+    public Listener listenApi(String uri) throws IOException {
+        return track(Transports.listenApi(uri, transportContext, null));
+    }
+
+    /** Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}) on a unixgram:// URI. */
+    public Listener listenDatagram(String uri) throws IOException {
+        return track(Transports.listenDatagram(uri, transportContext));
+    }
+
+    /** Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames). */
+    public Listener attachStdio() {
+        return track(Transports.attachStdio(transportContext));
+    }
+
+    private Listener track(Listener l) {
+        listeners.add(l);
+        return l;
+    }
+
     /** Runs {@code task} on the network's event loop and waits for its result (for the API and tests). */
     public <T> T call(Callable<T> task) {
         if (loop.inEventLoop()) {
@@ -141,6 +179,13 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         closed = true;
         ticker.cancel(false);
+        for (Listener l : listeners) {
+            try {
+                l.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "closing listener", e);
+            }
+        }
         try {
             run(() -> {
                 stack.close();
