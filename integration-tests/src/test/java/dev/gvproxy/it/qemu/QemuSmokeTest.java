@@ -4,13 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.VirtualNetwork;
-import io.netty.channel.Channel;
+import dev.gvproxy.transport.Listener;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A real guest pings gvproxy-java's gateway over each QEMU socket transport. */
+/**
+ * A real guest pings gvproxy-java's gateway over each QEMU socket transport: {@code -netdev stream} against
+ * {@link VirtualNetwork#listenQemu} and {@code -netdev dgram} against {@link VirtualNetwork#listenDatagram}. Each run
+ * leaves the console log and a pcap of the switch in {@code target/qemu-logs/<guest>/}.
+ */
 @Timeout(300)
 class QemuSmokeTest {
     private static final String PING = "ping -c 5 -i 0.2 -W 5 192.168.127.1";
@@ -27,18 +31,14 @@ class QemuSmokeTest {
                 .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(1500)
                 .command(PING)
                 .build();
-        try (VirtualNetwork net = VirtualNetwork.builder().pcap(guest.logDir().resolve("net.pcap")).build()) {
-            Channel listener = InterimTransports.listenQemu(net, sock);
-            try (guest) {
-                guest.start();
-                QemuGuest.Result r = guest.awaitResult();
-                assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
-                assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
-                System.out.printf("stream: net ready %s, done %s, counters %s%n", r.netReady(), r.total(),
-                        net.counters().snapshot());
-            } finally {
-                listener.close().sync();
-            }
+        try (VirtualNetwork net = VirtualNetwork.builder().pcap(guest.logDir().resolve("net.pcap")).build();
+                Listener listener = net.listenQemu("unix://" + sock.toAbsolutePath());
+                QemuGuest running = guest.start()) {
+            QemuGuest.Result r = running.awaitResult();
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
+            assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
+            assertEquals(5, net.counters().get("icmp.out.echoReplies"));
+            System.out.printf("stream: net ready %s, done %s%n", r.netReady(), r.total());
         }
     }
 
@@ -46,21 +46,19 @@ class QemuSmokeTest {
     void guestPingsGatewayOverDatagramSocket() throws Exception {
         QemuGuest.assumeAvailable();
         Path gv = tmp.resolve("gv.sock");
-        Path qemu = tmp.resolve("qemu.sock");
-        try (VirtualNetwork net = VirtualNetwork.builder().build()) {
-            Channel listener = InterimTransports.listenDatagram(net, gv);
-            try (QemuGuest guest = QemuGuest.builder("smoke-dgram")
-                    .netdev(QemuGuest.dgramUnix(qemu, gv))
-                    .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(1500)
-                    .command(PING)
-                    .start()) {
-                QemuGuest.Result r = guest.awaitResult();
-                assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
-                assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
-                System.out.printf("dgram: net ready %s, done %s%n", r.netReady(), r.total());
-            } finally {
-                listener.close().sync();
-            }
+        QemuGuest guest = QemuGuest.builder("smoke-dgram")
+                .netdev(QemuGuest.dgramUnix(tmp.resolve("vm.sock"), gv))
+                .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(1500)
+                .command(PING)
+                .build();
+        try (VirtualNetwork net = VirtualNetwork.builder().pcap(guest.logDir().resolve("net.pcap")).build();
+                Listener listener = net.listenDatagram("unixgram://" + gv.toAbsolutePath());
+                QemuGuest running = guest.start()) {
+            QemuGuest.Result r = running.awaitResult();
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
+            assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
+            assertEquals(5, net.counters().get("icmp.out.echoReplies"));
+            System.out.printf("dgram: net ready %s, done %s%n", r.netReady(), r.total());
         }
     }
 
@@ -68,19 +66,17 @@ class QemuSmokeTest {
     void bigFramesAtMtu65520OverStreamSocket() throws Exception {
         QemuGuest.assumeAvailable();
         Path sock = tmp.resolve("qemu.sock");
-        try (VirtualNetwork net = VirtualNetwork.builder().mtu(65520).build()) {
-            Channel listener = InterimTransports.listenQemu(net, sock);
-            try (QemuGuest guest = QemuGuest.builder("smoke-stream-mtu65520")
-                    .netdev(QemuGuest.streamUnix(sock))
-                    .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(65520)
-                    // 65000 bytes of payload: one 65042-byte frame each way, no fragmentation.
-                    .command("ping -c 3 -i 0.2 -W 5 -s 65000 192.168.127.1")
-                    .start()) {
-                QemuGuest.Result r = guest.awaitResult();
-                assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
-            } finally {
-                listener.close().sync();
-            }
+        try (VirtualNetwork net = VirtualNetwork.builder().mtu(65520).build();
+                Listener listener = net.listenQemu("unix://" + sock.toAbsolutePath());
+                QemuGuest guest = QemuGuest.builder("smoke-stream-mtu65520")
+                        .netdev(QemuGuest.streamUnix(sock))
+                        .staticIpv4("192.168.127.2/24", "192.168.127.1").mtu(65520)
+                        // 65000 bytes of payload: one 65042-byte frame each way, no fragmentation.
+                        .command("ping -c 3 -i 0.2 -W 5 -s 65000 192.168.127.1")
+                        .start()) {
+            QemuGuest.Result r = guest.awaitResult();
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
+            assertEquals(0, net.counters().get("ipv4.out.fragments"));
         }
     }
 }
