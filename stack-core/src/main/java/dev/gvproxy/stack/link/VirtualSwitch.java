@@ -64,6 +64,7 @@ public final class VirtualSwitch {
     private final Counters.Counter hairpin;
     private final Counters.Counter detachedPort;
     private final Counters.Counter noGateway;
+    private final Counters.Counter noReceivers;
 
     /**
      * @param gatewayMac the gateway stack's MAC: frames to it go to {@link #setGateway}'s endpoint
@@ -79,6 +80,7 @@ public final class VirtualSwitch {
         this.hairpin = counters.counter("switch.hairpin");
         this.detachedPort = counters.counter("switch.detachedPort");
         this.noGateway = counters.counter("switch.noGateway");
+        this.noReceivers = counters.counter("switch.noReceivers");
     }
 
     public long gatewayMac() {
@@ -298,14 +300,19 @@ public final class VirtualSwitch {
     /** Floods to all ports but {@code except} (null for none); also to the gateway when asked. Takes frame. */
     private void floodExcept(SwitchPort except, ByteBuf frame, boolean alsoGateway) {
         SwitchPort[] snapshot = ports;
+        int receivers = 0;
         for (SwitchPort p : snapshot) {
             if (p != except && p.attached) {
+                receivers++;
                 write(p, frame.retainedDuplicate());
             }
         }
         if (alsoGateway) {
             toGateway(frame);
         } else {
+            if (receivers == 0) {
+                noReceivers.inc();
+            }
             frame.release();
         }
     }

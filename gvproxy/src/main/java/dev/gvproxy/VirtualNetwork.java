@@ -1,0 +1,234 @@
+package dev.gvproxy;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.link.PcapWriter;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.transport.Listener;
+import dev.gvproxy.transport.NetworkContext;
+import dev.gvproxy.transport.Transports;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One virtual network: a switch, the gateway stack and its services, all on one Netty epoll event loop
+ * (DESIGN.md "one event loop per virtual network"). This is the embedding API's root object: a VM
+ * launcher builds one, attaches transports to it, and closes it when the VM is gone.
+ *
+ * <pre>{@code
+ * try (VirtualNetwork net = VirtualNetwork.builder().mtu(1500).build()) {
+ *     net.listenQemu("unix:///run/vm1/net.sock");
+ *     // start QEMU with -netdev stream,addr.type=unix,addr.path=/run/vm1/net.sock ...
+ * }
+ * }</pre>
+ */
+public final class VirtualNetwork implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(VirtualNetwork.class.getName());
+    static final long TICK_MILLIS = 50;
+
+    private final StackConfig config;
+    private final EventLoopGroup group;
+    private final EventLoop loop;
+    private final Counters counters = new Counters();
+    private final VirtualSwitch sw;
+    private final NetworkStack stack;
+    private final PcapWriter pcap;
+    private final ScheduledFuture<?> ticker;
+    private final NetworkContext transportContext;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    private VirtualNetwork(Builder b) throws IOException {
+        this.config = b.config;
+        this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        this.loop = group.next();
+        this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos);
+        this.stack = new NetworkStack(config, sw, counters, b.alloc, System::nanoTime);
+        if (b.pcap != null) {
+            this.pcap = new PcapWriter(b.pcap, 262144);
+            sw.setTap(pcap);
+        } else {
+            this.pcap = null;
+        }
+        this.transportContext = new NetworkContext(null, loop, sw, counters);
+        this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private static long epochNanos() {
+        Instant i = Instant.now();
+        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+    }
+
+    private void tick() {
+        long now = System.nanoTime();
+        if (stack.nextDeadline() <= now) {
+            stack.poll(now);
+        }
+        sw.flush();
+        if (pcap != null) {
+            pcap.flush();
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public StackConfig config() {
+        return config;
+    }
+
+    /** The network's single event loop: every channel of this network must be registered on it. */
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    public VirtualSwitch virtualSwitch() {
+        return sw;
+    }
+
+    public NetworkStack stack() {
+        return stack;
+    }
+
+    public Counters counters() {
+        return counters;
+    }
+
+    /** What transports need to attach VMs to this network. */
+    public NetworkContext transportContext() {
+        return transportContext;
+    }
+
+    /** Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames) on a unix:// or tcp:// URI. */
+    public Listener listenQemu(String uri) throws IOException {
+        return track(Transports.listenQemu(uri, transportContext));
+    }
+
+    /** Serves the API endpoint on a unix:// or tcp:// URI; for now only gvforwarder's {@code /connect}. */
+    public Listener listenApi(String uri) throws IOException {
+        return track(Transports.listenApi(uri, transportContext, null));
+    }
+
+    /** Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}) on a unixgram:// URI. */
+    public Listener listenDatagram(String uri) throws IOException {
+        return track(Transports.listenDatagram(uri, transportContext));
+    }
+
+    /** Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames). */
+    public Listener attachStdio() {
+        return track(Transports.attachStdio(transportContext));
+    }
+
+    private Listener track(Listener l) {
+        listeners.add(l);
+        return l;
+    }
+
+    /** Runs {@code task} on the network's event loop and waits for its result (for the API and tests). */
+    public <T> T call(Callable<T> task) {
+        if (loop.inEventLoop()) {
+            try {
+                return task.call();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        Future<T> f = loop.submit(task);
+        try {
+            return f.get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Runs {@code task} on the event loop and waits for it. */
+    public void run(Runnable task) {
+        call(() -> {
+            task.run();
+            return null;
+        });
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ticker.cancel(false);
+        for (Listener l : listeners) {
+            try {
+                l.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "closing listener", e);
+            }
+        }
+        try {
+            run(() -> {
+                stack.close();
+                if (pcap != null) {
+                    pcap.close();
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "closing virtual network", e);
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** Options of a virtual network. */
+    public static final class Builder {
+        private StackConfig config = StackConfig.defaults();
+        private Path pcap;
+        private ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+
+        public Builder config(StackConfig config) {
+            this.config = config;
+            return this;
+        }
+
+        /** Shorthand for a default configuration with another MTU. */
+        public Builder mtu(int mtu) {
+            this.config = config.toBuilder().mtu(mtu).build();
+            return this;
+        }
+
+        /** Records every frame crossing the switch into this pcap file. */
+        public Builder pcap(Path file) {
+            this.pcap = file;
+            return this;
+        }
+
+        public Builder allocator(ByteBufAllocator alloc) {
+            this.alloc = alloc;
+            return this;
+        }
+
+        public VirtualNetwork build() throws IOException {
+            return new VirtualNetwork(this);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package dev.gvproxy.stack;
+
+import dev.gvproxy.stack.ip.ArpCache;
+import dev.gvproxy.stack.ip.ArpResponder;
+import dev.gvproxy.stack.ip.FragmentReassembler;
+import dev.gvproxy.stack.ip.IcmpInput;
+import dev.gvproxy.stack.ip.Ipv4Input;
+import dev.gvproxy.stack.ip.Ipv4Output;
+import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.link.LinkEndpoint;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.udp.UdpDemux;
+import dev.gvproxy.stack.wire.EtherType;
+import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.Ipv4Packet;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.util.function.LongSupplier;
+
+/**
+ * The gateway: the switch's endpoint for frames addressed to the gateway MAC (or broadcast). It answers
+ * ARP, validates and reassembles IPv4, answers ICMP echo, and demultiplexes UDP (services, then the
+ * forwarder) and TCP (the forwarder's connection table).
+ *
+ * <p>Deterministic frame-in/frame-out: no sockets, no threads. Time comes from the injected
+ * {@code nanoClock} (monotonic nanoseconds) when a frame arrives, or as the argument of {@link #poll}; the
+ * owner calls {@link #poll} at {@link #nextDeadline()} and then flushes the switch.
+ */
+public final class NetworkStack implements LinkEndpoint {
+    private final StackConfig config;
+    private final VirtualSwitch sw;
+    private final Counters counters;
+    private final LongSupplier nanoClock;
+    private final ArpCache arpCache;
+    private final Ipv4Output ipOutput;
+    private final ArpResponder arp;
+    private final FragmentReassembler reassembler;
+    private final Ipv4Input ipv4;
+    private final IcmpInput icmp;
+    private final UdpDemux udp;
+    private final Counters.Counter unknownEtherType;
+    private final Counters.Counter ipv6;
+
+    public NetworkStack(StackConfig config, VirtualSwitch sw, Counters counters, ByteBufAllocator alloc,
+            LongSupplier nanoClock) {
+        this.config = config;
+        this.sw = sw;
+        this.counters = counters;
+        this.nanoClock = nanoClock;
+        this.arpCache = new ArpCache(counters, 300_000_000_000L);
+        this.ipOutput = new Ipv4Output(config, sw, arpCache, alloc, counters);
+        this.arp = new ArpResponder(config, sw, arpCache, ipOutput, alloc, counters);
+        this.reassembler = new FragmentReassembler(alloc, counters, config.reassemblyTimeoutNanos(),
+                config.reassemblyMaxBytes());
+        this.ipv4 = new Ipv4Input(config, arpCache, ipOutput, reassembler, counters);
+        this.icmp = new IcmpInput(config, ipOutput, counters);
+        this.udp = new UdpDemux(config, ipOutput, icmp, counters);
+        ipv4.setHandler(Ipv4Packet.PROTO_ICMP, icmp);
+        ipv4.setHandler(Ipv4Packet.PROTO_UDP, udp);
+        this.unknownEtherType = counters.counter("eth.unknownEtherType");
+        this.ipv6 = counters.counter("eth.ipv6");
+        sw.setGateway(this);
+    }
+
+    /** @param frame <b>taken</b>: a frame the switch routed to the gateway */
+    @Override
+    public void transmit(ByteBuf frame) {
+        input(frame, nanoClock.getAsLong());
+    }
+
+    /**
+     * Processes one frame addressed to the gateway (or broadcast).
+     *
+     * @param frame <b>taken</b>
+     */
+    public void input(ByteBuf frame, long now) {
+        try {
+            int off = frame.readerIndex();
+            int len = frame.readableBytes();
+            if (len < EthernetFrame.HEADER_LEN) {
+                counters.counter("eth.runt").inc();
+                return;
+            }
+            long srcMac = EthernetFrame.src(frame, off);
+            int type = EthernetFrame.etherType(frame, off);
+            int l3 = off + EthernetFrame.HEADER_LEN;
+            int l3len = len - EthernetFrame.HEADER_LEN;
+            switch (type) {
+                case EtherType.IPV4 -> ipv4.input(frame, l3, l3len, srcMac, now);
+                case EtherType.ARP -> arp.input(frame, l3, l3len, now);
+                case EtherType.IPV6 -> ipv6.inc();
+                default -> unknownEtherType.inc();
+            }
+        } finally {
+            frame.release();
+        }
+    }
+
+    @Override
+    public void flush() {
+        // Output goes straight to the switch, which flushes the ports it wrote.
+    }
+
+    /** Runs timers due at {@code now}: fragment and ARP expiry. */
+    public void poll(long now) {
+        reassembler.expire(now);
+        arpCache.expire(now);
+    }
+
+    /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
+    public long nextDeadline() {
+        long d = reassembler.nextDeadline();
+        if (arpCache.hasPending()) {
+            d = Math.min(d, nanoClock.getAsLong() + 1_000_000_000L);
+        }
+        return d;
+    }
+
+    /** Routes IPv4 protocol {@code protocol} to {@code handler} (TCP = 6 goes to the forwarder). */
+    public void setProtocolHandler(int protocol, TransportHandler handler) {
+        ipv4.setHandler(protocol, handler);
+    }
+
+    public StackConfig config() {
+        return config;
+    }
+
+    public VirtualSwitch virtualSwitch() {
+        return sw;
+    }
+
+    public Counters counters() {
+        return counters;
+    }
+
+    public UdpDemux udp() {
+        return udp;
+    }
+
+    public IcmpInput icmp() {
+        return icmp;
+    }
+
+    public Ipv4Output ipOutput() {
+        return ipOutput;
+    }
+
+    public ArpCache arpCache() {
+        return arpCache;
+    }
+
+    public long now() {
+        return nanoClock.getAsLong();
+    }
+
+    /** Releases every buffer the stack holds (fragments, frames waiting for ARP). */
+    public void close() {
+        reassembler.clear();
+        arpCache.clear();
+    }
+}

@@ -1,0 +1,15 @@
+package dev.gvproxy.stack.ip;
+
+import io.netty.buffer.ByteBuf;
+
+/** Receives the payload of IPv4 datagrams of one protocol, after validation and reassembly. */
+@FunctionalInterface
+public interface TransportHandler {
+    /**
+     * @param ip the datagram's header fields (valid only during the call)
+     * @param payload <b>borrowed</b>: the transport header and data, exactly {@code ip.payloadLength}
+     *     readable bytes; retain a slice to keep any of it
+     * @param now injected monotonic time in nanoseconds
+     */
+    void receive(Ipv4Header ip, ByteBuf payload, long now);
+}

@@ -1,0 +1,22 @@
+/**
+ * The gateway's network stack, deterministic and free of I/O: frames in, frames out.
+ *
+ * <h2>Theory of operation</h2>
+ * A transport hands each frame to {@link dev.gvproxy.stack.link.VirtualSwitch#deliver}, which learns the
+ * source MAC and either switches the frame to another VM's port or gives it to the
+ * {@link dev.gvproxy.stack.NetworkStack} (gateway MAC or broadcast). The stack validates it layer by layer
+ * ({@code wire} views check lengths once, so no accessor can throw), answers ARP and ICMP echo itself,
+ * reassembles fragments, and demultiplexes UDP and TCP to in-stack services (DHCP, DNS) or to the
+ * forwarder, which re-originates flows from host sockets. Output is written back through the switch and
+ * flushed once per input batch.
+ *
+ * <p>Everything runs on one event loop per virtual network; nothing here creates threads, reads a clock
+ * or opens a socket. Time is injected: {@code now} (monotonic nanoseconds) is passed in, and each
+ * component reports its next deadline. Every dropped frame increments a {@link dev.gvproxy.stack.Counters}
+ * counter named {@code <layer>.<reason>}.
+ *
+ * <p>Buffer ownership: every {@code ByteBuf} parameter is documented as <b>borrowed</b> (valid during
+ * the call; retain a slice to keep it) or <b>taken</b> (the callee releases it or passes it on exactly
+ * once, on every path).
+ */
+package dev.gvproxy.stack;

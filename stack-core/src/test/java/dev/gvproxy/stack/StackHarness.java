@@ -1,0 +1,63 @@
+package dev.gvproxy.stack;
+
+import dev.gvproxy.stack.link.LinkEndpoint;
+import dev.gvproxy.stack.link.SwitchPort;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.testing.Frames;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.util.ArrayDeque;
+
+/** A stack on a switch with one recording guest port and a manual clock; no threads, no sockets. */
+final class StackHarness implements LinkEndpoint {
+    long now = 1_000_000_000L;
+    final Counters counters = new Counters();
+    final StackConfig config;
+    final VirtualSwitch sw;
+    final NetworkStack stack;
+    final SwitchPort guest;
+    final ArrayDeque<byte[]> out = new ArrayDeque<>();
+
+    StackHarness() {
+        this(StackConfig.defaults());
+    }
+
+    StackHarness(StackConfig config) {
+        this.config = config;
+        this.sw = new VirtualSwitch(config.gatewayMac(), counters, () -> now);
+        this.stack = new NetworkStack(config, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now);
+        this.guest = sw.attach("guest", this);
+    }
+
+    /** @param frame taken */
+    void send(ByteBuf frame) {
+        sw.deliver(guest, frame);
+        sw.flush();
+    }
+
+    void send(byte[] frame) {
+        send(io.netty.buffer.Unpooled.wrappedBuffer(frame));
+    }
+
+    byte[] poll() {
+        return out.pollFirst();
+    }
+
+    void advance(long nanos) {
+        now += nanos;
+        stack.poll(now);
+    }
+
+    @Override
+    public void transmit(ByteBuf frame) {
+        out.addLast(Frames.bytes(frame));
+        frame.release();
+    }
+
+    @Override
+    public void flush() {}
+
+    long count(String name) {
+        return counters.get(name);
+    }
+}

@@ -1,0 +1,43 @@
+package dev.gvproxy.transport;
+
+import dev.gvproxy.stack.Counters;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * Writes each outbound frame as two buffers, a small prefix from the channel's allocator and the frame
+ * itself, so the frame is never copied; epoll sends both with one {@code writev}. Other messages pass.
+ */
+final class LengthPrefixEncoder extends ChannelOutboundHandlerAdapter {
+    private final Framing framing;
+    private final Counters.Counter tooLarge;
+
+    LengthPrefixEncoder(Framing framing, Counters counters) {
+        this.framing = framing;
+        this.tooLarge = counters.counter("transport.frameTooLargeForFraming");
+    }
+
+    /** @param msg <b>taken</b>: a frame {@code ByteBuf} is passed on (or released when too large). */
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (!(msg instanceof ByteBuf frame)) {
+            ctx.write(msg, promise);
+            return;
+        }
+        int length = frame.readableBytes();
+        if (length > framing.maxEncodable()) {
+            // gvproxy clamps the 16-bit field and desynchronises the stream; dropping keeps the stream sane.
+            tooLarge.inc();
+            ReferenceCountUtil.release(frame);
+            promise.trySuccess();
+            return;
+        }
+        ByteBuf header = ctx.alloc().ioBuffer(framing.headerLength());
+        framing.writeLength(header, length);
+        ctx.write(header, ctx.voidPromise());
+        ctx.write(frame, promise);
+    }
+}

@@ -1,0 +1,324 @@
+package dev.gvproxy.transport;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollDomainDatagramChannel;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.codec.http.HttpServerCodec;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.SocketAddress;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Entry points that attach VMs to a network's {@link VirtualSwitch}: one static method per kind of
+ * gvproxy endpoint. See the package documentation for framings, threading and lifecycle.
+ *
+ * <p>The {@code listen*} methods bind synchronously and must not be called on an event loop. They throw
+ * {@link IOException} with gvproxy's message where it has one ({@code unexpected scheme},
+ * {@code "<path>" already exists}). Every listener keeps accepting for its whole life, so a VM can
+ * disconnect and reconnect (gvproxy accepts qemu, bess and vfkit once and exits when that one ends).
+ */
+public final class Transports {
+    private static final System.Logger LOG = System.getLogger(Transports.class.getName());
+
+    /** Write buffer marks for VM connections: above the high mark the port reports not writable. */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
+
+    private Transports() {}
+
+    /**
+     * {@code -listen-qemu}: QEMU {@code -netdev stream/socket} connections, 4-byte big-endian framing.
+     *
+     * @param uri {@code unix:///path} (the file must not exist) or {@code tcp://host:port}
+     */
+    public static Listener listenQemu(String uri, NetworkContext ctx) throws IOException {
+        return listenStream(uri, ctx, Framing.QEMU);
+    }
+
+    /**
+     * A stream listener whose every connection is a switch port with the given framing and no handshake
+     * (qemu; or hyperkit framing, e.g. for tests or a vpnkit handshake added in front later).
+     */
+    public static Listener listenStream(String uri, NetworkContext ctx, Framing framing) throws IOException {
+        EndpointUri ep = EndpointUri.parse(uri);
+        String kind = framing.name().toLowerCase(java.util.Locale.ROOT);
+        return bindStream(ep, ctx, kind, true, false,
+                ch -> initFrames(ch.pipeline(), ctx, framing, kind + ":" + describe(ep, ch)));
+    }
+
+    /**
+     * {@code -listen}: the full HTTP API with {@code /connect} in the default hyperkit framing.
+     *
+     * @param httpFallback makes one handler per connection for every request but {@code /connect} (it sits
+     *     after an {@code HttpServerCodec}); null answers those with gvproxy's 404
+     */
+    public static Listener listenApi(String uri, NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback)
+            throws IOException {
+        return listenApi(uri, ctx, httpFallback, Framing.HYPERKIT);
+    }
+
+    /**
+     * {@code -listen} with an explicit {@code /connect} framing. gvproxy uses qemu framing on
+     * {@code /connect} when {@code -listen-qemu} is also given (spec 1.5 quirk); pass {@link Framing#QEMU} to
+     * reproduce that. Unix sockets are created with mode 0600 (gvproxy leaves them to the umask).
+     */
+    public static Listener listenApi(String uri, NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback,
+                                     Framing connectFraming) throws IOException {
+        java.util.Objects.requireNonNull(connectFraming, "connectFraming");
+        return listenHttp(uri, ctx, httpFallback, connectFraming, "api");
+    }
+
+    /** {@code -services}: the HTTP API without {@code /connect} (it falls through to {@code httpFallback}/404). */
+    public static Listener listenServices(String uri, NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback)
+            throws IOException {
+        return listenHttp(uri, ctx, httpFallback, null, "services");
+    }
+
+    private static Listener listenHttp(String uri, NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback,
+                                       Framing connectFraming, String kind) throws IOException {
+        EndpointUri ep = EndpointUri.parse(uri);
+        return bindStream(ep, ctx, kind, false, true, ch -> {
+            ch.config().setWriteBufferWaterMark(WATER_MARK);
+            ch.pipeline().addLast("http", new HttpServerCodec());
+            ch.pipeline().addLast("connect", new ConnectHandler(ctx.sw(), ctx.counters(), connectFraming, httpFallback));
+        });
+    }
+
+    /**
+     * {@code -listen-vfkit} / QEMU {@code -netdev dgram}: a unix datagram socket, one datagram per frame,
+     * peer learned from the first datagram (a leading {@code VFKT} hello is consumed).
+     *
+     * @param uri {@code unixgram:///path}; the file must not exist
+     */
+    public static Listener listenDatagram(String uri, NetworkContext ctx) throws IOException {
+        EndpointUri ep = EndpointUri.parse(uri);
+        if (!ep.scheme().equals("unixgram")) {
+            throw new IOException("vfkit listen address must be unixgram:// address");
+        }
+        checkNotOnLoop(ctx);
+        Path path = Path.of(ep.path());
+        refuseExisting(path);
+        Bootstrap b = new Bootstrap()
+                .group(ctx.loop())
+                .channel(EpollDomainDatagramChannel.class)
+                .option(ChannelOption.SO_SNDBUF, 1 << 20)
+                .option(ChannelOption.SO_RCVBUF, 4 << 20)
+                // One datagram per read buffer; sized for the largest frame so none is truncated.
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(new DatagramPort(ctx.sw(), ctx.counters(), "vfkit:" + path));
+        ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IOException("listen unixgram " + path + ": " + f.cause().getMessage(), f.cause());
+        }
+        LOG.log(Level.INFO, "listening for datagram frames on {0}", path);
+        return new ChannelListener(f.channel(), null, new DomainSocketAddress(path.toString()), path, ctx.loop());
+    }
+
+    /**
+     * {@code -listen-stdio}: frames on this process's stdin/stdout with 2-byte little-endian framing. Nothing
+     * else may write to stdout afterwards (logs go to stderr). {@link Listener#closeFuture()} completes at EOF.
+     */
+    public static Listener attachStdio(NetworkContext ctx) {
+        return attachStreams(new FileInputStream(FileDescriptor.in).getChannel(),
+                new FileOutputStream(FileDescriptor.out).getChannel(), Framing.HYPERKIT, ctx, "stdio");
+    }
+
+    /**
+     * Frames over any pair of blocking byte channels (pipes, a FIFO, a char device), served by two platform
+     * threads that hand frames to the event loop. Closing the listener closes both channels.
+     */
+    public static Listener attachStreams(ReadableByteChannel in, WritableByteChannel out, Framing framing,
+                                         NetworkContext ctx, String name) {
+        return new BlockingStreamPort(in, out, framing, ctx, name).start();
+    }
+
+    /**
+     * Makes an already connected stream channel a switch port (e.g. a channel on an inherited fd, a vsock
+     * child, or an outbound connection). The channel must be registered on {@code ctx.loop()}.
+     */
+    public static ChannelPort attach(Channel ch, NetworkContext ctx, Framing framing, String name) {
+        if (ch.eventLoop() != ctx.loop()) {
+            throw new IllegalArgumentException(ch + " is not on the network's event loop");
+        }
+        ch.config().setWriteBufferWaterMark(WATER_MARK);
+        return initFrames(ch.pipeline(), ctx, framing, name);
+    }
+
+    private static ChannelPort initFrames(ChannelPipeline p, NetworkContext ctx, Framing framing, String name) {
+        ChannelPort port = new ChannelPort(ctx.sw(), ctx.counters(), name);
+        p.addLast("frameDecoder", framing.newDecoder(ctx.counters()));
+        p.addLast("frameEncoder", framing.newEncoder(ctx.counters()));
+        p.addLast("port", port);
+        return port;
+    }
+
+    private static String describe(EndpointUri ep, Channel child) {
+        // unix children have no useful remote address; the listening path identifies them
+        return ep.path() != null ? ep.path() : String.valueOf(child.remoteAddress());
+    }
+
+    private static void checkNotOnLoop(NetworkContext ctx) {
+        if (ctx.loop().inEventLoop()) {
+            throw new IllegalStateException("listen must not be called on the network's event loop (it blocks)");
+        }
+    }
+
+    private static void refuseExisting(Path path) throws IOException {
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(EndpointUri.goQuote(path.toString()) + " already exists");
+        }
+    }
+
+    /**
+     * @param refuseExisting gvproxy's {@code "<path>" already exists} check (qemu, vfkit); otherwise an existing
+     *     file fails like Go's bind does
+     * @param privateSocket create a unix socket with mode 0600 (bound under a random sibling name, chmod-ed,
+     *     then renamed into place, so no one can connect before the mode is set)
+     */
+    private static Listener bindStream(EndpointUri ep, NetworkContext ctx, String kind, boolean refuseExisting,
+                                       boolean privateSocket, Consumer<Channel> initChild) throws IOException {
+        checkNotOnLoop(ctx);
+        ChannelGroup children = new DefaultChannelGroup(kind, ctx.loop());
+        ServerBootstrap b = new ServerBootstrap()
+                .group(ctx.acceptGroup(), ctx.loop())
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        initChild.accept(ch);
+                    }
+                });
+        switch (ep.scheme()) {
+            case "unix" -> {
+                Path path = Path.of(ep.path());
+                if (refuseExisting) {
+                    refuseExisting(path);
+                } else if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+                    throw new IOException("listen unix " + path + ": bind: address already in use");
+                }
+                b.channel(EpollServerDomainSocketChannel.class);
+                Path bindPath = privateSocket ? tempSibling(path) : path;
+                Channel server = bind(b, new DomainSocketAddress(bindPath.toString()), "unix", path);
+                if (privateSocket) {
+                    try {
+                        Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-------"));
+                        Files.move(bindPath, path);
+                    } catch (IOException | RuntimeException e) {
+                        server.close().awaitUninterruptibly();
+                        Files.deleteIfExists(bindPath);
+                        throw new IOException("listen unix " + path + ": " + e.getMessage(), e);
+                    }
+                }
+                LOG.log(Level.INFO, "{0}: listening on {1}", kind, path);
+                return new ChannelListener(server, children, new DomainSocketAddress(path.toString()), path, ctx.loop());
+            }
+            case "tcp" -> {
+                b.channel(EpollServerSocketChannel.class)
+                        .option(ChannelOption.SO_REUSEADDR, true)
+                        .childOption(ChannelOption.TCP_NODELAY, true);
+                Channel server = bind(b, ep.inet(), "tcp", ep.inet());
+                LOG.log(Level.INFO, "{0}: listening on {1}", kind, server.localAddress());
+                return new ChannelListener(server, children, server.localAddress(), null, ctx.loop());
+            }
+            default -> throw new IOException("unexpected scheme");
+        }
+    }
+
+    private static Channel bind(ServerBootstrap b, SocketAddress addr, String net, Object shown) throws IOException {
+        ChannelFuture f = b.bind(addr).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IOException("listen " + net + " " + shown + ": " + f.cause().getMessage(), f.cause());
+        }
+        return f.channel();
+    }
+
+    private static Path tempSibling(Path path) {
+        String suffix = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
+        Path dir = path.toAbsolutePath().getParent();
+        return dir.resolve(".gvj-" + suffix);
+    }
+
+    /** A bound server or datagram channel plus the connections it accepted. */
+    private static final class ChannelListener implements Listener {
+        private final Channel channel;
+        private final ChannelGroup children;
+        private final SocketAddress address;
+        private final Path socketFile;
+        private final EventLoop networkLoop;
+        private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+
+        ChannelListener(Channel channel, ChannelGroup children, SocketAddress address, Path socketFile,
+                        EventLoop networkLoop) {
+            this.channel = channel;
+            this.children = children;
+            this.address = address;
+            this.socketFile = socketFile;
+            this.networkLoop = networkLoop;
+            channel.closeFuture().addListener(f -> cleanup());
+        }
+
+        private void cleanup() {
+            if (children != null) {
+                // Children complete their own close on the network loop; this does not wait for them.
+                children.close().addListener(f -> closeFuture.complete(null));
+            } else {
+                closeFuture.complete(null);
+            }
+            if (socketFile != null) {
+                try {
+                    Files.deleteIfExists(socketFile);
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "cannot delete {0}: {1}", socketFile, e.toString());
+                }
+            }
+        }
+
+        @Override
+        public SocketAddress localAddress() {
+            return address;
+        }
+
+        @Override
+        public CompletableFuture<Void> closeFuture() {
+            return closeFuture;
+        }
+
+        @Override
+        public void close() {
+            channel.close();
+            if (!channel.eventLoop().inEventLoop() && !networkLoop.inEventLoop()) {
+                closeFuture.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package dev.gvproxy.transport;
+
+import static dev.gvproxy.transport.TestFrames.A;
+import static dev.gvproxy.transport.TestFrames.B;
+import static dev.gvproxy.transport.TestFrames.GW;
+import static dev.gvproxy.transport.TestFrames.concat;
+import static dev.gvproxy.transport.TestFrames.frame;
+import static dev.gvproxy.transport.TestFrames.framed;
+import static dev.gvproxy.transport.TestFrames.header;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.wire.MacAddress;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Stream framing and {@link ChannelPort} on {@link EmbeddedChannel}s attached to a real switch. */
+class FramingTest {
+    final Counters counters = new Counters();
+    final VirtualSwitch sw = new VirtualSwitch(GW, counters, () -> 0L);
+    final TestFrames.RecordingGateway gw = new TestFrames.RecordingGateway();
+    EmbeddedChannel ch;
+    EmbeddedChannel other;
+
+    FramingTest() {
+        sw.setGateway(gw);
+    }
+
+    EmbeddedChannel vm(Framing framing) {
+        return new EmbeddedChannel(framing.newDecoder(counters), framing.newEncoder(counters),
+                new ChannelPort(sw, counters, framing + "-test"));
+    }
+
+    @AfterEach
+    void tearDown() {
+        for (EmbeddedChannel c : new EmbeddedChannel[] {ch, other}) {
+            if (c != null) {
+                c.finishAndReleaseAll();
+            }
+        }
+    }
+
+    /** Everything written outbound so far, concatenated (header and frame arrive as separate buffers). */
+    static byte[] outbound(EmbeddedChannel c) {
+        ByteBuf all = Unpooled.buffer();
+        for (ByteBuf b; (b = c.readOutbound()) != null; ) {
+            all.writeBytes(b);
+            b.release();
+        }
+        byte[] out = ByteBufUtil.getBytes(all);
+        all.release();
+        return out;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Framing.class)
+    void goodFramesBothDirections(Framing framing) throws Exception {
+        ch = vm(framing);
+        byte[] toGw = frame(GW, A, 50, 1);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(framing, toGw)));
+        assertArrayEquals(toGw, gw.take());
+        assertEquals(1, gw.flushes.get(), "one flush per read batch");
+        assertEquals(0, sw.portOf(A).id());
+
+        byte[] fromGw = frame(A, GW, 60, 7);
+        sw.transmitFromGateway(Unpooled.wrappedBuffer(fromGw.clone()));
+        assertTrue(outbound(ch).length == 0, "nothing leaves before the switch flushes");
+        sw.flush();
+        assertArrayEquals(framed(framing, fromGw), outbound(ch));
+    }
+
+    @Test
+    void headerAndFrameAreWrittenAsSeparateBuffersWithoutCopy() {
+        ch = vm(Framing.QEMU);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, frame(GW, A, 10, 0))));
+        ByteBuf f = Unpooled.directBuffer().writeBytes(frame(A, GW, 10, 0));
+        sw.transmitFromGateway(f);
+        sw.flush();
+        ByteBuf h = ch.readOutbound();
+        ByteBuf body = ch.readOutbound();
+        assertEquals(4, h.readableBytes());
+        assertEquals(24, h.getInt(0));
+        assertTrue(body == f, "the frame itself is written, not a copy");
+        h.release();
+        body.release();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Framing.class)
+    void frameSplitAcrossReads(Framing framing) throws Exception {
+        ch = vm(framing);
+        byte[] f = frame(GW, A, 100, 3);
+        byte[] wire = framed(framing, f);
+        // one byte of the header, the rest of the header plus part of the frame, then the rest
+        ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(wire, 0, 1)));
+        ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(wire, 1, 20)));
+        assertTrue(gw.frames.isEmpty());
+        ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(wire, 20, wire.length)));
+        assertArrayEquals(f, gw.take());
+        assertTrue(gw.frames.isEmpty());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Framing.class)
+    void severalFramesInOneReadAreFlushedOnce(Framing framing) throws Exception {
+        ch = vm(framing);
+        other = vm(framing);
+        other.writeInbound(Unpooled.wrappedBuffer(framed(framing, frame(GW, B, 20, 0))));
+        gw.take();
+        outbound(ch);
+        byte[] f1 = frame(GW, A, 30, 1);
+        byte[] f2 = frame(B, A, 40, 2);
+        byte[] f3 = frame(GW, A, 50, 3);
+        byte[] f4 = frame(B, A, 60, 4);
+        int flushesBefore = gw.flushes.get();
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(framing, f1, f2, f3, f4)));
+        assertArrayEquals(f1, gw.take());
+        assertArrayEquals(f3, gw.take());
+        assertEquals(flushesBefore + 1, gw.flushes.get());
+        // B got both unicast frames, in order, in one flush
+        assertArrayEquals(framed(framing, f2, f4), outbound(other));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Framing.class)
+    void zeroLengthClosesThePortAndCounts(Framing framing) throws Exception {
+        ch = vm(framing);
+        other = vm(framing);
+        byte[] good = frame(GW, A, 20, 0);
+        ch.writeInbound(Unpooled.wrappedBuffer(concat(framed(framing, good), header(framing, 0), new byte[] {1, 2, 3})));
+        assertArrayEquals(good, gw.take(), "frames before the bad header still count");
+        assertFalse(ch.isOpen());
+        assertEquals(1, counters.get("transport.badFrameLength"));
+        assertNull(sw.portOf(A), "MACs of the closed port are forgotten");
+        assertEquals(1, sw.ports().size());
+        // the other port keeps working
+        byte[] f = frame(GW, B, 20, 9);
+        other.writeInbound(Unpooled.wrappedBuffer(framed(framing, f)));
+        assertArrayEquals(f, gw.take());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Framing.class)
+    void oversizedLengthClosesThePortAndCounts(Framing framing) {
+        ch = vm(framing);
+        long tooBig = framing == Framing.QEMU ? VirtualSwitch.MAX_FRAME + 1L : 0; // 2 bytes cannot exceed max
+        if (framing == Framing.HYPERKIT) {
+            return; // a 16-bit length is never above 131072; the zero case covers hyperkit
+        }
+        ch.writeInbound(Unpooled.wrappedBuffer(header(framing, tooBig)));
+        assertFalse(ch.isOpen());
+        assertEquals(1, counters.get("transport.badFrameLength"));
+        assertTrue(sw.ports().isEmpty());
+    }
+
+    @Test
+    void hugeQemuLengthIsRejectedBeforeAnyPayloadArrives() {
+        ch = vm(Framing.QEMU);
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}));
+        assertFalse(ch.isOpen());
+        assertEquals(1, counters.get("transport.badFrameLength"));
+    }
+
+    @Test
+    void maximumFrameIsAccepted() throws Exception {
+        ch = vm(Framing.QEMU);
+        byte[] big = frame(GW, A, VirtualSwitch.MAX_FRAME - 14, 0);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, big)));
+        assertArrayEquals(big, gw.take());
+        assertTrue(ch.isOpen());
+    }
+
+    @Test
+    void hyperkitDropsFramesItCannotEncode() {
+        ch = vm(Framing.QEMU);
+        other = vm(Framing.HYPERKIT);
+        other.writeInbound(Unpooled.wrappedBuffer(framed(Framing.HYPERKIT, frame(GW, B, 20, 0))));
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, frame(B, A, 70000, 0))));
+        assertEquals(0, outbound(other).length);
+        assertEquals(1, counters.get("transport.frameTooLargeForFraming"));
+        assertTrue(other.isOpen());
+    }
+
+    @Test
+    void runtFramesAreDroppedByTheSwitchNotFatal() {
+        ch = vm(Framing.HYPERKIT);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.HYPERKIT, new byte[5])));
+        assertTrue(ch.isOpen());
+        assertEquals(1, counters.get("switch.runtFrame"));
+    }
+
+    @Test
+    void closingTheChannelDetachesAndAReconnectGetsANewPort() throws Exception {
+        ch = vm(Framing.QEMU);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, frame(MacAddress.BROADCAST, A, 30, 0))));
+        gw.take();
+        int first = sw.portOf(A).id();
+        ch.close();
+        assertNull(sw.portOf(A));
+        assertTrue(sw.ports().isEmpty());
+        other = vm(Framing.QEMU);
+        other.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, frame(GW, A, 30, 0))));
+        gw.take();
+        assertNotNull(sw.portOf(A));
+        assertTrue(sw.portOf(A).id() > first);
+    }
+
+    @Test
+    void framesForAClosedChannelAreReleasedAndCounted() {
+        ch = vm(Framing.QEMU);
+        ChannelPort port = ch.pipeline().get(ChannelPort.class);
+        ch.close();
+        port.transmit(Unpooled.wrappedBuffer(frame(A, GW, 10, 0)));
+        assertEquals(1, counters.get("transport.txClosedPort"));
+    }
+}
