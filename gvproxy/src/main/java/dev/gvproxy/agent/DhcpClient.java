@@ -46,10 +46,11 @@ final class DhcpClient implements AutoCloseable {
     }
 
     /** Builds the command line (without the {@code ip netns exec} prefix); visible for tests. */
-    static List<String> command(String iface, Path script, Path resolvConf, Path leaseDir) {
+    static List<String> command(Options.DhcpClientKind kind, String iface, Path script, Path resolvConf,
+            Path leaseDir) {
         List<String> cmd = new ArrayList<>();
-        Path udhcpc = Executables.find("udhcpc");
-        Path busybox = udhcpc == null ? Executables.find("busybox") : null;
+        Path udhcpc = kind == Options.DhcpClientKind.DHCLIENT ? null : Executables.find("udhcpc");
+        Path busybox = udhcpc == null && kind != Options.DhcpClientKind.DHCLIENT ? Executables.find("busybox") : null;
         if (udhcpc != null || (busybox != null && Executables.busyboxHas(busybox, "udhcpc"))) {
             if (udhcpc != null) {
                 cmd.add(udhcpc.toString());
@@ -60,7 +61,7 @@ final class DhcpClient implements AutoCloseable {
             cmd.addAll(List.of("-f", "-q", "-i", iface, "-v", "-s", script.toString()));
             return cmd;
         }
-        Path dhclient = Executables.find("dhclient");
+        Path dhclient = kind == Options.DhcpClientKind.UDHCPC ? null : Executables.find("dhclient");
         if (dhclient == null) {
             return null;
         }
@@ -73,9 +74,10 @@ final class DhcpClient implements AutoCloseable {
     }
 
     /** Starts the client; its output goes to the log. */
-    static DhcpClient start(String iface, String netns, Path script, Path resolvConf) throws IOException {
+    static DhcpClient start(Options.DhcpClientKind kind, String iface, String netns, Path script, Path resolvConf)
+            throws IOException {
         Path leaseDir = Files.createTempDirectory("gvforwarder-dhcp-");
-        List<String> cmd = command(iface, script, resolvConf, leaseDir);
+        List<String> cmd = command(kind, iface, script, resolvConf, leaseDir);
         if (cmd == null) {
             Files.deleteIfExists(leaseDir);
             throw new IOException("no DHCP client found: install busybox (udhcpc) or isc-dhcp-client (dhclient)");

@@ -201,7 +201,8 @@ public final class Gvforwarder implements AutoCloseable {
             a.start("tap-to-gvproxy", () -> tapToStream(a));
             a.start("gvproxy-to-tap", () -> streamToTap(a));
             if (!options.preexisting()) {
-                a.dhcp = DhcpClient.start(a.tap.name(), options.netns(), script, options.resolvConf());
+                a.dhcp = DhcpClient.start(options.dhcpClient(), a.tap.name(), options.netns(), script,
+                        options.resolvConf());
                 a.start("dhcp-wait", () -> waitDhcp(a));
             }
             LOG.info("waiting for packets...");

@@ -25,6 +25,17 @@ public final class Options {
     private Path resolvConf;
     private boolean resolvConfSet;
     private Duration retryDelay = Duration.ofSeconds(1);
+    private DhcpClientKind dhcpClient = DhcpClientKind.AUTO;
+
+    /** Which DHCP client to run when not {@code preexisting}. */
+    public enum DhcpClientKind {
+        /** gvforwarder's choice: {@code udhcpc} (or busybox's applet) if present, else {@code dhclient}. */
+        AUTO,
+        /** busybox {@code udhcpc}. */
+        UDHCPC,
+        /** ISC {@code dhclient}. */
+        DHCLIENT
+    }
 
     /** @return gvforwarder's defaults */
     public static Options defaults() {
@@ -134,6 +145,16 @@ public final class Options {
     public Options resolvConf(Path file) {
         this.resolvConf = file;
         this.resolvConfSet = true;
+        return this;
+    }
+
+    public DhcpClientKind dhcpClient() {
+        return dhcpClient;
+    }
+
+    /** Forces a DHCP client (default {@link DhcpClientKind#AUTO}, as gvforwarder). */
+    public Options dhcpClient(DhcpClientKind kind) {
+        this.dhcpClient = Objects.requireNonNull(kind);
         return this;
     }
 

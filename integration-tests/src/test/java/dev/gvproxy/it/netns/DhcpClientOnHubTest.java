@@ -3,11 +3,13 @@ package dev.gvproxy.it.netns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gvproxy.agent.Options;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,8 +25,12 @@ class DhcpClientOnHubTest {
     @TempDir
     Path dir;
 
-    @Test
-    void leaseIsAppliedInsideTheNamespace() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = Options.DhcpClientKind.class, names = {"UDHCPC", "DHCLIENT"})
+    void leaseIsAppliedInsideTheNamespace(Options.DhcpClientKind client) throws Exception {
+        Assumptions.assumeTrue(client != Options.DhcpClientKind.DHCLIENT
+                || Files.isExecutable(Path.of("/usr/sbin/dhclient")) || Files.isExecutable(Path.of("/sbin/dhclient")),
+                "dhclient (isc-dhcp-client) not installed");
         Path busybox = Path.of("/usr/bin/busybox");
         Assumptions.assumeTrue(Files.isExecutable(busybox), "needs busybox (udhcpd) to serve DHCP");
         String hostResolv = Files.exists(Path.of("/etc/resolv.conf")) ? Files.readString(Path.of("/etc/resolv.conf"))
@@ -50,7 +56,8 @@ class DhcpClientOnHubTest {
         Files.createFile(dir.resolve("udhcpd.leases"));
         server.spawn(busybox.toString(), "udhcpd", "-f", conf.toString());
 
-        NetnsGuest guest = guests.start(NetnsGuest.builder(hub.url()).manageResolvConf(true));
+        NetnsGuest guest = guests.start(NetnsGuest.builder(hub.url()).manageResolvConf(true)
+                .dhcpClient(client));
         assertEquals("192.168.127.2", guest.awaitAddress(Duration.ofSeconds(30)));
         NetnsGuest.await(Duration.ofSeconds(10), "default route", () -> {
             try {

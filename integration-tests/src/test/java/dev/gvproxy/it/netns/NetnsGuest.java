@@ -45,6 +45,7 @@ public final class NetnsGuest implements AutoCloseable {
     private final String mac;
     private final List<Process> started = new ArrayList<>();
     private Path etcNetnsDir;
+    private boolean etcNetnsParentCreated;
     private boolean nsCreated;
     private Gvforwarder forwarder;
     private boolean closed;
@@ -309,6 +310,13 @@ public final class NetnsGuest implements AutoCloseable {
             } catch (IOException e) {
                 problems.add(e);
             }
+            if (etcNetnsParentCreated) {
+                try {
+                    Files.deleteIfExists(etcNetnsDir.getParent()); // only if no other namespace uses it meanwhile
+                } catch (IOException stillUsed) {
+                    // another guest created its directory there: it is no longer ours alone to remove
+                }
+            }
         }
         if (!problems.isEmpty()) {
             AssertionError e = new AssertionError("teardown of netns guest " + name + " failed");
@@ -327,6 +335,7 @@ public final class NetnsGuest implements AutoCloseable {
         private int staticMtu;
         private boolean manageResolvConf;
         private boolean debug;
+        private Options.DhcpClientKind dhcpClient = Options.DhcpClientKind.AUTO;
         private Duration startTimeout = Duration.ofSeconds(20);
 
         private Builder(String url) {
@@ -372,6 +381,12 @@ public final class NetnsGuest implements AutoCloseable {
             return this;
         }
 
+        /** Which DHCP client the agent runs (default: gvforwarder's choice). */
+        public Builder dhcpClient(Options.DhcpClientKind kind) {
+            this.dhcpClient = kind;
+            return this;
+        }
+
         /** Agent {@code -debug} (logs every frame). */
         public Builder debug(boolean debug) {
             this.debug = debug;
@@ -395,11 +410,12 @@ public final class NetnsGuest implements AutoCloseable {
                 ip("-n", name, "link", "set", "lo", "up");
                 if (manageResolvConf) {
                     Path dir = Path.of("/etc/netns", name);
+                    g.etcNetnsParentCreated = !Files.exists(dir.getParent());
                     Files.createDirectories(dir);
                     g.etcNetnsDir = dir;
                 }
                 Options o = Options.defaults().url(url).iface(iface).mac(mac).netns(name).debug(debug)
-                        .stopIfExist(List.of()).resolvConf(g.resolvConf());
+                        .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient);
                 if (staticCidr != null) {
                     ip("-n", name, "tuntap", "add", "dev", iface, "mode", "tap");
                     ip("-n", name, "link", "set", iface, "address", mac);
