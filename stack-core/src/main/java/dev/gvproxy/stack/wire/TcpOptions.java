@@ -1,0 +1,120 @@
+package dev.gvproxy.stack.wire;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * TCP option kinds and a non-throwing walker over the option bytes of a header.
+ *
+ * <p>Validation rules ({@link #check}): END stops the walk (the rest is padding); NOP is one byte; every other
+ * option needs a length byte, at least 2, not running past the header. The kinds the stack understands must
+ * also have their exact length (MSS 4, window scale 3, SACK-permitted 2, timestamps 10, SACK 2 + 8n with
+ * n = 1..4); a known kind with another length is malformed. Unknown kinds are fine and kept raw by
+ * {@link TcpRepr}. Buffers are <b>borrowed</b>.
+ */
+public final class TcpOptions {
+    public static final int END = 0;
+    public static final int NOP = 1;
+    /** Maximum segment size (RFC 9293 section 3.2). */
+    public static final int MSS = 2;
+    /** Window scale (RFC 7323 section 2). */
+    public static final int WINDOW_SCALE = 3;
+    /** SACK permitted (RFC 2018). */
+    public static final int SACK_PERMITTED = 4;
+    /** SACK blocks (RFC 2018). */
+    public static final int SACK = 5;
+    /** Timestamps (RFC 7323 section 3). */
+    public static final int TIMESTAMPS = 8;
+
+    public static final int MSS_LEN = 4;
+    public static final int WINDOW_SCALE_LEN = 3;
+    public static final int SACK_PERMITTED_LEN = 2;
+    public static final int TIMESTAMPS_LEN = 10;
+    /** At most four SACK blocks fit in 40 bytes of options. */
+    public static final int MAX_SACK_BLOCKS = 4;
+    /** RFC 7323 section 2.3: shifts above 14 are treated as 14. */
+    public static final int MAX_WINDOW_SCALE = 14;
+
+    private TcpOptions() {}
+
+    /**
+     * True when the option bytes in {@code [start, end)} are well formed (see the class comment). Never throws
+     * for indexes inside the buffer. buf: borrowed.
+     */
+    public static boolean check(ByteBuf buf, int start, int end) {
+        int i = start;
+        while (i < end) {
+            int kind = buf.getUnsignedByte(i);
+            if (kind == END) {
+                return true;
+            }
+            if (kind == NOP) {
+                i++;
+                continue;
+            }
+            if (end - i < 2) {
+                return false;
+            }
+            int olen = buf.getUnsignedByte(i + 1);
+            if (olen < 2 || olen > end - i || !lengthFits(kind, olen)) {
+                return false;
+            }
+            i += olen;
+        }
+        return true;
+    }
+
+    /** Whether {@code olen} is a valid total length for an option of {@code kind}; any length for unknown kinds. */
+    public static boolean lengthFits(int kind, int olen) {
+        return switch (kind) {
+            case MSS -> olen == MSS_LEN;
+            case WINDOW_SCALE -> olen == WINDOW_SCALE_LEN;
+            case SACK_PERMITTED -> olen == SACK_PERMITTED_LEN;
+            case TIMESTAMPS -> olen == TIMESTAMPS_LEN;
+            case SACK -> olen >= 10 && olen <= 2 + 8 * MAX_SACK_BLOCKS && ((olen - 2) & 7) == 0;
+            default -> olen >= 2;
+        };
+    }
+
+    /**
+     * Absolute index of the first option of {@code kind} in {@code [start, end)} (options already checked), or
+     * -1. For looking up one option without building a {@link TcpRepr}. buf: borrowed.
+     */
+    public static int find(ByteBuf buf, int start, int end, int kind) {
+        int i = start;
+        while (i < end) {
+            int k = buf.getUnsignedByte(i);
+            if (k == kind) {
+                return i;
+            }
+            if (k == END) {
+                return -1;
+            }
+            if (k == NOP) {
+                i++;
+                continue;
+            }
+            if (end - i < 2) {
+                return -1;
+            }
+            int olen = buf.getUnsignedByte(i + 1);
+            if (olen < 2) {
+                return -1;
+            }
+            i += olen;
+        }
+        return -1;
+    }
+
+    public static String kindName(int kind) {
+        return switch (kind) {
+            case END -> "eol";
+            case NOP -> "nop";
+            case MSS -> "mss";
+            case WINDOW_SCALE -> "wscale";
+            case SACK_PERMITTED -> "sackOK";
+            case SACK -> "sack";
+            case TIMESTAMPS -> "TS";
+            default -> "opt-" + kind;
+        };
+    }
+}

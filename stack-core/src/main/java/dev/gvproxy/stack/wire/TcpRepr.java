@@ -1,0 +1,492 @@
+package dev.gvproxy.stack.wire;
+
+import io.netty.buffer.ByteBuf;
+import java.util.Arrays;
+
+/**
+ * Value form of a TCP header with its options. The payload is not part of the value: it stays in its buffer
+ * ({@link TcpPacket#payloadOffset}) and is passed, borrowed, to {@link #emit}.
+ *
+ * <p><b>Option layout on emit.</b> Known options are written the way Linux writes them ({@code tcp_options_write}):
+ * MSS; timestamps (prefixed by SACK-permitted when both are present, else by two NOPs); SACK-permitted alone as
+ * {@code NOP NOP 4 2}; {@code NOP} + window scale; {@code NOP NOP} + SACK blocks; then the unknown options;
+ * then END bytes up to a multiple of 4. Segments built by Linux therefore re-emit byte for byte. If that layout
+ * would not fit in 40 bytes (possible for valid but densely packed options from other stacks) the options are
+ * written without the NOP padding, which always fits when the value came from {@link #parse}.
+ *
+ * @param flags the 12 bits of {@link TcpFlags} (reserved bits included, so parse-then-emit is lossless)
+ * @param window the raw, unscaled window field
+ * @param urgent the urgent pointer
+ * @param mss maximum segment size option, -1 when absent
+ * @param windowScale window scale shift as sent (not clamped to 14), -1 when absent
+ * @param sackPermitted SACK-permitted option present
+ * @param sackBlocks SACK blocks as {@code [left0, right0, left1, right1, ...]}, at most 4 pairs; empty when absent
+ * @param hasTimestamps timestamps option present; then {@code tsVal}/{@code tsEcr} hold its values
+ * @param unknownOptions every option of a kind not listed above, raw (kind, length, data), in arrival order
+ *
+ */
+public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int window, int urgent, int mss,
+        int windowScale, boolean sackPermitted, int[] sackBlocks, boolean hasTimestamps, int tsVal, int tsEcr,
+        byte[] unknownOptions) {
+
+    private static final int[] NO_SACK = new int[0];
+    private static final byte[] NO_BYTES = new byte[0];
+    private static final int MAX_OPTIONS = TcpPacket.MAX_HEADER_LEN - TcpPacket.MIN_HEADER_LEN;
+
+    public TcpRepr {
+        if (sackBlocks == null) {
+            sackBlocks = NO_SACK;
+        }
+        if (unknownOptions == null) {
+            unknownOptions = NO_BYTES;
+        }
+        if ((sackBlocks.length & 1) != 0 || sackBlocks.length > 2 * TcpOptions.MAX_SACK_BLOCKS) {
+            throw new IllegalArgumentException("sackBlocks must hold 0..4 pairs: " + sackBlocks.length);
+        }
+    }
+
+    /** A header without options. */
+    public static TcpRepr of(int srcPort, int dstPort, int seq, int ack, int flags, int window) {
+        return new TcpRepr(srcPort, dstPort, seq, ack, flags, window, 0, -1, -1, false, NO_SACK, false, 0, 0,
+                NO_BYTES);
+    }
+
+    /**
+     * Reads a segment that passed {@link TcpPacket#check} (its options are then known to be well formed).
+     * buf: borrowed.
+     */
+    public static TcpRepr parse(ByteBuf buf, int off) {
+        int mss = -1;
+        int ws = -1;
+        boolean sackPerm = false;
+        int[] sack = NO_SACK;
+        boolean ts = false;
+        int tsVal = 0;
+        int tsEcr = 0;
+        byte[] unknown = NO_BYTES;
+        int unknownLen = 0;
+
+        int i = off + TcpPacket.MIN_HEADER_LEN;
+        int end = off + TcpPacket.headerLength(buf, off);
+        while (i < end) {
+            int kind = buf.getUnsignedByte(i);
+            if (kind == TcpOptions.END) {
+                break;
+            }
+            if (kind == TcpOptions.NOP) {
+                i++;
+                continue;
+            }
+            if (end - i < 2) {
+                break; // cannot happen after check(); stay total anyway
+            }
+            int olen = buf.getUnsignedByte(i + 1);
+            if (olen < 2 || olen > end - i || !TcpOptions.lengthFits(kind, olen)) {
+                break;
+            }
+            switch (kind) {
+                case TcpOptions.MSS -> mss = buf.getUnsignedShort(i + 2);
+                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(i + 2);
+                case TcpOptions.SACK_PERMITTED -> sackPerm = true;
+                case TcpOptions.TIMESTAMPS -> {
+                    ts = true;
+                    tsVal = buf.getInt(i + 2);
+                    tsEcr = buf.getInt(i + 6);
+                }
+                case TcpOptions.SACK -> {
+                    int n = (olen - 2) / 8;
+                    sack = new int[2 * n];
+                    for (int b = 0; b < 2 * n; b++) {
+                        sack[b] = buf.getInt(i + 2 + 4 * b);
+                    }
+                }
+                default -> {
+                    if (unknown == NO_BYTES) {
+                        unknown = new byte[MAX_OPTIONS];
+                    }
+                    buf.getBytes(i, unknown, unknownLen, olen);
+                    unknownLen += olen;
+                }
+            }
+            i += olen;
+        }
+        if (unknownLen > 0) {
+            unknown = Arrays.copyOf(unknown, unknownLen);
+        }
+        return new TcpRepr(TcpPacket.srcPort(buf, off), TcpPacket.dstPort(buf, off), TcpPacket.seqNumber(buf, off),
+                TcpPacket.ackNumber(buf, off), TcpPacket.flags(buf, off), TcpPacket.window(buf, off),
+                TcpPacket.urgentPointer(buf, off), mss, ws, sackPerm, sack, ts, tsVal, tsEcr, unknown);
+    }
+
+    public boolean syn() {
+        return (flags & TcpFlags.SYN) != 0;
+    }
+
+    public boolean ackFlag() {
+        return (flags & TcpFlags.ACK) != 0;
+    }
+
+    public boolean fin() {
+        return (flags & TcpFlags.FIN) != 0;
+    }
+
+    public boolean rst() {
+        return (flags & TcpFlags.RST) != 0;
+    }
+
+    public int sackBlockCount() {
+        return sackBlocks.length / 2;
+    }
+
+    /** Option bytes {@link #emit} writes, padding included (a multiple of 4, at most 40). */
+    public int optionsLength() {
+        int canonical = pad(canonicalOptionsLength());
+        return canonical <= MAX_OPTIONS ? canonical : pad(compactOptionsLength());
+    }
+
+    /** Header bytes {@link #emit} writes before the payload. */
+    public int headerLength() {
+        return TcpPacket.MIN_HEADER_LEN + optionsLength();
+    }
+
+    /** Same as {@link #headerLength()}: bytes needed for the header (the payload is the caller's). */
+    public int bufferLen() {
+        return headerLength();
+    }
+
+    /**
+     * Appends header and payload at the writer index with a correct checksum.
+     *
+     * @param out borrowed
+     * @param payload borrowed; its readable bytes are copied, its indexes untouched (null for none)
+     * @throws IllegalArgumentException when the options do not fit in 40 bytes (only for hand-built values)
+     */
+    public void emit(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
+        int start = out.writerIndex();
+        int plen = payload == null ? 0 : payload.readableBytes();
+        int hl = headerLength();
+        out.ensureWritable(hl + plen);
+        writeHeader(out, hl);
+        if (plen > 0) {
+            out.writeBytes(payload, payload.readerIndex(), plen);
+        }
+        TcpPacket.fillChecksum(out, start, hl + plen, srcIp, dstIp);
+    }
+
+    /**
+     * Appends only the header at the writer index, with a checksum that already covers {@code payload}, for a
+     * frame that carries the payload in another buffer (a composite) without copying it.
+     *
+     * @param out borrowed
+     * @param payload borrowed; only summed (null for none)
+     */
+    public void emitHeader(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
+        int start = out.writerIndex();
+        int plen = payload == null ? 0 : payload.readableBytes();
+        int hl = headerLength();
+        out.ensureWritable(hl);
+        writeHeader(out, hl);
+        // The header length is a multiple of 4, so the payload's words line up with the header's.
+        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, hl + plen)
+                + Checksums.partial(out, start, hl, 0)
+                + (plen > 0 ? Checksums.partial(payload, payload.readerIndex(), plen, 0) : 0);
+        TcpPacket.setChecksum(out, start, Checksums.finish(sum));
+    }
+
+    private void writeHeader(ByteBuf out, int hl) {
+        out.writeShort(srcPort);
+        out.writeShort(dstPort);
+        out.writeInt(seq);
+        out.writeInt(ack);
+        out.writeShort(((hl >>> 2) << 12) | (flags & TcpFlags.MASK));
+        out.writeShort(window);
+        out.writeShort(0);
+        out.writeShort(urgent);
+        int optStart = out.writerIndex();
+        if (pad(canonicalOptionsLength()) <= MAX_OPTIONS) {
+            writeCanonicalOptions(out);
+        } else {
+            writeCompactOptions(out);
+        }
+        int written = out.writerIndex() - optStart;
+        if (written > MAX_OPTIONS) {
+            throw new IllegalArgumentException("TCP options do not fit in 40 bytes: " + this);
+        }
+        out.writeZero(hl - TcpPacket.MIN_HEADER_LEN - written);
+    }
+
+    private static int pad(int n) {
+        return (n + 3) & ~3;
+    }
+
+    private int canonicalOptionsLength() {
+        int n = 0;
+        if (mss >= 0) {
+            n += 4;
+        }
+        if (hasTimestamps) {
+            n += 12;
+        } else if (sackPermitted) {
+            n += 4;
+        }
+        if (windowScale >= 0) {
+            n += 4;
+        }
+        if (sackBlocks.length > 0) {
+            n += 4 + 4 * sackBlocks.length;
+        }
+        return n + unknownOptions.length;
+    }
+
+    private int compactOptionsLength() {
+        int n = 0;
+        if (mss >= 0) {
+            n += TcpOptions.MSS_LEN;
+        }
+        if (hasTimestamps) {
+            n += TcpOptions.TIMESTAMPS_LEN;
+        }
+        if (sackPermitted) {
+            n += TcpOptions.SACK_PERMITTED_LEN;
+        }
+        if (windowScale >= 0) {
+            n += TcpOptions.WINDOW_SCALE_LEN;
+        }
+        if (sackBlocks.length > 0) {
+            n += 2 + 4 * sackBlocks.length;
+        }
+        return n + unknownOptions.length;
+    }
+
+    private void writeCanonicalOptions(ByteBuf out) {
+        if (mss >= 0) {
+            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
+        }
+        if (hasTimestamps) {
+            if (sackPermitted) {
+                out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+            } else {
+                out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            }
+            out.writeByte(TcpOptions.TIMESTAMPS).writeByte(TcpOptions.TIMESTAMPS_LEN).writeInt(tsVal).writeInt(tsEcr);
+        } else if (sackPermitted) {
+            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+        }
+        if (windowScale >= 0) {
+            out.writeByte(TcpOptions.NOP);
+            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
+        }
+        if (sackBlocks.length > 0) {
+            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            writeSack(out);
+        }
+        out.writeBytes(unknownOptions);
+    }
+
+    private void writeCompactOptions(ByteBuf out) {
+        if (mss >= 0) {
+            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
+        }
+        if (sackPermitted) {
+            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+        }
+        if (hasTimestamps) {
+            out.writeByte(TcpOptions.TIMESTAMPS).writeByte(TcpOptions.TIMESTAMPS_LEN).writeInt(tsVal).writeInt(tsEcr);
+        }
+        if (windowScale >= 0) {
+            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
+        }
+        if (sackBlocks.length > 0) {
+            writeSack(out);
+        }
+        out.writeBytes(unknownOptions);
+    }
+
+    private void writeSack(ByteBuf out) {
+        out.writeByte(TcpOptions.SACK).writeByte(2 + 4 * sackBlocks.length);
+        for (int v : sackBlocks) {
+            out.writeInt(v);
+        }
+    }
+
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    public static Builder builder() {
+        return new Builder(of(0, 0, 0, 0, 0, 0));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TcpRepr r && srcPort == r.srcPort && dstPort == r.dstPort && seq == r.seq && ack == r.ack
+                && flags == r.flags && window == r.window && urgent == r.urgent && mss == r.mss
+                && windowScale == r.windowScale && sackPermitted == r.sackPermitted
+                && Arrays.equals(sackBlocks, r.sackBlocks) && hasTimestamps == r.hasTimestamps
+                && tsVal == r.tsVal && tsEcr == r.tsEcr && Arrays.equals(unknownOptions, r.unknownOptions);
+    }
+
+    @Override
+    public int hashCode() {
+        return ((srcPort * 31 + dstPort) * 31 + seq) * 31 + ack;
+    }
+
+    /** tcpdump-like: {@code 40000 > 80 [S.] seq 1 ack 2 win 64240 <mss 1460,sackOK,TS 1:0,wscale 7>}. */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder(96);
+        sb.append(srcPort).append(" > ").append(dstPort).append(" [").append(TcpFlags.toString(flags))
+                .append("] seq ").append(SeqNum.unsigned(seq)).append(" ack ").append(SeqNum.unsigned(ack))
+                .append(" win ").append(window);
+        if (urgent != 0) {
+            sb.append(" urg ").append(urgent);
+        }
+        StringBuilder o = new StringBuilder();
+        if (mss >= 0) {
+            o.append(",mss ").append(mss);
+        }
+        if (sackPermitted) {
+            o.append(",sackOK");
+        }
+        if (hasTimestamps) {
+            o.append(",TS ").append(SeqNum.unsigned(tsVal)).append(':').append(SeqNum.unsigned(tsEcr));
+        }
+        if (windowScale >= 0) {
+            o.append(",wscale ").append(windowScale);
+        }
+        if (sackBlocks.length > 0) {
+            o.append(",sack");
+            for (int b = 0; b < sackBlocks.length; b += 2) {
+                o.append(' ').append(SeqNum.unsigned(sackBlocks[b])).append(':')
+                        .append(SeqNum.unsigned(sackBlocks[b + 1]));
+            }
+        }
+        if (unknownOptions.length > 0) {
+            o.append(",unknown ").append(unknownOptions.length).append("B");
+        }
+        if (!o.isEmpty()) {
+            sb.append(" <").append(o, 1, o.length()).append('>');
+        }
+        return sb.toString();
+    }
+
+    /** Mutable builder for tests and for the TCP sender's segment templates. */
+    public static final class Builder {
+        private int srcPort;
+        private int dstPort;
+        private int seq;
+        private int ack;
+        private int flags;
+        private int window;
+        private int urgent;
+        private int mss;
+        private int windowScale;
+        private boolean sackPermitted;
+        private int[] sackBlocks;
+        private boolean hasTimestamps;
+        private int tsVal;
+        private int tsEcr;
+        private byte[] unknownOptions;
+
+        Builder(TcpRepr r) {
+            srcPort = r.srcPort;
+            dstPort = r.dstPort;
+            seq = r.seq;
+            ack = r.ack;
+            flags = r.flags;
+            window = r.window;
+            urgent = r.urgent;
+            mss = r.mss;
+            windowScale = r.windowScale;
+            sackPermitted = r.sackPermitted;
+            sackBlocks = r.sackBlocks;
+            hasTimestamps = r.hasTimestamps;
+            tsVal = r.tsVal;
+            tsEcr = r.tsEcr;
+            unknownOptions = r.unknownOptions;
+        }
+
+        public Builder srcPort(int v) {
+            srcPort = v;
+            return this;
+        }
+
+        public Builder dstPort(int v) {
+            dstPort = v;
+            return this;
+        }
+
+        public Builder seq(int v) {
+            seq = v;
+            return this;
+        }
+
+        public Builder ack(int v) {
+            ack = v;
+            return this;
+        }
+
+        public Builder flags(int v) {
+            flags = v;
+            return this;
+        }
+
+        public Builder window(int v) {
+            window = v;
+            return this;
+        }
+
+        public Builder urgent(int v) {
+            urgent = v;
+            return this;
+        }
+
+        /** -1 for none. */
+        public Builder mss(int v) {
+            mss = v;
+            return this;
+        }
+
+        /** -1 for none. */
+        public Builder windowScale(int v) {
+            windowScale = v;
+            return this;
+        }
+
+        public Builder sackPermitted(boolean v) {
+            sackPermitted = v;
+            return this;
+        }
+
+        /** Pairs {@code left, right, ...}; none for no SACK option. */
+        public Builder sackBlocks(int... v) {
+            sackBlocks = v.clone();
+            return this;
+        }
+
+        public Builder timestamps(int val, int ecr) {
+            hasTimestamps = true;
+            tsVal = val;
+            tsEcr = ecr;
+            return this;
+        }
+
+        public Builder noTimestamps() {
+            hasTimestamps = false;
+            tsVal = 0;
+            tsEcr = 0;
+            return this;
+        }
+
+        public Builder unknownOptions(byte[] v) {
+            unknownOptions = v.clone();
+            return this;
+        }
+
+        public TcpRepr build() {
+            return new TcpRepr(srcPort, dstPort, seq, ack, flags, window, urgent, mss, windowScale, sackPermitted,
+                    sackBlocks, hasTimestamps, tsVal, tsEcr, unknownOptions);
+        }
+    }
+}
