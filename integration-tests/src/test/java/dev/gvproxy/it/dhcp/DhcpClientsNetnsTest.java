@@ -188,6 +188,42 @@ class DhcpClientsNetnsTest {
         assertFalse(leases().containsValue(OTHER_MAC));
     }
 
+    /**
+     * 260 MACs, one after the other, on one namespace's TAP (its address changed live between runs of
+     * {@code udhcpc -q}): 251 get distinct addresses from .3 to .253, never the gateway, device, host alias,
+     * network or broadcast address; the rest get no offer and the server counts the exhaustion.
+     */
+    @Test
+    void manyMacsNeverGetReservedAddressesAndExhaustCleanly() throws Exception {
+        assumeClient(Options.DhcpClientKind.UDHCPC);
+        startNetwork(3600);
+        NetnsGuest g = guests.start(NetnsGuest.builder(url).mac(OTHER_MAC).staticAddress("192.168.127.250/24"));
+        g.exec("ip", "-4", "addr", "flush", "dev", g.iface()).check();
+        Path results = dir.resolve("results");
+        Path hook = dir.resolve("hook.sh");
+        Files.writeString(hook, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" >> " + results + "\nexit 0\n");
+        Files.setPosixFilePermissions(hook, PosixFilePermissions.fromString("rwx------"));
+        String busybox = Files.isExecutable(Path.of("/usr/bin/busybox")) ? "/usr/bin/busybox" : "/bin/busybox";
+        String script = String.join("\n",
+                "i=0",
+                "while [ $i -lt 260 ]; do",
+                "  ip link set dev " + g.iface() + " address $(printf '5a:94:ef:10:%02x:%02x' $((i / 256)) $((i % 256)))",
+                "  " + busybox + " udhcpc -f -q -n -i " + g.iface() + " -t 1 -T 1 -A 0 -s " + hook + " >/dev/null 2>&1",
+                "  i=$((i + 1))",
+                "done");
+        ExecResult r = g.exec(Duration.ofSeconds(240), "sh", "-c", script);
+        assertEquals(0, r.exitCode(), r::toString);
+        List<String> got = Files.readAllLines(results);
+        assertEquals(251, got.size(), () -> got + diagnostics(g));
+        assertEquals(251, got.stream().distinct().count(), "distinct addresses");
+        for (String a : got) {
+            int last = Integer.parseInt(a.substring(a.lastIndexOf('.') + 1));
+            assertTrue(a.startsWith("192.168.127.") && last >= 3 && last <= 253, a);
+        }
+        assertEquals(9, net.counters().get("dhcp.poolExhausted"), () -> diagnostics(g));
+        assertEquals(253, leases().size(), "gateway + device + 251 leases");
+    }
+
     static boolean contains(Path f, String s) {
         return read(f).contains(s);
     }
