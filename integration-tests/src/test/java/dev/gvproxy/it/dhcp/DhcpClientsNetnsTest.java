@@ -52,14 +52,14 @@ class DhcpClientsNetnsTest {
 
     void startNetwork(long leaseSeconds) throws Exception {
         StackConfig cfg = StackConfig.builder().mtu(MTU).build();
-        net = guests.track(VirtualNetwork.builder().config(cfg).build());
-        url = "unix://" + dir.resolve("gvproxy.sock");
-        net.listenApi(url);
-        server = net.call(() -> DhcpServer.install(net.stack(), DhcpConfig.builder(cfg)
+        net = guests.track(VirtualNetwork.builder().config(cfg).dhcp(true, DhcpConfig.builder(cfg)
                 .leaseTimeSeconds(leaseSeconds)
                 .domainName("gvj.test")
                 .searchDomains(List.of("corp.gvj.test", "gvj.test"))
-                .build()));
+                .build()).build());
+        server = net.dhcp();
+        url = "unix://" + dir.resolve("gvproxy.sock");
+        net.listenApi(url);
     }
 
     static void assumeClient(Options.DhcpClientKind kind) {

@@ -72,12 +72,14 @@ class UdhcpcQemuTest {
                 .command(command(expectedIp, mtu))
                 .build();
         StackConfig cfg = StackConfig.builder().mtu(mtu).build();
-        try (VirtualNetwork net = VirtualNetwork.builder().config(cfg).pcap(guest.logDir().resolve("net.pcap")).build();
+        DhcpConfig dhcp = DhcpConfig.builder(cfg)
+                .domainName("gvj.test")
+                .searchDomains(List.of("corp.gvj.test", "gvj.test"))
+                .build();
+        try (VirtualNetwork net = VirtualNetwork.builder().config(cfg).dhcp(true, dhcp)
+                        .pcap(guest.logDir().resolve("net.pcap")).build();
                 Listener listener = net.listenQemu("unix://" + sock.toAbsolutePath())) {
-            DhcpServer server = net.call(() -> DhcpServer.install(net.stack(), DhcpConfig.builder(cfg)
-                    .domainName("gvj.test")
-                    .searchDomains(List.of("corp.gvj.test", "gvj.test"))
-                    .build()));
+            DhcpServer server = net.dhcp();
             QemuGuest.Result r;
             try (QemuGuest running = guest.start()) {
                 r = running.awaitResult();
@@ -89,7 +91,6 @@ class UdhcpcQemuTest {
             assertEquals(mac, leases.get(expectedIp), leases.toString());
             assertTrue(net.counters().get("dhcp.request.renewing") >= 1, counters);
             assertEquals(0, net.counters().get("dhcp.nak"), counters);
-            net.run(server::close);
         }
     }
 
