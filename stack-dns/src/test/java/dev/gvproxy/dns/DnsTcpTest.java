@@ -143,6 +143,32 @@ class DnsTcpTest {
     }
 
     @Test
+    void halfCloseWaitsForPendingAnswers() throws IOException {
+        try (FakeUpstream upstream = FakeUpstream.standard()) {
+            TestLoop loop = new TestLoop();
+            Counters counters = new Counters();
+            DnsServer server = new DnsServer(DnsConfig.builder()
+                    .resolvConf(Files.writeString(dir.resolve("resolv.conf"), "")).hostsFile(null)
+                    .upstreams(List.of(upstream.address())).timeout(Duration.ofSeconds(2)).build(),
+                    counters, loop, System::nanoTime);
+            List<String> events = new ArrayList<>();
+            DnsTcpSession session = new DnsTcpSession(server, counters, b -> {
+                events.add("answer");
+                b.release();
+            }, PooledByteBufAllocator.DEFAULT, 8);
+            session.received(Unpooled.wrappedBuffer(stream(
+                    Message.newQuery(Record.newRecord(Name.fromString("a.test."), Type.A, DClass.IN)).toWire())));
+            session.finishThen(() -> events.add("shutdown"));
+            assertTrue(events.isEmpty());
+            loop.runUntil(() -> events.size() == 2, Duration.ofSeconds(10));
+            assertEquals(List.of("answer", "shutdown"), events);
+            List<String> idle = new ArrayList<>();
+            session.finishThen(() -> idle.add("now"));
+            assertEquals(List.of("now"), idle, "nothing pending: at once");
+        }
+    }
+
+    @Test
     void sessionBoundsPendingQueriesAndDiscardsAfterClose() throws IOException {
         try (var dead = FakeUpstream.deadServer()) {
             TestLoop loop = new TestLoop();
