@@ -233,6 +233,21 @@ class UdpForwarderTest {
     }
 
     @Test
+    void installedSweeperExpiresIdleFlowsOnTheLoop() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40010, HOST_IP, echo.port(), bytes("s")));
+        assertNotNull(h.takeIp(WAIT));
+        assertEquals(1, (int) h.onLoop(fwd::flowCount));
+        // Jump the injected clock past the timeout; install()'s once-a-second sweep must notice.
+        h.now += TimeUnit.SECONDS.toNanos(91);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while ((int) h.onLoop(fwd::flowCount) != 0 && System.nanoTime() < deadline) {
+            echo.senders.poll(50, TimeUnit.MILLISECONDS); // a bounded wait on an unrelated queue, not a sleep
+        }
+        assertEquals(0, (int) h.onLoop(fwd::flowCount), "swept within ~1 s");
+    }
+
+    @Test
     void activityKeepsAFlowAlive() throws Exception {
         install(UdpForwarder.Options.DEFAULTS.withIdleTimeoutNanos(TimeUnit.SECONDS.toNanos(10)));
         long t0 = h.now;
