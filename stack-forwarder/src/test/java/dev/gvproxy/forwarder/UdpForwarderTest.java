@@ -115,6 +115,21 @@ class UdpForwarderTest {
     }
 
     @Test
+    void configuredNatEntryOutsideTheSubnet() throws Exception {
+        // A second network whose NAT also maps 10.1.2.3 (reached through the guest's default route) to loopback.
+        h.close();
+        int virtual = Frames.ip("10.1.2.3");
+        h = new LoopHarness(dev.gvproxy.stack.StackConfig.builder()
+                .nat(java.util.Map.of(HOST_IP, Frames.ip("127.0.0.1"), virtual, Frames.ip("127.0.0.1"))).build());
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40011, virtual, echo.port(), bytes("nat")));
+        Udp r = parseUdp(h.takeIp(WAIT));
+        assertEquals(virtual, r.srcIp(), "reply from the virtual address the guest used");
+        assertEquals(echo.port(), r.srcPort());
+        assertArrayEquals(bytes("nat"), r.data());
+    }
+
+    @Test
     void emptyDatagramReachesTheHost() throws Exception {
         install(UdpForwarder.Options.DEFAULTS);
         h.send(LoopHarness.udpFrame(GUEST_IP, 40001, HOST_IP, echo.port(), new byte[0]));
