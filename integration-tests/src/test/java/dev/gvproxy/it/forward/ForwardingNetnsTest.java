@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gvproxy.VirtualNetwork;
 import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PingSocket;
-import dev.gvproxy.forwarder.UdpForwarder;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
@@ -31,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A Linux namespace guest pings and exchanges UDP with the host through 192.168.127.254 (NAT to 127.0.0.1).
  *
- * <p>The forwarders are installed here with {@code UdpForwarder.install}/{@code IcmpForwarder.install}; the ICMP
- * forwarder's ping sockets live in a second test namespace with ping sockets allowed, so its 127.0.0.1 answers.
+ * <p>{@link VirtualNetwork} installs the forwarders; where the host forbids ping sockets, the test replaces the ICMP
+ * forwarder with one whose ping sockets live in a second test namespace that allows them, so its 127.0.0.1 answers.
  */
 class ForwardingNetnsTest {
     @RegisterExtension
@@ -43,15 +42,17 @@ class ForwardingNetnsTest {
 
     private VirtualNetwork net;
 
+    /**
+     * Starts a network (which installs the UDP and ICMP forwarders itself). With {@code pingOpener}, the ICMP
+     * forwarder is replaced by one whose ping sockets come from that opener (closed before the network).
+     */
     private String startNetwork(PingSocket.Opener pingOpener) throws Exception {
         net = guests.track(VirtualNetwork.builder().build());
-        net.run(() -> {
-            UdpForwarder.install(net.stack(), net.eventLoop());
-            if (pingOpener != null) {
-                IcmpForwarder.install(net.stack(), net.eventLoop(), net.stack()::now, IcmpForwarder.Options.DEFAULTS,
-                        pingOpener);
-            }
-        });
+        if (pingOpener != null) {
+            IcmpForwarder icmp = net.call(() -> IcmpForwarder.install(net.stack(), net.eventLoop(), net.stack()::now,
+                    IcmpForwarder.Options.DEFAULTS, pingOpener));
+            guests.track(() -> net.run(icmp::close));
+        }
         String url = "unix://" + dir.resolve("gvproxy.sock");
         net.listenApi(url);
         return url;
@@ -83,7 +84,7 @@ class ForwardingNetnsTest {
             Assumptions.abort("skipped: the host forbids unprivileged ping sockets (net.ipv4.ping_group_range);"
                     + " pingTheHostThroughNat covers the path with a test namespace");
         }
-        String url = startNetwork(PingSocket::open);
+        String url = startNetwork(null); // the network's own ICMP forwarder uses host ping sockets
         NetnsGuest g = guest(url);
         ExecResult ping = g.exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.168.127.254");
         assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics());
