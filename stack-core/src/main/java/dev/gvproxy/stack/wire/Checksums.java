@@ -46,6 +46,9 @@ public final class Checksums {
     private static final VarHandle NIO_INT = MethodHandles.byteBufferViewVarHandle(int[].class,
             ByteOrder.LITTLE_ENDIAN);
 
+    /** Up to this many bytes are summed through the buffer's own accessors (see {@link #partial}). */
+    private static final int SMALL = 64;
+
     private Checksums() {}
 
     /**
@@ -61,7 +64,10 @@ public final class Checksums {
     public static int partial(ByteBuf buf, int off, int len, int initial) {
         checkRange(buf, off, len);
         long sum;
-        if (buf.hasArray()) {
+        if (len <= SMALL) {
+            // Headers: a few bounds-checked reads beat setting up a view of the buffer.
+            sum = sumGeneric(buf, off, len);
+        } else if (buf.hasArray()) {
             sum = sumArray(buf.array(), buf.arrayOffset() + off, len);
         } else {
             int n = buf.nioBufferCount();
@@ -261,8 +267,13 @@ public final class Checksums {
             long w = buf.getLong(i);
             sum += (w >>> 32) + (w & 0xFFFF_FFFFL);
         }
-        for (; end - i >= 2; i += 2) {
+        if (end - i >= 4) {
+            sum += buf.getUnsignedInt(i);
+            i += 4;
+        }
+        if (end - i >= 2) {
             sum += buf.getUnsignedShort(i);
+            i += 2;
         }
         if (i < end) {
             sum += (buf.getUnsignedByte(i) << 8);
