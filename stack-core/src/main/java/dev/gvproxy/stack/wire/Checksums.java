@@ -25,11 +25,12 @@ import java.nio.ByteOrder;
  * the segment <em>including</em> its stored checksum folds to {@code 0xFFFF} ({@link #verify}).
  *
  * <p>Speed: the bytes are summed eight at a time through {@link VarHandle} views of the buffer's backing
- * array or (internal) NIO buffer, as little-endian (native on x86/arm) 64-bit words split into 32-bit halves,
+ * array or NIO buffer, as little-endian (native on x86/arm) 64-bit words split into 32-bit halves,
  * and the folded result is byte-swapped once at the end (RFC 1071 section 2(B): the sum is byte-order
- * independent). Nothing is allocated for heap and single-buffer direct buffers. Buffers whose
- * memory is not reachable that way (composites, wrapped or read-only buffers) are summed per component, or as a
- * last resort through {@link ByteBuf#getLong(int)}; all paths give identical results.
+ * independent). Heap buffers allocate nothing; direct buffers at most one short-lived NIO duplicate (usually
+ * scalar-replaced by the JIT). Nothing is mutated, so concurrent checksums of one buffer are safe. Composite
+ * buffers are summed per component; buffers without NIO access, and ranges of 64 bytes or less (headers), go
+ * through {@link ByteBuf#getLong(int)}. All paths give identical results.
  *
  * <p>All {@code ByteBuf} parameters are <b>borrowed</b>: indexes are absolute, reader/writer indexes are not
  * touched. The ranges passed are the caller's responsibility (check the packet first); an out-of-range request
@@ -72,9 +73,10 @@ public final class Checksums {
         } else {
             int n = buf.nioBufferCount();
             if (n == 1) {
-                // The internal NIO buffer is a cached duplicate (no allocation per call, unlike nioBuffer()); its
-                // position is set by this call, so one buffer must not be summed by two threads at once.
-                ByteBuffer nio = buf.internalNioBuffer(off, len);
+                // nioBuffer() makes a private duplicate. internalNioBuffer() would save that small allocation but
+                // moves the position of a view that Netty shares between slices of one buffer, which another
+                // thread (a transport writing an earlier frame that shares the payload) may be using.
+                ByteBuffer nio = buf.nioBuffer(off, len);
                 sum = sumNio(nio, nio.position(), len);
             } else if (n > 1) {
                 sum = sumComponents(buf.nioBuffers(off, len));
