@@ -9,12 +9,17 @@ import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.tcp.TcpConfig;
+import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.udp.UdpDemux;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import java.security.SecureRandom;
+import java.util.function.IntSupplier;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -38,11 +43,27 @@ public final class NetworkStack implements LinkEndpoint {
     private final Ipv4Input ipv4;
     private final IcmpInput icmp;
     private final UdpDemux udp;
+    private final TcpLayer tcp;
     private final Counters.Counter unknownEtherType;
     private final Counters.Counter ipv6;
 
     public NetworkStack(StackConfig config, VirtualSwitch sw, Counters counters, ByteBufAllocator alloc,
             LongSupplier nanoClock) {
+        this(config, sw, counters, alloc, nanoClock, TcpConfig.forMtu(config.mtu()), randomIss());
+    }
+
+    /** Initial sequence numbers are random (RFC 6528 allows any unpredictable choice). */
+    private static IntSupplier randomIss() {
+        SecureRandom rnd = new SecureRandom();
+        return rnd::nextInt;
+    }
+
+    /**
+     * @param tcpConfig TCP tunables (default {@link TcpConfig#forMtu})
+     * @param issGenerator initial send sequence numbers (tests inject fixed ones)
+     */
+    public NetworkStack(StackConfig config, VirtualSwitch sw, Counters counters, ByteBufAllocator alloc,
+            LongSupplier nanoClock, TcpConfig tcpConfig, IntSupplier issGenerator) {
         this.config = config;
         this.sw = sw;
         this.counters = counters;
@@ -57,6 +78,8 @@ public final class NetworkStack implements LinkEndpoint {
         this.udp = new UdpDemux(config, ipOutput, icmp, counters);
         ipv4.setHandler(Ipv4Packet.PROTO_ICMP, icmp);
         ipv4.setHandler(Ipv4Packet.PROTO_UDP, udp);
+        this.tcp = new TcpLayer(tcpConfig, ipOutput, alloc, counters, issGenerator);
+        ipv4.setHandler(Ipv4Packet.PROTO_TCP, tcp);
         this.unknownEtherType = counters.counter("eth.unknownEtherType");
         this.ipv6 = counters.counter("eth.ipv6");
         sw.setGateway(this);
@@ -101,15 +124,25 @@ public final class NetworkStack implements LinkEndpoint {
         // Output goes straight to the switch, which flushes the ports it wrote.
     }
 
-    /** Runs timers due at {@code now}: fragment and ARP expiry. */
+    /** Runs timers due at {@code now}: TCP timers, fragment and ARP expiry. */
     public void poll(long now) {
+        tcp.poll(now);
         reassembler.expire(now);
         arpCache.expire(now);
     }
 
+    /** Told (with a deadline) whenever a timer earlier than every queued one appears, to reschedule the loop. */
+    public void setWakeup(LongConsumer wakeup) {
+        tcp.setWakeup(wakeup);
+    }
+
+    public TcpLayer tcp() {
+        return tcp;
+    }
+
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        long d = reassembler.nextDeadline();
+        long d = Math.min(reassembler.nextDeadline(), tcp.nextDeadline());
         if (arpCache.hasPending()) {
             d = Math.min(d, nanoClock.getAsLong() + 1_000_000_000L);
         }
@@ -155,6 +188,7 @@ public final class NetworkStack implements LinkEndpoint {
 
     /** Releases every buffer the stack holds (fragments, frames waiting for ARP). */
     public void close() {
+        tcp.close(nanoClock.getAsLong());
         reassembler.clear();
         arpCache.clear();
     }

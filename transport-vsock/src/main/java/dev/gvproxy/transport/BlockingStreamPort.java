@@ -116,8 +116,8 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     if (length == 0 || length > VirtualSwitch.MAX_FRAME) {
                         badLength.inc();
                         LOG.log(Level.WARNING, "{0}: invalid packet size: {1} is zero or exceeds maximum {2}; closing the port",
-                                name, length, VirtualSwitch.MAX_FRAME);
-                        releaseAll(frames);
+                                name, Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME));
+                        handOver(frames); // frames before the bad header are good
                         return;
                     }
                     if (cum.readableBytes() < hdr + length) {
@@ -129,11 +129,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     }
                     frames.add(cum.readRetainedSlice((int) length));
                 }
-                if (frames != null) {
-                    inFlight.acquireUninterruptibly();
-                    List<ByteBuf> f = frames;
-                    loop.execute(() -> deliverBatch(f));
-                }
+                handOver(frames);
             }
         } catch (IOException | RuntimeException e) {
             if (!closed.get()) {
@@ -142,6 +138,13 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
         } finally {
             cum.release();
             close();
+        }
+    }
+
+    private void handOver(List<ByteBuf> frames) {
+        if (frames != null) {
+            inFlight.acquireUninterruptibly();
+            loop.execute(() -> deliverBatch(frames));
         }
     }
 

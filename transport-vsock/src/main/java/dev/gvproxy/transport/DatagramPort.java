@@ -18,7 +18,8 @@ import java.lang.System.Logger.Level;
  * {@code -netdev dgram}): one datagram is one frame, no prefix.
  *
  * <p>The peer is learned from the sender address of the first datagram; a first datagram starting with
- * ASCII {@code VFKT} (vfkit's hello) is consumed. Frames for the VM are sent to the learned peer. While no
+ * ASCII {@code VFKT} (vfkit's hello) is consumed; so is a later 4-byte {@code VFKT} (never a valid frame), which
+ * also starts a new port for the same peer path (vfkit restarted and re-bound its socket). Frames for the VM are sent to the learned peer. While no
  * peer is known, a datagram from an unnamed (unbound) socket is dropped and counted, as gvproxy refuses
  * such a peer. Unlike gvproxy, a datagram from a different named sender is taken as the VM having
  * restarted: the old port is detached and a new one attached for the new peer (gvproxy serves one peer
@@ -30,6 +31,7 @@ import java.lang.System.Logger.Level;
 final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
     private static final System.Logger LOG = System.getLogger(DatagramPort.class.getName());
     private static final int VFKT = 0x56464b54; // "VFKT"
+    private static final int SLACK = 16 * 1024;
 
     private final VirtualSwitch sw;
     private final String name;
@@ -76,11 +78,20 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
             return;
         }
         ByteBuf frame = packet.content();
+        if (frame.capacity() - frame.readableBytes() > SLACK) {
+            // Each read gets a MAX_FRAME buffer so no datagram is truncated; a frame queued toward a slow port
+            // would pin all of it. Copying the (usually MTU-sized) frame out frees it at once.
+            ByteBuf small = ctx.alloc().ioBuffer(frame.readableBytes()).writeBytes(frame);
+            frame.release();
+            frame = small;
+        }
         DomainSocketAddress sender = packet.sender();
         boolean named = sender != null && sender.path() != null && !sender.path().isEmpty();
-        if (named && !sender.equals(peer)) {
+        boolean isHello = frame.readableBytes() >= 4 && frame.getInt(frame.readerIndex()) == VFKT;
+        if (named && (!sender.equals(peer) || (isHello && frame.readableBytes() == 4))) {
+            // A new sender, or a fresh hello from the same path (vfkit restarted): a new port either way.
             learn(sender);
-            if (frame.readableBytes() >= 4 && frame.getInt(frame.readerIndex()) == VFKT) {
+            if (isHello) {
                 hello.inc();
                 frame.release();
                 return;
@@ -99,7 +110,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
 
     private void learn(DomainSocketAddress sender) {
         if (port != null) {
-            LOG.log(Level.INFO, "{0}: peer changed from {1} to {2}; treating as a reconnect", port, peer.path(), sender.path());
+            LOG.log(Level.INFO, "{0}: new peer {1} (was {2}); treating as a reconnect", port, sender.path(), peer.path());
             sw.detach(port);
         }
         peer = sender;

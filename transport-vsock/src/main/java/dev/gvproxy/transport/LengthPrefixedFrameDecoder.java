@@ -41,7 +41,7 @@ final class LengthPrefixedFrameDecoder extends LengthFieldBasedFrameDecoder {
                 failed = true;
                 badLength.inc();
                 LOG.log(Level.WARNING, "{0}: invalid packet size: {1} is zero or exceeds maximum {2}; closing the port",
-                        ctx.channel(), length, VirtualSwitch.MAX_FRAME);
+                        ctx.channel(), Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME));
                 in.skipBytes(in.readableBytes());
                 ctx.close();
                 return null;

@@ -17,6 +17,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http.HttpServerCodec;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import java.io.FileDescriptor;
@@ -35,6 +36,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -72,6 +74,25 @@ public final class Transports {
         String kind = framing.name().toLowerCase(java.util.Locale.ROOT);
         return bindStream(ep, ctx, kind, true, false,
                 ch -> initFrames(ch.pipeline(), ctx, framing, kind + ":" + describe(ep, ch)));
+    }
+
+    /**
+     * {@code -listen-vpnkit}: hyperkit's {@code virtio-vpnkit} handshake, then hyperkit framing. Every
+     * connection is a separate VM (accept loop, as in gvproxy).
+     *
+     * @param mtu the MTU told to the VM, 0..65535
+     * @param macForUuid the MAC for a VM UUID (gvproxy's {@code vpnKitUUIDMacAddresses}); returning null (or
+     *     passing null) gives a random locally administered MAC
+     */
+    public static Listener listenVpnkit(String uri, NetworkContext ctx, int mtu, Function<String, Long> macForUuid)
+            throws IOException {
+        if (mtu < 0 || mtu > 65535) {
+            throw new IllegalArgumentException("mtu out of range: " + mtu);
+        }
+        Function<String, Long> macs = macForUuid != null ? macForUuid : uuid -> null;
+        EndpointUri ep = EndpointUri.parse(uri);
+        return bindStream(ep, ctx, "vpnkit", false, false,
+                ch -> ch.pipeline().addLast("vpnkit", new VpnkitHandshake(ctx.sw(), ctx.counters(), mtu, macs)));
     }
 
     /**
@@ -130,14 +151,22 @@ public final class Transports {
                 .group(ctx.loop())
                 .channel(EpollDomainDatagramChannel.class)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
-                .option(ChannelOption.SO_RCVBUF, 4 << 20)
                 // One datagram per read buffer; sized for the largest frame so none is truncated.
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(new DatagramPort(ctx.sw(), ctx.counters(), "vfkit:" + path));
         ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("listen unixgram " + path + ": " + f.cause().getMessage(), f.cause());
+        }
+        // Netty's unix datagram config has no SO_RCVBUF option; set it on the socket (the kernel caps it at
+        // net.core.rmem_max, as it does for gvproxy).
+        if (((EpollDomainDatagramChannel) f.channel()).fd() instanceof Socket socket) {
+            try {
+                socket.setReceiveBufferSize(4 << 20);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "{0}: cannot set SO_RCVBUF: {1}", path, e.toString());
+            }
         }
         LOG.log(Level.INFO, "listening for datagram frames on {0}", path);
         return new ChannelListener(f.channel(), null, new DomainSocketAddress(path.toString()), path, ctx.loop());
@@ -288,18 +317,17 @@ public final class Transports {
         }
 
         private void cleanup() {
-            if (children != null) {
-                // Children complete their own close on the network loop; this does not wait for them.
-                children.close().addListener(f -> closeFuture.complete(null));
-            } else {
-                closeFuture.complete(null);
-            }
             if (socketFile != null) {
                 try {
                     Files.deleteIfExists(socketFile);
                 } catch (IOException e) {
                     LOG.log(Level.WARNING, "cannot delete {0}: {1}", socketFile, e.toString());
                 }
+            }
+            if (children != null) {
+                children.close().addListener(f -> closeFuture.complete(null));
+            } else {
+                closeFuture.complete(null);
             }
         }
 

@@ -219,6 +219,25 @@ class FramingTest {
     }
 
     @Test
+    void aPortThatDoesNotDrainIsBoundedAndReportsNotWritable() {
+        ch = vm(Framing.QEMU);
+        ch.writeInbound(Unpooled.wrappedBuffer(framed(Framing.QEMU, frame(GW, A, 10, 0))));
+        ChannelPort port = ch.pipeline().get(ChannelPort.class);
+        assertTrue(port.isWritable());
+        byte[] big = frame(A, GW, 65000, 0);
+        for (int i = 0; i < 200; i++) { // 13 MB offered, never flushed
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(big));
+        }
+        assertFalse(port.isWritable());
+        assertFalse(sw.isWritable(A), "the stack sees the backpressure through the switch");
+        long dropped = counters.get("transport.txQueueFull");
+        assertTrue(dropped > 100 && dropped < 200, "dropped " + dropped);
+        sw.flush();
+        assertTrue(port.isWritable());
+        assertEquals((200 - dropped) * (4 + big.length), outbound(ch).length);
+    }
+
+    @Test
     void framesForAClosedChannelAreReleasedAndCounted() {
         ch = vm(Framing.QEMU);
         ChannelPort port = ch.pipeline().get(ChannelPort.class);

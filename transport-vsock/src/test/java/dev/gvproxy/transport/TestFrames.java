@@ -8,7 +8,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -78,8 +77,6 @@ final class TestFrames {
         return bb.array();
     }
 
-    static final ByteOrder BE = ByteOrder.BIG_ENDIAN;
-
     /** Waits (with a deadline, no fixed sleeps) until {@code cond} holds. */
     static void await(String what, BooleanSupplier cond) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -95,10 +92,17 @@ final class TestFrames {
     static final class RecordingGateway implements LinkEndpoint {
         final BlockingQueue<byte[]> frames = new LinkedBlockingQueue<>();
         final AtomicInteger flushes = new AtomicInteger();
+        /** When set, every call must come from this loop; violations are counted. */
+        volatile io.netty.channel.EventLoop loop;
+        final AtomicInteger offLoop = new AtomicInteger();
 
         /** @param frame <b>taken</b> */
         @Override
         public void transmit(ByteBuf frame) {
+            io.netty.channel.EventLoop l = loop;
+            if (l != null && !l.inEventLoop()) {
+                offLoop.incrementAndGet();
+            }
             frames.add(ByteBufUtil.getBytes(frame));
             frame.release();
         }

@@ -1,0 +1,1271 @@
+package dev.gvproxy.stack.tcp;
+
+import static dev.gvproxy.stack.wire.SeqNum.ge;
+import static dev.gvproxy.stack.wire.SeqNum.gt;
+import static dev.gvproxy.stack.wire.SeqNum.le;
+import static dev.gvproxy.stack.wire.SeqNum.lt;
+
+import dev.gvproxy.stack.wire.Checksums;
+import dev.gvproxy.stack.wire.IpProtocol;
+import dev.gvproxy.stack.wire.SeqNum;
+import dev.gvproxy.stack.wire.TcpFlags;
+import dev.gvproxy.stack.wire.TcpOptions;
+import dev.gvproxy.stack.wire.TcpPacket;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+
+/**
+ * One TCP connection between the gateway (which impersonates the guest's destination) and a guest.
+ *
+ * <p>Heads up: read RFC 9293 (the state machine and its "segment arrives" section 3.10.7), RFC 7323
+ * (window scale, timestamps, PAWS), RFC 2018 (SACK), RFC 5681 and 6582 (congestion control, NewReno),
+ * RFC 6298 (RTO), RFC 5961 (RST/SYN/ACK validation) and RFC 1122 4.2.3 (delayed ACK, SWS) before
+ * changing this file. Variables carry the RFC names: SND.UNA is {@code sndUna}, RCV.NXT {@code rcvNxt}.
+ *
+ * <p>Deterministic: no clock, no threads, no sockets. Every entry point takes {@code now} (monotonic
+ * nanoseconds); {@link #nextDeadline()} says when {@link #poll} has work. Segments leave through
+ * {@link Output}; the application (the forwarder's bridge to a host socket) sees the peer's data and
+ * events through {@link Handler}.
+ *
+ * <p>Buffers: {@link #onSegment} borrows the segment's payload (in-order data is passed on as a retained
+ * slice, out-of-order data kept as retained slices); {@link #send} takes the application's buffer and keeps
+ * it until acknowledged; each transmitted segment is a new buffer (header + retained payload slices).
+ */
+public final class TcpConnection {
+
+    /** Events for the application side. All run on the network's event loop. */
+    public interface Handler {
+        /** The three-way handshake completed. */
+        default void onEstablished(TcpConnection c) {}
+
+        /** In-order data from the peer. @param data <b>taken</b>; call {@link #consumed} when written out. */
+        void onData(TcpConnection c, ByteBuf data);
+
+        /** The peer sent FIN: no more data will come (half-close). */
+        default void onFin(TcpConnection c) {}
+
+        /** The peer reset the connection, or it was aborted (timeouts). {@link #onClosed} follows. */
+        default void onReset(TcpConnection c) {}
+
+        /** Acknowledgements freed send-buffer space: {@link #sendSpace()} grew. */
+        default void onSendSpace(TcpConnection c) {}
+
+        /** The connection reached CLOSED; called exactly once. */
+        default void onClosed(TcpConnection c) {}
+    }
+
+    /** Where segments go (the layer turns them into IPv4 datagrams). */
+    public interface Output {
+        /** @param segment <b>taken</b>: TCP header and payload with a correct checksum */
+        void transmit(TcpConnection c, ByteBuf segment, long now);
+    }
+
+    /** Tells the owner that {@link #nextDeadline()} may have changed. */
+    public interface TimerHook {
+        void deadlineChanged(TcpConnection c);
+    }
+
+    static final long NEVER = Long.MAX_VALUE;
+    static final int DEFAULT_PEER_MSS = 536; // RFC 9293 3.7.1
+    static final int DUP_ACK_THRESHOLD = 3; // RFC 5681 3.2
+
+    // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest.
+    final int localIp;
+    final int localPort;
+    final int remoteIp;
+    final int remotePort;
+
+    private final TcpConfig cfg;
+    private final ByteBufAllocator alloc;
+    private final Output output;
+    private final TcpCounters counters;
+    private Handler handler;
+    TimerHook timerHook;
+    /** The layer's bookkeeping: the deadline currently queued for this connection. */
+    long scheduledDeadline = NEVER;
+
+    private TcpState state;
+    private boolean passiveOpen;
+
+    // Send sequence space (RFC 9293 3.3.1).
+    private int iss;
+    private int sndUna;
+    private int sndNxt;
+    /** Highest sequence number sent + 1 (SND.NXT can move back on a retransmission timeout). */
+    private int sndMax;
+    private int sndWnd;
+    private int sndWl1;
+    private int sndWl2;
+    private int maxSndWnd;
+    /** Peer's window scale shift, applied to SEG.WND of non-SYN segments. */
+    private int sndShift;
+    /** Payload bytes per segment towards the peer (peer's MSS, our MTU, minus option bytes). */
+    private int effMss;
+    private final SendBuffer sndBuf = new SendBuffer();
+    private boolean finQueued;
+    private boolean finSent;
+    private int finSeq;
+    private boolean finAcked;
+
+    // Receive sequence space.
+    private int irs;
+    private int rcvNxt;
+    /** RCV.NXT + RCV.WND as last advertised: the right edge we must never retract. */
+    private int rcvAdv;
+    private int rcvShift;
+    /** Bytes delivered to the application that it has not yet {@link #consumed}. */
+    private int rcvUser;
+    private final Reassembler ooo;
+    private boolean finReceived;
+    private int lastAckSent;
+
+    // Options.
+    private boolean tsOk;
+    private boolean sackOk;
+    /** Window scaling in use (RFC 7323 1.3: only when both SYNs carry the option); offered in our SYN until known. */
+    private boolean wsOk = true;
+    private int tsRecent;
+    private final int tsOffset;
+
+    // Timers (absolute nanoseconds, NEVER when off).
+    private long rtxDeadline = NEVER;
+    private long persistDeadline = NEVER;
+    private long delAckDeadline = NEVER;
+    private long timeWaitDeadline = NEVER;
+    private long keepaliveDeadline = NEVER;
+    private int rtxCount;
+    private int persistBackoff;
+    private int keepaliveProbes;
+    private int ackPending;
+    private boolean ackNow;
+    private final RttEstimator rtt;
+    private boolean rttTiming;
+    private int rttSeq;
+    private long rttTime;
+
+    // Congestion control: NewReno (RFC 5681, RFC 6582) with a SACK scoreboard to pick retransmissions.
+    private int cwnd;
+    private int ssthresh = Integer.MAX_VALUE;
+    private int dupAcks;
+    private boolean inRecovery;
+    private int recover;
+    private int bytesAckedCa;
+    private int rtxNext;
+    private final int[] sacked = new int[2 * 8];
+    private int sackedCount;
+
+    private final int[] sackOut = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
+
+    TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
+            Output output, TcpCounters counters, Handler handler, int iss) {
+        this.localIp = localIp;
+        this.localPort = localPort;
+        this.remoteIp = remoteIp;
+        this.remotePort = remotePort;
+        this.cfg = cfg;
+        this.alloc = alloc;
+        this.output = output;
+        this.counters = counters;
+        this.handler = handler;
+        this.iss = iss;
+        this.tsOffset = Integer.rotateLeft(iss, 13) ^ 0x5bd1e995;
+        this.ooo = new Reassembler(cfg.maxOutOfOrderSegments());
+        this.rtt = new RttEstimator(cfg.initialRto(), cfg.minRto(), cfg.maxRto());
+        this.state = TcpState.CLOSED;
+    }
+
+    /**
+     * Passive open: answers the peer's SYN with a SYN-ACK (RFC 9293 3.10.7.2), entering SYN-RECEIVED.
+     * The forwarder calls this only after the host connection succeeded.
+     */
+    void acceptSyn(TcpSegment syn, long now) {
+        passiveOpen = true;
+        irs = syn.seq;
+        rcvNxt = irs + 1;
+        negotiate(syn);
+        if (syn.hasTimestamps && tsOk) {
+            tsRecent = syn.tsVal;
+        }
+        sndWnd = syn.window; // never scaled in a SYN (RFC 7323 2.2)
+        maxSndWnd = sndWnd;
+        sndWl1 = syn.seq;
+        sndWl2 = iss;
+        sndUna = iss;
+        sndNxt = iss;
+        sndMax = iss;
+        state = TcpState.SYN_RECEIVED;
+        sendSyn(true, now);
+        changed();
+    }
+
+    /** Active open: sends a SYN (RFC 9293 3.10.1), entering SYN-SENT. */
+    void connect(long now) {
+        sndUna = iss;
+        sndNxt = iss;
+        sndMax = iss;
+        rcvShift = 0; // our SYN's window is never scaled; the shift applies once the peer agrees
+        effMss = Math.min(cfg.mss(), DEFAULT_PEER_MSS);
+        state = TcpState.SYN_SENT;
+        sendSyn(false, now);
+        changed();
+    }
+
+    private void negotiate(TcpSegment syn) {
+        int peerMss = syn.mss > 0 ? syn.mss : DEFAULT_PEER_MSS;
+        wsOk = syn.windowScale >= 0 && cfg.windowScale() >= 0;
+        if (wsOk) {
+            sndShift = Math.min(syn.windowScale, TcpOptions.MAX_WINDOW_SCALE);
+            rcvShift = cfg.windowScale();
+        } else {
+            sndShift = 0;
+            rcvShift = 0;
+        }
+        tsOk = cfg.timestamps() && syn.hasTimestamps;
+        sackOk = cfg.sack() && syn.sackPermitted;
+        effMss = Math.max(64, Math.min(peerMss, cfg.mss()) - (tsOk ? 12 : 0));
+        cwnd = Math.min(10 * effMss, Math.max(2 * effMss, 14600)); // RFC 6928 initial window
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Segment arrives (RFC 9293 3.10.7)
+
+    /**
+     * Processes one segment from the peer.
+     *
+     * @param seg its payload is <b>borrowed</b>
+     */
+    public void onSegment(TcpSegment seg, long now) {
+        counters.segmentsIn.inc();
+        switch (state) {
+            case CLOSED -> { }
+            case SYN_SENT -> synSent(seg, now);
+            default -> synchronizedOrSynReceived(seg, now);
+        }
+        if (state != TcpState.CLOSED) {
+            // Anything heard from the peer proves it alive: restart the keepalive idle time.
+            keepaliveProbes = 0;
+            startKeepalive(now);
+            transmitPending(now);
+        }
+        changed();
+    }
+
+    private void synSent(TcpSegment seg, long now) {
+        boolean ackOk = false;
+        if (seg.ackFlag()) {
+            if (le(seg.ack, iss) || gt(seg.ack, sndMax)) {
+                if (!seg.rst()) {
+                    sendReset(seg.ack, 0, false, now);
+                }
+                counters.badSynAck.inc();
+                return;
+            }
+            ackOk = true;
+        }
+        if (seg.rst()) {
+            if (ackOk) {
+                counters.resetsReceived.inc();
+                reset();
+            }
+            return;
+        }
+        if (!seg.syn()) {
+            return;
+        }
+        irs = seg.seq;
+        rcvNxt = irs + 1;
+        negotiate(seg);
+        rcvAdv = rcvNxt + Math.min(65535, cfg.receiveBuffer()); // what our SYN offered, unscaled
+        if (seg.hasTimestamps && tsOk) {
+            tsRecent = seg.tsVal;
+        }
+        if (ackOk) {
+            sndUna = seg.ack;
+            sndWnd = seg.window;
+            maxSndWnd = sndWnd;
+            sndWl1 = seg.seq;
+            sndWl2 = seg.ack;
+            rtxDeadline = NEVER;
+            rtxCount = 0;
+            if (rttTiming) {
+                rtt.sample(now - rttTime);
+                rttTiming = false;
+            }
+            state = TcpState.ESTABLISHED;
+            ackNow = true;
+            startKeepalive(now);
+            handler.onEstablished(this);
+        } else {
+            // Simultaneous open (RFC 9293 3.5, figure 8).
+            state = TcpState.SYN_RECEIVED;
+            sndNxt = iss;
+            sendSyn(true, now);
+        }
+    }
+
+    private void synchronizedOrSynReceived(TcpSegment seg, long now) {
+        int segLen = seg.segmentLength();
+        // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
+        if (state == TcpState.SYN_RECEIVED && seg.syn() && !seg.ackFlag() && seg.seq == irs) {
+            sndNxt = iss;
+            sendSyn(true, now);
+            return;
+        }
+        // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old duplicate.
+        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent)) {
+            counters.paws.inc();
+            ackNow = true;
+            return;
+        }
+        // First: sequence number acceptability (RFC 9293 3.10.7.4).
+        int rcvWnd = Math.max(0, rcvAdv - rcvNxt);
+        if (!acceptable(seg.seq, segLen, rcvWnd)) {
+            counters.outOfWindow.inc();
+            if (!seg.rst()) {
+                ackNow = true;
+            }
+            return;
+        }
+        // RFC 7323 4.3: remember the timestamp of the segment at the left edge.
+        if (tsOk && seg.hasTimestamps && le(seg.seq, lastAckSent)) {
+            tsRecent = seg.tsVal;
+        }
+        // Second: RST, validated as RFC 5961 section 3 requires.
+        if (seg.rst()) {
+            if (seg.seq == rcvNxt) {
+                counters.resetsReceived.inc();
+                reset();
+            } else {
+                challengeAck();
+            }
+            return;
+        }
+        // Fourth: a SYN in a synchronized state is answered with a challenge ACK (RFC 5961 4.2).
+        if (seg.syn()) {
+            challengeAck();
+            return;
+        }
+        // Fifth: the ACK field.
+        if (!seg.ackFlag()) {
+            counters.noAck.inc();
+            return;
+        }
+        if (state == TcpState.SYN_RECEIVED) {
+            if (lt(sndUna, seg.ack) && le(seg.ack, sndMax)) {
+                state = TcpState.ESTABLISHED;
+                sndUna = iss + 1;
+                rtxDeadline = NEVER;
+                rtxCount = 0;
+                rtt.resetBackoff();
+                if (rttTiming) {
+                    rtt.sample(now - rttTime);
+                    rttTiming = false;
+                }
+                sndWnd = seg.window << sndShift;
+                maxSndWnd = Math.max(maxSndWnd, sndWnd);
+                sndWl1 = seg.seq;
+                sndWl2 = seg.ack;
+                handler.onEstablished(this);
+                if (state == TcpState.CLOSED) {
+                    return;
+                }
+            } else {
+                sendReset(seg.ack, 0, false, now);
+                return;
+            }
+        }
+        if (gt(seg.ack, sndMax)) {
+            counters.ackUnsent.inc();
+            ackNow = true;
+            return;
+        }
+        if (lt(seg.ack, sndUna - Math.max(maxSndWnd, 1))) {
+            // RFC 5961 5.2: far too old an ACK; answer with our ACK and drop.
+            challengeAck();
+            return;
+        }
+        processAck(seg, now);
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        // Seventh: segment text.
+        if (seg.payloadLength() > 0 || seg.fin()) {
+            processData(seg, now);
+        }
+    }
+
+    /** RFC 9293 3.10.7.4, the table of the four acceptability cases. */
+    private boolean acceptable(int seq, int segLen, int rcvWnd) {
+        if (segLen == 0) {
+            return rcvWnd == 0 ? seq == rcvNxt : SeqNum.inWindow(seq, rcvNxt, rcvWnd) || seq == rcvNxt;
+        }
+        if (rcvWnd == 0) {
+            return false;
+        }
+        return SeqNum.inWindow(seq, rcvNxt, rcvWnd) || SeqNum.inWindow(seq + segLen - 1, rcvNxt, rcvWnd);
+    }
+
+    private void challengeAck() {
+        counters.challengeAcks.inc();
+        ackNow = true;
+    }
+
+    private void processAck(TcpSegment seg, long now) {
+        int ack = seg.ack;
+        int acked = ack - sndUna;
+        int newWnd = seg.window << sndShift;
+        boolean windowUpdate = lt(sndWl1, seg.seq) || (sndWl1 == seg.seq && le(sndWl2, ack));
+        if (sackOk && seg.sackCount > 0) {
+            recordSack(seg);
+        }
+        if (acked > 0) {
+            int dataAcked = acked;
+            if (finSent && !finAcked && ge(ack, finSeq + 1)) {
+                finAcked = true;
+                dataAcked--;
+            }
+            dataAcked = Math.min(dataAcked, sndBuf.size());
+            if (dataAcked > 0) {
+                sndBuf.discard(dataAcked);
+            }
+            sndUna = ack;
+            if (lt(sndNxt, sndUna)) {
+                sndNxt = sndUna;
+            }
+            pruneSack();
+            rttSample(seg, now);
+            rtxCount = 0;
+            rtt.resetBackoff();
+            congestionOnAck(dataAcked, now);
+            rtxDeadline = sndUna == sndMax ? NEVER : now + rtt.rto();
+            if (dataAcked > 0 && !finQueued) {
+                handler.onSendSpace(this);
+            }
+        } else if (acked == 0 && seg.payloadLength() == 0 && !seg.fin() && newWnd == sndWnd && sndMax != sndUna) {
+            counters.dupAcks.inc();
+            onDuplicateAck(now);
+        }
+        if (windowUpdate) {
+            boolean opened = sndWnd == 0 && newWnd > 0;
+            sndWnd = newWnd;
+            sndWl1 = seg.seq;
+            sndWl2 = ack;
+            maxSndWnd = Math.max(maxSndWnd, sndWnd);
+            if (opened) {
+                persistDeadline = NEVER;
+                persistBackoff = 0;
+            }
+        }
+        if (finAcked) {
+            switch (state) {
+                case FIN_WAIT_1 -> state = TcpState.FIN_WAIT_2;
+                case CLOSING -> enterTimeWait(now);
+                case LAST_ACK -> close();
+                default -> { }
+            }
+        }
+    }
+
+    private void rttSample(TcpSegment seg, long now) {
+        if (tsOk && seg.hasTimestamps && seg.tsEcr != 0) {
+            long ms = (tsNow(now) - seg.tsEcr) & 0xFFFF_FFFFL;
+            if (ms < 600_000) {
+                rtt.sample(ms * 1_000_000L + (now % 1_000_000L));
+                rttTiming = false;
+                return;
+            }
+        }
+        if (rttTiming && gt(seg.ack, rttSeq)) {
+            rtt.sample(now - rttTime);
+            rttTiming = false;
+        }
+    }
+
+    private void congestionOnAck(int dataAcked, long now) {
+        if (inRecovery) {
+            if (ge(sndUna, recover)) {
+                // Full acknowledgement (RFC 6582 3.2 step 3): deflate the window.
+                cwnd = Math.max(Math.min(ssthresh, flightSize() + effMss), 2 * effMss);
+                inRecovery = false;
+                dupAcks = 0;
+            } else {
+                // Partial acknowledgement: the next hole was lost too; retransmit it at once.
+                rtxNext = SeqNum.max(rtxNext, sndUna);
+                retransmitHole(now);
+                cwnd = Math.max(effMss, cwnd - dataAcked + effMss);
+            }
+            return;
+        }
+        dupAcks = 0;
+        if (cwnd < ssthresh) {
+            cwnd += Math.min(dataAcked, 2 * effMss); // slow start, RFC 3465 L=2
+        } else {
+            bytesAckedCa += dataAcked;
+            if (bytesAckedCa >= cwnd) {
+                bytesAckedCa -= cwnd;
+                cwnd += effMss;
+            }
+        }
+        cwnd = Math.min(cwnd, 1 << 30);
+    }
+
+    private void onDuplicateAck(long now) {
+        dupAcks++;
+        if (!inRecovery && dupAcks == DUP_ACK_THRESHOLD) {
+            // Fast retransmit and fast recovery (RFC 5681 3.2, RFC 6582).
+            counters.fastRetransmits.inc();
+            ssthresh = Math.max(flightSize() / 2, 2 * effMss);
+            recover = sndMax;
+            inRecovery = true;
+            cwnd = ssthresh + DUP_ACK_THRESHOLD * effMss;
+            rtxNext = sndUna;
+            retransmitHole(now);
+            rtxDeadline = now + rtt.rto();
+        } else if (inRecovery) {
+            cwnd += effMss;
+            if (sackedCount > 0) {
+                retransmitHole(now); // SACK tells us more holes exist; fill one per ACK
+            }
+        }
+    }
+
+    private int flightSize() {
+        return sndMax - sndUna;
+    }
+
+    /** Retransmits the first un-SACKed segment at or after {@code rtxNext}, below the highest SACKed byte. */
+    private void retransmitHole(long now) {
+        int seq = SeqNum.max(rtxNext, sndUna);
+        // Skip SACKed ranges.
+        for (int b = 0; b < sackedCount; b++) {
+            if (le(sacked[2 * b], seq) && lt(seq, sacked[2 * b + 1])) {
+                seq = sacked[2 * b + 1];
+            }
+        }
+        if (!lt(seq, sndMax)) {
+            return;
+        }
+        if (seq != sndUna && sackedCount > 0 && !lt(seq, sacked[2 * (sackedCount - 1) + 1])) {
+            return; // beyond the highest SACKed byte nothing is known lost
+        }
+        int end = sndMax;
+        for (int b = 0; b < sackedCount; b++) {
+            if (gt(sacked[2 * b], seq)) {
+                end = SeqNum.min(end, sacked[2 * b]);
+                break;
+            }
+        }
+        int sent = retransmitAt(seq, end - seq, now);
+        rtxNext = seq + Math.max(sent, 1);
+    }
+
+    /** Retransmits from {@code seq}: up to one MSS of data below {@code limit}, or the FIN. Returns the span. */
+    private int retransmitAt(int seq, int limit, long now) {
+        int dataEnd = sndUna + sndBuf.size();
+        if (lt(seq, dataEnd)) {
+            int len = Math.min(Math.min(effMss, dataEnd - seq), Math.max(limit, 1));
+            counters.retransmits.inc();
+            sendData(seq, len, now);
+            return len;
+        }
+        if (finSent && seq == finSeq) {
+            counters.retransmits.inc();
+            emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, null, now);
+            return 1;
+        }
+        return 0;
+    }
+
+    private void recordSack(TcpSegment seg) {
+        for (int b = 0; b < seg.sackCount; b++) {
+            int l = seg.sack[2 * b];
+            int r = seg.sack[2 * b + 1];
+            if (!lt(l, r) || !gt(r, sndUna) || gt(r, sndMax)) {
+                continue; // RFC 2018: ignore blocks that are inverted, old or beyond what we sent
+            }
+            l = SeqNum.max(l, sndUna);
+            insertSacked(l, r);
+        }
+    }
+
+    private void insertSacked(int l, int r) {
+        // Merge [l, r) into the sorted, disjoint scoreboard.
+        int[] tmp = new int[2 * (sackedCount + 1)];
+        int n = 0;
+        boolean placed = false;
+        for (int b = 0; b < sackedCount; b++) {
+            int bl = sacked[2 * b];
+            int br = sacked[2 * b + 1];
+            if (lt(br, l)) {
+                tmp[2 * n] = bl;
+                tmp[2 * n + 1] = br;
+                n++;
+            } else if (lt(r, bl)) {
+                if (!placed) {
+                    tmp[2 * n] = l;
+                    tmp[2 * n + 1] = r;
+                    n++;
+                    placed = true;
+                }
+                tmp[2 * n] = bl;
+                tmp[2 * n + 1] = br;
+                n++;
+            } else {
+                l = SeqNum.min(l, bl);
+                r = SeqNum.max(r, br);
+            }
+        }
+        if (!placed) {
+            tmp[2 * n] = l;
+            tmp[2 * n + 1] = r;
+            n++;
+        }
+        int keep = Math.min(n, sacked.length / 2);
+        int from = n - keep; // keep the highest blocks when the scoreboard overflows
+        System.arraycopy(tmp, 2 * from, sacked, 0, 2 * keep);
+        sackedCount = keep;
+    }
+
+    private void pruneSack() {
+        int n = 0;
+        for (int b = 0; b < sackedCount; b++) {
+            int l = sacked[2 * b];
+            int r = sacked[2 * b + 1];
+            if (gt(r, sndUna)) {
+                sacked[2 * n] = SeqNum.max(l, sndUna);
+                sacked[2 * n + 1] = r;
+                n++;
+            }
+        }
+        sackedCount = n;
+    }
+
+    private void processData(TcpSegment seg, long now) {
+        if (!state.receivesData()) {
+            if (seg.payloadLength() > 0) {
+                counters.dataAfterClose.inc();
+            }
+            if (state == TcpState.TIME_WAIT && seg.fin()) {
+                ackNow = true; // the peer did not get our ACK of its FIN: send it again, restart 2MSL
+                timeWaitDeadline = now + cfg.timeWait();
+            }
+            return;
+        }
+        ByteBuf p = seg.payload;
+        int seq = seg.seq;
+        int len = seg.payloadLength();
+        boolean fin = seg.fin();
+        int off = 0;
+        if (lt(seq, rcvNxt)) {
+            int skip = Math.min(rcvNxt - seq, len);
+            off = skip;
+            len -= skip;
+            seq = rcvNxt;
+        }
+        int rightEdge = rcvAdv;
+        if (gt(seq + len, rightEdge)) {
+            len = Math.max(0, rightEdge - seq);
+            fin = false; // the FIN lies beyond the window
+        }
+        if (seq != rcvNxt) {
+            counters.outOfOrder.inc();
+            ByteBuf part = p.slice(p.readerIndex() + off, len);
+            if (!ooo.add(seq, part, fin)) {
+                counters.outOfOrderOverflow.inc();
+            }
+            ackNow = true; // a duplicate ACK with SACK tells the sender about the hole (RFC 5681 4.2)
+            return;
+        }
+        boolean filledHole = !ooo.isEmpty();
+        if (len > 0) {
+            deliver(p.retainedSlice(p.readerIndex() + off, len));
+        }
+        if (fin) {
+            processFin(now);
+        } else {
+            for (ByteBuf more; (more = ooo.pull(rcvNxt)) != null; ) {
+                boolean finAfter = ooo.pulledFin;
+                deliver(more);
+                if (finAfter) {
+                    processFin(now);
+                    break;
+                }
+            }
+            if (ooo.pulledFin && state.receivesData()) {
+                processFin(now);
+            }
+        }
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        ackPending++;
+        if (filledHole || ackPending >= 2 || finReceived) {
+            ackNow = true;
+        } else if (delAckDeadline == NEVER) {
+            delAckDeadline = now + cfg.delayedAck();
+        }
+    }
+
+    /** @param data <b>taken</b> */
+    private void deliver(ByteBuf data) {
+        int n = data.readableBytes();
+        if (n == 0) {
+            data.release();
+            return;
+        }
+        rcvNxt += n;
+        rcvUser += n;
+        handler.onData(this, data);
+    }
+
+    private void processFin(long now) {
+        if (finReceived) {
+            return;
+        }
+        finReceived = true;
+        rcvNxt += 1;
+        ackNow = true;
+        switch (state) {
+            case ESTABLISHED, SYN_RECEIVED -> state = TcpState.CLOSE_WAIT;
+            case FIN_WAIT_1 -> {
+                if (finAcked) {
+                    enterTimeWait(now);
+                } else {
+                    state = TcpState.CLOSING;
+                }
+            }
+            case FIN_WAIT_2 -> enterTimeWait(now);
+            default -> { }
+        }
+        handler.onFin(this);
+    }
+
+    private void enterTimeWait(long now) {
+        state = TcpState.TIME_WAIT;
+        timeWaitDeadline = now + cfg.timeWait();
+        rtxDeadline = NEVER;
+        persistDeadline = NEVER;
+        keepaliveDeadline = NEVER;
+        releaseBuffers();
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Application side
+
+    /** Bytes the application may still queue with {@link #send}. */
+    public int sendSpace() {
+        if (finQueued || !(state == TcpState.ESTABLISHED || state == TcpState.CLOSE_WAIT
+                || state == TcpState.SYN_RECEIVED || state == TcpState.SYN_SENT)) {
+            return 0;
+        }
+        return Math.max(0, cfg.sendBuffer() - sndBuf.size());
+    }
+
+    /**
+     * Queues data for the peer and sends what the windows allow.
+     *
+     * @param data <b>taken</b>
+     */
+    public void send(ByteBuf data, long now) {
+        if (finQueued || state == TcpState.CLOSED || state == TcpState.TIME_WAIT) {
+            counters.dataAfterClose.inc();
+            data.release();
+            return;
+        }
+        sndBuf.append(data);
+        transmitPending(now);
+        changed();
+    }
+
+    /** Half-close: a FIN follows the queued data (the host side reached end of file). */
+    public void shutdownOutput(long now) {
+        if (finQueued || state == TcpState.CLOSED) {
+            return;
+        }
+        finQueued = true;
+        transmitPending(now);
+        changed();
+    }
+
+    /** The application wrote {@code n} delivered bytes out: the receive window may reopen. */
+    public void consumed(int n, long now) {
+        rcvUser = Math.max(0, rcvUser - n);
+        if (!state.receivesData()) {
+            return;
+        }
+        int advertised = rcvAdv - rcvNxt;
+        int possible = receiveSpace();
+        if (possible - advertised >= Math.min(cfg.receiveBuffer() / 2, 2 * cfg.mss()) || (advertised < effMss
+                && possible >= Math.min(cfg.receiveBuffer() / 2, effMss))) {
+            ackNow = true; // window update (RFC 1122 4.2.3.3: only when it opens by a useful amount)
+            transmitPending(now);
+            changed();
+        }
+    }
+
+    /** Aborts: sends RST (RFC 9293 3.10.5 ABORT) and closes without further callbacks but {@code onClosed}. */
+    public void abort(long now) {
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        if (state != TcpState.SYN_SENT && state != TcpState.TIME_WAIT) {
+            sendReset(sndNxt, rcvNxt, true, now);
+        }
+        counters.aborted.inc();
+        close();
+        changed();
+    }
+
+    public void setHandler(Handler handler) {
+        this.handler = handler;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Timers
+
+    /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
+    public long nextDeadline() {
+        return Math.min(Math.min(Math.min(rtxDeadline, persistDeadline), Math.min(delAckDeadline, timeWaitDeadline)),
+                keepaliveDeadline);
+    }
+
+    /** Runs the timers due at {@code now}. */
+    public void poll(long now) {
+        if (timeWaitDeadline <= now) {
+            timeWaitDeadline = NEVER;
+            close();
+            changed();
+            return;
+        }
+        if (rtxDeadline <= now) {
+            retransmitTimeout(now);
+        }
+        if (state != TcpState.CLOSED && persistDeadline <= now) {
+            persistProbe(now);
+        }
+        if (state != TcpState.CLOSED && keepaliveDeadline <= now) {
+            keepaliveProbe(now);
+        }
+        if (state != TcpState.CLOSED && delAckDeadline <= now) {
+            ackNow = true;
+        }
+        if (state != TcpState.CLOSED) {
+            transmitPending(now);
+        }
+        changed();
+    }
+
+    private void retransmitTimeout(long now) {
+        counters.timeouts.inc();
+        rtxCount++;
+        rtt.backOff();
+        rttTiming = false; // Karn: no sample from a retransmitted segment
+        if (state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
+            if (rtxCount > cfg.synRetransmissions()) {
+                abortByTimeout(now);
+                return;
+            }
+            sndNxt = iss;
+            sendSyn(state == TcpState.SYN_RECEIVED, now);
+            return;
+        }
+        if (rtxCount > cfg.maxRetransmissions()) {
+            abortByTimeout(now);
+            return;
+        }
+        // RFC 5681 3.1 (4): loss window of one segment, go back to SND.UNA.
+        ssthresh = Math.max(flightSize() / 2, 2 * effMss);
+        cwnd = effMss;
+        inRecovery = false;
+        dupAcks = 0;
+        sackedCount = 0;
+        sndNxt = sndUna;
+        rtxDeadline = NEVER;
+        int span = retransmitAt(sndUna, effMss, now);
+        sndNxt = sndUna + span;
+        rtxDeadline = now + rtt.rto();
+    }
+
+    private void abortByTimeout(long now) {
+        sendReset(sndNxt, rcvNxt, true, now);
+        counters.aborted.inc();
+        handler.onReset(this);
+        close();
+    }
+
+    private void persistProbe(long now) {
+        // Zero-window probe as Linux sends it: an old sequence number that makes the peer answer with its
+        // current window, without putting data beyond the window.
+        counters.persistProbes.inc();
+        emit(TcpFlags.ACK, sndUna - 1, null, now);
+        persistBackoff = Math.min(persistBackoff + 1, 10);
+        persistDeadline = now + Math.min(cfg.maxRto(), rtt.rto() << persistBackoff);
+    }
+
+    private void keepaliveProbe(long now) {
+        if (keepaliveProbes >= cfg.keepaliveCount()) {
+            abortByTimeout(now);
+            return;
+        }
+        keepaliveProbes++;
+        counters.keepaliveProbes.inc();
+        emit(TcpFlags.ACK, sndUna - 1, null, now);
+        keepaliveDeadline = now + cfg.keepaliveInterval();
+    }
+
+    private void startKeepalive(long now) {
+        if (cfg.keepaliveIdle() > 0 && state.synchronizedState() && state != TcpState.TIME_WAIT) {
+            // keepaliveProbes > 0 means probing is under way: the next probe follows at the interval.
+            keepaliveDeadline = now + (keepaliveProbes == 0 ? cfg.keepaliveIdle() : cfg.keepaliveInterval());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Output
+
+    /** Sends whatever data, FIN and ACK the state, windows and timers call for. */
+    private void transmitPending(long now) {
+        boolean canSendData = state == TcpState.ESTABLISHED || state == TcpState.CLOSE_WAIT
+                || state == TcpState.FIN_WAIT_1 || state == TcpState.CLOSING || state == TcpState.LAST_ACK;
+        if (canSendData) {
+            int dataEnd = sndUna + sndBuf.size();
+            while (lt(sndNxt, dataEnd)) {
+                int wnd = Math.min(sndWnd, cwnd);
+                int usable = sndUna + wnd - sndNxt;
+                int len = Math.min(Math.min(effMss, dataEnd - sndNxt), usable);
+                if (len <= 0) {
+                    break;
+                }
+                // Silly window syndrome avoidance, sender side (RFC 1122 4.2.3.4): no small segment while
+                // more data waits, unless nothing is in flight.
+                if (len < effMss && len < dataEnd - sndNxt && sndNxt != sndUna) {
+                    break;
+                }
+                sendData(sndNxt, len, now);
+                if (!rttTiming && sndNxt == sndMax) {
+                    rttTiming = true;
+                    rttSeq = sndNxt;
+                    rttTime = now;
+                }
+                sndNxt += len;
+                if (gt(sndNxt, sndMax)) {
+                    sndMax = sndNxt;
+                }
+                if (rtxDeadline == NEVER) {
+                    rtxDeadline = now + rtt.rto();
+                }
+            }
+            if (finQueued && sndNxt == dataEnd && (!finSent || (sndNxt == finSeq && !finAcked))) {
+                if (!finSent) {
+                    finSent = true;
+                    finSeq = dataEnd;
+                    if (state == TcpState.ESTABLISHED) {
+                        state = TcpState.FIN_WAIT_1;
+                    } else if (state == TcpState.CLOSE_WAIT) {
+                        state = TcpState.LAST_ACK;
+                    }
+                }
+                emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, null, now);
+                sndNxt = finSeq + 1;
+                if (gt(sndNxt, sndMax)) {
+                    sndMax = sndNxt;
+                }
+                if (rtxDeadline == NEVER) {
+                    rtxDeadline = now + rtt.rto();
+                }
+            }
+            // Zero window with data waiting and nothing in flight: probe until it opens (RFC 9293 3.8.6.1).
+            if (sndWnd == 0 && lt(sndNxt, dataEnd) && sndNxt == sndUna && rtxDeadline == NEVER) {
+                if (persistDeadline == NEVER) {
+                    persistDeadline = now + rtt.rto();
+                }
+            } else if (sndWnd > 0) {
+                persistDeadline = NEVER;
+            }
+        }
+        if (ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
+            emit(TcpFlags.ACK, sndNxt, null, now);
+        }
+    }
+
+    private void sendData(int seq, int len, long now) {
+        ByteBuf payload = sndBuf.slice(seq - sndUna, len, alloc);
+        int flags = TcpFlags.ACK;
+        if (seq + len == sndUna + sndBuf.size()) {
+            flags |= TcpFlags.PSH;
+        }
+        emit(flags, seq, payload, now);
+    }
+
+    private void sendSyn(boolean withAck, long now) {
+        emit(withAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN, iss, null, now);
+        sndNxt = iss + 1;
+        if (gt(sndNxt, sndMax)) {
+            sndMax = sndNxt;
+        }
+        if (rtxCount == 0 && !rttTiming) {
+            rttTiming = true;
+            rttSeq = iss;
+            rttTime = now;
+        }
+        rtxDeadline = now + rtt.rto();
+    }
+
+    /** A reset not tied to this connection's state (e.g. answering a bad ACK in SYN-RECEIVED). */
+    private void sendReset(int seq, int ack, boolean withAck, long now) {
+        emit(withAck ? TcpFlags.RST | TcpFlags.ACK : TcpFlags.RST, seq, null, now);
+    }
+
+    private int tsNow(long now) {
+        return (int) (now / 1_000_000L) + tsOffset;
+    }
+
+    /** Free receive space we can offer now (RFC 9293 RCV.WND before scaling). */
+    private int receiveSpace() {
+        int max = 65535 << rcvShift;
+        return Math.max(0, Math.min(max, cfg.receiveBuffer() - rcvUser));
+    }
+
+    /**
+     * Builds and transmits one segment; every segment but a bare SYN carries our ACK and window.
+     *
+     * @param payload <b>taken</b> (may be null)
+     */
+    private void emit(int flags, int seq, ByteBuf payload, long now) {
+        boolean syn = (flags & TcpFlags.SYN) != 0;
+        boolean rst = (flags & TcpFlags.RST) != 0;
+        int optLen = 0;
+        int sackBlocks = 0;
+        if (syn) {
+            optLen = 4 + (cfg.timestamps() && (!passiveOpen || tsOk) ? 12 : (cfg.sack() && (!passiveOpen || sackOk) ? 4 : 0))
+                    + (rcvShiftOffered() ? 4 : 0);
+        } else if (!rst) {
+            if (tsOk) {
+                optLen += 12;
+            }
+            if (sackOk && !ooo.isEmpty()) {
+                sackBlocks = ooo.sackBlocks(sackOut, tsOk ? 3 : 4);
+                if (sackBlocks > 0) {
+                    optLen += 4 + 8 * sackBlocks;
+                }
+            }
+        }
+        int hl = TcpPacket.MIN_HEADER_LEN + optLen;
+        ByteBuf h = alloc.buffer(hl);
+        h.writeShort(localPort).writeShort(remotePort).writeInt(seq);
+        boolean ack = (flags & TcpFlags.ACK) != 0;
+        h.writeInt(ack ? rcvNxt : 0);
+        h.writeShort(((hl / 4) << 12) | (flags & TcpFlags.MASK));
+        int window;
+        if (rst) {
+            window = 0;
+        } else if (syn) {
+            int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
+            window = w;
+            rcvAdv = rcvNxt + w;
+        } else {
+            int space = receiveSpace();
+            int edge = rcvAdv - rcvNxt;
+            int win = Math.max(space, edge); // never retract the right edge (RFC 9293 3.8.6.2.2)
+            if (win - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
+                win = edge; // receiver SWS avoidance: do not advertise tiny openings
+            }
+            int unit = 1 << rcvShift;
+            int raw = Math.min(65535, (win + unit - 1) >>> rcvShift);
+            window = raw;
+            rcvAdv = rcvNxt + (raw << rcvShift);
+        }
+        h.writeShort(window).writeShort(0).writeShort(0);
+        if (syn) {
+            h.writeByte(TcpOptions.MSS).writeByte(4).writeShort(cfg.mss());
+            boolean ts = cfg.timestamps() && (!passiveOpen || tsOk);
+            boolean sack = cfg.sack() && (!passiveOpen || sackOk);
+            if (ts) {
+                if (sack) {
+                    h.writeByte(TcpOptions.SACK_PERMITTED).writeByte(2);
+                } else {
+                    h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+                }
+                h.writeByte(TcpOptions.TIMESTAMPS).writeByte(10).writeInt(tsNow(now)).writeInt(passiveOpen ? tsRecent : 0);
+            } else if (sack) {
+                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
+                        .writeByte(TcpOptions.SACK_PERMITTED).writeByte(2);
+            }
+            if (rcvShiftOffered()) {
+                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.WINDOW_SCALE).writeByte(3).writeByte(cfg.windowScale());
+            }
+        } else if (!rst) {
+            if (tsOk) {
+                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
+                        .writeByte(TcpOptions.TIMESTAMPS).writeByte(10).writeInt(tsNow(now)).writeInt(tsRecent);
+            }
+            if (sackBlocks > 0) {
+                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
+                        .writeByte(TcpOptions.SACK).writeByte(2 + 8 * sackBlocks);
+                for (int i = 0; i < 2 * sackBlocks; i++) {
+                    h.writeInt(sackOut[i]);
+                }
+            }
+        }
+        int payloadLen = payload == null ? 0 : payload.readableBytes();
+        long sum = Checksums.pseudoHeader(localIp, remoteIp, IpProtocol.TCP, hl + payloadLen);
+        int partial = Checksums.partial(h, h.readerIndex(), hl, (int) Checksums.fold(sum));
+        if (payloadLen > 0) {
+            partial = Checksums.partial(payload, payload.readerIndex(), payloadLen, partial);
+        }
+        h.setShort(h.readerIndex() + 16, Checksums.finish(partial));
+        ByteBuf seg;
+        if (payload == null) {
+            seg = h;
+        } else {
+            CompositeByteBuf c = alloc.compositeBuffer(2);
+            c.addComponent(true, h);
+            c.addComponent(true, payload);
+            seg = c;
+        }
+        if (ack && !rst) {
+            ackPending = 0;
+            ackNow = false;
+            delAckDeadline = NEVER;
+            lastAckSent = rcvNxt;
+        }
+        counters.segmentsOut.inc();
+        output.transmit(this, seg, now);
+    }
+
+    private boolean rcvShiftOffered() {
+        // Active open: offered in the SYN. Passive: only when the peer offered (RFC 7323 1.3).
+        return cfg.windowScale() >= 0 && wsOk;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Closing
+
+    private void reset() {
+        handler.onReset(this);
+        close();
+    }
+
+    private void close() {
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        state = TcpState.CLOSED;
+        rtxDeadline = NEVER;
+        persistDeadline = NEVER;
+        delAckDeadline = NEVER;
+        timeWaitDeadline = NEVER;
+        keepaliveDeadline = NEVER;
+        releaseBuffers();
+        handler.onClosed(this);
+    }
+
+    private void releaseBuffers() {
+        sndBuf.release();
+        ooo.release();
+    }
+
+    private void changed() {
+        if (timerHook != null) {
+            timerHook.deadlineChanged(this);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Introspection (tests, /stats, debugging)
+
+    public TcpState state() {
+        return state;
+    }
+
+    public int localIp() {
+        return localIp;
+    }
+
+    public int localPort() {
+        return localPort;
+    }
+
+    public int remoteIp() {
+        return remoteIp;
+    }
+
+    public int remotePort() {
+        return remotePort;
+    }
+
+    public int iss() {
+        return iss;
+    }
+
+    public int sndUna() {
+        return sndUna;
+    }
+
+    public int sndNxt() {
+        return sndNxt;
+    }
+
+    public int sndWnd() {
+        return sndWnd;
+    }
+
+    public int rcvNxt() {
+        return rcvNxt;
+    }
+
+    public int rcvWnd() {
+        return rcvAdv - rcvNxt;
+    }
+
+    public int cwnd() {
+        return cwnd;
+    }
+
+    public int ssthresh() {
+        return ssthresh;
+    }
+
+    public int effectiveMss() {
+        return effMss;
+    }
+
+    public boolean timestampsEnabled() {
+        return tsOk;
+    }
+
+    public boolean sackEnabled() {
+        return sackOk;
+    }
+
+    public int sendWindowShift() {
+        return sndShift;
+    }
+
+    public int receiveWindowShift() {
+        return rcvShift;
+    }
+
+    public long rto() {
+        return rtt.rto();
+    }
+
+    public int queuedBytes() {
+        return sndBuf.size();
+    }
+
+    public int outOfOrderBytes() {
+        return ooo.bytes();
+    }
+
+    public int unconsumedBytes() {
+        return rcvUser;
+    }
+
+    @Override
+    public String toString() {
+        return "tcp " + dev.gvproxy.stack.wire.Ipv4Address.format(remoteIp) + ":" + remotePort + " -> "
+                + dev.gvproxy.stack.wire.Ipv4Address.format(localIp) + ":" + localPort + " " + state;
+    }
+}

@@ -1,0 +1,361 @@
+package dev.gvproxy.stack.tcp;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.Ipv4Output;
+import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.wire.Checksums;
+import dev.gvproxy.stack.wire.IpProtocol;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.SeqNum;
+import dev.gvproxy.stack.wire.TcpFlags;
+import dev.gvproxy.stack.wire.TcpPacket;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.function.IntSupplier;
+import java.util.function.LongConsumer;
+
+/**
+ * TCP at the gateway: validates segments, finds their connection by 4-tuple, hands unknown SYNs to the
+ * {@link SynHandler} (the forwarder, which connects to the host first), answers everything else that
+ * matches no connection with a RST (RFC 9293 3.10.7.1), and runs the connections' timers.
+ *
+ * <p>Timers: each connection reports {@link TcpConnection#nextDeadline()}; the layer keeps a priority
+ * queue of (deadline, connection) entries and lazily skips stale ones. The owner calls {@link #poll} at
+ * {@link #nextDeadline()}; {@code wakeup} is told whenever an earlier deadline appears.
+ */
+public final class TcpLayer implements TransportHandler {
+
+    /** Decides what to do with a SYN for a new 4-tuple: {@link #accept} or {@link #reject}, now or later. */
+    public interface SynHandler {
+        void onSyn(TcpLayer layer, SynRequest request, long now);
+    }
+
+    /** The fields of a guest's SYN that an accept or reject needs later (the segment holder is reused). */
+    public record SynRequest(long guestMac, int guestIp, int guestPort, int dstIp, int dstPort, TcpSegment syn) {
+        public FlowKey key() {
+            return new FlowKey(dstIp, dstPort, guestIp, guestPort);
+        }
+    }
+
+    /** A connection's identity: local = the address the guest reached, remote = the guest. */
+    public record FlowKey(int localIp, int localPort, int remoteIp, int remotePort) {
+        @Override
+        public String toString() {
+            return Ipv4Address.format(remoteIp) + ":" + remotePort + " -> " + Ipv4Address.format(localIp) + ":"
+                    + localPort;
+        }
+    }
+
+    private record Timer(long deadline, TcpConnection conn) {}
+
+    private final TcpConfig config;
+    private final Ipv4Output ipOutput;
+    private final ByteBufAllocator alloc;
+    private final Counters counters;
+    private final TcpCounters tcpCounters;
+    private final IntSupplier issGenerator;
+    private final HashMap<FlowKey, TcpConnection> connections = new HashMap<>();
+    private final HashMap<FlowKey, SynRequest> pending = new HashMap<>();
+    private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
+    private final TcpSegment segment = new TcpSegment();
+    private final TcpConnection.Output output;
+    private SynHandler synHandler;
+    private LongConsumer wakeup = d -> { };
+
+    private final Counters.Counter noConnection;
+    private final Counters.Counter resetsSent;
+    private final Counters.Counter synPendingDuplicate;
+    private final Counters.Counter noSynHandler;
+    private final Counters.Counter timeWaitReuse;
+    private final Counters.Counter badSynFlags;
+
+    public TcpLayer(TcpConfig config, Ipv4Output ipOutput, ByteBufAllocator alloc, Counters counters,
+            IntSupplier issGenerator) {
+        this.config = config;
+        this.ipOutput = ipOutput;
+        this.alloc = alloc;
+        this.counters = counters;
+        this.tcpCounters = new TcpCounters(counters);
+        this.issGenerator = issGenerator;
+        this.output = (c, seg, now) -> ipOutput.send(c.localIp, c.remoteIp, IpProtocol.TCP, seg, now);
+        this.noConnection = counters.counter("tcp.noConnection");
+        this.resetsSent = counters.counter("tcp.out.resets");
+        this.synPendingDuplicate = counters.counter("tcp.synWhileConnecting");
+        this.noSynHandler = counters.counter("tcp.noListener");
+        this.timeWaitReuse = counters.counter("tcp.timeWaitReuse");
+        this.badSynFlags = counters.counter("tcp.badSynFlags");
+    }
+
+    public void setSynHandler(SynHandler synHandler) {
+        this.synHandler = synHandler;
+    }
+
+    /** Called with a deadline whenever one earlier than all queued deadlines may have appeared. */
+    public void setWakeup(LongConsumer wakeup) {
+        this.wakeup = wakeup;
+    }
+
+    public TcpConfig config() {
+        return config;
+    }
+
+    /** @param payload <b>borrowed</b> */
+    @Override
+    public void receive(Ipv4Header ip, ByteBuf payload, long now) {
+        int off = payload.readerIndex();
+        int len = payload.readableBytes();
+        TcpPacket.Error err = TcpPacket.check(payload, off, len, ip.src, ip.dst);
+        if (err != null) {
+            counters.counter(err.counter()).inc();
+            return;
+        }
+        TcpSegment seg = segment.parse(payload, off, len);
+        try {
+            FlowKey key = new FlowKey(ip.dst, seg.dstPort, ip.src, seg.srcPort);
+            TcpConnection c = connections.get(key);
+            if (c != null && c.state() == TcpState.TIME_WAIT && seg.syn() && !seg.ackFlag()
+                    && SeqNum.gt(seg.seq, c.rcvNxt())) {
+                // RFC 9293 3.10.7.4 / RFC 6191: a new incarnation may reuse the 4-tuple from TIME-WAIT.
+                timeWaitReuse.inc();
+                connections.remove(key);
+                c.setHandler(new TcpConnection.Handler() {
+                    @Override
+                    public void onData(TcpConnection conn, ByteBuf data) {
+                        data.release();
+                    }
+                });
+                c.abort(now);
+                c = null;
+            }
+            if (c != null) {
+                c.onSegment(seg, now);
+                return;
+            }
+            if (seg.rst()) {
+                noConnection.inc();
+                return; // never answer a RST
+            }
+            if (seg.syn() && !seg.ackFlag()) {
+                if (seg.fin()) {
+                    badSynFlags.inc();
+                    return;
+                }
+                if (pending.containsKey(key)) {
+                    synPendingDuplicate.inc(); // a retransmitted SYN while the host connect is in flight
+                    return;
+                }
+                SynRequest req = new SynRequest(ip.srcMac, ip.src, seg.srcPort, ip.dst, seg.dstPort, copy(seg));
+                if (synHandler == null) {
+                    noSynHandler.inc();
+                    reject(req, now);
+                    return;
+                }
+                pending.put(key, req);
+                synHandler.onSyn(this, req, now);
+                return;
+            }
+            noConnection.inc();
+            replyReset(ip.dst, ip.src, seg, now);
+        } finally {
+            seg.payload = null;
+        }
+    }
+
+    private static TcpSegment copy(TcpSegment s) {
+        TcpSegment c = new TcpSegment();
+        c.srcPort = s.srcPort;
+        c.dstPort = s.dstPort;
+        c.seq = s.seq;
+        c.ack = s.ack;
+        c.flags = s.flags & ~TcpFlags.PSH;
+        c.window = s.window;
+        c.mss = s.mss;
+        c.windowScale = s.windowScale;
+        c.sackPermitted = s.sackPermitted;
+        c.hasTimestamps = s.hasTimestamps;
+        c.tsVal = s.tsVal;
+        c.tsEcr = s.tsEcr;
+        c.payload = null; // data on a SYN is not accepted before the handshake (it will be retransmitted)
+        return c;
+    }
+
+    /**
+     * Completes a pending SYN: creates the connection in SYN-RECEIVED and sends the SYN-ACK.
+     *
+     * @return the new connection, or null when the request is no longer pending
+     */
+    public TcpConnection accept(SynRequest req, TcpConnection.Handler handler, long now) {
+        FlowKey key = req.key();
+        if (pending.remove(key) == null) {
+            return null;
+        }
+        TcpConnection c = newConnection(key, handler);
+        c.acceptSyn(req.syn(), now);
+        return c;
+    }
+
+    /** Refuses a pending SYN with RST+ACK: the guest sees "connection refused". */
+    public void reject(SynRequest req, long now) {
+        pending.remove(req.key());
+        TcpSegment syn = req.syn();
+        sendReset(req.dstIp(), req.dstPort(), req.guestIp(), req.guestPort(), 0, syn.seq + 1, true, now);
+    }
+
+    /** Forgets a pending SYN without answering (the guest will retransmit). */
+    public void drop(SynRequest req) {
+        pending.remove(req.key());
+    }
+
+    /** Active open towards a guest (port forwarding): sends a SYN, entering SYN-SENT. */
+    public TcpConnection connect(int localIp, int localPort, int remoteIp, int remotePort,
+            TcpConnection.Handler handler, long now) {
+        FlowKey key = new FlowKey(localIp, localPort, remoteIp, remotePort);
+        if (connections.containsKey(key)) {
+            throw new IllegalStateException("connection exists: " + key);
+        }
+        TcpConnection c = newConnection(key, handler);
+        c.connect(now);
+        return c;
+    }
+
+    private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
+        TcpConnection.Handler wrapped = new RemovingHandler(key, handler);
+        TcpConnection c = new TcpConnection(key.localIp(), key.localPort(), key.remoteIp(), key.remotePort(), config,
+                alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
+        c.timerHook = this::schedule;
+        connections.put(key, c);
+        return c;
+    }
+
+    /** Removes the connection from the table when it closes, then tells the application. */
+    private final class RemovingHandler implements TcpConnection.Handler {
+        private final FlowKey key;
+        private final TcpConnection.Handler app;
+
+        RemovingHandler(FlowKey key, TcpConnection.Handler app) {
+            this.key = key;
+            this.app = app;
+        }
+
+        @Override
+        public void onEstablished(TcpConnection c) {
+            app.onEstablished(c);
+        }
+
+        @Override
+        public void onData(TcpConnection c, ByteBuf data) {
+            app.onData(c, data);
+        }
+
+        @Override
+        public void onFin(TcpConnection c) {
+            app.onFin(c);
+        }
+
+        @Override
+        public void onReset(TcpConnection c) {
+            app.onReset(c);
+        }
+
+        @Override
+        public void onSendSpace(TcpConnection c) {
+            app.onSendSpace(c);
+        }
+
+        @Override
+        public void onClosed(TcpConnection c) {
+            if (connections.get(key) == c) {
+                connections.remove(key);
+            }
+            app.onClosed(c);
+        }
+    }
+
+    private void schedule(TcpConnection c) {
+        long d = c.nextDeadline();
+        if (d == TcpConnection.NEVER || d >= c.scheduledDeadline) {
+            return;
+        }
+        c.scheduledDeadline = d;
+        Timer head = timers.peek();
+        timers.add(new Timer(d, c));
+        if (head == null || d < head.deadline) {
+            wakeup.accept(d);
+        }
+    }
+
+    /** Runs every connection timer due at {@code now}. */
+    public void poll(long now) {
+        for (Timer t; (t = timers.peek()) != null && t.deadline <= now; ) {
+            timers.poll();
+            TcpConnection c = t.conn;
+            if (c.scheduledDeadline != t.deadline) {
+                continue; // superseded by an earlier entry that already ran
+            }
+            c.scheduledDeadline = TcpConnection.NEVER;
+            if (c.state() != TcpState.CLOSED) {
+                c.poll(now);
+                schedule(c);
+            }
+        }
+    }
+
+    /** The earliest queued deadline, or {@code Long.MAX_VALUE}. */
+    public long nextDeadline() {
+        Timer t = timers.peek();
+        return t == null ? Long.MAX_VALUE : t.deadline;
+    }
+
+    /** RFC 9293 3.10.7.1: the reset for a segment that matches no connection. */
+    private void replyReset(int localIp, int remoteIp, TcpSegment seg, long now) {
+        if (seg.ackFlag()) {
+            sendReset(localIp, seg.dstPort, remoteIp, seg.srcPort, seg.ack, 0, false, now);
+        } else {
+            sendReset(localIp, seg.dstPort, remoteIp, seg.srcPort, 0, seg.seq + seg.segmentLength(), true, now);
+        }
+    }
+
+    private void sendReset(int srcIp, int srcPort, int dstIp, int dstPort, int seq, int ack, boolean withAck,
+            long now) {
+        resetsSent.inc();
+        ByteBuf h = alloc.buffer(TcpPacket.MIN_HEADER_LEN);
+        h.writeShort(srcPort).writeShort(dstPort).writeInt(seq).writeInt(withAck ? ack : 0);
+        h.writeShort((5 << 12) | TcpFlags.RST | (withAck ? TcpFlags.ACK : 0));
+        h.writeShort(0).writeShort(0).writeShort(0);
+        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, TcpPacket.MIN_HEADER_LEN);
+        h.setShort(16, Checksums.finish(Checksums.partial(h, 0, TcpPacket.MIN_HEADER_LEN, Checksums.fold(sum))));
+        ipOutput.send(srcIp, dstIp, IpProtocol.TCP, h, now);
+    }
+
+    public TcpConnection connection(FlowKey key) {
+        return connections.get(key);
+    }
+
+    public Collection<TcpConnection> connections() {
+        return Collections.unmodifiableCollection(connections.values());
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    public Map<FlowKey, SynRequest> pendingSyns() {
+        return Collections.unmodifiableMap(pending);
+    }
+
+    /** Aborts every connection (stack shutdown), releasing their buffers. */
+    public void close(long now) {
+        for (TcpConnection c : connections.values().toArray(new TcpConnection[0])) {
+            c.abort(now);
+        }
+        connections.clear();
+        pending.clear();
+        timers.clear();
+    }
+}

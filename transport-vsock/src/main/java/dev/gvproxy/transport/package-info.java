@@ -1,0 +1,81 @@
+/**
+ * Transports: every way a VM's Ethernet frames reach the network's {@link dev.gvproxy.stack.link.VirtualSwitch}
+ * (spec sections 1.1-1.10, 4.1).
+ *
+ * <h2>API (stable; other modules integrate against it)</h2>
+ * <pre>{@code
+ * NetworkContext ctx = new NetworkContext(boss, networkLoop, sw, counters);   // boss may be null
+ * Listener q = Transports.listenQemu("unix:///run/gv/qemu.sock", ctx);        // -listen-qemu
+ * Listener a = Transports.listenApi("unix:///run/gv/api.sock", ctx, httpFallback);             // -listen (+ /connect)
+ * Listener a2 = Transports.listenApi(uri, ctx, httpFallback, Framing.QEMU);   // gvproxy's /connect quirk with -listen-qemu
+ * Listener s = Transports.listenServices(uri, ctx, httpFallback);             // -services (no /connect)
+ * Listener v = Transports.listenDatagram("unixgram:///run/gv/vfkit.sock", ctx); // -listen-vfkit, QEMU -netdev dgram
+ * Listener o = Transports.attachStdio(ctx);                                   // -listen-stdio
+ * Listener k = Transports.listenVpnkit(uri, ctx, mtu, uuidToMacOrNull);      // -listen-vpnkit (handshake, then 2-byte LE)
+ * Listener h = Transports.listenStream(uri, ctx, Framing.HYPERKIT);           // any framing, no handshake
+ * ChannelPort p = Transports.attach(channel, ctx, Framing.QEMU, "name");     // an already connected channel
+ * Listener t = Transports.attachStreams(readable, writable, framing, ctx, "name"); // blocking fds (pipes)
+ * }</pre>
+ * {@code listen*} bind synchronously, must not be called on the event loop, and throw {@code IOException}
+ * with gvproxy's wording ({@code unexpected scheme}, {@code "<path>" already exists}). {@link
+ * dev.gvproxy.transport.Listener#close()} stops accepting, closes every accepted connection (their ports
+ * detach) and deletes the unix socket file it created; {@code closeFuture()} completes when the endpoint is
+ * gone (for stdio: at end of input, where gvproxy would exit).
+ *
+ * <h2>Framings</h2>
+ * <table>
+ *   <caption>How frames are delimited</caption>
+ *   <tr><th>transport</th><th>URI</th><th>framing</th><th>connections</th></tr>
+ *   <tr><td>{@code -listen-qemu}</td><td>unix, tcp</td><td>4-byte big-endian length + frame</td><td>any number, reconnect ok</td></tr>
+ *   <tr><td>{@code /connect} on {@code -listen}</td><td>unix (mode 0600), tcp</td><td>HTTP request, no response,
+ *       then 2-byte little-endian length + frame (or 4-byte BE if asked)</td><td>any number</td></tr>
+ *   <tr><td>{@code -listen-vfkit}, QEMU {@code -netdev dgram}</td><td>unixgram</td><td>one datagram = one frame;
+ *       a first {@code VFKT} datagram is consumed</td><td>one peer at a time (a new named sender replaces it)</td></tr>
+ *   <tr><td>{@code -listen-vpnkit}</td><td>unix, tcp</td><td>49-byte init echoed, 41-byte command, 258-byte reply
+ *       (MTU, MAC), then 2-byte little-endian length + frame</td><td>any number</td></tr>
+ *   <tr><td>{@code -listen-stdio}</td><td>-</td><td>2-byte little-endian length + frame</td><td>one</td></tr>
+ * </table>
+ * A declared length of 0 or above {@link dev.gvproxy.stack.link.VirtualSwitch#MAX_FRAME} (131072) is logged
+ * ({@code invalid packet size: N ...}), counted as {@code transport.badFrameLength} and closes that connection
+ * only. Frames shorter than 14 bytes are dropped by the switch ({@code switch.runtFrame}), never fatal. The
+ * hyperkit framing cannot carry frames above 65535 bytes: they are dropped and counted
+ * ({@code transport.frameTooLargeForFraming}) instead of gvproxy's clamped, stream-corrupting length.
+ *
+ * <h2>Threading</h2>
+ * Every channel that carries frames (accepted children, the datagram socket) is registered on the network's
+ * single event loop ({@code ServerBootstrap.group(boss, loop)}), where the switch runs: no locks. Only stdio
+ * uses threads: Netty's epoll transport has no channel for pipes/ttys, so one platform thread reads and one
+ * writes, and frames cross to the loop with {@code loop.execute} in read-sized batches (bounded in number).
+ *
+ * <h2>Flush per read batch</h2>
+ * {@link dev.gvproxy.transport.ChannelPort} hands each decoded frame to {@code VirtualSwitch.deliver} and calls
+ * {@code VirtualSwitch.flush()} on {@code channelReadComplete}: all frames switched because of one socket read
+ * are written to their destination channels and flushed once, so a burst costs one {@code writev} per port.
+ *
+ * <h2>Buffer ownership</h2>
+ * Decoded frames are retained slices of the read buffer (no copy) and are <b>taken</b> by
+ * {@code VirtualSwitch.deliver}. The one deliberate copy: a datagram is read into a 128 KiB buffer (so none is
+ * truncated) and, when much smaller, copied into a right-sized one so a queued frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame and writes it as
+ * two buffers, a 2- or 4-byte prefix from the channel's allocator and the frame itself; the channel releases
+ * both after writing. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
+ * (4 MiB) and are then dropped ({@code transport.txQueueFull}); {@code isWritable()} turns false above the
+ * 1 MiB write-buffer high mark, which the gateway's TCP uses for backpressure.
+ *
+ * <h2>Lifecycle and differences from gvproxy</h2>
+ * A port attaches when its connection becomes active (for {@code /connect}: when the request is seen) and
+ * detaches when it closes; the switch then forgets its MACs. Every listener keeps accepting, so a VM can
+ * disconnect and reconnect (new port id, its MAC is learned again); gvproxy accepts qemu/vfkit/stdio once and
+ * exits. {@code /connect} keeps frame bytes that arrived in the same read as the request (gvproxy loses them).
+ * API unix sockets are created 0600 (bound under a random sibling name, chmod-ed, renamed into place); qemu and
+ * vfkit socket paths must not exist beforehand. Transport errors close one connection, never the process.
+ *
+ * <h2>Counters</h2>
+ * {@code transport.badFrameLength}, {@code transport.frameTooLargeForFraming}, {@code transport.txQueueFull},
+ * {@code transport.txClosedPort}, {@code transport.portError}, {@code transport.unexpectedMessage},
+ * {@code transport.connectAttach}, {@code transport.httpNotFound}, {@code transport.httpBadRequest},
+ * {@code transport.unnamedPeer}, {@code transport.txNoPeer}, {@code transport.datagramSendError},
+ * {@code transport.vfkitHello}.
+ *
+ * <p>The package {@code dev.gvproxy.transport.tap} (TAP devices through FFM) is separate.
+ */
+package dev.gvproxy.transport;
