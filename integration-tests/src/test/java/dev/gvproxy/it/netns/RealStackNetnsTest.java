@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.dhcp.DhcpServer;
 import dev.gvproxy.transport.Listener;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -89,5 +91,40 @@ class RealStackNetnsTest {
         } finally {
             first.close();
         }
+    }
+
+    /** Binds the stack's DHCP server unless the network already serves DHCP (VirtualNetwork may wire it itself). */
+    private static void ensureDhcp(VirtualNetwork net) {
+        net.run(() -> {
+            try {
+                DhcpServer.install(net.stack());
+            } catch (IllegalStateException alreadyBound) {
+                // the network installed its own DHCP server
+            }
+        });
+    }
+
+    /** The full gvforwarder flow: the agent creates the TAP, and udhcpc gets gvproxy's static lease for its MAC. */
+    @Test
+    void dhcpGivesTheDefaultMacItsStaticLease() throws Exception {
+        VirtualNetwork net = guests.track(VirtualNetwork.builder().build());
+        String url = "unix://" + dir.resolve("gvproxy.sock");
+        net.listenApi(url);
+        ensureDhcp(net);
+        NetnsGuest g = guests.start(NetnsGuest.builder(url).manageResolvConf(true));
+        assertEquals("192.168.127.2", g.awaitAddress(Duration.ofSeconds(30)), g::diagnostics);
+        NetnsGuest.await(Duration.ofSeconds(10), "default route via the gateway", () -> {
+            try {
+                return g.exec("ip", "route", "show", "default").stdout().contains("via 192.168.127.1");
+            } catch (Exception e) {
+                return false;
+            }
+        }, g::diagnostics);
+        assertTrue(g.exec("ip", "link", "show", "tap0").stdout().contains("mtu 1500"), g::diagnostics);
+        NetnsGuest.await(Duration.ofSeconds(10), "resolv.conf", () -> Files.exists(g.resolvConf()), g::diagnostics);
+        assertTrue(Files.readString(g.resolvConf()).contains("nameserver 192.168.127.1"),
+                () -> g.resolvConf() + " has no gateway nameserver");
+        ExecResult ping = g.exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.168.127.1");
+        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics());
     }
 }
