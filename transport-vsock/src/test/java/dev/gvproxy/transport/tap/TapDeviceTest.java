@@ -77,10 +77,12 @@ class TapDeviceTest {
             assertFalse(tap.isUp());
             tap.setMac("5a:94:ef:e4:0c:ee");
             tap.setUp();
+            tap.setMtu(1400);
             assertTrue(tap.isUp());
             String link = run("ip", "-n", ns, "link", "show", "tap0");
             assertTrue(link.contains("link/ether 5a:94:ef:e4:0c:ee"), link);
             assertTrue(link.contains("<BROADCAST,MULTICAST,UP"), link);
+            assertTrue(link.contains("mtu 1400"), link);
             assertTrue(Netns.interfaceExists(ns, "tap0"));
             assertFalse(Netns.interfaceExists(ns, "eth0"));
         }
