@@ -427,8 +427,10 @@ public final class NetnsGuest implements AutoCloseable {
                     Files.createDirectories(dir);
                     g.etcNetnsDir = dir;
                 }
-                Options o = Options.defaults().url(url).iface(iface).mac(mac).netns(name).debug(debug)
-                        .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient).impair(impairOut, impairIn);
+                // Buffers for the largest MTU the stack supports, so jumbo-MTU tests need no extra setting.
+                Options o = Options.defaults().mtu(65520).url(url).iface(iface).mac(mac).netns(name).debug(debug)
+                        .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient)
+                        .impair(impairOut, impairIn);
                 if (staticCidr != null) {
                     ip("-n", name, "tuntap", "add", "dev", iface, "mode", "tap");
                     ip("-n", name, "link", "set", iface, "address", mac);
