@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.VirtualNetwork;
-import dev.gvproxy.dhcp.DhcpServer;
 import dev.gvproxy.transport.Listener;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -93,24 +92,12 @@ class RealStackNetnsTest {
         }
     }
 
-    /** Binds the stack's DHCP server unless the network already serves DHCP (VirtualNetwork may wire it itself). */
-    private static void ensureDhcp(VirtualNetwork net) {
-        net.run(() -> {
-            try {
-                DhcpServer.install(net.stack());
-            } catch (IllegalStateException alreadyBound) {
-                // the network installed its own DHCP server
-            }
-        });
-    }
-
     /** The full gvforwarder flow: the agent creates the TAP, and udhcpc gets gvproxy's static lease for its MAC. */
     @Test
     void dhcpGivesTheDefaultMacItsStaticLease() throws Exception {
         VirtualNetwork net = guests.track(VirtualNetwork.builder().build());
         String url = "unix://" + dir.resolve("gvproxy.sock");
         net.listenApi(url);
-        ensureDhcp(net);
         NetnsGuest g = guests.start(NetnsGuest.builder(url).manageResolvConf(true));
         assertEquals("192.168.127.2", g.awaitAddress(Duration.ofSeconds(30)), g::diagnostics);
         NetnsGuest.await(Duration.ofSeconds(10), "default route via the gateway", () -> {
