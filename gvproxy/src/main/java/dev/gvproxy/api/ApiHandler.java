@@ -491,16 +491,9 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     private void hijackForTunnel(ChannelHandlerContext ctx, int ip, int port, String target) {
         Channel ch = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
-        ch.config().setAutoRead(false);
-        CompletionStage<TunnelStream> connect;
-        try {
-            connect = api.tunneler.connect(ip, port);
-        } catch (RuntimeException e) {
-            connect = java.util.concurrent.CompletableFuture.failedFuture(e);
-        }
         // The relay goes last; then everything HTTP leaves, and the codec hands the bytes it had buffered past
-        // the request to the relay (they are tunnel payload).
-        TunnelRelay.attach(ch, "tunnel to " + target, connect);
+        // the request to the relay (they are tunnel payload, queued until the stream is connected).
+        TunnelRelay relay = TunnelRelay.attach(ch, "tunnel to " + target);
         if (p.context(AGGREGATOR) != null) {
             p.remove(AGGREGATOR);
         }
@@ -509,6 +502,13 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             p.remove(HttpServerCodec.class);
         }
         ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'O', 'K'}));
+        CompletionStage<TunnelStream> connect;
+        try {
+            connect = api.tunneler.connect(ip, port);
+        } catch (RuntimeException e) {
+            connect = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        relay.connect(connect);
         LOG.log(Level.FINE, "{0}: tunnel to {1}", new Object[] {ch, target});
     }
 

@@ -46,22 +46,34 @@ public final class TunnelRelay extends ChannelInboundHandlerAdapter implements T
     }
 
     /**
-     * Puts a relay into {@code ch}'s pipeline (last) and connects it to the stream once {@code connect}
-     * completes. Call on the channel's event loop, before any more bytes can be read.
+     * Puts a relay into {@code ch}'s pipeline (last), with auto-read off and half-closure allowed. Bytes that
+     * arrive before {@link #connect} are queued. Call on the channel's event loop.
      */
-    public static TunnelRelay attach(Channel ch, String description, CompletionStage<TunnelStream> connect) {
+    public static TunnelRelay attach(Channel ch, String description) {
         TunnelRelay relay = new TunnelRelay(description);
         ch.config().setAutoRead(false);
         ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         ch.pipeline().addLast("tunnelRelay", relay);
+        return relay;
+    }
+
+    /** {@link #attach} and {@link #connect} at once (port forwards: nothing to write first). */
+    public static TunnelRelay attach(Channel ch, String description, CompletionStage<TunnelStream> connect) {
+        TunnelRelay relay = attach(ch, description);
+        relay.connect(connect);
+        return relay;
+    }
+
+    /** Relays to the stream once {@code connect} completes; closes the host side if it fails. */
+    public void connect(CompletionStage<TunnelStream> connect) {
+        Channel ch = ctx.channel();
         connect.whenComplete((s, err) -> {
             if (ch.eventLoop().inEventLoop()) {
-                relay.connected(s, err);
+                connected(s, err);
             } else {
-                ch.eventLoop().execute(() -> relay.connected(s, err));
+                ch.eventLoop().execute(() -> connected(s, err));
             }
         });
-        return relay;
     }
 
     @Override
