@@ -1,10 +1,20 @@
 package dev.gvproxy;
 
+import dev.gvproxy.dhcp.DhcpConfig;
+import dev.gvproxy.dhcp.DhcpServer;
+import dev.gvproxy.dns.DnsConfig;
+import dev.gvproxy.dns.DnsServer;
+import dev.gvproxy.dns.DnsTcpSession;
+import dev.gvproxy.dns.Zone;
+import dev.gvproxy.forwarder.IcmpForwarder;
+import dev.gvproxy.forwarder.TcpForwarder;
+import dev.gvproxy.forwarder.UdpForwarder;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.PcapWriter;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.transport.Listener;
 import dev.gvproxy.transport.NetworkContext;
 import dev.gvproxy.transport.Transports;
@@ -51,6 +61,13 @@ public final class VirtualNetwork implements AutoCloseable {
     private final NetworkStack stack;
     private final PcapWriter pcap;
     private final ScheduledFuture<?> ticker;
+    private final DhcpServer dhcp;
+    private final DnsServer dns;
+    private final UdpForwarder udpForwarder;
+    private final IcmpForwarder icmpForwarder;
+    private final TcpForwarder tcpForwarder;
+    private long wakeAt = Long.MAX_VALUE;
+    private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
@@ -68,6 +85,22 @@ public final class VirtualNetwork implements AutoCloseable {
             this.pcap = null;
         }
         this.transportContext = new NetworkContext(null, loop, sw, counters);
+        stack.setWakeup(this::requestWakeup);
+        this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
+        this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
+                : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
+        this.udpForwarder = UdpForwarder.install(stack, loop);
+        IcmpForwarder icmp = null;
+        try {
+            icmp = IcmpForwarder.install(stack, loop);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "ICMP forwarding disabled: " + e.getMessage());
+        }
+        this.icmpForwarder = icmp;
+        this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
+        if (dns != null) {
+            tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
+        }
         this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -81,10 +114,87 @@ public final class VirtualNetwork implements AutoCloseable {
         if (stack.nextDeadline() <= now) {
             stack.poll(now);
         }
+        if (dhcp != null && dhcp.nextDeadline() <= now) {
+            dhcp.poll(now);
+        }
         sw.flush();
         if (pcap != null) {
             pcap.flush();
         }
+        long next = stack.nextDeadline();
+        if (next != Long.MAX_VALUE) {
+            requestWakeup(next);
+        }
+    }
+
+    /** Schedules a run of the stack's timers at {@code deadline} (nanoTime) unless one is due earlier. */
+    private void requestWakeup(long deadline) {
+        if (deadline >= wakeAt) {
+            return;
+        }
+        wakeAt = deadline;
+        if (wakeTask != null) {
+            wakeTask.cancel(false);
+        }
+        long delay = Math.max(0, deadline - System.nanoTime());
+        wakeTask = loop.schedule(this::wake, delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void wake() {
+        wakeAt = Long.MAX_VALUE;
+        wakeTask = null;
+        long now = System.nanoTime();
+        stack.poll(now);
+        sw.flush();
+        long next = stack.nextDeadline();
+        if (next != Long.MAX_VALUE) {
+            requestWakeup(next);
+        }
+    }
+
+    /** DNS over TCP on gateway:53: a connection handler feeding a {@link DnsTcpSession}. */
+    private TcpConnection.Handler dnsOverTcp() {
+        return new TcpConnection.Handler() {
+            private DnsTcpSession session;
+
+            @Override
+            public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
+                if (session == null) {
+                    session = new DnsTcpSession(dns, counters, framed -> {
+                        c.send(framed, stack.now());
+                        sw.flush();
+                    }, stack.ipOutput().alloc(), 16);
+                }
+                int n = data.readableBytes();
+                try {
+                    session.received(data);
+                } finally {
+                    data.release();
+                }
+                c.consumed(n, stack.now());
+            }
+
+            @Override
+            public void onFin(TcpConnection c) {
+                c.shutdownOutput(stack.now());
+            }
+        };
+    }
+
+    public DhcpServer dhcp() {
+        return dhcp;
+    }
+
+    public DnsServer dns() {
+        return dns;
+    }
+
+    public TcpForwarder tcpForwarder() {
+        return tcpForwarder;
+    }
+
+    public UdpForwarder udpForwarder() {
+        return udpForwarder;
     }
 
     public static Builder builder() {
@@ -188,6 +298,19 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         try {
             run(() -> {
+                if (wakeTask != null) {
+                    wakeTask.cancel(false);
+                }
+                udpForwarder.close();
+                if (icmpForwarder != null) {
+                    icmpForwarder.close();
+                }
+                if (dns != null) {
+                    dns.close();
+                }
+                if (dhcp != null) {
+                    dhcp.close();
+                }
                 stack.close();
                 if (pcap != null) {
                     pcap.close();
@@ -204,6 +327,30 @@ public final class VirtualNetwork implements AutoCloseable {
         private StackConfig config = StackConfig.defaults();
         private Path pcap;
         private ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+        private boolean dhcp = true;
+        private DhcpConfig dhcpConfig;
+        private boolean dns = true;
+        private DnsConfig dnsConfig;
+        private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
+
+        /** DHCP on the gateway (default on, {@link DhcpConfig#defaults}). */
+        public Builder dhcp(boolean enabled, DhcpConfig config) {
+            this.dhcp = enabled;
+            this.dhcpConfig = config;
+            return this;
+        }
+
+        /** DNS on the gateway (default on: legacy zones, the host's resolv.conf and hosts file). */
+        public Builder dns(boolean enabled, DnsConfig config) {
+            this.dns = enabled;
+            this.dnsConfig = config;
+            return this;
+        }
+
+        public Builder tcpForwarding(TcpForwarder.Options options) {
+            this.tcpOptions = options;
+            return this;
+        }
 
         public Builder config(StackConfig config) {
             this.config = config;

@@ -243,6 +243,9 @@ public final class TcpConnection {
             default -> synchronizedOrSynReceived(seg, now);
         }
         if (state != TcpState.CLOSED) {
+            // Anything heard from the peer proves it alive: restart the keepalive idle time.
+            keepaliveProbes = 0;
+            startKeepalive(now);
             transmitPending(now);
         }
         changed();
@@ -302,8 +305,6 @@ public final class TcpConnection {
     }
 
     private void synchronizedOrSynReceived(TcpSegment seg, long now) {
-        keepaliveProbes = 0;
-        startKeepalive(now);
         int segLen = seg.segmentLength();
         // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
         if (state == TcpState.SYN_RECEIVED && seg.syn() && !seg.ackFlag() && seg.seq == irs) {
@@ -915,6 +916,7 @@ public final class TcpConnection {
 
     private void startKeepalive(long now) {
         if (cfg.keepaliveIdle() > 0 && state.synchronizedState() && state != TcpState.TIME_WAIT) {
+            // keepaliveProbes > 0 means probing is under way: the next probe follows at the interval.
             keepaliveDeadline = now + (keepaliveProbes == 0 ? cfg.keepaliveIdle() : cfg.keepaliveInterval());
         }
     }

@@ -138,8 +138,10 @@ final class TcpHarness implements LinkEndpoint {
                 conn = layer.accept(req, app, t);
             }
         });
-        // The guest's MAC is learned from its first frame; prime the ARP cache the same way.
-        stack.arpCache().learn(GUEST_IP, Frames.GUEST_MAC, now);
+        // The guest announces itself (gratuitous ARP), so the switch and the ARP cache know it, as after DHCP.
+        sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(0xFFFF_FFFF_FFFFL, Frames.GUEST_MAC, 0x0806,
+                Frames.arp(1, Frames.GUEST_MAC, GUEST_IP, 0, GUEST_IP))));
+        sw.flush();
     }
 
     void acceptPending() {
@@ -182,6 +184,16 @@ final class TcpHarness implements LinkEndpoint {
     void advance(long nanos) {
         now += nanos;
         stack.poll(now);
+        answerArp();
+    }
+
+    final ArrayDeque<byte[]> pendingArpReplies = new ArrayDeque<>();
+
+    private void answerArp() {
+        for (byte[] r; (r = pendingArpReplies.pollFirst()) != null; ) {
+            sw.deliver(guest, Unpooled.wrappedBuffer(r));
+        }
+        sw.flush();
     }
 
     void advanceMs(long ms) {
@@ -236,6 +248,16 @@ final class TcpHarness implements LinkEndpoint {
     @Override
     public void transmit(ByteBuf frame) {
         try {
+            if (EthernetFrame.etherType(frame, frame.readerIndex()) == 0x0806) {
+                // The guest answers ARP for its address, like a real kernel would (after cache expiry).
+                int a = frame.readerIndex() + EthernetFrame.HEADER_LEN;
+                if (frame.getUnsignedShort(a + 6) == 1 && frame.getInt(a + 24) == GUEST_IP) {
+                    byte[] reply = Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x0806,
+                            Frames.arp(2, Frames.GUEST_MAC, GUEST_IP, Frames.GW_MAC, frame.getInt(a + 14)));
+                    pendingArpReplies.add(reply);
+                }
+                return;
+            }
             int off = frame.readerIndex() + EthernetFrame.HEADER_LEN;
             int len = frame.readableBytes() - EthernetFrame.HEADER_LEN;
             assertEquals(null, Ipv4Packet.check(frame, off, len));

@@ -1,0 +1,379 @@
+package dev.gvproxy.agent;
+
+import dev.gvproxy.transport.tap.TapDevice;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The guest agent, usable in-process: a TAP interface pumped to gvproxy's {@code /connect} (2-byte little-endian
+ * length prefixes), with gvforwarder's reconnect loop (spec 2.3, 2.4).
+ *
+ * <p>One attempt: dial the URL, send the raw {@code POST /connect} (not for stdio), open the TAP (in the netns if
+ * any), unless {@code preexisting} set the MAC + link up and start the DHCP client, then run two platform threads
+ * (TAP to socket, socket to TAP). The first failure of any of them (I/O error, EOF, a zero length, a DHCP client
+ * exiting non-zero) ends the attempt: everything is closed, the DHCP client is killed, and after
+ * {@link Options#retryDelay()} everything is redone. {@link #close} ends the loop.
+ */
+public final class Gvforwarder implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger("gvforwarder");
+    private static final int HEADER = 2;
+    private static final Throwable STOP = new Throwable("stopped", null, false, false) {
+        private static final long serialVersionUID = 1L;
+    };
+
+    /** Where the agent is in its loop. */
+    public enum State { CONNECTING, RUNNING, STOPPED }
+
+    private final Options options;
+    private final AgentUrl url;
+    private final byte[] mac;
+    private final Path script;
+    private final Thread loop;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicLong framesToGvproxy = new AtomicLong();
+    private final AtomicLong framesFromGvproxy = new AtomicLong();
+    private final AtomicLong attempts = new AtomicLong();
+    private volatile boolean stopping;
+    private volatile State state = State.CONNECTING;
+    private volatile Throwable lastError;
+    private Attempt current; // guarded by this
+
+    private Gvforwarder(Options options) throws IOException {
+        this.options = options;
+        this.url = AgentUrl.parse(options.url());
+        this.mac = options.mac().isEmpty() ? null : TapDevice.parseMac(options.mac());
+        this.script = options.preexisting() ? null : DhcpClient.extractScript();
+        this.loop = Thread.ofPlatform().name("gvforwarder-" + options.iface()).daemon(true).unstarted(this::run);
+    }
+
+    /**
+     * Validates the options and starts the loop on its own platform thread.
+     *
+     * @throws IOException for an unusable URL or MAC, before anything is started
+     */
+    public static Gvforwarder start(Options options) throws IOException {
+        Gvforwarder g;
+        try {
+            g = new Gvforwarder(options);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        g.loop.start();
+        return g;
+    }
+
+    /** @return the options it runs with */
+    public Options options() {
+        return options;
+    }
+
+    /** @return the current state */
+    public State state() {
+        return state;
+    }
+
+    /** @return how many connection attempts have started */
+    public long attempts() {
+        return attempts.get();
+    }
+
+    /** @return frames read from the TAP and sent to gvproxy */
+    public long framesToGvproxy() {
+        return framesToGvproxy.get();
+    }
+
+    /** @return frames received from gvproxy and written to the TAP */
+    public long framesFromGvproxy() {
+        return framesFromGvproxy.get();
+    }
+
+    /** @return the error that ended the last attempt, or {@code null} */
+    public Throwable lastError() {
+        return lastError;
+    }
+
+    /** @return PIDs of the processes this agent runs now (DHCP client, stdio child and their descendants) */
+    public synchronized List<Long> childPids() {
+        List<Long> pids = new ArrayList<>();
+        if (current != null) {
+            for (Process p : current.processes()) {
+                pids.add(p.pid());
+                p.descendants().forEach(d -> pids.add(d.pid()));
+            }
+        }
+        return pids;
+    }
+
+    /**
+     * Waits until an attempt is pumping frames.
+     *
+     * @return true if it is, false on timeout or when stopped
+     */
+    public boolean awaitRunning(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (this) {
+            while (state != State.RUNNING && !stopping) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            return state == State.RUNNING;
+        }
+    }
+
+    private synchronized void setState(State s) {
+        state = s;
+        notifyAll();
+    }
+
+    private void run() {
+        try {
+            while (!stopping) {
+                attempts.incrementAndGet();
+                try {
+                    attempt();
+                } catch (Throwable t) {
+                    if (!stopping) {
+                        lastError = t;
+                        LOG.log(Level.SEVERE, "gvforwarder attempt failed: " + t, options.debug() ? t : null);
+                    }
+                }
+                if (stopping) {
+                    break;
+                }
+                setState(State.CONNECTING);
+                if (stopped.await(options.retryDelay().toNanos(), TimeUnit.NANOSECONDS)) {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            setState(State.STOPPED);
+            if (script != null) {
+                try {
+                    Files.deleteIfExists(script);
+                } catch (IOException e) {
+                    LOG.fine("cannot delete " + script + ": " + e);
+                }
+            }
+        }
+    }
+
+    private void attempt() throws Throwable {
+        Attempt a = new Attempt();
+        synchronized (this) {
+            if (stopping) {
+                return;
+            }
+            current = a;
+        }
+        try {
+            a.stream = url.dial();
+            LOG.info("connected to " + a.stream.describe());
+            if (url.request() != null) {
+                a.stream.writeFully(ByteBuffer.wrap(AgentUrl.connectRequest(url.request())));
+            }
+            a.tap = TapDevice.open(options.iface(), options.netns());
+            if (!options.preexisting()) {
+                if (mac != null) {
+                    a.tap.setMac(mac);
+                }
+                a.tap.setUp();
+            }
+            a.start("tap-to-gvproxy", () -> tapToStream(a));
+            a.start("gvproxy-to-tap", () -> streamToTap(a));
+            if (!options.preexisting()) {
+                a.dhcp = DhcpClient.start(options.dhcpClient(), a.tap.name(), options.netns(), script,
+                        options.resolvConf());
+                a.start("dhcp-wait", () -> waitDhcp(a));
+            }
+            LOG.info("waiting for packets...");
+            setState(State.RUNNING);
+            Throwable t = a.errors.take();
+            if (t != STOP) {
+                throw t;
+            }
+        } finally {
+            synchronized (this) {
+                current = null;
+            }
+            a.close();
+        }
+    }
+
+    private void tapToStream(Attempt a) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect(HEADER + options.mtu() + 14).order(ByteOrder.LITTLE_ENDIAN);
+        while (true) {
+            buf.clear().position(HEADER);
+            int n = a.tap.read(buf);
+            buf.putShort(0, (short) n);
+            buf.flip();
+            if (options.debug()) {
+                LOG.info("tap -> gvproxy: " + FrameLog.describe(buf, HEADER, n));
+            }
+            a.stream.writeFully(buf); // header + frame in one write
+            framesToGvproxy.incrementAndGet();
+        }
+    }
+
+    private void streamToTap(Attempt a) throws IOException {
+        // Read in large chunks and cut frames out: one read(2) usually carries many frames.
+        ByteBuffer in = ByteBuffer.allocateDirect(4 * 65536).order(ByteOrder.LITTLE_ENDIAN);
+        in.flip();
+        while (true) {
+            fill(a.stream, in, HEADER);
+            int len = in.getShort(in.position()) & 0xffff;
+            if (len == 0) {
+                throw new IOException("invalid frame length 0 from gvproxy");
+            }
+            fill(a.stream, in, HEADER + len);
+            ByteBuffer frame = in.slice(in.position() + HEADER, len);
+            if (options.debug()) {
+                LOG.info("gvproxy -> tap: " + FrameLog.describe(frame, 0, len));
+            }
+            a.tap.write(frame);
+            in.position(in.position() + HEADER + len);
+            framesFromGvproxy.incrementAndGet();
+        }
+    }
+
+    /** Ensures {@code need} readable bytes in {@code in} (read mode: position..limit). */
+    private static void fill(ByteStream s, ByteBuffer in, int need) throws IOException {
+        while (in.remaining() < need) {
+            in.compact();
+            int n = s.read(in);
+            in.flip();
+            if (n < 0) {
+                throw new EOFException("connection closed by gvproxy");
+            }
+        }
+    }
+
+    private void waitDhcp(Attempt a) throws IOException, InterruptedException {
+        int code = a.dhcp.process().waitFor();
+        if (code != 0) {
+            throw new IOException("dhcp error: DHCP client exited with status " + code);
+        }
+        LOG.info("DHCP client finished");
+        // udhcpc -q exits once it has a lease: not an error; keep pumping.
+        a.blockForever();
+    }
+
+    /** Stops the loop, closes the TAP and connection, and kills the DHCP client; waits up to 10 s. */
+    @Override
+    public void close() {
+        Attempt a;
+        synchronized (this) {
+            if (stopping) {
+                a = null;
+            } else {
+                stopping = true;
+                a = current;
+                notifyAll();
+            }
+        }
+        stopped.countDown();
+        if (a != null) {
+            a.errors.add(STOP);
+            a.closeIo(); // wakes a dial or pump blocked on I/O
+        }
+        try {
+            loop.join(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Resources of one connection attempt. */
+    private final class Attempt {
+        final LinkedBlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();
+        final List<Thread> threads = new ArrayList<>();
+        final CountDownLatch done = new CountDownLatch(1);
+        volatile ByteStream stream;
+        volatile TapDevice tap;
+        volatile DhcpClient dhcp;
+
+        interface Body {
+            void run() throws Exception;
+        }
+
+        void start(String name, Body body) {
+            Thread t = Thread.ofPlatform().name(name + "-" + options.iface()).daemon(true).start(() -> {
+                try {
+                    body.run();
+                } catch (Throwable e) {
+                    errors.add(closedDuringStop(e) ? STOP : e);
+                }
+            });
+            threads.add(t);
+        }
+
+        private boolean closedDuringStop(Throwable e) {
+            return (e instanceof ClosedChannelException || e instanceof AsynchronousCloseException
+                    || e instanceof InterruptedException) && done.getCount() == 0;
+        }
+
+        void blockForever() throws InterruptedException {
+            done.await();
+        }
+
+        List<Process> processes() {
+            List<Process> ps = new ArrayList<>();
+            DhcpClient d = dhcp;
+            if (d != null) {
+                ps.add(d.process());
+            }
+            return ps;
+        }
+
+        void closeIo() {
+            done.countDown();
+            ByteStream s = stream;
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    LOG.fine("closing connection: " + e);
+                }
+            }
+            TapDevice t = tap;
+            if (t != null) {
+                t.close();
+            }
+        }
+
+        void close() {
+            closeIo();
+            DhcpClient d = dhcp;
+            if (d != null) {
+                d.close();
+            }
+            for (Thread t : threads) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.gvproxy.dhcp;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.link.LinkEndpoint;
+import dev.gvproxy.stack.link.SwitchPort;
+import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.testing.Frames;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.util.ArrayDeque;
+import java.util.function.UnaryOperator;
+
+/**
+ * A real stack on a switch with one recording guest port (every client MAC lives behind it), a manual clock
+ * and the DHCP server installed. No threads, no sockets.
+ */
+final class DhcpHarness implements LinkEndpoint {
+    static final long SECOND = 1_000_000_000L;
+
+    long now = 1_000 * SECOND;
+    final Counters counters = new Counters();
+    final StackConfig net;
+    final VirtualSwitch sw;
+    final NetworkStack stack;
+    final SwitchPort guest;
+    final DhcpServer server;
+    final ArrayDeque<byte[]> out = new ArrayDeque<>();
+
+    DhcpHarness() {
+        this(StackConfig.defaults(), b -> b);
+    }
+
+    DhcpHarness(UnaryOperator<DhcpConfig.Builder> cfg) {
+        this(StackConfig.defaults(), cfg);
+    }
+
+    DhcpHarness(StackConfig net, UnaryOperator<DhcpConfig.Builder> cfg) {
+        this.net = net;
+        this.sw = new VirtualSwitch(net.gatewayMac(), counters, () -> now);
+        this.stack = new NetworkStack(net, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now);
+        this.guest = sw.attach("guest", this);
+        this.server = DhcpServer.install(stack, cfg.apply(DhcpConfig.builder(net)).build());
+    }
+
+    /** Sends a client message as a frame from the guest port. */
+    void send(ClientMsg m) {
+        sendFrame(m.frame());
+    }
+
+    void sendFrame(byte[] frame) {
+        ByteBuf b = Unpooled.wrappedBuffer(frame);
+        sw.deliver(guest, b);
+        sw.flush();
+    }
+
+    /** Sends and returns the single reply (or null), asserting nothing else came out. */
+    Reply exchange(ClientMsg m) {
+        send(m);
+        byte[] f = out.pollFirst();
+        if (!out.isEmpty()) {
+            throw new AssertionError("more than one frame out: " + out.size() + 1);
+        }
+        return f == null ? null : Reply.parse(f);
+    }
+
+    void advance(long nanos) {
+        now += nanos;
+        stack.poll(now);
+        if (server.nextDeadline() - now <= 0) {
+            server.poll(now);
+        }
+    }
+
+    @Override
+    public void transmit(ByteBuf frame) {
+        out.addLast(Frames.bytes(frame));
+        frame.release();
+    }
+
+    @Override
+    public void flush() {}
+
+    long count(String name) {
+        return counters.get(name);
+    }
+}

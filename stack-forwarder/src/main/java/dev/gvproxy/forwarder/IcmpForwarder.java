@@ -1,0 +1,411 @@
+package dev.gvproxy.forwarder;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.wire.Icmpv4Packet;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv4Packet;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * ICMP echo towards the host network (spec 5.4): echo requests the gateway does not answer itself are sent
+ * from unprivileged ping sockets ({@link PingSocket}), and echo replies go back to the guest from the
+ * originally pinged address with the guest's own identifier and sequence.
+ *
+ * <p>One ping socket per (guest ip, guest identifier, destination) "ping flow", connected to the NAT'ed
+ * destination; the kernel rewrites the identifier to the socket's own and delivers to it only replies
+ * carrying that identifier, so the sequence number and the flow are enough to rebuild the guest's reply.
+ * A flow idle for {@link Options#idleTimeoutNanos()} is closed (one {@code ping} run is one flow).
+ *
+ * <p><b>Event loop integration.</b> Each ping socket is registered with the network's epoll loop through
+ * Netty 4.2's {@link IoEventLoop#register(io.netty.channel.IoHandle)} as an {@link EpollIoHandle}
+ * (level-triggered {@code EPOLLIN}), exactly as Netty's own channels are: replies are read on the loop,
+ * no extra thread, no locks. The loop must therefore be an epoll {@link IoEventLoop}.
+ *
+ * <p><b>Permissions.</b> The kernel allows ping sockets only to groups inside
+ * {@code net.ipv4.ping_group_range}; when it refuses ({@code EACCES}) one warning says how to allow them,
+ * and every refused echo is counted ({@code icmp.fwd.pingForbidden}); nothing is answered, as in gvproxy.
+ *
+ * <p>Time: activity stamps come from the injected clock; {@link #poll(long)} expires idle flows and
+ * {@link #install} calls it once a second from the loop's scheduler.
+ */
+public final class IcmpForwarder implements TransportHandler, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(IcmpForwarder.class.getName());
+    /** Largest ICMP message in an IPv4 datagram (65535 - 20). */
+    static final int MAX_MESSAGE = 65515;
+    private static final long SWEEP_MILLIS = 1000;
+    /** Reads per readiness event, so one busy socket cannot monopolise the loop. */
+    private static final int MAX_READS = 64;
+
+    /**
+     * @param idleTimeoutNanos a ping flow with no request for this long is closed
+     * @param maxFlows ping sockets open at once; beyond, new flows are dropped ({@code icmp.fwd.flowLimit})
+     */
+    public record Options(long idleTimeoutNanos, int maxFlows) {
+        public static final Options DEFAULTS = new Options(TimeUnit.SECONDS.toNanos(60), 1024);
+
+        public Options {
+            if (idleTimeoutNanos <= 0 || maxFlows <= 0) {
+                throw new IllegalArgumentException("idle timeout and flow limit must be positive");
+            }
+        }
+    }
+
+    record FlowKey(int guestIp, int identifier, int dstIp) {}
+
+    private final NetworkStack stack;
+    private final IoEventLoop loop;
+    private final LongSupplier clock;
+    private final Options options;
+    private final PingSocket.Opener opener;
+    private final LinkedHashMap<FlowKey, PingFlow> flows = new LinkedHashMap<>(16, 0.75f, true);
+    /** Native scratch for send/recv; only touched on the loop. */
+    private MemorySegment scratch;
+    private ScheduledFuture<?> sweeper;
+    private boolean forbiddenLogged;
+    private boolean closed;
+
+    private final Counters.Counter notEcho;
+    private final Counters.Counter badDestination;
+    private final Counters.Counter forbidden;
+    private final Counters.Counter socketError;
+    private final Counters.Counter flowLimit;
+    private final Counters.Counter requests;
+    private final Counters.Counter replies;
+    private final Counters.Counter sendError;
+    private final Counters.Counter recvError;
+    private final Counters.Counter badReply;
+    private final Counters.Counter flowsExpired;
+
+    /**
+     * @param loop the network's epoll event loop
+     * @param clock monotonic nanoseconds (the stack's clock)
+     * @param opener how ping sockets are made ({@link PingSocket#open} normally)
+     */
+    public IcmpForwarder(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options,
+            PingSocket.Opener opener) {
+        if (!(loop instanceof IoEventLoop io) || !io.isCompatible(EpollIoHandle.class)) {
+            throw new IllegalArgumentException("IcmpForwarder needs an epoll IoEventLoop, got " + loop);
+        }
+        this.stack = stack;
+        this.loop = io;
+        this.clock = clock;
+        this.options = options;
+        this.opener = opener;
+        Counters c = stack.counters();
+        this.notEcho = c.counter("icmp.fwd.notEcho");
+        this.badDestination = c.counter("icmp.fwd.badDestination");
+        this.forbidden = c.counter("icmp.fwd.pingForbidden");
+        this.socketError = c.counter("icmp.fwd.socketError");
+        this.flowLimit = c.counter("icmp.fwd.flowLimit");
+        this.requests = c.counter("icmp.fwd.requests");
+        this.replies = c.counter("icmp.fwd.replies");
+        this.sendError = c.counter("icmp.fwd.sendError");
+        this.recvError = c.counter("icmp.fwd.recvError");
+        this.badReply = c.counter("icmp.fwd.badReply");
+        this.flowsExpired = c.counter("icmp.fwd.flowsExpired");
+    }
+
+    /** Installs a forwarder with the stack's clock, default options and host ping sockets. */
+    public static IcmpForwarder install(NetworkStack stack, EventLoop loop) {
+        return install(stack, loop, stack::now, Options.DEFAULTS, PingSocket::open);
+    }
+
+    /**
+     * Creates a forwarder, makes it the stack's ICMP forwarder and sweeps idle ping sockets once a second on
+     * {@code loop}. {@link #close()} (on the loop) undoes it.
+     */
+    public static IcmpForwarder install(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options,
+            PingSocket.Opener opener) {
+        IcmpForwarder f = new IcmpForwarder(stack, loop, clock, options, opener);
+        stack.icmp().setForwarder(f);
+        f.sweeper = loop.scheduleAtFixedRate(() -> f.poll(clock.getAsLong()), SWEEP_MILLIS, SWEEP_MILLIS,
+                TimeUnit.MILLISECONDS);
+        return f;
+    }
+
+    public int flowCount() {
+        return flows.size();
+    }
+
+    /** @param payload <b>borrowed</b>: the ICMP message (checksum already verified by the stack) */
+    @Override
+    public void receive(Ipv4Header ip, ByteBuf payload, long now) {
+        int off = payload.readerIndex();
+        int len = payload.readableBytes();
+        if (len < Icmpv4Packet.HEADER_LEN || Icmpv4Packet.type(payload, off) != Icmpv4Packet.TYPE_ECHO_REQUEST
+                || Icmpv4Packet.code(payload, off) != 0) {
+            // Errors and other types from guests are not relayed (spec 5.4).
+            notEcho.inc();
+            return;
+        }
+        int dst = ip.dst;
+        // gvproxy ignores echo to loopback and broadcast; multicast and 0/8 are not pingable targets either.
+        if ((dst >>> 24) == 127 || (dst >>> 24) == 0 || dst == Ipv4Address.BROADCAST || dst == stack.config().broadcast()
+                || Ipv4Address.isMulticast(dst)) {
+            badDestination.inc();
+            return;
+        }
+        if (closed) {
+            socketError.inc();
+            return;
+        }
+        int id = Icmpv4Packet.identifier(payload, off);
+        FlowKey key = new FlowKey(ip.src, id, dst);
+        PingFlow flow = flows.get(key);
+        if (flow == null) {
+            if (flows.size() >= options.maxFlows()) {
+                flowLimit.inc();
+                return;
+            }
+            flow = open(key);
+            if (flow == null) {
+                return;
+            }
+        }
+        flow.lastActive = now;
+        MemorySegment buf = scratch();
+        ByteBuffer bb = buf.asByteBuffer();
+        bb.limit(len);
+        payload.getBytes(off, bb);
+        int n = flow.socket.send(buf, len);
+        if (n < 0) {
+            sendError.inc();
+            PingFlow f = flow;
+            LOG.log(Level.FINE, () -> f + ": send failed: errno " + -n);
+            return;
+        }
+        requests.inc();
+    }
+
+    private MemorySegment scratch() {
+        if (scratch == null) {
+            scratch = Arena.ofAuto().allocate(MAX_MESSAGE + 1);
+        }
+        return scratch;
+    }
+
+    private PingFlow open(FlowKey key) {
+        int hostDst = stack.config().translate(key.dstIp());
+        PingSocket s;
+        try {
+            s = opener.open(hostDst);
+        } catch (PingSocket.PingException e) {
+            if (e.errno() == PingSocket.EACCES || e.errno() == PingSocket.EPERM) {
+                forbidden.inc();
+                logForbidden();
+            } else {
+                socketError.inc();
+                LOG.log(Level.FINE, "icmp: cannot open ping socket", e);
+            }
+            return null;
+        }
+        PingFlow flow = new PingFlow(key, hostDst, s);
+        flows.put(key, flow);
+        Future<IoRegistration> f = loop.register(flow);
+        if (f.isDone()) {
+            registered(flow, f);
+        } else {
+            f.addListener(x -> registered(flow, f));
+        }
+        return flow;
+    }
+
+    private void registered(PingFlow flow, Future<IoRegistration> f) {
+        if (!f.isSuccess()) {
+            socketError.inc();
+            LOG.log(Level.FINE, flow + ": epoll registration failed", f.cause());
+            remove(flow);
+            return;
+        }
+        IoRegistration reg = f.getNow();
+        if (flow.closed) {
+            reg.cancel();
+            return;
+        }
+        flow.registration = reg;
+        try {
+            reg.submit(EpollIoOps.EPOLLIN);
+        } catch (Exception e) {
+            socketError.inc();
+            remove(flow);
+        }
+    }
+
+    private void logForbidden() {
+        if (forbiddenLogged) {
+            return;
+        }
+        forbiddenLogged = true;
+        String range = "?";
+        try {
+            range = Files.readString(Path.of("/proc/sys/net/ipv4/ping_group_range")).trim().replace('\t', ' ');
+        } catch (IOException | RuntimeException ignored) {
+            // Only for the message.
+        }
+        LOG.warning("ICMP echo forwarding is disabled: the host forbids unprivileged ping sockets for this process"
+                + " (net.ipv4.ping_group_range = \"" + range + "\" does not include its group). Guests' pings to"
+                + " outside addresses go unanswered. To allow them: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"");
+    }
+
+    /** Reads every queued reply of a ping flow and sends them to the guest. */
+    private void readReplies(PingFlow flow) {
+        MemorySegment buf = scratch();
+        long now = clock.getAsLong();
+        boolean sent = false;
+        for (int i = 0; i < MAX_READS && !flow.closed; i++) {
+            int n = flow.socket.recv(buf, MAX_MESSAGE);
+            if (n < 0) {
+                if (-n != PingSocket.EAGAIN && -n != PingSocket.EINTR) {
+                    // An ICMP error about this destination (unreachable...): not relayed, spec 5.4.
+                    recvError.inc();
+                    continue;
+                }
+                break;
+            }
+            if (n < Icmpv4Packet.HEADER_LEN || buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) != 0) {
+                badReply.inc();
+                continue;
+            }
+            int seq = Short.toUnsignedInt(buf.get(BE_SHORT, 6));
+            ByteBuf reply = stack.ipOutput().alloc().buffer(n);
+            Icmpv4Packet.writeEchoHeader(reply, Icmpv4Packet.TYPE_ECHO_REPLY, flow.key.identifier(), seq);
+            reply.writeBytes(buf.asByteBuffer().position(Icmpv4Packet.HEADER_LEN).limit(n));
+            Icmpv4Packet.fillChecksum(reply, 0, n);
+            replies.inc();
+            flow.lastActive = now;
+            stack.ipOutput().send(flow.key.dstIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
+            sent = true;
+        }
+        if (sent) {
+            stack.virtualSwitch().flush();
+        }
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfShort BE_SHORT =
+            java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
+
+    private void remove(PingFlow flow) {
+        flows.remove(flow.key, flow);
+        flow.close();
+    }
+
+    /** Closes ping flows idle since {@code now - idleTimeout}. */
+    public void poll(long now) {
+        long limit = now - options.idleTimeoutNanos();
+        List<PingFlow> expired = null;
+        for (Iterator<PingFlow> it = flows.values().iterator(); it.hasNext(); ) {
+            PingFlow f = it.next();
+            if (f.lastActive - limit > 0) {
+                break; // access order: later flows are more recent
+            }
+            it.remove();
+            if (expired == null) {
+                expired = new ArrayList<>();
+            }
+            expired.add(f);
+        }
+        if (expired != null) {
+            for (PingFlow f : expired) {
+                flowsExpired.inc();
+                f.close();
+            }
+        }
+    }
+
+    /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
+    public long nextDeadline() {
+        Iterator<PingFlow> it = flows.values().iterator();
+        return it.hasNext() ? it.next().lastActive + options.idleTimeoutNanos() : Long.MAX_VALUE;
+    }
+
+    /** Closes every ping socket and uninstalls; run on the loop. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (sweeper != null) {
+            sweeper.cancel(false);
+            stack.icmp().setForwarder(null);
+        }
+        List<PingFlow> all = new ArrayList<>(flows.values());
+        flows.clear();
+        for (PingFlow f : all) {
+            f.close();
+        }
+    }
+
+    /** One ping socket, registered with the epoll loop as an I/O handle. */
+    private final class PingFlow implements EpollIoHandle {
+        final FlowKey key;
+        final int hostDstIp;
+        final PingSocket socket;
+        IoRegistration registration;
+        long lastActive;
+        boolean closed;
+
+        PingFlow(FlowKey key, int hostDstIp, PingSocket socket) {
+            this.key = key;
+            this.hostDstIp = hostDstIp;
+            this.socket = socket;
+        }
+
+        @Override
+        public FileDescriptor fd() {
+            return socket.fd();
+        }
+
+        @Override
+        public void handle(IoRegistration registration, IoEvent event) {
+            readReplies(this);
+        }
+
+        /** Also called by the loop when it shuts down with the socket still registered. */
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            // Deregister before closing so the descriptor number cannot be reused while still in epoll.
+            if (registration != null) {
+                registration.cancel();
+            }
+            socket.close();
+        }
+
+        @Override
+        public String toString() {
+            return "ping " + Ipv4Address.format(key.guestIp()) + " id " + key.identifier() + " -> "
+                    + Ipv4Address.format(key.dstIp())
+                    + (hostDstIp != key.dstIp() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.gvproxy.forwarder;
+
+import dev.gvproxy.stack.wire.Ipv4Address;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+
+/**
+ * One UDP NAT flow: the guest side (guest ip:port talking to the original destination ip:port) and the host
+ * side, an {@link EpollDatagramChannel} connected to the NAT'ed destination. Owned by {@link UdpForwarder};
+ * every method runs on the network's event loop.
+ *
+ * <p>Life cycle: created on the first guest datagram of a 4-tuple; {@code connecting} until the host
+ * channel is registered and connected (datagrams arriving meanwhile wait in a small bounded queue);
+ * then open; closed by idle expiry, by a host channel error that closes the channel, or by
+ * {@link UdpForwarder#close()}. A closed flow is out of the table, so the next datagram of the same
+ * 4-tuple opens a fresh host socket (a new ephemeral port), as gvproxy does.
+ */
+public final class UdpFlow {
+    /** Datagrams queued while the host socket connects; more are dropped (counted). */
+    static final int MAX_PENDING = 16;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(1);
+
+    final UdpForwarder.FlowKey key;
+    final int guestIp;
+    final int guestPort;
+    /** The destination the guest addressed (replies come from here). */
+    final int origDstIp;
+    final int dstPort;
+    /** Where the host socket is connected (after NAT). */
+    final int hostDstIp;
+    final EpollDatagramChannel channel;
+    /** Monotonic nanoseconds of the last datagram in either direction. */
+    long lastActive;
+    /** UDP length of the last guest datagram, quoted in a port-unreachable to the guest. */
+    int lastUdpLength;
+    private boolean connected;
+    private boolean closed;
+    private ArrayDeque<ByteBuf> pending;
+
+    UdpFlow(UdpForwarder.FlowKey key, int hostDstIp, EpollDatagramChannel channel, long now) {
+        this.key = key;
+        this.guestIp = key.guestIp();
+        this.guestPort = key.guestPort();
+        this.origDstIp = key.dstIp();
+        this.dstPort = key.dstPort();
+        this.hostDstIp = hostDstIp;
+        this.channel = channel;
+        this.lastActive = now;
+    }
+
+    boolean isConnected() {
+        return connected;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Queues a datagram until the host socket is connected.
+     *
+     * @param data <b>taken</b>
+     * @return false (and {@code data} released) when the queue is full
+     */
+    boolean enqueue(ByteBuf data) {
+        if (pending == null) {
+            pending = new ArrayDeque<>(4);
+        }
+        if (pending.size() >= MAX_PENDING) {
+            data.release();
+            return false;
+        }
+        pending.addLast(data);
+        return true;
+    }
+
+    /** Marks the flow connected and writes what waited. */
+    void connected() {
+        connected = true;
+        if (pending != null) {
+            for (ByteBuf b; (b = pending.pollFirst()) != null; ) {
+                if (b.isReadable()) {
+                    channel.write(b, channel.voidPromise());
+                } else {
+                    b.release();
+                    channel.flush(); // keep the order
+                    writeEmpty();
+                }
+            }
+            channel.flush();
+            pending = null;
+        }
+    }
+
+    /**
+     * Sends a zero-length datagram. Netty's epoll datagram channel silently skips empty buffers, so it goes
+     * straight to the connected socket ({@code write(fd, buf, 0)} sends an empty UDP datagram).
+     */
+    void writeEmpty() {
+        try {
+            channel.fd().write(EMPTY, 0, 0);
+        } catch (IOException e) {
+            channel.pipeline().fireExceptionCaught(e);
+        }
+    }
+
+    /** Closes the host socket and drops anything queued; idempotent. */
+    void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (pending != null) {
+            for (ByteBuf b; (b = pending.pollFirst()) != null; ) {
+                b.release();
+            }
+            pending = null;
+        }
+        channel.close();
+    }
+
+    @Override
+    public String toString() {
+        return "udp " + Ipv4Address.format(guestIp) + ":" + guestPort + " -> " + Ipv4Address.format(origDstIp) + ":"
+                + dstPort + (hostDstIp != origDstIp ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+    }
+
+    /** Host-side pipeline handler: replies to the guest, errors to the forwarder. */
+    static final class HostHandler extends ChannelInboundHandlerAdapter {
+        private final UdpForwarder forwarder;
+        private final UdpFlow flow;
+
+        HostHandler(UdpForwarder forwarder, UdpFlow flow) {
+            this.forwarder = forwarder;
+            this.flow = flow;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof DatagramPacket p) {
+                forwarder.fromHost(flow, p.content());
+            } else {
+                io.netty.util.ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            forwarder.flushGuest();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            forwarder.hostError(flow, cause);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            forwarder.hostClosed(flow);
+        }
+    }
+}

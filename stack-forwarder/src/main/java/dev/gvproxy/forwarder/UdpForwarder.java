@@ -1,0 +1,398 @@
+package dev.gvproxy.forwarder;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.Ipv4Output;
+import dev.gvproxy.stack.udp.UdpDatagram;
+import dev.gvproxy.stack.udp.UdpHandler;
+import dev.gvproxy.stack.wire.Icmpv4Packet;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv4Packet;
+import dev.gvproxy.stack.wire.UdpPacket;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollMode;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Outbound UDP (spec 5.3): every guest datagram that no in-stack service is bound to is re-originated from
+ * a host socket, one {@link UdpFlow} per (guest ip, guest port, destination ip, destination port).
+ *
+ * <p>The first datagram of a 4-tuple applies NAT ({@code StackConfig.translate}) and opens an IPv4
+ * {@link EpollDatagramChannel} on the network's event loop, bound to an ephemeral port and connected to
+ * the real destination, so the kernel filters replies to that exact address and port (no full-cone
+ * mapping). Replies go to the guest as coming from the original, pre-NAT destination.
+ *
+ * <p><b>Time.</b> Idle expiry is a pure function of injected time: {@link #poll(long)} closes flows idle
+ * for {@link Options#idleTimeoutNanos()} and {@link #nextDeadline()} says when that is next due; activity
+ * time-stamps come from the injected {@code clock}. {@link #install} drives {@link #poll} from the loop's
+ * scheduler once a second (a flow therefore lives at most a second past its timeout); tests call
+ * {@link #poll} with a manual clock and never sleep.
+ *
+ * <p>Not thread-safe: all methods run on the network's event loop.
+ */
+public final class UdpForwarder implements UdpHandler, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(UdpForwarder.class.getName());
+    /** Largest UDP payload in an IPv4 datagram; also the host read buffer size so nothing is truncated. */
+    static final int MAX_PAYLOAD = 65507;
+    private static final long SWEEP_MILLIS = 1000;
+
+    /** A flow's guest-side 4-tuple. */
+    record FlowKey(int guestIp, int guestPort, int dstIp, int dstPort) {}
+
+    /**
+     * Forwarder limits.
+     *
+     * @param idleTimeoutNanos a flow with no datagram either way for this long is closed (gvproxy: 90 s)
+     * @param maxFlows new 4-tuples beyond this many open flows are dropped ({@code udp.flowLimit})
+     * @param allowLinkLocal forward to 169.254.0.0/16 (gvproxy's {@code stack.ec2MetadataAccess})
+     * @param relayPortUnreachable answer the guest with ICMP port unreachable when the host socket gets
+     *     ECONNREFUSED (gvproxy relays nothing; this lets a guest fail fast, e.g. a DNS client)
+     */
+    public record Options(long idleTimeoutNanos, int maxFlows, boolean allowLinkLocal, boolean relayPortUnreachable) {
+        public static final Options DEFAULTS = new Options(TimeUnit.SECONDS.toNanos(90), 4096, false, true);
+
+        public Options {
+            if (idleTimeoutNanos <= 0 || maxFlows <= 0) {
+                throw new IllegalArgumentException("idle timeout and flow limit must be positive");
+            }
+        }
+
+        public Options withIdleTimeoutNanos(long v) {
+            return new Options(v, maxFlows, allowLinkLocal, relayPortUnreachable);
+        }
+
+        public Options withMaxFlows(int v) {
+            return new Options(idleTimeoutNanos, v, allowLinkLocal, relayPortUnreachable);
+        }
+
+        public Options withAllowLinkLocal(boolean v) {
+            return new Options(idleTimeoutNanos, maxFlows, v, relayPortUnreachable);
+        }
+
+        public Options withRelayPortUnreachable(boolean v) {
+            return new Options(idleTimeoutNanos, maxFlows, allowLinkLocal, v);
+        }
+    }
+
+    private final NetworkStack stack;
+    private final EventLoop loop;
+    private final LongSupplier clock;
+    private final Options options;
+    /** Access-ordered: iteration starts at the least recently active flow, so expiry stops at the first live one. */
+    private final LinkedHashMap<FlowKey, UdpFlow> flows = new LinkedHashMap<>(64, 0.75f, true);
+    private ScheduledFuture<?> sweeper;
+    private boolean closed;
+
+    private final Counters.Counter flowLimit;
+    private final Counters.Counter linkLocalDrop;
+    private final Counters.Counter badDestination;
+    private final Counters.Counter tooBig;
+    private final Counters.Counter flowsOpened;
+    private final Counters.Counter flowsExpired;
+    private final Counters.Counter toHost;
+    private final Counters.Counter toGuest;
+    private final Counters.Counter hostBackpressure;
+    private final Counters.Counter pendingOverflow;
+    private final Counters.Counter socketError;
+    private final Counters.Counter connectError;
+    private final Counters.Counter hostError;
+    private final Counters.Counter portUnreachable;
+
+    /**
+     * @param loop the network's event loop (an epoll loop); host channels are registered on it
+     * @param clock monotonic nanoseconds, the same clock the stack uses (for activity time-stamps of replies)
+     */
+    public UdpForwarder(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options) {
+        this.stack = stack;
+        this.loop = loop;
+        this.clock = clock;
+        this.options = options;
+        Counters c = stack.counters();
+        this.flowLimit = c.counter("udp.flowLimit");
+        this.linkLocalDrop = c.counter("udp.linkLocalDrop");
+        this.badDestination = c.counter("udp.fwd.badDestination");
+        this.tooBig = c.counter("udp.fwd.tooBig");
+        this.flowsOpened = c.counter("udp.fwd.flowsOpened");
+        this.flowsExpired = c.counter("udp.fwd.flowsExpired");
+        this.toHost = c.counter("udp.fwd.toHost");
+        this.toGuest = c.counter("udp.fwd.toGuest");
+        this.hostBackpressure = c.counter("udp.fwd.hostBackpressure");
+        this.pendingOverflow = c.counter("udp.fwd.pendingOverflow");
+        this.socketError = c.counter("udp.fwd.socketError");
+        this.connectError = c.counter("udp.fwd.connectError");
+        this.hostError = c.counter("udp.fwd.hostError");
+        this.portUnreachable = c.counter("udp.fwd.portUnreachable");
+    }
+
+    /** {@link #install(NetworkStack, EventLoop, LongSupplier, Options)} with the stack's clock and defaults. */
+    public static UdpForwarder install(NetworkStack stack, EventLoop loop) {
+        return install(stack, loop, stack::now, Options.DEFAULTS);
+    }
+
+    /**
+     * Creates a forwarder, makes it the stack's UDP forwarder and sweeps idle flows once a second on
+     * {@code loop}. Call on the loop (or before the network carries traffic); {@link #close()} undoes it.
+     */
+    public static UdpForwarder install(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options) {
+        UdpForwarder f = new UdpForwarder(stack, loop, clock, options);
+        stack.udp().setForwarder(f);
+        f.sweeper = loop.scheduleAtFixedRate(() -> f.poll(clock.getAsLong()), SWEEP_MILLIS, SWEEP_MILLIS,
+                TimeUnit.MILLISECONDS);
+        return f;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** Number of open flows. */
+    public int flowCount() {
+        return flows.size();
+    }
+
+    /** The open flows' guest-side 4-tuples and host local ports, for diagnostics and tests. */
+    public List<String> describeFlows() {
+        List<String> out = new ArrayList<>();
+        for (UdpFlow f : flows.values()) {
+            out.add(f + " via " + f.channel.localAddress());
+        }
+        return out;
+    }
+
+    /** Host-side local port of the flow for this 4-tuple, or -1 (for tests). */
+    public int hostLocalPort(int guestIp, int guestPort, int dstIp, int dstPort) {
+        UdpFlow f = flows.get(new FlowKey(guestIp, guestPort, dstIp, dstPort));
+        if (f == null || f.channel.localAddress() == null) {
+            return -1;
+        }
+        return f.channel.localAddress().getPort();
+    }
+
+    /** @param payload <b>borrowed</b>: the UDP data; a retained slice goes to the host socket */
+    @Override
+    public void datagram(UdpDatagram d, ByteBuf payload, long now) {
+        if (closed) {
+            socketError.inc();
+            return;
+        }
+        int dst = d.dstIp();
+        if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
+            linkLocalDrop.inc();
+            return;
+        }
+        if (dst == 0 || d.dstPort() == 0 || dst == Ipv4Address.BROADCAST || Ipv4Address.isMulticast(dst)
+                || dst == stack.config().broadcast()) {
+            badDestination.inc();
+            return;
+        }
+        if (payload.readableBytes() > MAX_PAYLOAD) {
+            tooBig.inc();
+            return;
+        }
+        FlowKey key = new FlowKey(d.srcIp(), d.srcPort(), dst, d.dstPort());
+        UdpFlow flow = flows.get(key); // moves it to the most recently active end
+        if (flow == null) {
+            if (flows.size() >= options.maxFlows()) {
+                flowLimit.inc();
+                return;
+            }
+            flow = open(key, now);
+            if (flow == null) {
+                return;
+            }
+        }
+        flow.lastActive = now;
+        flow.lastUdpLength = UdpPacket.HEADER_LEN + payload.readableBytes();
+        if (!flow.isConnected()) {
+            if (!flow.enqueue(payload.retainedSlice())) {
+                pendingOverflow.inc();
+            }
+            return;
+        }
+        if (!flow.channel.isWritable()) {
+            // UDP may be lost; queueing behind a full socket buffer would only add latency and memory.
+            hostBackpressure.inc();
+            return;
+        }
+        toHost.inc();
+        if (payload.isReadable()) {
+            flow.channel.writeAndFlush(payload.retainedSlice(), flow.channel.voidPromise());
+        } else {
+            flow.writeEmpty();
+        }
+    }
+
+    private UdpFlow open(FlowKey key, long now) {
+        int hostDst = stack.config().translate(key.dstIp());
+        EpollDatagramChannel ch;
+        try {
+            ch = new EpollDatagramChannel(SocketProtocolFamily.INET);
+        } catch (RuntimeException e) {
+            // Out of descriptors, typically.
+            socketError.inc();
+            LOG.log(Level.FINE, "udp: cannot create host socket", e);
+            return null;
+        }
+        ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(MAX_PAYLOAD + 1));
+        // Level-triggered: Netty stops a read batch at an empty datagram, and with edge triggering the
+        // datagrams queued behind it would wait for the next arrival.
+        ch.config().setEpollMode(EpollMode.LEVEL_TRIGGERED);
+        UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
+        ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
+        flows.put(key, flow);
+        flowsOpened.inc();
+        InetSocketAddress remote = new InetSocketAddress(Ipv4Address.toInet(hostDst), key.dstPort());
+        loop.register(ch).addListener((ChannelFuture rf) -> {
+            if (!rf.isSuccess()) {
+                connectFailed(flow, rf.cause());
+                return;
+            }
+            ch.connect(remote).addListener((ChannelFuture cf) -> {
+                if (!cf.isSuccess()) {
+                    connectFailed(flow, cf.cause());
+                } else if (!flow.isClosed()) {
+                    flow.connected();
+                }
+            });
+        });
+        return flow;
+    }
+
+    private void connectFailed(UdpFlow flow, Throwable cause) {
+        connectError.inc();
+        LOG.log(Level.FINE, () -> flow + ": host socket failed: " + cause);
+        remove(flow);
+    }
+
+    /**
+     * A datagram read from a flow's host socket.
+     *
+     * @param data <b>taken</b>
+     */
+    void fromHost(UdpFlow flow, ByteBuf data) {
+        if (flow.isClosed()) {
+            data.release();
+            return;
+        }
+        long now = clock.getAsLong();
+        flow.lastActive = now;
+        flows.get(flow.key); // refresh its place in the expiry order
+        toGuest.inc();
+        stack.udp().send(flow.origDstIp, flow.dstPort, flow.guestIp, flow.guestPort, data, now);
+    }
+
+    /** End of a read batch from a host socket: push the frames to the guests. */
+    void flushGuest() {
+        stack.virtualSwitch().flush();
+    }
+
+    void hostError(UdpFlow flow, Throwable cause) {
+        if (cause instanceof PortUnreachableException) {
+            portUnreachable.inc();
+            if (options.relayPortUnreachable() && !flow.isClosed()) {
+                sendPortUnreachable(flow);
+            }
+            return;
+        }
+        hostError.inc();
+        LOG.log(Level.FINE, () -> flow + ": host socket error: " + cause);
+    }
+
+    /**
+     * Tells the guest that the destination port is closed: an ICMP port unreachable quoting a reconstruction of
+     * its last datagram's IPv4 and UDP headers (the guest's kernel matches the quote to its socket by
+     * addresses and ports; the quoted UDP checksum is 0, "none").
+     */
+    private void sendPortUnreachable(UdpFlow flow) {
+        long now = clock.getAsLong();
+        Ipv4Header h = new Ipv4Header();
+        h.src = flow.guestIp;
+        h.dst = flow.origDstIp;
+        h.protocol = Ipv4Packet.PROTO_UDP;
+        h.ttl = Ipv4Output.DEFAULT_TTL;
+        h.payloadLength = flow.lastUdpLength;
+        ByteBuf quote = stack.ipOutput().alloc().buffer(UdpPacket.HEADER_LEN);
+        try {
+            quote.writeShort(flow.guestPort).writeShort(flow.dstPort).writeShort(flow.lastUdpLength).writeShort(0);
+            stack.icmp().sendUnreachable(h, quote, Icmpv4Packet.CODE_PORT_UNREACHABLE, now);
+        } finally {
+            quote.release();
+        }
+        stack.virtualSwitch().flush();
+    }
+
+    /** The host channel closed (by us or by an error): forget the flow. */
+    void hostClosed(UdpFlow flow) {
+        remove(flow);
+    }
+
+    private void remove(UdpFlow flow) {
+        // Only if the mapping still belongs to this flow (a new flow may have replaced it); no reordering.
+        flows.remove(flow.key, flow);
+        flow.close();
+    }
+
+    /** Closes flows idle since {@code now - idleTimeout}. */
+    public void poll(long now) {
+        long limit = now - options.idleTimeoutNanos();
+        List<UdpFlow> expired = null;
+        for (Iterator<UdpFlow> it = flows.values().iterator(); it.hasNext(); ) {
+            UdpFlow f = it.next();
+            if (f.lastActive - limit > 0) {
+                break; // access order: every later flow is more recent
+            }
+            it.remove();
+            if (expired == null) {
+                expired = new ArrayList<>();
+            }
+            expired.add(f);
+        }
+        if (expired != null) {
+            // Closed outside the iteration: closing may call back into the table.
+            for (UdpFlow f : expired) {
+                flowsExpired.inc();
+                f.close();
+            }
+        }
+    }
+
+    /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
+    public long nextDeadline() {
+        Iterator<UdpFlow> it = flows.values().iterator();
+        return it.hasNext() ? it.next().lastActive + options.idleTimeoutNanos() : Long.MAX_VALUE;
+    }
+
+    /** Closes every flow and uninstalls; run on the loop. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (sweeper != null) {
+            sweeper.cancel(false);
+            stack.udp().setForwarder(null);
+        }
+        List<UdpFlow> all = new ArrayList<>(flows.values());
+        flows.clear();
+        for (UdpFlow f : all) {
+            f.close();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/**
+ * The host side of the gateway: guest traffic that is not for an in-stack service is terminated here and
+ * re-originated with ordinary host sockets on the network's own event loop.
+ *
+ * <h2>Theory of operation</h2>
+ *
+ * <p><b>Flows, not routing.</b> Nothing is routed at L3. Each guest conversation becomes a <i>flow</i> with
+ * two sides, in passt's terms: the guest side is what the guest sees (its address and port, and the
+ * destination it addressed), the host side is a socket of this process. NAT
+ * ({@code StackConfig.translate}) is decided once, when the flow is created, and only rewrites the
+ * destination address (192.168.127.254 becomes 127.0.0.1; ports are kept). Whatever comes back on the
+ * host side is sent to the guest <i>as if from the original destination</i>, so the guest never sees the
+ * translation.
+ *
+ * <p><b>UDP</b> ({@link dev.gvproxy.forwarder.UdpForwarder}, {@link dev.gvproxy.forwarder.UdpFlow}). Key:
+ * (guest ip, guest port, destination ip, destination port). The first datagram of a key opens an
+ * {@code EpollDatagramChannel} bound to an ephemeral port and connected to the NAT'ed destination; the
+ * connected socket makes the kernel filter replies to that exact peer (endpoint-dependent mapping, like
+ * gvproxy). Datagrams arriving before the connect completes wait in a queue of at most 16. Guest payloads
+ * go out as retained slices of the received frame (no copy); replies are copied once into the outgoing
+ * frame by the stack, which fragments anything above the MTU. Flows die after 90 s without a datagram
+ * in either direction (time is injected; the sweep runs once a second); at most 4096 exist, a new key
+ * beyond that is dropped and counted ({@code udp.flowLimit}); link-local destinations are dropped unless
+ * allowed ({@code udp.linkLocalDrop}). Unlike gvproxy, an ECONNREFUSED on the host socket (the peer
+ * answered ICMP port unreachable) is turned into an ICMP port unreachable to the guest, quoting a
+ * reconstruction of its last datagram, so guests fail fast instead of timing out.
+ *
+ * <p><b>ICMP echo</b> ({@link dev.gvproxy.forwarder.IcmpForwarder}, {@link dev.gvproxy.forwarder.PingSocket}).
+ * Key: (guest ip, echo identifier, destination). Each key gets an unprivileged Linux ping socket (FFM
+ * {@code socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)}) connected to the NAT'ed destination; the kernel
+ * replaces the identifier with the socket's own and hands this socket only its replies, so a reply is
+ * rebuilt for the guest from the flow (identifier, original destination) and the reply's sequence and
+ * data. Ping sockets are registered directly with Netty's epoll loop as {@code EpollIoHandle}s — the same
+ * mechanism Netty's channels use — so there is no polling thread. The kernel allows ping sockets only
+ * within {@code net.ipv4.ping_group_range}: when it refuses, one warning explains the sysctl and every
+ * refused echo is counted.
+ *
+ * <p><b>Threading.</b> Everything here runs on the network's single event loop, as the stack does: no
+ * locks. {@code install(...)} helpers wire a forwarder into a {@code NetworkStack} and schedule its idle
+ * sweep on that loop; tests drive {@code poll(now)} themselves with a manual clock.
+ *
+ * <p><b>Counters</b> ({@code udp.*}, {@code udp.fwd.*}, {@code icmp.fwd.*}): every datagram or echo that is
+ * not forwarded increments one, named for the reason.
+ */
+package dev.gvproxy.forwarder;
