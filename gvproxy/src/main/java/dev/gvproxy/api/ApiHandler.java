@@ -342,6 +342,9 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
                         + ": IPv6 addresses are not supported, the guest must be given as an IPv4 address");
             }
+            if (host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'))) {
+                throw new GoNet.GoError("remote " + host + ":" + hp[1] + ": not a valid IPv4 address");
+            }
             throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
                     + ": host names are not supported, the guest must be given as an IPv4 address");
         }

@@ -294,23 +294,74 @@ public final class GvproxyMain {
     }
 
     /**
-     * The services behind the API. HOOK for the lead: replace these defaults with the real DHCP server's leases,
-     * the DNS server's zones and the stack's active TCP open once those land (see the report).
+     * The services behind the API: the network's DHCP leases and DNS zones. HOOK for the lead: {@code tunneler}
+     * (the stack's active TCP open into the guest) is still {@link Tunneler#unavailable()}; with it, /tunnel and
+     * TCP/unix port forwards carry traffic.
      */
     record Services(dev.gvproxy.api.LeaseSource leases, dev.gvproxy.api.DnsZones dns, Tunneler tunneler) {
-        static Services defaults(VirtualNetwork net, GvproxyConfig cfg) {
-            StackConfig sc = net.config();
+        static Services of(VirtualNetwork net) {
+            dev.gvproxy.api.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
+            dev.gvproxy.api.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
+            return new Services(leases, dns, Tunneler.unavailable());
+        }
+
+        private static dev.gvproxy.api.LeaseSource gatewayOnly(StackConfig sc) {
             Map<String, String> leases = new LinkedHashMap<>();
             leases.put(Ipv4Address.format(sc.gatewayIp()), MacAddress.format(sc.gatewayMac()));
             sc.dhcpStaticLeases().forEach((ip, mac) -> leases.put(Ipv4Address.format(ip), MacAddress.format(mac)));
-            return new Services(() -> leases, new InMemoryDnsZones(cfg.dnsZones), Tunneler.unavailable());
+            return () -> leases;
         }
+    }
+
+    /** The API's zone model over the DNS server's. */
+    record DnsServerZones(dev.gvproxy.dns.DnsServer server) implements dev.gvproxy.api.DnsZones {
+        @Override
+        public List<dev.gvproxy.api.DnsZone> zones() {
+            List<dev.gvproxy.api.DnsZone> out = new ArrayList<>();
+            for (dev.gvproxy.dns.Zone z : server.zones()) {
+                List<dev.gvproxy.api.DnsRecord> records = null;
+                if (!z.records().isEmpty()) {
+                    records = new ArrayList<>();
+                    for (dev.gvproxy.dns.ZoneRecord r : z.records()) {
+                        records.add(new dev.gvproxy.api.DnsRecord(r.name(), r.ip() == 0 ? "" : Ipv4Address.format(r.ip()),
+                                r.regexp()));
+                    }
+                }
+                out.add(new dev.gvproxy.api.DnsZone(z.name(), records,
+                        z.defaultIp().isPresent() ? Ipv4Address.format(z.defaultIp().getAsInt()) : ""));
+            }
+            return out;
+        }
+
+        @Override
+        public void add(dev.gvproxy.api.DnsZone zone) {
+            server.addZone(toZone(zone));
+        }
+    }
+
+    static dev.gvproxy.dns.Zone toZone(dev.gvproxy.api.DnsZone z) {
+        List<dev.gvproxy.dns.ZoneRecord> records = new ArrayList<>();
+        if (z.records() != null) {
+            for (dev.gvproxy.api.DnsRecord r : z.records()) {
+                records.add(new dev.gvproxy.dns.ZoneRecord(r.name(), r.ip().isEmpty() ? 0 : Ipv4Address.parse(r.ip()),
+                        r.regexp()));
+            }
+        }
+        return new dev.gvproxy.dns.Zone(z.name(), records, z.defaultIp().isEmpty() ? java.util.OptionalInt.empty()
+                : java.util.OptionalInt.of(Ipv4Address.parse(z.defaultIp())));
     }
 
     static Running start(GvproxyConfig cfg) throws StartupException {
         NotificationSender notifications = cfg.notificationPath.isEmpty() ? NotificationSender.none()
                 : new NotificationSender(Path.of(cfg.notificationPath));
-        VirtualNetwork.Builder nb = VirtualNetwork.builder().config(cfg.stackConfig());
+        List<dev.gvproxy.dns.Zone> zones = new ArrayList<>();
+        for (dev.gvproxy.api.DnsZone z : cfg.dnsZones) {
+            zones.add(toZone(z));
+        }
+        VirtualNetwork.Builder nb = VirtualNetwork.builder().config(cfg.stackConfig())
+                .dhcp(true, dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
+                        .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList()).build())
+                .dns(true, dev.gvproxy.dns.DnsConfig.builder().zones(zones).build());
         if (!cfg.captureFile.isEmpty()) {
             nb.pcap(Path.of(cfg.captureFile));
         }
@@ -329,7 +380,7 @@ public final class GvproxyMain {
                 run.pidFile = Path.of(cfg.pidFile);
                 Files.writeString(run.pidFile, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
             }
-            Services services = Services.defaults(net, cfg);
+            Services services = Services.of(net);
             PortForwardRegistry forwards = new PortForwardRegistry(
                     new StreamForwardOpener(net.eventLoop(), services.tunneler()));
             run.forwards = forwards;
