@@ -114,7 +114,7 @@ public final class VirtualNetwork implements AutoCloseable {
         if (stack.nextDeadline() <= now) {
             stack.poll(now);
         }
-        if (dhcp != null && dhcp.nextDeadline() <= now) {
+        if (dhcp != null && now - dhcp.nextDeadline() >= 0) {
             dhcp.poll(now);
         }
         sw.flush();
@@ -157,17 +157,21 @@ public final class VirtualNetwork implements AutoCloseable {
         return new TcpConnection.Handler() {
             private DnsTcpSession session;
 
-            @Override
-            public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
+            private DnsTcpSession session(TcpConnection c) {
                 if (session == null) {
                     session = new DnsTcpSession(dns, counters, framed -> {
                         c.send(framed, stack.now());
                         sw.flush();
                     }, stack.ipOutput().alloc(), 16);
                 }
+                return session;
+            }
+
+            @Override
+            public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
                 int n = data.readableBytes();
                 try {
-                    session.received(data);
+                    session(c).received(data);
                 } finally {
                     data.release();
                 }
@@ -176,7 +180,18 @@ public final class VirtualNetwork implements AutoCloseable {
 
             @Override
             public void onFin(TcpConnection c) {
-                c.shutdownOutput(stack.now());
+                // RFC 7766: the client may half-close after its queries; answer them, then close.
+                session(c).finishThen(() -> {
+                    c.shutdownOutput(stack.now());
+                    sw.flush();
+                });
+            }
+
+            @Override
+            public void onClosed(TcpConnection c) {
+                if (session != null) {
+                    session.close();
+                }
             }
         };
     }

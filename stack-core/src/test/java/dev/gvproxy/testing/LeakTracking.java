@@ -22,8 +22,16 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public final class LeakTracking implements AfterEachCallback {
     private static final List<String> LEAKS = new CopyOnWriteArrayList<>();
 
+    /**
+     * PARANOID by default. The real-guest module lowers it to SIMPLE (sampled) with the system property
+     * {@code gvproxy.test.leakLevel}: paranoid tracking records a stack trace at every buffer access, which
+     * turns gigabyte transfers into hours; packet-level and unit tests keep PARANOID.
+     */
+    static final ResourceLeakDetector.Level LEVEL = ResourceLeakDetector.Level.valueOf(
+            System.getProperty("gvproxy.test.leakLevel", "PARANOID"));
+
     static {
-        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        ResourceLeakDetector.setLevel(LEVEL);
         ResourceLeakDetectorFactory.setResourceLeakDetectorFactory(new Factory());
     }
 
@@ -55,7 +63,8 @@ public final class LeakTracking implements AfterEachCallback {
     private static final class Factory extends ResourceLeakDetectorFactory {
         @Override
         public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int samplingInterval, long maxActive) {
-            return new ResourceLeakDetector<>(resource, 1, maxActive) {
+            int interval = LEVEL == ResourceLeakDetector.Level.PARANOID ? 1 : samplingInterval;
+            return new ResourceLeakDetector<>(resource, interval, maxActive) {
                 @Override
                 protected void reportTracedLeak(String resourceType, String records) {
                     LEAKS.add("LEAK " + resourceType + records);

@@ -277,7 +277,7 @@ public final class LeasePool {
 
     /** Lapses offers, leases and quarantines that are due at {@code now}. Cheap when nothing is due. */
     public void expire(long now) {
-        if (now - nextDeadline < 0) {
+        if (nextDeadline == Long.MAX_VALUE || now - nextDeadline < 0) {
             return;
         }
         long next = Long.MAX_VALUE;

@@ -22,6 +22,7 @@ public final class DnsTcpSession {
     private final Counters.Counter pendingLimit;
     private int pending;
     private boolean closed;
+    private Runnable whenDrained;
 
     /**
      * @param writer called on the loop with each framed response, which it <b>takes</b>
@@ -52,6 +53,11 @@ public final class DnsTcpSession {
                 if (resp != null && !closed) {
                     writer.accept(DnsTcpFraming.encode(alloc, resp));
                 }
+                if (pending == 0 && whenDrained != null && !closed) {
+                    Runnable r = whenDrained;
+                    whenDrained = null;
+                    r.run();
+                }
             });
         }
     }
@@ -63,6 +69,19 @@ public final class DnsTcpSession {
 
     public int pending() {
         return pending;
+    }
+
+    /**
+     * The client finished sending (FIN): runs {@code then} (e.g. shut down the output) once every pending
+     * answer has been written, at once if none is pending. Clients may half-close right after their query
+     * (RFC 7766 6.2.1), so shutting down before the upstream answered would lose the answer.
+     */
+    public void finishThen(Runnable then) {
+        if (pending == 0) {
+            then.run();
+        } else {
+            whenDrained = then;
+        }
     }
 
     /** The connection is gone: answers still pending are discarded. */

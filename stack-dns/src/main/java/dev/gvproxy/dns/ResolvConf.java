@@ -1,5 +1,6 @@
 package dev.gvproxy.dns;
 
+import dev.gvproxy.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -118,13 +119,16 @@ public record ResolvConf(List<InetSocketAddress> nameservers, List<String> searc
         }
     }
 
-    /** Parses an IP literal without ever consulting a resolver; {@code null} if it is not one. */
+    /**
+     * Parses an IP literal strictly (dotted quad, or IPv6 text) without ever consulting a resolver;
+     * {@code null} if it is not one.
+     */
     static InetAddress literal(String s) {
-        if (s.isEmpty() || (Character.digit(s.charAt(0), 16) < 0 && s.charAt(0) != ':')) {
-            return null;
-        }
         try {
-            return InetAddress.ofLiteral(s);
+            if (s.indexOf(':') >= 0) {
+                return java.net.Inet6Address.ofLiteral(s);
+            }
+            return Ipv4Address.toInet(Ipv4Address.parse(s));
         } catch (IllegalArgumentException e) {
             return null;
         }

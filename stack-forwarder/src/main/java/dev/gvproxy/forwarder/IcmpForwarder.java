@@ -20,7 +20,9 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -61,6 +63,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     private static final long SWEEP_MILLIS = 1000;
     /** Reads per readiness event, so one busy socket cannot monopolise the loop. */
     private static final int MAX_READS = 64;
+    private static final ValueLayout.OfShort BE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     /**
      * @param idleTimeoutNanos a ping flow with no request for this long is closed
@@ -263,13 +266,19 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
         }
         forbiddenLogged = true;
         String range = "?";
+        String gid = "?";
         try {
-            range = Files.readString(Path.of("/proc/sys/net/ipv4/ping_group_range")).trim().replace('\t', ' ');
+            // Not Files.readString: it reads procfs files (which report size 0) short here.
+            try (var in = Files.newInputStream(Path.of("/proc/sys/net/ipv4/ping_group_range"))) {
+                range = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim().replace('\t', ' ');
+            }
+            gid = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("Gid:"))
+                    .map(l -> l.split("\\s+")[1]).findFirst().orElse("?");
         } catch (IOException | RuntimeException ignored) {
             // Only for the message.
         }
-        LOG.warning("ICMP echo forwarding is disabled: the host forbids unprivileged ping sockets for this process"
-                + " (net.ipv4.ping_group_range = \"" + range + "\" does not include its group). Guests' pings to"
+        LOG.warning("ICMP echo forwarding is disabled: the host forbids unprivileged ping sockets to this process"
+                + " (group " + gid + " is outside net.ipv4.ping_group_range = \"" + range + "\"), so guests' pings to"
                 + " outside addresses go unanswered. To allow them: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"");
     }
 
@@ -288,7 +297,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
                 }
                 break;
             }
-            if (n < Icmpv4Packet.HEADER_LEN || buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) != 0) {
+            if (n < Icmpv4Packet.HEADER_LEN || buf.get(ValueLayout.JAVA_BYTE, 0) != 0) {
                 badReply.inc();
                 continue;
             }
@@ -306,9 +315,6 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
             stack.virtualSwitch().flush();
         }
     }
-
-    private static final java.lang.foreign.ValueLayout.OfShort BE_SHORT =
-            java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
     private void remove(PingFlow flow) {
         flows.remove(flow.key, flow);

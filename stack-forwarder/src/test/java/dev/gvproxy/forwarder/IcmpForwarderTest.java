@@ -117,6 +117,40 @@ class IcmpForwarderTest {
     }
 
     @Test
+    void fragmentedPingIsAnsweredInFragments() throws Exception {
+        install(IcmpForwarder.Options.DEFAULTS, namespaceOpener());
+        byte[] payload = data(4000);
+        byte[] icmp = Frames.icmpEcho(8, 0x7777, 1, payload);
+        for (int off = 0; off < icmp.length; off += 1480) {
+            int n = Math.min(1480, icmp.length - off);
+            boolean more = off + n < icmp.length;
+            h.send(Frames.ethernet(GW_MAC, GUEST_MAC, 0x0800, Frames.ipv4(GUEST_IP, HOST_IP, 1, 0x5151,
+                    (more ? 0x2000 : 0) | (off >>> 3), 64, Arrays.copyOfRange(icmp, off, off + n))));
+        }
+        java.io.ByteArrayOutputStream reply = new java.io.ByteArrayOutputStream();
+        int expectedOffset = 0;
+        boolean more = true;
+        while (more) {
+            byte[] f = h.takeIp(WAIT);
+            assertNotNull(f, "reply fragment at " + expectedOffset);
+            assertEquals(HOST_IP, Frames.getInt(f, 14 + 12));
+            int ff = Frames.getShort(f, 14 + 6);
+            assertEquals(expectedOffset, (ff & 0x1FFF) * 8, "fragments in order");
+            int len = Frames.getShort(f, 14 + 2) - 20;
+            reply.write(f, 34, len);
+            expectedOffset += len;
+            more = (ff & 0x2000) != 0;
+        }
+        byte[] r = reply.toByteArray();
+        assertEquals(icmp.length, r.length);
+        assertEquals(0, r[0], "echo reply");
+        assertEquals(0, Frames.checksum(r, 0, r.length, 0), "ICMP checksum over the reassembled reply");
+        assertEquals(0x7777, Frames.getShort(r, 4));
+        assertEquals(1, Frames.getShort(r, 6));
+        assertArrayEquals(payload, Arrays.copyOfRange(r, 8, r.length));
+    }
+
+    @Test
     void idlePingSocketsExpireWithInjectedClock() throws Exception {
         PingSocket.Opener opener = namespaceOpener();
         install(new IcmpForwarder.Options(TimeUnit.SECONDS.toNanos(60), 16), opener);

@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The UDP forwarder with real host sockets on 127.0.0.1, reached from an in-memory guest as 192.168.127.254. */
 class UdpForwarderTest {
@@ -115,6 +117,21 @@ class UdpForwarderTest {
     }
 
     @Test
+    void configuredNatEntryOutsideTheSubnet() throws Exception {
+        // A second network whose NAT also maps 10.1.2.3 (reached through the guest's default route) to loopback.
+        h.close();
+        int virtual = Frames.ip("10.1.2.3");
+        h = new LoopHarness(dev.gvproxy.stack.StackConfig.builder()
+                .nat(java.util.Map.of(HOST_IP, Frames.ip("127.0.0.1"), virtual, Frames.ip("127.0.0.1"))).build());
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40011, virtual, echo.port(), bytes("nat")));
+        Udp r = parseUdp(h.takeIp(WAIT));
+        assertEquals(virtual, r.srcIp(), "reply from the virtual address the guest used");
+        assertEquals(echo.port(), r.srcPort());
+        assertArrayEquals(bytes("nat"), r.data());
+    }
+
+    @Test
     void emptyDatagramReachesTheHost() throws Exception {
         install(UdpForwarder.Options.DEFAULTS);
         h.send(LoopHarness.udpFrame(GUEST_IP, 40001, HOST_IP, echo.port(), new byte[0]));
@@ -142,10 +159,11 @@ class UdpForwarderTest {
         assertArrayEquals(bytes("two"), parseUdp(h.takeIp(WAIT)).data(), "the next reply is the echo, not the spoof");
     }
 
-    @Test
-    void eightKibDatagramFragmentsInAndOut() throws Exception {
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(ints = {8192, 65000})
+    void largeDatagramFragmentsInAndOut(int size) throws Exception {
         install(UdpForwarder.Options.DEFAULTS);
-        byte[] data = new byte[8192];
+        byte[] data = new byte[size];
         for (int i = 0; i < data.length; i++) {
             data[i] = (byte) (i * 31 + 7);
         }
@@ -184,7 +202,7 @@ class UdpForwarderTest {
                 sawLast = true;
             }
         }
-        assertTrue(frames >= 6, "8 KiB at MTU 1500 takes at least 6 fragments, got " + frames);
+        assertEquals((size + 8 + 1479) / 1480, frames, "fragments of at most 1480 payload bytes");
         ByteArrayOutputStream all = new ByteArrayOutputStream();
         parts.values().forEach(all::writeBytes);
         byte[] reply = all.toByteArray();
@@ -230,6 +248,21 @@ class UdpForwarderTest {
         h.send(LoopHarness.udpFrame(GUEST_IP, 40004, HOST_IP, echo.port(), bytes("b")));
         assertArrayEquals(bytes("b"), parseUdp(h.takeIp(WAIT)).data());
         assertEquals(2, h.count("udp.fwd.flowsOpened"));
+    }
+
+    @Test
+    void installedSweeperExpiresIdleFlowsOnTheLoop() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40010, HOST_IP, echo.port(), bytes("s")));
+        assertNotNull(h.takeIp(WAIT));
+        assertEquals(1, (int) h.onLoop(fwd::flowCount));
+        // Jump the injected clock past the timeout; install()'s once-a-second sweep must notice.
+        h.now += TimeUnit.SECONDS.toNanos(91);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while ((int) h.onLoop(fwd::flowCount) != 0 && System.nanoTime() < deadline) {
+            echo.senders.poll(50, TimeUnit.MILLISECONDS); // a bounded wait on an unrelated queue, not a sleep
+        }
+        assertEquals(0, (int) h.onLoop(fwd::flowCount), "swept within ~1 s");
     }
 
     @Test

@@ -1,0 +1,153 @@
+package dev.gvproxy.it.stack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.NetnsGuest;
+import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Guest -> host forwarding through the gateway (issue 3), with a namespace guest configured by DHCP and
+ * host servers on 127.0.0.1 reached as 192.168.127.254. Transfers are checked with SHA-256 on both ends;
+ * the throughput printed is information, never asserted.
+ */
+class TcpForwardingNetnsTest {
+    static final long GIB = Long.getLong("gvproxy.it.bulkBytes", 1L << 30);
+
+    @RegisterExtension
+    final NetnsGuestsExtension guests = new NetnsGuestsExtension();
+
+    @TempDir
+    Path dir;
+
+    final HostServers servers = new HostServers();
+    VirtualNetwork net;
+
+    @AfterEach
+    void stopServers() {
+        servers.close();
+        if (net != null) {
+            System.out.println("counters: " + net.counters().snapshot().entrySet().stream()
+                    .filter(e -> e.getValue() != 0).map(Object::toString).toList());
+        }
+    }
+
+    NetnsGuest guest() throws Exception {
+        net = guests.track(VirtualNetwork.builder().build());
+        String url = "unix://" + dir.resolve("gv.sock");
+        net.listenApi(url);
+        NetnsGuest g = guests.start(NetnsGuest.builder(url));
+        g.awaitAddress(Duration.ofSeconds(30));
+        return g;
+    }
+
+    static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
+        return g.exec(timeout, "bash", "-c", script);
+    }
+
+    @Test
+    void curlReachesAHostHttpServer() throws Exception {
+        int port = servers.http("hello from the host\n");
+        NetnsGuest g = guest();
+        ExecResult r = g.exec("curl", "-sS", "--max-time", "10", "http://192.168.127.254:" + port + "/");
+        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        assertEquals("hello from the host\n", r.stdout());
+    }
+
+    @Test
+    void closedHostPortIsRefusedImmediately() throws Exception {
+        int port = HostServers.closedPort();
+        NetnsGuest g = guest();
+        long t0 = System.nanoTime();
+        ExecResult r = sh(g, Duration.ofSeconds(20), "exec 3<>/dev/tcp/192.168.127.254/" + port);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertNotEquals(0, r.exitCode());
+        assertTrue(r.stderr().contains("Connection refused"), r::toString);
+        assertTrue(ms < 5000, "refused at once, not after a timeout: " + ms + " ms");
+    }
+
+    @Test
+    void gigabyteGuestToHostWithHalfClose() throws Exception {
+        int port = servers.sink();
+        NetnsGuest g = guest();
+        Path sent = dir.resolve("sent.sha");
+        long t0 = System.nanoTime();
+        ExecResult r = sh(g, Duration.ofSeconds(300), "head -c " + GIB + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
+                + sent + ") | socat -t 60 - TCP:192.168.127.254:" + port);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        String[] reply = r.stdout().trim().split(" ");
+        waitForFile(sent);
+        assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
+        assertEquals(Long.toString(GIB), reply[1]);
+        System.out.printf("guest->host " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. urandom and sha256 in the guest)%n",
+                secs, GIB * 8 / secs / 1e6);
+    }
+
+    @Test
+    void gigabyteHostToGuest() throws Exception {
+        CompletableFuture<String> digest = new CompletableFuture<>();
+        int port = servers.source(GIB, digest);
+        NetnsGuest g = guest();
+        long t0 = System.nanoTime();
+        ExecResult r = sh(g, Duration.ofSeconds(300), "socat -u TCP:192.168.127.254:" + port + " - | sha256sum");
+        double secs = (System.nanoTime() - t0) / 1e9;
+        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0]);
+        System.out.printf("host->guest " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. sha256 on both ends)%n", secs,
+                GIB * 8 / secs / 1e6);
+    }
+
+    @Test
+    void udpRequestReplyThroughTheHostAlias() throws Exception {
+        int port = servers.udpEcho();
+        NetnsGuest g = guest();
+        ExecResult r = sh(g, Duration.ofSeconds(20), "echo datagram-42 | socat -t 3 - UDP:192.168.127.254:" + port);
+        assertEquals(0, r.exitCode(), r::toString);
+        assertEquals("datagram-42\n", r.stdout());
+    }
+
+    @Test
+    void pingOfTheHostAlias() throws Exception {
+        String range = new String(Files.readAllBytes(Path.of("/proc/sys/net/ipv4/ping_group_range"))).trim();
+        String[] p = range.split("\\s+");
+        Assumptions.assumeTrue(Long.parseLong(p[0]) <= 0 && Long.parseLong(p[1]) >= 0,
+                "the host forbids ping sockets for gid 0 (net.ipv4.ping_group_range = " + range
+                        + "); enable with sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"");
+        NetnsGuest g = guest();
+        ExecResult r = g.exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.168.127.254");
+        assertTrue(r.stdout().contains(" 0% packet loss"), () -> r + g.diagnostics());
+    }
+
+    @Test
+    void dnsFromTheGuest() throws Exception {
+        NetnsGuest g = guest();
+        ExecResult r = g.exec("dig", "+short", "+time=2", "+tries=1", "@192.168.127.1", "HOST.Containers.Internal");
+        assertEquals("192.168.127.254", r.stdout().trim(), r::toString);
+        ExecResult t = g.exec("dig", "+short", "+tcp", "+time=2", "+tries=1", "@192.168.127.1", "gateway.docker.internal");
+        assertEquals("192.168.127.1", t.stdout().trim(), t::toString);
+    }
+
+    static void waitForFile(Path p) throws InterruptedException {
+        NetnsGuest.await(Duration.ofSeconds(10), p + " written", () -> {
+            try {
+                return Files.exists(p) && Files.readString(p).trim().length() == 64;
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        }, () -> "");
+    }
+}
