@@ -294,15 +294,14 @@ public final class GvproxyMain {
     }
 
     /**
-     * The services behind the API: the network's DHCP leases and DNS zones. HOOK for the lead: {@code tunneler}
-     * (the stack's active TCP open into the guest) is still {@link Tunneler#unavailable()}; with it, /tunnel and
-     * TCP/unix port forwards carry traffic.
+     * The services behind the API: the network's DHCP leases, DNS zones, and the stack's active TCP open into
+     * the guests, which /tunnel and TCP/unix port forwards carry their traffic over.
      */
     record Services(dev.gvproxy.api.LeaseSource leases, dev.gvproxy.api.DnsZones dns, Tunneler tunneler) {
         static Services of(VirtualNetwork net) {
             dev.gvproxy.api.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
             dev.gvproxy.api.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
-            return new Services(leases, dns, Tunneler.unavailable());
+            return new Services(leases, dns, net.tunneler());
         }
 
         private static dev.gvproxy.api.LeaseSource gatewayOnly(StackConfig sc) {
