@@ -32,7 +32,7 @@ import org.xbill.DNS.Type;
  * An authoritative DNS server on 127.0.0.1 (UDP and TCP on the same port) answering from an in-memory record
  * list, for tests only: never talks to anything but its clients on loopback.
  */
-final class FakeUpstream implements AutoCloseable {
+public final class FakeUpstream implements AutoCloseable {
     private final DatagramSocket udp;
     private final ServerSocket tcp;
     private final Map<String, List<Record>> records = new ConcurrentHashMap<>();
@@ -44,7 +44,7 @@ final class FakeUpstream implements AutoCloseable {
     volatile int forcedRcode = -1;
     private volatile boolean closed;
 
-    FakeUpstream() throws IOException {
+    public FakeUpstream() throws IOException {
         DatagramSocket u = null;
         ServerSocket t = null;
         for (int i = 0; i < 20 && t == null; i++) {
@@ -67,7 +67,7 @@ final class FakeUpstream implements AutoCloseable {
         Thread.ofPlatform().daemon().name("fake-dns-tcp").start(this::serveTcp);
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return new InetSocketAddress(InetAddress.getLoopbackAddress(), udp.getLocalPort());
     }
 
@@ -91,7 +91,7 @@ final class FakeUpstream implements AutoCloseable {
     }
 
     /** The records every test uses (names under {@code test.}, addresses from 198.18.0.0/15). */
-    static FakeUpstream standard() throws IOException {
+    public static FakeUpstream standard() throws IOException {
         FakeUpstream u = new FakeUpstream();
         u.add("""
                 a.test. 300 A 198.18.0.10
@@ -219,7 +219,7 @@ final class FakeUpstream implements AutoCloseable {
         }
     }
 
-    int queries() {
+    public int queries() {
         return udpQueries.get() + tcpQueries.get();
     }
 
@@ -235,7 +235,7 @@ final class FakeUpstream implements AutoCloseable {
     }
 
     /** A UDP socket on 127.0.0.1 that never answers. */
-    static DatagramSocket deadServer() throws SocketException {
+    public static DatagramSocket deadServer() throws SocketException {
         return new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     }
 }

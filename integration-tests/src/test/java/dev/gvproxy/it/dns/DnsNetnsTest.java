@@ -1,5 +1,7 @@
 package dev.gvproxy.it.dns;
 
+import dev.gvproxy.dns.FakeUpstream;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,13 +41,13 @@ class DnsNetnsTest {
 
     @TempDir
     Path dir;
-    TestUpstream upstream;
+    FakeUpstream upstream;
     VirtualNetwork net;
 
     @BeforeEach
     void setUp() throws IOException {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/dig")), "dig (dnsutils) is not installed");
-        upstream = TestUpstream.standard();
+        upstream = FakeUpstream.standard();
     }
 
     @AfterEach
@@ -152,7 +154,7 @@ class DnsNetnsTest {
 
     @Test
     void deadUpstreamGivesServfailWithinTheTimeout() throws Exception {
-        try (DatagramSocket dead = TestUpstream.deadServer()) {
+        try (DatagramSocket dead = FakeUpstream.deadServer()) {
             NetnsGuest g = guest((InetSocketAddress) dead.getLocalSocketAddress(), Duration.ofSeconds(1));
             long t0 = System.nanoTime();
             ExecResult r = dig(g, "a.test");
