@@ -312,6 +312,13 @@ public final class TcpConnection {
             sendSyn(true, now);
             return;
         }
+        // TIME-WAIT: the peer retransmitting its FIN lost our ACK; acknowledge again and restart the 2 MSL
+        // timer (RFC 9293 3.10.7.4, eighth step; the window test alone would only ACK it).
+        if (state == TcpState.TIME_WAIT && seg.fin() && !seg.rst() && seg.seq + seg.payloadLength() + 1 == rcvNxt) {
+            ackNow = true;
+            timeWaitDeadline = now + cfg.timeWait();
+            return;
+        }
         // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old duplicate.
         if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent)) {
             counters.paws.inc();
