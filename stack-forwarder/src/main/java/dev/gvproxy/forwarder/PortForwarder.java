@@ -451,14 +451,19 @@ public final class PortForwarder implements AutoCloseable {
     /** Go's wording for a failed listen: {@code listen tcp 127.0.0.1:9090: bind: address already in use}. */
     static IllegalStateException listenFailure(String network, String local, Throwable cause) {
         String m = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        int i = m.indexOf("failed: ");
-        if (i >= 0) {
-            m = m.substring(i + "failed: ".length());
+        // Netty native errors read "bind(..) failed with error(-98): Address already in use".
+        java.util.regex.Matcher nat = NATIVE_ERROR.matcher(m);
+        String op = "bind";
+        if (nat.matches()) {
+            op = nat.group(1);
+            m = nat.group(2);
         }
         m = m.isEmpty() ? m : Character.toLowerCase(m.charAt(0)) + m.substring(1);
-        String op = m.startsWith("bind") || m.startsWith("listen") ? "" : "bind: ";
-        return new IllegalStateException("listen " + network + " " + local + ": " + op + m, cause);
+        return new IllegalStateException("listen " + network + " " + local + ": " + op + ": " + m, cause);
     }
+
+    private static final java.util.regex.Pattern NATIVE_ERROR =
+            java.util.regex.Pattern.compile("(\\w+)\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: (.*)");
 
     // ---- parsing --------------------------------------------------------------------------------------
 
