@@ -285,6 +285,21 @@ class PortForwardNetnsTest {
     }
 
     @Test
+    void unansweredGuestTimesOutAndClosesTheHostClient() throws Exception {
+        guest(PortForwarder.Options.DEFAULTS.withDialTimeoutMillis(1000));
+        int port = freePort();
+        // Nobody has this address: ARP goes unanswered, the SYN never leaves, the dial times out.
+        expose("127.0.0.1:" + port, "192.168.127.77:22", "tcp");
+        long t0 = System.nanoTime();
+        try (Socket s = connect(port)) {
+            assertEquals(-1, s.getInputStream().read());
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms >= 900 && ms < 10_000, "closed after the 1 s dial timeout: " + ms + " ms");
+        assertEquals(1, net.counters().get("tcp.portfwd.dialTimeout"));
+    }
+
+    @Test
     void unexposeClosesTheListenerButNotRunningConnections() throws Exception {
         NetnsGuest g = guest();
         echoServer(g, 8080);
