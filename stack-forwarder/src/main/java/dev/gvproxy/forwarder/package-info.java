@@ -35,6 +35,13 @@
  * within {@code net.ipv4.ping_group_range}: when it refuses, one warning explains the sysctl and every
  * refused echo is counted.
  *
+ * <p><b>Threading.</b> Everything here runs on the network's single event loop, as the stack does: no
+ * locks. {@code install(...)} helpers wire a forwarder into a {@code NetworkStack} and schedule its idle
+ * sweep on that loop; tests drive {@code poll(now)} themselves with a manual clock.
+ *
+ * <p><b>Counters</b> ({@code udp.*}, {@code udp.fwd.*}, {@code icmp.fwd.*}): every datagram or echo that is
+ * not forwarded increments one, named for the reason.
+ *
  * <p><b>Port forwards, host -> guest</b> ({@link dev.gvproxy.forwarder.PortForwarder},
  * {@code TcpPortForward}, {@code UdpPortForward}, {@code UnixPortForward}, {@code GuestTcpStream}). The other
  * direction: a host listener is the host side, and the guest side is created by the gateway itself. A
@@ -53,13 +60,7 @@
  * instead of the gateway; a loopback client is then shown as the host alias 192.168.127.254 (a guest
  * drops 127.0.0.1 from its ethernet), and addresses inside the virtual subnet or IPv6 fall back to the
  * gateway. Remotes must be IPv4 literals: IPv6 and host names are refused with a message (400 at the
- * API) rather than crashing as in gvproxy.
- *
- * <p><b>Threading.</b> Everything here runs on the network's single event loop, as the stack does: no
- * locks. {@code install(...)} helpers wire a forwarder into a {@code NetworkStack} and schedule its idle
- * sweep on that loop; tests drive {@code poll(now)} themselves with a manual clock.
- *
- * <p><b>Counters</b> ({@code udp.*}, {@code udp.fwd.*}, {@code icmp.fwd.*}): every datagram or echo that is
- * not forwarded increments one, named for the reason.
+ * API) rather than crashing as in gvproxy. Counters: {@code tcp.portfwd.*} (accepted, guestRefused,
+ * dialTimeout, noSourcePort) and {@code udp.portfwd.*} (flows, drops by reason).
  */
 package dev.gvproxy.forwarder;
