@@ -196,6 +196,11 @@ public final class VirtualNetwork implements AutoCloseable {
         };
     }
 
+    /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */
+    public dev.gvproxy.api.Tunneler tunneler() {
+        return new StackTunneler(stack, loop, 10_000);
+    }
+
     public DhcpServer dhcp() {
         return dhcp;
     }

@@ -48,6 +48,7 @@ public final class Gvforwarder implements AutoCloseable {
     private final AtomicLong framesToGvproxy = new AtomicLong();
     private final AtomicLong framesFromGvproxy = new AtomicLong();
     private final AtomicLong attempts = new AtomicLong();
+    private final ImpairedWriter.Stats impairStats = new ImpairedWriter.Stats();
     private volatile boolean stopping;
     private volatile State state = State.CONNECTING;
     private volatile Throwable lastError;
@@ -100,6 +101,21 @@ public final class Gvforwarder implements AutoCloseable {
     /** @return frames received from gvproxy and written to the TAP */
     public long framesFromGvproxy() {
         return framesFromGvproxy.get();
+    }
+
+    /** @return frames dropped by the test impairment ({@link Options#impair}), both directions */
+    public long framesDroppedByImpairment() {
+        return impairStats.dropped().get();
+    }
+
+    /** @return extra copies sent by the test impairment, both directions */
+    public long framesDuplicatedByImpairment() {
+        return impairStats.duplicated().get();
+    }
+
+    /** @return frames the test impairment delayed or held back, both directions */
+    public long framesDelayedByImpairment() {
+        return impairStats.delayed().get();
     }
 
     /** @return the error that ended the last attempt, or {@code null} */
@@ -221,6 +237,7 @@ public final class Gvforwarder implements AutoCloseable {
 
     private void tapToStream(Attempt a) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(HEADER + options.mtu() + 14).order(ByteOrder.LITTLE_ENDIAN);
+        ImpairedWriter impaired = a.impaired(options.impairToGvproxy(), "to-gvproxy", f -> a.stream.writeFully(f));
         while (true) {
             buf.clear().position(HEADER);
             int n = a.tap.read(buf);
@@ -229,7 +246,11 @@ public final class Gvforwarder implements AutoCloseable {
             if (options.debug()) {
                 LOG.info("tap -> gvproxy: " + FrameLog.describe(buf, HEADER, n));
             }
-            a.stream.writeFully(buf); // header + frame in one write
+            if (impaired == null) {
+                a.stream.writeFully(buf); // header + frame in one write
+            } else {
+                impaired.submit(buf);
+            }
             framesToGvproxy.incrementAndGet();
         }
     }
@@ -238,6 +259,7 @@ public final class Gvforwarder implements AutoCloseable {
         // Read in large chunks and cut frames out: one read(2) usually carries many frames.
         ByteBuffer in = ByteBuffer.allocateDirect(4 * 65536).order(ByteOrder.LITTLE_ENDIAN);
         in.flip();
+        ImpairedWriter impaired = a.impaired(options.impairToTap(), "to-tap", f -> a.tap.write(f));
         while (true) {
             fill(a.stream, in, HEADER);
             int len = in.getShort(in.position()) & 0xffff;
@@ -249,7 +271,11 @@ public final class Gvforwarder implements AutoCloseable {
             if (options.debug()) {
                 LOG.info("gvproxy -> tap: " + FrameLog.describe(frame, 0, len));
             }
-            a.tap.write(frame);
+            if (impaired == null) {
+                a.tap.write(frame);
+            } else {
+                impaired.submit(frame);
+            }
             in.position(in.position() + HEADER + len);
             framesFromGvproxy.incrementAndGet();
         }
@@ -306,6 +332,7 @@ public final class Gvforwarder implements AutoCloseable {
     private final class Attempt {
         final LinkedBlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();
         final List<Thread> threads = new ArrayList<>();
+        final List<ImpairedWriter> impairers = new java.util.concurrent.CopyOnWriteArrayList<>();
         final CountDownLatch done = new CountDownLatch(1);
         volatile ByteStream stream;
         volatile TapDevice tap;
@@ -329,6 +356,16 @@ public final class Gvforwarder implements AutoCloseable {
         private boolean closedDuringStop(Throwable e) {
             return (e instanceof ClosedChannelException || e instanceof AsynchronousCloseException
                     || e instanceof InterruptedException) && done.getCount() == 0;
+        }
+
+        ImpairedWriter impaired(Impairment imp, String name, ImpairedWriter.Output out) {
+            if (imp == null) {
+                return null;
+            }
+            ImpairedWriter w = new ImpairedWriter(imp, out, name + "-" + options.iface(), impairStats,
+                    e -> errors.add(closedDuringStop(e) ? STOP : e));
+            impairers.add(w);
+            return w;
         }
 
         void blockForever() throws InterruptedException {
@@ -362,6 +399,7 @@ public final class Gvforwarder implements AutoCloseable {
 
         void close() {
             closeIo();
+            impairers.forEach(ImpairedWriter::close);
             DhcpClient d = dhcp;
             if (d != null) {
                 d.close();

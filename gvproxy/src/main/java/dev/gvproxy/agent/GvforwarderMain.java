@@ -90,6 +90,8 @@ public final class GvforwarderMain {
             LOG.severe(e.getMessage());
             return 1;
         }
+        // Other ways out (SIGHUP, System.exit elsewhere) still kill the DHCP client and remove the TAP.
+        Runtime.getRuntime().addShutdownHook(new Thread(g::close, "gvforwarder-shutdown"));
         CountDownLatch stop = new CountDownLatch(1);
         for (String sig : new String[] {"TERM", "INT"}) {
             Signal.handle(new Signal(sig), s -> stop.countDown());

@@ -26,6 +26,8 @@ public final class Options {
     private boolean resolvConfSet;
     private Duration retryDelay = Duration.ofSeconds(1);
     private DhcpClientKind dhcpClient = DhcpClientKind.AUTO;
+    private Impairment impairToGvproxy;
+    private Impairment impairToTap;
 
     /** Which DHCP client to run when not {@code preexisting}. */
     public enum DhcpClientKind {
@@ -155,6 +157,24 @@ public final class Options {
     /** Forces a DHCP client (default {@link DhcpClientKind#AUTO}, as gvforwarder). */
     public Options dhcpClient(DhcpClientKind kind) {
         this.dhcpClient = Objects.requireNonNull(kind);
+        return this;
+    }
+
+    public Impairment impairToGvproxy() {
+        return impairToGvproxy;
+    }
+
+    public Impairment impairToTap() {
+        return impairToTap;
+    }
+
+    /**
+     * Test hook: impair frames going to gvproxy (guest transmit) and/or coming from it (guest receive); {@code null}
+     * for none (the default, and the fast path).
+     */
+    public Options impair(Impairment toGvproxy, Impairment toTap) {
+        this.impairToGvproxy = toGvproxy;
+        this.impairToTap = toTap;
         return this;
     }
 

@@ -9,6 +9,8 @@
  * (blocking I/O; the TAP side polls an eventfd so closing wakes it). The DHCP client runs as a child process with
  * our own lease script, so a namespace never touches the host's resolv.conf. Any failure closes the attempt and
  * retries after a second, redoing everything, so gvproxy restarts and TAP removal heal by themselves.
- * {@link dev.gvproxy.agent.GvforwarderMain} is the command line; tests drive {@code Gvforwarder} in-process.
+ * {@link dev.gvproxy.agent.GvforwarderMain} is the command line; tests drive {@code Gvforwarder} in-process and may
+ * put an {@link dev.gvproxy.agent.Impairment} (seeded loss, duplication, reordering, delay) into either pump
+ * direction, since this machine has no netem.
  */
 package dev.gvproxy.agent;

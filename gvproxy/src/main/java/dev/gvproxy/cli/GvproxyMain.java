@@ -1,18 +1,40 @@
 package dev.gvproxy.cli;
 
 import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.api.ApiContext;
+import dev.gvproxy.api.ApiHandler;
+import dev.gvproxy.api.ApiServer;
+import dev.gvproxy.api.InMemoryDnsZones;
+import dev.gvproxy.api.PortForward;
+import dev.gvproxy.api.PortForwardRegistry;
+import dev.gvproxy.api.StreamForwardOpener;
+import dev.gvproxy.api.Tunneler;
 import dev.gvproxy.cli.flags.GoFlagSet;
+import dev.gvproxy.config.CliArgs;
+import dev.gvproxy.config.ConfigException;
+import dev.gvproxy.config.GvproxyConfig;
+import dev.gvproxy.config.YamlConfig;
+import dev.gvproxy.notify.Notification;
+import dev.gvproxy.notify.NotificationSender;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.MacAddress;
+import dev.gvproxy.transport.Framing;
 import dev.gvproxy.transport.Listener;
+import dev.gvproxy.transport.Transports;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sun.misc.Signal;
@@ -20,9 +42,14 @@ import sun.misc.Signal;
 /**
  * {@code gvproxy-java}: gvproxy's command line (spec section 6) over a {@link VirtualNetwork}.
  *
- * <p>Start-up failures exit 1, flag syntax errors 2, {@code -h} 0; SIGINT/SIGTERM close every listener
- * (removing the unix sockets gvproxy-java created) and the pid file, then exit 0. A runtime failure of
- * the network exits 1 (gvproxy exits 0 there, which hides failures from its callers).
+ * <p>Exit status: flag syntax errors 2 (Go {@code flag}), {@code -h} and {@code -version} 0, start-up failures
+ * (configuration, validation, a listener that cannot bind) 1, a runtime failure 1 (gvproxy exits 0 there, which
+ * hides failures from its callers), SIGINT/SIGTERM 0 after closing every listener (removing the unix sockets
+ * gvproxy-java created) and the pid file.
+ *
+ * <p>Start-up order (spec 1.12, with the {@code ready} fix): flags, configuration, log file, validation, pid file,
+ * virtual network and configured forwards, {@code -listen}, {@code -services}, vpnkit, qemu, vfkit, stdio, then
+ * the {@code ready} notification.
  */
 public final class GvproxyMain {
     private static final Logger LOG = Logger.getLogger("gvproxy");
@@ -30,7 +57,7 @@ public final class GvproxyMain {
 
     private GvproxyMain() {}
 
-    /** Parsed command line; field names follow gvproxy's flags. */
+    /** Parsed command line; names, defaults and usage texts follow gvproxy's flags. */
     static final class Options {
         final GoFlagSet flags = new GoFlagSet("gvproxy-java");
         final GoFlagSet.BoolFlag version = flags.bool("version", false, "Print version information");
@@ -58,14 +85,58 @@ public final class GvproxyMain {
         final GoFlagSet.StringFlag notification = flags.string("notification", "", "Notification socket path");
         final GoFlagSet.BoolFlag debug = flags.bool("debug", false, "Print debug info");
         final GoFlagSet.BoolFlag ec2MetadataAccess = flags.bool("ec2-metadata-access", false, "Permits access to EC2 Metadata Service (TCP only)");
+
+        CliArgs cliArgs() {
+            CliArgs c = new CliArgs();
+            c.config = config.get();
+            c.listen = new ArrayList<>(listen.get());
+            c.services = services.get();
+            c.listenQemu = listenQemu.get();
+            c.listenBess = listenBess.get();
+            c.listenVfkit = listenVfkit.get();
+            c.listenVpnkit = listenVpnkit.get();
+            c.listenStdio = listenStdio.get();
+            c.mtu = mtu.get();
+            c.subnet = subnet.get();
+            c.gatewayIp = gatewayIp.get();
+            c.deviceIp = deviceIp.get();
+            c.hostIp = hostIp.get();
+            c.sshPort = sshPort.get();
+            c.sshPortSet = sshPort.isSet();
+            c.forwardSock = new ArrayList<>(forwardSock.get());
+            c.forwardDest = new ArrayList<>(forwardDest.get());
+            c.forwardUser = new ArrayList<>(forwardUser.get());
+            c.forwardIdentity = new ArrayList<>(forwardIdentity.get());
+            c.pcap = pcap.get();
+            c.pidFile = pidFile.get();
+            c.logFile = logFile.get();
+            c.notification = notification.get();
+            c.debug = debug.get();
+            c.ec2MetadataAccess = ec2MetadataAccess.get();
+            return c;
+        }
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, System.out, System.err));
+        int status = run(args, System.out, System.err, running -> {
+            for (String sig : new String[] {"TERM", "INT"}) {
+                Signal.handle(new Signal(sig), s -> running.stop("signal caught"));
+            }
+        });
+        System.exit(status);
     }
 
     /** Runs until a signal or a fatal error; returns the exit status. */
-    static int run(String[] args, PrintStream out, PrintStream err) {
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, r -> {});
+    }
+
+    /**
+     * Runs until {@link Running#stop} (signals call it) or a fatal error; returns the exit status.
+     *
+     * @param onStarted told once everything listens and {@code ready} was queued (tests stop it from there)
+     */
+    public static int run(String[] args, PrintStream out, PrintStream err, Consumer<Running> onStarted) {
         Options o = new Options();
         GoFlagSet.ParseResult r = o.flags.parse(args);
         if (!r.ok()) {
@@ -76,39 +147,63 @@ public final class GvproxyMain {
             out.println("gvproxy version " + VERSION);
             return 0;
         }
+        CliArgs cli = o.cliArgs();
         try {
-            LogSetup.configure(o.debug.get(), o.logFile.get().isEmpty() ? null : Path.of(o.logFile.get()));
+            LogSetup.configure(cli.debug, null);
         } catch (IOException e) {
-            err.println("unable to open log file " + o.logFile.get() + ": " + e.getMessage());
+            err.println(e.getMessage());
+            return 1;
+        }
+        GvproxyConfig cfg;
+        try {
+            YamlConfig yaml = cli.config.isEmpty() ? null : YamlConfig.load(Path.of(cli.config));
+            cfg = GvproxyConfig.resolve(cli, yaml, Path.of("/etc/resolv.conf"));
+        } catch (ConfigException e) {
+            LOG.severe(e.getMessage());
+            return 1;
+        }
+        if (!cfg.logFile.isEmpty()) {
+            try {
+                LogSetup.configure(cfg.debug, Path.of(cfg.logFile));
+            } catch (IOException | RuntimeException e) {
+                LOG.severe("unable to open log file " + cfg.logFile);
+                return 1;
+            }
+        } else if (cfg.debug != cli.debug) {
+            try {
+                LogSetup.configure(cfg.debug, null);
+            } catch (IOException e) {
+                return 1;
+            }
+        }
+        if (cfg.debug) {
+            LOG.fine("gvproxy version " + VERSION);
+            LOG.fine("os: " + System.getProperty("os.name") + ", arch: " + System.getProperty("os.arch")
+                    + ", java: " + Runtime.version());
+            LOG.fine("command line: gvproxy-java " + String.join(" ", args));
+        }
+        for (String w : cfg.warnings) {
+            LOG.warning(w);
+        }
+        try {
+            cfg.validate();
+            cfg.addCliSshForwards(cli);
+        } catch (ConfigException e) {
+            LOG.severe(e.getMessage());
             return 1;
         }
         Running running;
         try {
-            running = start(o);
+            running = start(cfg);
         } catch (StartupException e) {
             LOG.severe(e.getMessage());
             return 1;
         }
-        CountDownLatch stop = new CountDownLatch(1);
-        int[] status = {0};
-        for (String sig : new String[] {"TERM", "INT"}) {
-            Signal.handle(new Signal(sig), s -> {
-                LOG.info("gvproxy exiting: signal caught");
-                stop.countDown();
-            });
-        }
-        running.failure.whenComplete((v, t) -> {
-            LOG.severe("gvproxy exiting: " + (t != null ? t.getMessage() : "transport ended"));
-            status[0] = 1;
-            stop.countDown();
-        });
-        try {
-            stop.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        onStarted.accept(running);
+        String why = running.awaitStop();
+        LOG.info("gvproxy exiting: " + why);
         running.close();
-        return status[0];
+        return running.status;
     }
 
     static final class StartupException extends Exception {
@@ -118,18 +213,74 @@ public final class GvproxyMain {
     }
 
     /** What start-up created, so shutdown can undo it. */
-    static final class Running implements AutoCloseable {
+    public static final class Running implements AutoCloseable {
         final VirtualNetwork network;
+        final GvproxyConfig config;
+        final NotificationSender notifications;
         final List<Listener> listeners = new ArrayList<>();
-        final CompletableFuture<Void> failure = new CompletableFuture<>();
+        final CountDownLatch stopped = new CountDownLatch(1);
+        PortForwardRegistry forwards;
+        ApiContext api;
+        volatile String reason = "stopped";
+        volatile int status;
         Path pidFile;
 
-        Running(VirtualNetwork network) {
+        Running(VirtualNetwork network, GvproxyConfig config, NotificationSender notifications) {
             this.network = network;
+            this.config = config;
+            this.notifications = notifications;
+        }
+
+        /** Asks for a clean shutdown (exit status 0), e.g. on SIGTERM. */
+        public void stop(String why) {
+            if (stopped.getCount() > 0) {
+                reason = why;
+                stopped.countDown();
+            }
+        }
+
+        /** A runtime failure: shut down with exit status 1. */
+        void fail(String why) {
+            if (stopped.getCount() > 0) {
+                status = 1;
+                reason = why;
+                stopped.countDown();
+            }
+        }
+
+        String awaitStop() {
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return reason;
+        }
+
+        public VirtualNetwork network() {
+            return network;
+        }
+
+        public List<Listener> listeners() {
+            return List.copyOf(listeners);
         }
 
         @Override
         public void close() {
+            for (Listener l : listeners) {
+                try {
+                    l.close();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "closing listener", e);
+                }
+            }
+            if (forwards != null) {
+                try {
+                    network.run(forwards::closeAll);
+                } catch (RuntimeException e) {
+                    LOG.log(Level.FINE, "closing forwards", e);
+                }
+            }
             network.close();
             if (pidFile != null) {
                 try {
@@ -138,95 +289,184 @@ public final class GvproxyMain {
                     LOG.warning("cannot remove pid file " + pidFile + ": " + e.getMessage());
                 }
             }
+            notifications.drainAndClose(1000);
         }
     }
 
-    static StackConfig config(Options o) throws StartupException {
-        StackConfig.Builder b = StackConfig.builder().subnet(o.subnet.get());
-        try {
-            if (!o.gatewayIp.get().isEmpty()) {
-                b.gatewayIp(o.gatewayIp.get());
-            }
-            if (!o.deviceIp.get().isEmpty()) {
-                b.deviceIp(o.deviceIp.get());
-            }
-            if (!o.hostIp.get().isEmpty()) {
-                b.hostIp(o.hostIp.get());
-            }
-            if (o.mtu.get() != 0) {
-                b.mtu(o.mtu.getInt());
-            }
-            return b.build();
-        } catch (IllegalArgumentException e) {
-            String m = e.getMessage();
-            throw new StartupException(m.startsWith("invalid CIDR") ? "failed to parse subnet: " + m : m);
+    /**
+     * The services behind the API: the network's DHCP leases, DNS zones, and the stack's active TCP open into
+     * the guests, which /tunnel and TCP/unix port forwards carry their traffic over.
+     */
+    record Services(dev.gvproxy.api.LeaseSource leases, dev.gvproxy.api.DnsZones dns, Tunneler tunneler) {
+        static Services of(VirtualNetwork net) {
+            dev.gvproxy.api.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
+            dev.gvproxy.api.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
+            return new Services(leases, dns, net.tunneler());
+        }
+
+        private static dev.gvproxy.api.LeaseSource gatewayOnly(StackConfig sc) {
+            Map<String, String> leases = new LinkedHashMap<>();
+            leases.put(Ipv4Address.format(sc.gatewayIp()), MacAddress.format(sc.gatewayMac()));
+            sc.dhcpStaticLeases().forEach((ip, mac) -> leases.put(Ipv4Address.format(ip), MacAddress.format(mac)));
+            return () -> leases;
         }
     }
 
-    static Running start(Options o) throws StartupException {
-        if (!o.config.get().isEmpty()) {
-            throw new StartupException("-config is not supported yet by gvproxy-java");
+    /** The API's zone model over the DNS server's. */
+    record DnsServerZones(dev.gvproxy.dns.DnsServer server) implements dev.gvproxy.api.DnsZones {
+        @Override
+        public List<dev.gvproxy.api.DnsZone> zones() {
+            List<dev.gvproxy.api.DnsZone> out = new ArrayList<>();
+            for (dev.gvproxy.dns.Zone z : server.zones()) {
+                List<dev.gvproxy.api.DnsRecord> records = null;
+                if (!z.records().isEmpty()) {
+                    records = new ArrayList<>();
+                    for (dev.gvproxy.dns.ZoneRecord r : z.records()) {
+                        records.add(new dev.gvproxy.api.DnsRecord(r.name(), r.ip() == 0 ? "" : Ipv4Address.format(r.ip()),
+                                r.regexp()));
+                    }
+                }
+                out.add(new dev.gvproxy.api.DnsZone(z.name(), records,
+                        z.defaultIp().isPresent() ? Ipv4Address.format(z.defaultIp().getAsInt()) : ""));
+            }
+            return out;
         }
-        if (!o.listenBess.get().isEmpty() || !o.listenVpnkit.get().isEmpty()) {
-            throw new StartupException("-listen-bess and -listen-vpnkit are not supported yet by gvproxy-java");
+
+        @Override
+        public void add(dev.gvproxy.api.DnsZone zone) {
+            server.addZone(toZone(zone));
         }
-        if (!o.forwardSock.get().isEmpty() || !o.notification.get().isEmpty()) {
-            LOG.warning("-forward-sock and -notification are not supported yet by gvproxy-java; ignored");
+    }
+
+    static dev.gvproxy.dns.Zone toZone(dev.gvproxy.api.DnsZone z) {
+        List<dev.gvproxy.dns.ZoneRecord> records = new ArrayList<>();
+        if (z.records() != null) {
+            for (dev.gvproxy.api.DnsRecord r : z.records()) {
+                records.add(new dev.gvproxy.dns.ZoneRecord(r.name(), r.ip().isEmpty() ? 0 : Ipv4Address.parse(r.ip()),
+                        r.regexp()));
+            }
         }
-        long ssh = o.sshPort.get();
-        if (ssh != -1 && (ssh < 1024 || ssh > 65535)) {
-            throw new StartupException("ssh-port value must be between 1024 and 65535");
+        return new dev.gvproxy.dns.Zone(z.name(), records, z.defaultIp().isEmpty() ? java.util.OptionalInt.empty()
+                : java.util.OptionalInt.of(Ipv4Address.parse(z.defaultIp())));
+    }
+
+    static Running start(GvproxyConfig cfg) throws StartupException {
+        NotificationSender notifications = cfg.notificationPath.isEmpty() ? NotificationSender.none()
+                : new NotificationSender(Path.of(cfg.notificationPath));
+        List<dev.gvproxy.dns.Zone> zones = new ArrayList<>();
+        for (dev.gvproxy.api.DnsZone z : cfg.dnsZones) {
+            zones.add(toZone(z));
         }
-        if (!o.listenVfkit.get().isEmpty() && !o.listenVfkit.get().startsWith("unixgram://")) {
-            throw new StartupException("vfkit listen address must be unixgram:// address");
-        }
-        StackConfig config = config(o);
-        VirtualNetwork.Builder nb = VirtualNetwork.builder().config(config);
-        if (!o.pcap.get().isEmpty()) {
-            nb.pcap(Path.of(o.pcap.get()));
+        VirtualNetwork.Builder nb = VirtualNetwork.builder().config(cfg.stackConfig())
+                .dhcp(true, dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
+                        .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList()).build())
+                .dns(true, dev.gvproxy.dns.DnsConfig.builder().zones(zones).build());
+        if (!cfg.captureFile.isEmpty()) {
+            nb.pcap(Path.of(cfg.captureFile));
         }
         VirtualNetwork net;
         try {
             net = nb.build();
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            notifications.drainAndClose(1000);
             throw new StartupException("cannot create the virtual network: " + e.getMessage());
         }
-        Running run = new Running(net);
+        Running run = new Running(net, cfg, notifications);
+        net.virtualSwitch().addListener(notifications.macListener());
         try {
             LOG.info("gvproxy version " + VERSION);
-            LOG.info("waiting for clients...");
-            for (String uri : o.listen.get()) {
-                run.listeners.add(net.listenApi(uri));
-                LOG.info("listening " + uri);
-            }
-            if (!o.services.get().isEmpty()) {
-                run.listeners.add(net.listenApi(o.services.get()));
-                LOG.info("listening " + o.services.get());
-            }
-            if (!o.listenQemu.get().isEmpty()) {
-                run.listeners.add(net.listenQemu(o.listenQemu.get()));
-                LOG.info("listening qemu " + o.listenQemu.get());
-            }
-            if (!o.listenVfkit.get().isEmpty()) {
-                run.listeners.add(net.listenDatagram(o.listenVfkit.get()));
-                LOG.info("listening vfkit " + o.listenVfkit.get());
-            }
-            if (!o.listenStdio.get().isEmpty()) {
-                Listener l = net.attachStdio();
-                run.listeners.add(l);
-                // stdio is one guest for the process's life: its end ends gvproxy, as upstream.
-                l.closeFuture().whenComplete((v, t) -> run.failure.completeExceptionally(
-                        new IOException("stdio transport ended")));
-            }
-            if (!o.pidFile.get().isEmpty()) {
-                run.pidFile = Path.of(o.pidFile.get());
+            if (!cfg.pidFile.isEmpty()) {
+                run.pidFile = Path.of(cfg.pidFile);
                 Files.writeString(run.pidFile, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
             }
-        } catch (IOException | RuntimeException e) {
+            Services services = Services.of(net);
+            PortForwardRegistry forwards = new PortForwardRegistry(
+                    new StreamForwardOpener(net.eventLoop(), services.tunneler()));
+            run.forwards = forwards;
+            run.api = ApiContext.builder()
+                    .network(net.virtualSwitch(), net.counters())
+                    .leases(services.leases())
+                    .dns(services.dns())
+                    .forwards(forwards)
+                    .tunneler(services.tunneler())
+                    .build();
+            for (PortForward f : cfg.forwards) {
+                try {
+                    net.eventLoop().submit(() -> forwards.expose(f).toCompletableFuture()).get(10, TimeUnit.SECONDS)
+                            .get(10, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    Throwable c = e.getCause() != null ? e.getCause() : e;
+                    throw new IOException("cannot add forward " + f.local() + " -> " + f.remote() + ": " + c.getMessage());
+                }
+            }
+            if (!cfg.sshForwards.isEmpty()) {
+                LOG.warning("-forward-sock/-forward-dest/-forward-user/-forward-identity are not supported yet by "
+                        + "gvproxy-java; ignored");
+            }
+            LOG.info("waiting for clients...");
+            // gvproxy uses qemu framing on /connect when a qemu interface exists (spec 1.5); reproduced.
+            Framing connectFraming = cfg.qemu.isEmpty() ? Framing.HYPERKIT : Framing.QEMU;
+            for (String uri : cfg.listen) {
+                run.listeners.add(Transports.listenApi(uri, net.transportContext(),
+                        ApiServer.hostFallback(run.api, ApiHandler.Surface.FULL), connectFraming));
+                LOG.info("listening " + uri);
+            }
+            if (!cfg.services.isEmpty()) {
+                run.listeners.add(Transports.listenServices(cfg.services, net.transportContext(),
+                        ApiServer.hostFallback(run.api, ApiHandler.Surface.SERVICES)));
+                LOG.info("enabling services API. Listening " + cfg.services);
+            }
+            hypervisor(run, "vpnkit", cfg.vpnkit, () -> Transports.listenVpnkit(cfg.vpnkit, net.transportContext(),
+                    cfg.mtu, uuid -> cfg.vpnkitUuidMacs.get(uuid)));
+            hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.transportContext()));
+            if (!cfg.bess.isEmpty()) {
+                notifications.send(Notification.HYPERVISOR_ERROR);
+                throw new IOException("-listen-bess is not supported yet by gvproxy-java");
+            }
+            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.transportContext()));
+            if (!cfg.stdio.isEmpty()) {
+                Listener l = Transports.attachStdio(net.transportContext());
+                run.listeners.add(l);
+                // stdio is one guest for the process's life: its end ends gvproxy-java, as upstream.
+                l.closeFuture().whenComplete((v, t) -> run.fail("stdio transport ended"));
+            }
+        } catch (IOException | RuntimeException | InterruptedException | java.util.concurrent.TimeoutException e) {
             LOG.log(Level.FINE, "start-up failed", e);
             run.close();
-            throw new StartupException("cannot listen: " + e.getMessage());
+            throw new StartupException(e.getMessage() == null ? e.toString() : e.getMessage());
         }
+        notifications.send(Notification.READY);
         return run;
+    }
+
+    private interface ListenAction {
+        Listener listen() throws IOException;
+    }
+
+    private static void hypervisor(Running run, String kind, String uri, ListenAction action) throws IOException {
+        if (uri.isEmpty()) {
+            return;
+        }
+        try {
+            run.listeners.add(action.listen());
+            LOG.info("listening " + kind + " " + uri);
+        } catch (IOException | RuntimeException e) {
+            run.notifications.send(Notification.HYPERVISOR_ERROR);
+            throw new IOException(kind + " listen error: " + e.getMessage(), e);
+        }
+    }
+
+    /** For tests: the exit code future of a run started on another thread. */
+    static CompletableFuture<Integer> runAsync(String[] args, PrintStream out, PrintStream err,
+                                               Consumer<Running> onStarted) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        Thread.ofPlatform().name("gvproxy-main-test").start(() -> {
+            try {
+                f.complete(run(args, out, err, onStarted));
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
     }
 }

@@ -103,7 +103,12 @@ final class NetnsFixture implements AutoCloseable {
     }
 
     @Override
-    public void close() throws IOException, InterruptedException {
-        sh("ip", "netns", "del", name);
+    public void close() throws IOException {
+        try {
+            sh("ip", "netns", "del", name);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted deleting netns " + name, e);
+        }
     }
 }

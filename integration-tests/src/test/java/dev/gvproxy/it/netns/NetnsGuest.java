@@ -1,6 +1,7 @@
 package dev.gvproxy.it.netns;
 
 import dev.gvproxy.agent.Gvforwarder;
+import dev.gvproxy.agent.Impairment;
 import dev.gvproxy.agent.Options;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -336,6 +337,8 @@ public final class NetnsGuest implements AutoCloseable {
         private boolean manageResolvConf;
         private boolean debug;
         private Options.DhcpClientKind dhcpClient = Options.DhcpClientKind.AUTO;
+        private Impairment impairOut;
+        private Impairment impairIn;
         private Duration startTimeout = Duration.ofSeconds(20);
 
         private Builder(String url) {
@@ -387,6 +390,16 @@ public final class NetnsGuest implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Impairs the guest's traffic in the agent's pump: {@code out} for frames the guest sends, {@code in} for
+         * frames it receives ({@code null} = untouched). This machine has no netem; this is the substitute.
+         */
+        public Builder impair(Impairment out, Impairment in) {
+            this.impairOut = out;
+            this.impairIn = in;
+            return this;
+        }
+
         /** Agent {@code -debug} (logs every frame). */
         public Builder debug(boolean debug) {
             this.debug = debug;
@@ -416,7 +429,8 @@ public final class NetnsGuest implements AutoCloseable {
                 }
                 // Buffers for the largest MTU the stack supports, so jumbo-MTU tests need no extra setting.
                 Options o = Options.defaults().mtu(65520).url(url).iface(iface).mac(mac).netns(name).debug(debug)
-                        .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient);
+                        .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient)
+                        .impair(impairOut, impairIn);
                 if (staticCidr != null) {
                     ip("-n", name, "tuntap", "add", "dev", iface, "mode", "tap");
                     ip("-n", name, "link", "set", iface, "address", mac);

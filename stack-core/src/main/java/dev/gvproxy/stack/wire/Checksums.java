@@ -1,8 +1,8 @@
 package dev.gvproxy.stack.wire;
 
 import io.netty.buffer.ByteBuf;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -24,22 +24,31 @@ import java.nio.ByteOrder;
  * + Checksums.partial(buf, l4Off, l4Len, 0)))}. Verification of a received segment: the same sum taken over
  * the segment <em>including</em> its stored checksum folds to {@code 0xFFFF} ({@link #verify}).
  *
- * <p>Speed: the bytes are summed eight at a time through a {@link MemorySegment} over the buffer's backing
- * array or NIO buffer, in little-endian (native on x86/arm) 32-bit halves, and the folded result is
- * byte-swapped once at the end (RFC 1071 section 2(B): the sum is byte-order independent). Buffers whose
- * memory is not reachable that way (composites, wrapped or read-only buffers) are summed per component, or as a
- * last resort through {@link ByteBuf#getLong(int)}; all paths give identical results.
+ * <p>Speed: the bytes are summed eight at a time through {@link VarHandle} views of the buffer's backing
+ * array or NIO buffer, as little-endian (native on x86/arm) 64-bit words split into 32-bit halves,
+ * and the folded result is byte-swapped once at the end (RFC 1071 section 2(B): the sum is byte-order
+ * independent). Heap buffers allocate nothing; direct buffers at most one short-lived NIO duplicate (usually
+ * scalar-replaced by the JIT). Nothing is mutated, so concurrent checksums of one buffer are safe. Composite
+ * buffers are summed per component; buffers without NIO access, and ranges of 64 bytes or less (headers), go
+ * through {@link ByteBuf#getLong(int)}. All paths give identical results.
  *
  * <p>All {@code ByteBuf} parameters are <b>borrowed</b>: indexes are absolute, reader/writer indexes are not
  * touched. The ranges passed are the caller's responsibility (check the packet first); an out-of-range request
  * is a programming error and throws {@link IndexOutOfBoundsException}.
  */
 public final class Checksums {
-    private static final ValueLayout.OfLong LONG_LE =
-            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort SHORT_LE =
-            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    // Little-endian views: native on x86/arm, so no byte swap per word (the sum is swapped once at the end).
+    private static final VarHandle ARR_LONG = MethodHandles.byteArrayViewVarHandle(long[].class,
+            ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle ARR_INT = MethodHandles.byteArrayViewVarHandle(int[].class,
+            ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle NIO_LONG = MethodHandles.byteBufferViewVarHandle(long[].class,
+            ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle NIO_INT = MethodHandles.byteBufferViewVarHandle(int[].class,
+            ByteOrder.LITTLE_ENDIAN);
+
+    /** Up to this many bytes are summed through the buffer's own accessors (see {@link #partial}). */
+    private static final int SMALL = 64;
 
     private Checksums() {}
 
@@ -56,13 +65,19 @@ public final class Checksums {
     public static int partial(ByteBuf buf, int off, int len, int initial) {
         checkRange(buf, off, len);
         long sum;
-        if (buf.hasArray()) {
-            sum = sumSegment(MemorySegment.ofArray(buf.array()), buf.arrayOffset() + (long) off, len);
+        if (len <= SMALL) {
+            // Headers: a few bounds-checked reads beat setting up a view of the buffer.
+            sum = sumGeneric(buf, off, len);
+        } else if (buf.hasArray()) {
+            sum = sumArray(buf.array(), buf.arrayOffset() + off, len);
         } else {
             int n = buf.nioBufferCount();
             if (n == 1) {
+                // nioBuffer() makes a private duplicate. internalNioBuffer() would save that small allocation but
+                // moves the position of a view that Netty shares between slices of one buffer, which another
+                // thread (a transport writing an earlier frame that shares the payload) may be using.
                 ByteBuffer nio = buf.nioBuffer(off, len);
-                sum = sumSegment(MemorySegment.ofBuffer(nio), 0, len);
+                sum = sumNio(nio, nio.position(), len);
             } else if (n > 1) {
                 sum = sumComponents(buf.nioBuffers(off, len));
             } else {
@@ -75,7 +90,7 @@ public final class Checksums {
     /** Ones'-complement sum of a byte array range, same conventions as {@link #partial(ByteBuf, int, int, int)}. */
     public static int partial(byte[] bytes, int off, int len, int initial) {
         java.util.Objects.checkFromIndexSize(off, len, bytes.length);
-        return fold(sumSegment(MemorySegment.ofArray(bytes), off, len) + (initial & 0xFFFF_FFFFL));
+        return fold(sumArray(bytes, off, len) + (initial & 0xFFFF_FFFFL));
     }
 
     /**
@@ -161,41 +176,74 @@ public final class Checksums {
     }
 
     /**
-     * Sum of a segment range, as a (little-endian) word sum converted to big-endian order and folded; the result
-     * is in 0..0xFFFF. Two 64-bit accumulators keep the adds independent; 32-bit halves cannot overflow them
-     * for any range below 2^31 bytes.
+     * Sum of a byte-array range as a little-endian word sum, converted to big-endian order and folded
+     * (0..0xFFFF). Two accumulators keep the adds independent; adding 32-bit halves to 64-bit accumulators
+     * cannot overflow for any range below 2^31 bytes.
      */
-    private static long sumSegment(MemorySegment seg, long base, int len) {
-        long a = 0;
-        long b = 0;
-        long i = base;
-        long end = base + len;
-        long end16 = base + (len & ~15);
+    private static long sumArray(byte[] a, int base, int len) {
+        long s0 = 0;
+        long s1 = 0;
+        int i = base;
+        int end = base + len;
+        int end16 = base + (len & ~15);
         for (; i < end16; i += 16) {
-            long w0 = seg.get(LONG_LE, i);
-            long w1 = seg.get(LONG_LE, i + 8);
-            a += (w0 >>> 32) + (w0 & 0xFFFF_FFFFL);
-            b += (w1 >>> 32) + (w1 & 0xFFFF_FFFFL);
+            long w0 = (long) ARR_LONG.get(a, i);
+            long w1 = (long) ARR_LONG.get(a, i + 8);
+            s0 += (w0 >>> 32) + (w0 & 0xFFFF_FFFFL);
+            s1 += (w1 >>> 32) + (w1 & 0xFFFF_FFFFL);
         }
-        a += b;
+        s0 += s1;
         if (end - i >= 8) {
-            long w = seg.get(LONG_LE, i);
-            a += (w >>> 32) + (w & 0xFFFF_FFFFL);
+            long w = (long) ARR_LONG.get(a, i);
+            s0 += (w >>> 32) + (w & 0xFFFF_FFFFL);
             i += 8;
         }
         if (end - i >= 4) {
-            a += seg.get(INT_LE, i) & 0xFFFF_FFFFL;
+            s0 += (int) ARR_INT.get(a, i) & 0xFFFF_FFFFL;
             i += 4;
         }
         if (end - i >= 2) {
-            a += seg.get(SHORT_LE, i) & 0xFFFF;
+            s0 += (a[i] & 0xFF) | ((a[i + 1] & 0xFF) << 8);
             i += 2;
         }
         if (i < end) {
             // A trailing byte is the high half of a big-endian word, i.e. the low half of a little-endian one.
-            a += seg.get(ValueLayout.JAVA_BYTE, i) & 0xFF;
+            s0 += a[i] & 0xFF;
         }
-        return swap(fold(a));
+        return swap(fold(s0));
+    }
+
+    /** {@link #sumArray} for a heap or direct NIO buffer, by absolute index (position and limit unused). */
+    private static long sumNio(ByteBuffer b, int base, int len) {
+        long s0 = 0;
+        long s1 = 0;
+        int i = base;
+        int end = base + len;
+        int end16 = base + (len & ~15);
+        for (; i < end16; i += 16) {
+            long w0 = (long) NIO_LONG.get(b, i);
+            long w1 = (long) NIO_LONG.get(b, i + 8);
+            s0 += (w0 >>> 32) + (w0 & 0xFFFF_FFFFL);
+            s1 += (w1 >>> 32) + (w1 & 0xFFFF_FFFFL);
+        }
+        s0 += s1;
+        if (end - i >= 8) {
+            long w = (long) NIO_LONG.get(b, i);
+            s0 += (w >>> 32) + (w & 0xFFFF_FFFFL);
+            i += 8;
+        }
+        if (end - i >= 4) {
+            s0 += (int) NIO_INT.get(b, i) & 0xFFFF_FFFFL;
+            i += 4;
+        }
+        if (end - i >= 2) {
+            s0 += (b.get(i) & 0xFF) | ((b.get(i + 1) & 0xFF) << 8);
+            i += 2;
+        }
+        if (i < end) {
+            s0 += b.get(i) & 0xFF;
+        }
+        return swap(fold(s0));
     }
 
     private static long sumComponents(ByteBuffer[] parts) {
@@ -206,8 +254,7 @@ public final class Checksums {
             if (n == 0) {
                 continue;
             }
-            MemorySegment seg = MemorySegment.ofBuffer(p);
-            sum = add(sum, (int) sumSegment(seg, 0, n), odd);
+            sum = add(sum, (int) sumNio(p, p.position(), n), odd);
             odd ^= (n & 1) != 0;
         }
         return sum;
@@ -222,8 +269,13 @@ public final class Checksums {
             long w = buf.getLong(i);
             sum += (w >>> 32) + (w & 0xFFFF_FFFFL);
         }
-        for (; end - i >= 2; i += 2) {
+        if (end - i >= 4) {
+            sum += buf.getUnsignedInt(i);
+            i += 4;
+        }
+        if (end - i >= 2) {
             sum += buf.getUnsignedShort(i);
+            i += 2;
         }
         if (i < end) {
             sum += (buf.getUnsignedByte(i) << 8);

@@ -34,8 +34,8 @@
  * TCP sequence numbers are {@code int}s compared with {@link dev.gvproxy.stack.wire.SeqNum}, never with
  * {@code <}.
  *
- * <p><b>Checksums</b> ({@link dev.gvproxy.stack.wire.Checksums}) sum eight bytes at a time through a
- * {@link java.lang.foreign.MemorySegment} over the buffer's memory; the data path verifies each checksum once,
+ * <p><b>Checksums</b> ({@link dev.gvproxy.stack.wire.Checksums}) sum eight bytes at a time through
+ * {@link java.lang.invoke.VarHandle} views of the buffer's array or NIO buffer, without allocating; the data path verifies each checksum once,
  * in {@code check}.
  */
 package dev.gvproxy.stack.wire;

@@ -263,4 +263,26 @@ class TcpPacketTest {
         }
         assertTrue(accepted > 0);
     }
+
+    @Test
+    void emitHeaderOverACompositePayloadWithOddPieces() {
+        byte[] data = new byte[1001];
+        new Random(5).nextBytes(data);
+        io.netty.buffer.CompositeByteBuf composite = Unpooled.compositeBuffer();
+        composite.addComponent(true, Unpooled.wrappedBuffer(data, 0, 3));
+        composite.addComponent(true, Unpooled.directBuffer(500).writeBytes(data, 3, 500));
+        composite.addComponent(true, Unpooled.wrappedBuffer(data, 503, 498));
+        composite.readerIndex(1); // start the payload at an odd place, too
+        TcpRepr r = SYN.toBuilder().flags(TcpFlags.ACK).mss(-1).windowScale(-1).sackPermitted(false).build();
+        ByteBuf header = Unpooled.buffer();
+        r.emitHeader(header, A, B, composite);
+        ByteBuf whole = Unpooled.buffer();
+        r.emit(whole, A, B, composite);
+        assertEquals(ByteBufUtil.hexDump(whole, 0, header.readableBytes()), ByteBufUtil.hexDump(header));
+        assertNull(TcpPacket.check(whole, 0, whole.readableBytes(), A, B));
+        assertEquals(1000, TcpPacket.payloadLength(whole, 0, whole.readableBytes()));
+        header.release();
+        whole.release();
+        composite.release();
+    }
 }

@@ -212,4 +212,42 @@ class WireBasicsTest {
         b.release();
         payload.release();
     }
+
+    @Test
+    void ipv4ReprWithOptionsAndFragmentFields() {
+        byte[] opts = {Ipv4Packet.OPT_NOP, 7, 7, 4, 0, 0, 0, 0}; // NOP + an empty record-route
+        Ipv4Repr r = new Ipv4Repr(0xB8, 0xABCD, false, true, 2960, 1, IpProtocol.UDP, IP_A, IP_B, opts, 100);
+        assertEquals(28, r.headerLength());
+        assertEquals(128, r.totalLength());
+        ByteBuf b = Unpooled.buffer();
+        r.emit(b);
+        b.writeZero(100);
+        assertNull(Ipv4Packet.check(b, 0, b.readableBytes()));
+        assertNull(Ipv4Packet.checkOptions(b, 0));
+        assertEquals(21, Ipv4Packet.findOption(b, 0, Ipv4Packet.OPT_RECORD_ROUTE));
+        assertEquals(0xB8, Ipv4Packet.dscpEcn(b, 0));
+        assertEquals(2960, Ipv4Packet.fragmentOffset(b, 0));
+        assertTrue(Ipv4Packet.moreFragments(b, 0));
+        assertEquals(r, Ipv4Repr.parse(b, 0));
+        assertTrue(r.toString().contains("198.18.0.1 > 198.18.0.2"), r.toString());
+        assertEquals(Ipv4Repr.of(IpProtocol.TCP, IP_A, IP_B, 64, 1, true, 0),
+                new Ipv4Repr(0, 1, true, false, 0, 64, IpProtocol.TCP, IP_A, IP_B, null, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new Ipv4Repr(0, 0, false, false, 0, 1, 1, 0, 0, new byte[3], 0));
+        b.release();
+    }
+
+    @Test
+    void udpChecksumThatComputesToZeroIsSentAsAllOnes() {
+        ByteBuf b = Unpooled.buffer();
+        UdpPacket.writeHeader(b, 1, 2, 2);
+        b.writeShort(0);
+        // Choose the last payload word so that the ones'-complement sum is 0xFFFF, i.e. the checksum is 0.
+        int s = Checksums.fold(Checksums.pseudoHeader(IP_A, IP_B, IpProtocol.UDP, 10) + Checksums.partial(b, 0, 10, 0));
+        b.setShort(8, 0xFFFF - s);
+        UdpPacket.fillChecksum(b, 0, 10, IP_A, IP_B);
+        assertEquals(0xFFFF, UdpPacket.checksum(b, 0));
+        assertNull(UdpPacket.check(b, 0, 10, IP_A, IP_B));
+        b.release();
+    }
 }

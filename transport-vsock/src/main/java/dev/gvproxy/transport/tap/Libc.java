@@ -24,6 +24,7 @@ import java.lang.invoke.VarHandle;
  * <p>Public because the guest agent ({@code dev.gvproxy.agent}) uses the same downcalls for AF_VSOCK; it is not a
  * general-purpose libc binding.
  */
+@SuppressWarnings("restricted") // FFM downcalls are the point of this class; run with --enable-native-access
 public final class Libc {
     public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;

@@ -77,10 +77,12 @@ class TapDeviceTest {
             assertFalse(tap.isUp());
             tap.setMac("5a:94:ef:e4:0c:ee");
             tap.setUp();
+            tap.setMtu(1400);
             assertTrue(tap.isUp());
             String link = run("ip", "-n", ns, "link", "show", "tap0");
             assertTrue(link.contains("link/ether 5a:94:ef:e4:0c:ee"), link);
             assertTrue(link.contains("<BROADCAST,MULTICAST,UP"), link);
+            assertTrue(link.contains("mtu 1400"), link);
             assertTrue(Netns.interfaceExists(ns, "tap0"));
             assertFalse(Netns.interfaceExists(ns, "eth0"));
         }
@@ -196,6 +198,30 @@ class TapDeviceTest {
         tap.close(); // idempotent
         assertThrows(ClosedChannelException.class, () -> tap.write(ByteBuffer.allocate(60)));
         assertFalse(Netns.interfaceExists(ns, "tap0"));
+    }
+
+    /** Deleting the interface under a blocked reader ends the read with an error (no spinning, no hang). */
+    @Test
+    void deletedInterfaceFailsTheReader() throws Exception {
+        try (TapDevice tap = TapDevice.open("tap0", ns)) {
+            tap.setUp();
+            String threadName = "tapdel-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000));
+            CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                try {
+                    ByteBuffer b = ByteBuffer.allocateDirect(65536);
+                    while (true) {
+                        b.clear();
+                        tap.read(b); // IPv6 router solicitations may arrive first: keep reading
+                    }
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }, r -> Thread.ofPlatform().name(threadName).daemon(true).start(r));
+            assertTrue(awaitBlockedInPoll(threadName, TimeUnit.SECONDS.toNanos(10)), "reader never blocked in poll");
+            run("ip", "-n", ns, "link", "del", "tap0");
+            ExecutionException e = assertThrows(ExecutionException.class, () -> reader.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(IOException.class, e.getCause().getCause());
+        }
     }
 
     /** Polls /proc until the native thread named {@code name} sleeps in poll(2) (its wchan names a poll function). */

@@ -1,0 +1,641 @@
+package dev.gvproxy.api;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DateFormatter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * gvproxy's HTTP API routes (spec 4) for one connection. Sits after an {@link HttpServerCodec} (and, on
+ * {@code -listen} endpoints, the transport's {@code ConnectHandler}); it adds an {@link HttpObjectAggregator}
+ * in front of itself when there is none, and removes it again when it is removed (e.g. on {@code /connect}).
+ *
+ * <p>Status codes, bodies and JSON shapes follow Go's {@code net/http} and gvproxy: errors are
+ * {@code text/plain; charset=utf-8} with {@code X-Content-Type-Options: nosniff} and a body ending in a newline;
+ * JSON bodies end in a newline; unknown paths get {@code 404 page not found}; {@code /services} and other subtree
+ * roots redirect (301) to their slash form, non-canonical paths to their clean form. Routes that change state
+ * only accept POST ({@code 400 post only}); the others accept any method.
+ *
+ * <p>Differences from gvproxy (fixes): a host name or IPv6 literal in an expose {@code remote}, and a non-IPv4
+ * {@code ip} on {@code /tunnel}, get a 400 with a clear message (gvproxy crashes the handler or answers 500
+ * {@code invalid remote addr}); the in-VM surface can require a bearer token.
+ */
+public final class ApiHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = Logger.getLogger(ApiHandler.class.getName());
+    static final String AGGREGATOR = "apiAggregator";
+    private static final String TEXT = "text/plain; charset=utf-8";
+
+    /** Which routes a listener serves (spec 4.1). */
+    public enum Surface {
+        /** {@code -listen}: everything ({@code /connect} is taken before this handler). */
+        FULL,
+        /** {@code -services}: everything but {@code /connect}. */
+        SERVICES,
+        /** gateway:80 inside the network: only {@code /services/forwarder/{all,expose,unexpose}}. */
+        IN_VM
+    }
+
+    private final ApiContext api;
+    private final Surface surface;
+    private boolean addedAggregator;
+    private boolean busy;
+
+    public ApiHandler(ApiContext api, Surface surface) {
+        this.api = api;
+        this.surface = surface;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        ChannelPipeline p = ctx.pipeline();
+        if (p.get(HttpObjectAggregator.class) == null) {
+            p.addBefore(ctx.name(), AGGREGATOR, new HttpObjectAggregator(api.maxBody));
+            addedAggregator = true;
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (addedAggregator && ctx.pipeline().context(AGGREGATOR) != null) {
+            ctx.pipeline().remove(AGGREGATOR);
+        }
+    }
+
+    /** @param msg <b>taken</b> */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof FullHttpRequest req)) {
+            if (msg instanceof HttpRequest r && !r.decoderResult().isSuccess()) {
+                ReferenceCountUtil.release(msg);
+                Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false).send(ctx);
+                return;
+            }
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        try {
+            if (!req.decoderResult().isSuccess()) {
+                Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false).send(ctx);
+                return;
+            }
+            handle(ctx, req);
+        } finally {
+            req.release();
+        }
+    }
+
+    private void handle(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        QueryStringDecoder q = new QueryStringDecoder(req.uri());
+        String path = q.path();
+        if (path.isEmpty() || path.charAt(0) != '/') {
+            path = "/" + path;
+        }
+        if (!req.method().equals(HttpMethod.CONNECT)) {
+            String clean = cleanPath(path);
+            if (!clean.equals(path)) {
+                redirect(ctx, req, clean, q.rawQuery(), keepAlive);
+                return;
+            }
+        }
+        if (surface == Surface.IN_VM && api.inVmToken != null && !authorized(req)) {
+            Response r = Response.text(HttpResponseStatus.UNAUTHORIZED, "unauthorized", keepAlive);
+            r.headers.put("WWW-Authenticate", "Bearer realm=\"gvproxy\"");
+            r.send(ctx);
+            return;
+        }
+        boolean full = surface != Surface.IN_VM;
+        switch (path) {
+            case "/services/forwarder/all" -> json(ctx, forwardsJson(), keepAlive);
+            case "/services/forwarder/expose" -> expose(ctx, req, keepAlive);
+            case "/services/forwarder/unexpose" -> unexpose(ctx, req, keepAlive);
+            case "/services/forwarder" -> redirect(ctx, req, "/services/forwarder/", q.rawQuery(), keepAlive);
+            default -> {
+                if (!full) {
+                    notFound(ctx, keepAlive);
+                    return;
+                }
+                switch (path) {
+                    case "/stats" -> json(ctx, statsJson(), keepAlive);
+                    case "/cam" -> json(ctx, camJson(), keepAlive);
+                    case "/leases", "/services/dhcp/leases" -> json(ctx, leasesJson(), keepAlive);
+                    case "/services/dns/all" -> json(ctx, dnsJson(), keepAlive);
+                    case "/services/dns/add" -> dnsAdd(ctx, req, keepAlive);
+                    case "/tunnel" -> tunnel(ctx, req, q, keepAlive);
+                    case "/services", "/services/dhcp", "/services/dns" ->
+                            redirect(ctx, req, path + "/", q.rawQuery(), keepAlive);
+                    default -> notFound(ctx, keepAlive);
+                }
+            }
+        }
+    }
+
+    private boolean authorized(HttpRequest req) {
+        String h = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        byte[] given = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+        return MessageDigest.isEqual(given, api.inVmToken.getBytes(StandardCharsets.UTF_8));
+    }
+
+    // --- JSON documents -----------------------------------------------------------------------------------
+
+    String statsJson() {
+        // Counters "<layer>.<reason>" nested by layer; Go sorts map keys, so do we.
+        TreeMap<String, TreeMap<String, Long>> layers = new TreeMap<>();
+        for (Map.Entry<String, Long> e : api.counters.get().entrySet()) {
+            String name = e.getKey();
+            int dot = name.indexOf('.');
+            String layer = dot < 0 ? "misc" : name.substring(0, dot);
+            String reason = dot < 0 ? name : name.substring(dot + 1);
+            layers.computeIfAbsent(layer, k -> new TreeMap<>()).put(reason, e.getValue());
+        }
+        StringBuilder b = new StringBuilder("{\"BytesReceived\":").append(Long.toUnsignedString(api.bytesReceived.getAsLong()))
+                .append(",\"BytesSent\":").append(Long.toUnsignedString(api.bytesSent.getAsLong()))
+                .append(",\"stack\":{");
+        boolean firstLayer = true;
+        for (Map.Entry<String, TreeMap<String, Long>> l : layers.entrySet()) {
+            if (!firstLayer) {
+                b.append(',');
+            }
+            firstLayer = false;
+            b.append(GoJson.string(l.getKey())).append(":{");
+            boolean first = true;
+            for (Map.Entry<String, Long> c : l.getValue().entrySet()) {
+                if (!first) {
+                    b.append(',');
+                }
+                first = false;
+                b.append(GoJson.string(c.getKey())).append(':').append(Long.toUnsignedString(c.getValue()));
+            }
+            b.append('}');
+        }
+        return b.append("}}").toString();
+    }
+
+    String camJson() {
+        StringBuilder b = new StringBuilder("{");
+        boolean first = true;
+        for (Map.Entry<String, Integer> e : new TreeMap<>(api.cam.get()).entrySet()) {
+            if (!first) {
+                b.append(',');
+            }
+            first = false;
+            b.append(GoJson.string(e.getKey())).append(':').append(e.getValue());
+        }
+        return b.append('}').toString();
+    }
+
+    String leasesJson() {
+        StringBuilder b = new StringBuilder("{");
+        boolean first = true;
+        for (Map.Entry<String, String> e : new TreeMap<>(api.leases.leases()).entrySet()) {
+            if (!first) {
+                b.append(',');
+            }
+            first = false;
+            b.append(GoJson.string(e.getKey())).append(':').append(GoJson.string(e.getValue()));
+        }
+        return b.append('}').toString();
+    }
+
+    String forwardsJson() {
+        List<PortForward> all = new ArrayList<>(api.forwards.all());
+        all.sort(Comparator.comparing(PortForward::local).thenComparing(PortForward::protocol));
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < all.size(); i++) {
+            PortForward f = all.get(i);
+            if (i > 0) {
+                b.append(',');
+            }
+            b.append("{\"local\":").append(GoJson.string(f.local()))
+                    .append(",\"remote\":").append(GoJson.string(f.remote()))
+                    .append(",\"protocol\":").append(GoJson.string(f.protocol())).append('}');
+        }
+        return b.append(']').toString();
+    }
+
+    String dnsJson() {
+        List<DnsZone> zones = api.dns.zones();
+        if (zones == null || zones.isEmpty()) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < zones.size(); i++) {
+            DnsZone z = zones.get(i);
+            if (i > 0) {
+                b.append(',');
+            }
+            b.append("{\"Name\":").append(GoJson.string(z.name())).append(",\"Records\":");
+            if (z.records() == null) {
+                b.append("null");
+            } else {
+                b.append('[');
+                for (int j = 0; j < z.records().size(); j++) {
+                    DnsRecord r = z.records().get(j);
+                    if (j > 0) {
+                        b.append(',');
+                    }
+                    b.append("{\"Name\":").append(GoJson.string(r.name())).append(",\"IP\":").append(GoJson.string(r.ip()));
+                    if (r.regexp() != null) {
+                        b.append(",\"Regexp\":").append(GoJson.string(r.regexp()));
+                    }
+                    b.append('}');
+                }
+                b.append(']');
+            }
+            b.append(",\"DefaultIP\":").append(GoJson.string(z.defaultIp())).append('}');
+        }
+        return b.append(']').toString();
+    }
+
+    // --- state-changing routes ----------------------------------------------------------------------------
+
+    /** Decodes the body as Go would into a struct; null (JSON {@code null}) means "all fields zero". */
+    private static Map<String, Object> decodeObject(FullHttpRequest req, String goType) throws GoJson.JsonException {
+        Object v = GoJson.decode(req.content().toString(StandardCharsets.UTF_8));
+        if (v == null) {
+            return Map.of();
+        }
+        if (!(v instanceof Map<?, ?>)) {
+            throw new GoJson.JsonException("json: cannot unmarshal " + GoJson.kind(v) + " into Go value of type " + goType);
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) v;
+        return m;
+    }
+
+    private void expose(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+        if (!req.method().equals(HttpMethod.POST)) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
+            return;
+        }
+        PortForward f;
+        try {
+            Map<String, Object> m = decodeObject(req, "types.ExposeRequest");
+            String local = GoJson.stringField(m, "local", "", "ExposeRequest.local", "string");
+            String remote = GoJson.stringField(m, "remote", "", "ExposeRequest.remote", "string");
+            String protocol = GoJson.stringField(m, "protocol", "", "ExposeRequest.protocol", "types.TransportProtocol");
+            if (protocol.isEmpty()) {
+                protocol = "tcp";
+            }
+            if (protocol.equals("tcp") || protocol.equals("udp")) {
+                remote = normaliseRemote(remote, ctx.channel().remoteAddress());
+            }
+            f = new PortForward(local, remote, protocol);
+        } catch (GoJson.JsonException | GoNet.GoError e) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
+            return;
+        }
+        complete(ctx, api.forwards.expose(f), keepAlive);
+    }
+
+    /**
+     * gvproxy's remote normalisation for tcp/udp: {@code host:port}, an empty host replaced by the caller's IP
+     * (the in-VM API's use: a guest exposes its own port). Then, unlike gvproxy, the host must be an IPv4 literal.
+     */
+    static String normaliseRemote(String remote, SocketAddress caller) throws GoNet.GoError {
+        String[] hp = GoNet.splitHostPort(remote);
+        String host = hp[0];
+        if (host.isEmpty()) {
+            String callerAddr = caller instanceof InetSocketAddress isa && isa.getAddress() != null
+                    ? GoNet.joinHostPort(isa.getAddress().getHostAddress(), Integer.toString(isa.getPort())) : "";
+            host = GoNet.splitHostPort(callerAddr)[0];
+        }
+        if (GoNet.parseIpv4(host) == null) {
+            if (GoNet.looksLikeIpv6(host)) {
+                throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
+                        + ": IPv6 addresses are not supported, the guest must be given as an IPv4 address");
+            }
+            if (host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'))) {
+                throw new GoNet.GoError("remote " + host + ":" + hp[1] + ": not a valid IPv4 address");
+            }
+            throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
+                    + ": host names are not supported, the guest must be given as an IPv4 address");
+        }
+        return host + ":" + hp[1];
+    }
+
+    private void unexpose(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+        if (!req.method().equals(HttpMethod.POST)) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
+            return;
+        }
+        String local;
+        String protocol;
+        try {
+            Map<String, Object> m = decodeObject(req, "types.UnexposeRequest");
+            local = GoJson.stringField(m, "local", "", "UnexposeRequest.local", "string");
+            protocol = GoJson.stringField(m, "protocol", "", "UnexposeRequest.protocol", "types.TransportProtocol");
+        } catch (GoJson.JsonException e) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
+            return;
+        }
+        complete(ctx, api.forwards.unexpose(protocol.isEmpty() ? "tcp" : protocol, local), keepAlive);
+    }
+
+    private void dnsAdd(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+        if (!req.method().equals(HttpMethod.POST)) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
+            return;
+        }
+        DnsZone zone;
+        try {
+            zone = decodeZone(decodeObject(req, "types.Zone"));
+        } catch (GoJson.JsonException e) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
+            return;
+        }
+        try {
+            api.dns.add(zone);
+        } catch (RuntimeException e) {
+            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()), keepAlive);
+            return;
+        }
+        Response.empty(keepAlive).send(ctx);
+    }
+
+    /** gvproxy's {@code types.Zone} decoding (capitalised names, any case accepted), with IP and regexp checks. */
+    static DnsZone decodeZone(Map<String, Object> m) throws GoJson.JsonException {
+        String name = GoJson.stringField(m, "Name", "", "Zone.Name", "string");
+        String defaultIp = ipField(m, "DefaultIP", "Zone.DefaultIP");
+        Object recs = GoJson.field(m, "Records", null);
+        List<DnsRecord> records = null;
+        if (recs != null) {
+            if (!(recs instanceof List<?> list)) {
+                throw new GoJson.JsonException("json: cannot unmarshal " + GoJson.kind(recs)
+                        + " into Go struct field Zone.Records of type []types.Record");
+            }
+            records = new ArrayList<>();
+            for (Object o : list) {
+                if (o == null) {
+                    records.add(new DnsRecord("", "", null));
+                    continue;
+                }
+                if (!(o instanceof Map<?, ?>)) {
+                    throw new GoJson.JsonException("json: cannot unmarshal " + GoJson.kind(o)
+                            + " into Go struct field Zone.Records of type types.Record");
+                }
+                @SuppressWarnings("unchecked")
+                Map<String, Object> r = (Map<String, Object>) o;
+                String rname = GoJson.stringField(r, "Name", "", "Zone.Records.Name", "string");
+                String ip = ipField(r, "IP", "Zone.Records.IP");
+                String regexp = GoJson.stringField(r, "Regexp", null, "Zone.Records.Regexp", "*regexp.Regexp");
+                if (regexp != null) {
+                    try {
+                        Pattern.compile(regexp);
+                    } catch (PatternSyntaxException e) {
+                        throw new GoJson.JsonException("error parsing regexp: " + e.getDescription() + ": `"
+                                + regexp + "`");
+                    }
+                }
+                records.add(new DnsRecord(rname, ip, regexp));
+            }
+        }
+        return new DnsZone(name, records, defaultIp);
+    }
+
+    /** A {@code net.IP} field: text unmarshalled, empty means unset; only IPv4 is useful to the DNS server. */
+    private static String ipField(Map<String, Object> m, String name, String where) throws GoJson.JsonException {
+        String s = GoJson.stringField(m, name, "", where, "net.IP");
+        if (s.isEmpty()) {
+            return "";
+        }
+        if (GoNet.parseIpv4(s) == null) {
+            throw new GoJson.JsonException("invalid IP address: " + s);
+        }
+        return s;
+    }
+
+    private void complete(ChannelHandlerContext ctx, CompletionStage<Void> stage, boolean keepAlive) {
+        // Hold further requests of this connection until the answer is written (keeps pipelined answers in order).
+        busy = true;
+        Channel ch = ctx.channel();
+        ch.config().setAutoRead(false);
+        stage.whenComplete((v, err) -> ch.eventLoop().execute(() -> {
+            busy = false;
+            ch.config().setAutoRead(true);
+            if (err != null) {
+                Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(c.getMessage()), keepAlive);
+            } else {
+                Response.empty(keepAlive).send(ctx);
+            }
+        }));
+    }
+
+    // --- /tunnel ------------------------------------------------------------------------------------------
+
+    private void tunnel(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder q, boolean keepAlive) {
+        String ip = first(q, "ip");
+        if (ip.isEmpty()) {
+            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "ip is mandatory", keepAlive);
+            return;
+        }
+        int port;
+        try {
+            port = (int) GoNet.parseUint(first(q, "port"), 16);
+        } catch (GoNet.GoError e) {
+            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage(), keepAlive);
+            return;
+        }
+        Integer addr = GoNet.parseIpv4(ip);
+        if (addr == null) {
+            error(ctx, HttpResponseStatus.BAD_REQUEST, "ip must be an IPv4 address: " + ip, keepAlive);
+            return;
+        }
+        hijackForTunnel(ctx, addr, port, ip + ":" + port);
+    }
+
+    private static String first(QueryStringDecoder q, String key) {
+        List<String> v = q.parameters().get(key);
+        return v == null || v.isEmpty() ? "" : v.get(0);
+    }
+
+    /**
+     * Takes the connection over: HTTP handlers leave the pipeline (bytes the codec had buffered past the request
+     * flow into the relay), the raw bytes {@code OK} are written (no status line, as gvproxy), then the relay runs.
+     */
+    private void hijackForTunnel(ChannelHandlerContext ctx, int ip, int port, String target) {
+        Channel ch = ctx.channel();
+        ChannelPipeline p = ctx.pipeline();
+        // The relay goes last; then everything HTTP leaves, and the codec hands the bytes it had buffered past
+        // the request to the relay (they are tunnel payload, queued until the stream is connected).
+        TunnelRelay relay = TunnelRelay.attach(ch, "tunnel to " + target);
+        if (p.context(AGGREGATOR) != null) {
+            p.remove(AGGREGATOR);
+        }
+        p.remove(this);
+        if (p.get(HttpServerCodec.class) != null) {
+            p.remove(HttpServerCodec.class);
+        }
+        ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'O', 'K'}));
+        CompletionStage<TunnelStream> connect;
+        try {
+            connect = api.tunneler.connect(ip, port);
+        } catch (RuntimeException e) {
+            connect = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        relay.connect(connect);
+        LOG.log(Level.FINE, "{0}: tunnel to {1}", new Object[] {ch, target});
+    }
+
+    // --- responses ----------------------------------------------------------------------------------------
+
+    private void json(ChannelHandlerContext ctx, String json, boolean keepAlive) {
+        // Go writes JSON without a Content-Type and then sniffs "text/plain; charset=utf-8".
+        Response.of(HttpResponseStatus.OK, TEXT, json + "\n", keepAlive).send(ctx);
+    }
+
+    private static void error(ChannelHandlerContext ctx, HttpResponseStatus status, String message, boolean keepAlive) {
+        Response.text(status, message, keepAlive).send(ctx);
+    }
+
+    private static void notFound(ChannelHandlerContext ctx, boolean keepAlive) {
+        error(ctx, HttpResponseStatus.NOT_FOUND, "404 page not found", keepAlive);
+    }
+
+    /** Go's {@code http.Redirect} with 301, as ServeMux does for subtree roots and unclean paths. */
+    private static void redirect(ChannelHandlerContext ctx, HttpRequest req, String path, String rawQuery,
+                                 boolean keepAlive) {
+        String location = rawQuery.isEmpty() ? path : path + "?" + rawQuery;
+        boolean getOrHead = req.method().equals(HttpMethod.GET) || req.method().equals(HttpMethod.HEAD);
+        Response r = getOrHead
+                ? Response.of(HttpResponseStatus.MOVED_PERMANENTLY, "text/html; charset=utf-8",
+                        "<a href=\"" + htmlEscape(location) + "\">Moved Permanently</a>.\n\n", keepAlive)
+                : Response.of(HttpResponseStatus.MOVED_PERMANENTLY, null, "", keepAlive);
+        r.headers.put("Location", location);
+        r.send(ctx);
+    }
+
+    private static String htmlEscape(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&#34;")
+                .replace("'", "&#39;");
+    }
+
+    /** Go's {@code cleanPath}: {@code path.Clean}, keeping a trailing slash. */
+    static String cleanPath(String p) {
+        if (p.isEmpty()) {
+            return "/";
+        }
+        if (p.charAt(0) != '/') {
+            p = "/" + p;
+        }
+        String np = goClean(p);
+        if (p.endsWith("/") && !np.equals("/")) {
+            np = np + "/";
+        }
+        return np;
+    }
+
+    private static String goClean(String p) {
+        List<String> out = new ArrayList<>();
+        for (String seg : p.split("/")) {
+            if (seg.isEmpty() || seg.equals(".")) {
+                continue;
+            }
+            if (seg.equals("..")) {
+                if (!out.isEmpty()) {
+                    out.remove(out.size() - 1);
+                }
+                continue;
+            }
+            out.add(seg);
+        }
+        return "/" + String.join("/", out);
+    }
+
+    /** One buffered response. */
+    static final class Response {
+        final HttpResponseStatus status;
+        final String contentType;
+        final byte[] body;
+        final boolean keepAlive;
+        final Map<String, String> headers = new TreeMap<>();
+
+        private Response(HttpResponseStatus status, String contentType, byte[] body, boolean keepAlive) {
+            this.status = status;
+            this.contentType = contentType;
+            this.body = body;
+            this.keepAlive = keepAlive;
+        }
+
+        static Response of(HttpResponseStatus status, String contentType, String body, boolean keepAlive) {
+            return new Response(status, contentType, body.getBytes(StandardCharsets.UTF_8), keepAlive);
+        }
+
+        /** Go's {@code http.Error}: the message plus a newline, plain text, no sniffing. */
+        static Response text(HttpResponseStatus status, String message, boolean keepAlive) {
+            Response r = of(status, TEXT, message + "\n", keepAlive);
+            r.headers.put("X-Content-Type-Options", "nosniff");
+            return r;
+        }
+
+        static Response empty(boolean keepAlive) {
+            return new Response(HttpResponseStatus.OK, null, new byte[0], keepAlive);
+        }
+
+        void send(ChannelHandlerContext ctx) {
+            ByteBuf content = Unpooled.wrappedBuffer(body);
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+            if (contentType != null) {
+                resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+            }
+            headers.forEach((k, v) -> resp.headers().set(k, v));
+            resp.headers().set(HttpHeaderNames.DATE, DateFormatter.format(new Date()));
+            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+            if (!keepAlive) {
+                resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            }
+            var f = ctx.writeAndFlush(resp);
+            if (!keepAlive) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.log(Level.FINE, "API connection failed", cause);
+        ctx.close();
+    }
+
+    boolean busy() {
+        return busy;
+    }
+}

@@ -1,0 +1,29 @@
+/**
+ * gvproxy's HTTP API (spec section 4) on Netty's HTTP codec.
+ *
+ * <h2>Theory of operation</h2>
+ * The transports own the listeners: {@code Transports.listenApi} ({@code -listen}) routes {@code /connect} itself
+ * and hands every other request to {@link dev.gvproxy.api.ApiHandler} made by
+ * {@link dev.gvproxy.api.ApiServer#hostFallback}; {@code Transports.listenServices} ({@code -services}) does the
+ * same without {@code /connect}; the in-VM API on gateway:80 is {@link dev.gvproxy.api.ApiServer#inVm} on a channel
+ * accepted by the gateway stack. All API channels run on the network's event loop, so the routes read the switch,
+ * counters, leases and zones directly, without locks.
+ *
+ * <p>What the API reads and drives is behind small interfaces in {@link dev.gvproxy.api.ApiContext}:
+ * {@link dev.gvproxy.api.LeaseSource} (DHCP), {@link dev.gvproxy.api.DnsZones} (DNS),
+ * {@link dev.gvproxy.api.PortForwards} (forwarder; {@link dev.gvproxy.api.PortForwardRegistry} implements gvproxy's
+ * keying, checks and error texts over an opener such as {@link dev.gvproxy.api.StreamForwardOpener}), and
+ * {@link dev.gvproxy.api.Tunneler} (active TCP opens into the network, for {@code /tunnel} and stream forwards,
+ * relayed by {@link dev.gvproxy.api.TunnelRelay}).
+ *
+ * <h2>Compatibility</h2>
+ * Bodies, statuses and JSON shapes follow gvproxy and Go's {@code net/http}/{@code encoding/json} exactly
+ * ({@link dev.gvproxy.api.GoJson} and {@link dev.gvproxy.api.GoNet} reproduce the Go error texts clients show
+ * users). {@code /stats} keeps {@code BytesSent}/{@code BytesReceived} and adds the network's named counters
+ * ({@code <layer>.<reason>}) as {@code "stack":{"<layer>":{"<reason>":n}}} instead of gVisor's counters.
+ * Deliberate differences: an IPv6 literal or host name as an expose {@code remote} and a non-IPv4 {@code /tunnel}
+ * {@code ip} are answered 400 with a clear message (gvproxy: 500 {@code invalid remote addr}, or a crashed
+ * handler); the in-VM API can require {@code Authorization: Bearer <token>}; request bodies are limited
+ * ({@link dev.gvproxy.api.ApiContext#DEFAULT_MAX_BODY}, 413 above); responses always carry a Content-Length.
+ */
+package dev.gvproxy.api;

@@ -1,0 +1,37 @@
+package dev.gvproxy.config;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command-line values that take part in configuration (spec 6), with gvproxy's defaults. Mutable on
+ * purpose: the CLI fills it from parsed flags, tests set only what they need.
+ */
+public final class CliArgs {
+    public String config = "";
+    public List<String> listen = new ArrayList<>();
+    public String services = "";
+    public String listenQemu = "";
+    public String listenBess = "";
+    public String listenVfkit = "";
+    public String listenVpnkit = "";
+    public String listenStdio = "";
+    public long mtu;
+    public String subnet = "192.168.127.0/24";
+    public String gatewayIp = "";
+    public String deviceIp = "";
+    public String hostIp = "";
+    public long sshPort = 2222;
+    /** Whether {@code -ssh-port} appeared (config mode warns only then). */
+    public boolean sshPortSet;
+    public List<String> forwardSock = new ArrayList<>();
+    public List<String> forwardDest = new ArrayList<>();
+    public List<String> forwardUser = new ArrayList<>();
+    public List<String> forwardIdentity = new ArrayList<>();
+    public String pcap = "";
+    public String pidFile = "";
+    public String logFile = "";
+    public String notification = "";
+    public boolean debug;
+    public boolean ec2MetadataAccess;
+}

@@ -1,0 +1,347 @@
+package dev.gvproxy.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.api.DnsRecord;
+import dev.gvproxy.api.DnsZone;
+import dev.gvproxy.api.PortForward;
+import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.MacAddress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** YAML parsing, CLI-over-YAML precedence, legacy vs config mode and validation messages (spec 3.6, 6, 7.2). */
+class GvproxyConfigTest {
+    @TempDir
+    Path dir;
+
+    private GvproxyConfig resolve(CliArgs cli, String yaml) throws ConfigException {
+        Path resolv = dir.resolve("resolv.conf");
+        try {
+            Files.writeString(resolv, "nameserver 1.1.1.1\nsearch example.test corp.test\n");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        if (yaml != null) {
+            cli.config = dir.resolve("c.yaml").toString();
+        }
+        GvproxyConfig c = GvproxyConfig.resolve(cli, yaml == null ? null : YamlConfig.parse(yaml), resolv);
+        c.validate();
+        c.addCliSshForwards(cli);
+        return c;
+    }
+
+    private static int ip(String s) {
+        return Ipv4Address.parse(s);
+    }
+
+    @Test
+    void legacyDefaults() throws Exception {
+        GvproxyConfig c = resolve(new CliArgs(), null);
+        assertTrue(c.legacy);
+        StackConfig s = c.stackConfig();
+        assertEquals(1500, s.mtu());
+        assertEquals(ip("192.168.127.1"), s.gatewayIp());
+        assertEquals(ip("192.168.127.2"), s.deviceIp());
+        assertEquals(ip("192.168.127.254"), s.hostIp());
+        assertEquals(StackConfig.DEFAULT_GATEWAY_MAC, s.gatewayMac());
+        assertEquals(Map.of(ip("192.168.127.254"), ip("127.0.0.1")), s.nat());
+        assertEquals(List.of(ip("192.168.127.254")), s.gatewayVirtualIps());
+        assertEquals(Map.of(ip("192.168.127.2"), StackConfig.DEFAULT_DEVICE_MAC), s.dhcpStaticLeases());
+        assertEquals(List.of(new PortForward("127.0.0.1:2222", "192.168.127.2:22", "tcp")), c.forwards);
+        assertEquals(List.of("containers.internal.", "docker.internal."), c.dnsZones.stream().map(DnsZone::name).toList());
+        assertEquals(List.of(new DnsRecord("gateway", "192.168.127.1", null), new DnsRecord("host", "192.168.127.254", null)),
+                c.dnsZones.get(0).records());
+        assertEquals(List.of("example.test", "corp.test"), c.dnsSearchDomains);
+        assertEquals(StackConfig.DEFAULT_DEVICE_MAC, c.vpnkitUuidMacs.get(GvproxyConfig.LEGACY_VPNKIT_UUID));
+        assertEquals("info", c.logLevel);
+        assertFalse(c.debug);
+    }
+
+    @Test
+    void emptyConfigFileFillsOnlyAddressesAndDefaults() throws Exception {
+        GvproxyConfig c = resolve(new CliArgs(), "");
+        assertFalse(c.legacy);
+        assertEquals(ip("192.168.127.1"), c.stackConfig().gatewayIp());
+        assertEquals(Map.of(), c.stackConfig().dhcpStaticLeases());
+        assertEquals(List.of(), c.forwards);
+        assertEquals(List.of(), c.dnsZones);
+        assertEquals(List.of(), c.dnsSearchDomains);
+        assertTrue(c.vpnkitUuidMacs.isEmpty());
+        assertEquals(Map.of(ip("192.168.127.254"), ip("127.0.0.1")), c.stackConfig().nat());
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "192.168.127.0/24, 192.168.127.1, 192.168.127.2, 192.168.127.254",
+        "10.10.0.0/16, 10.10.0.1, 10.10.0.2, 10.10.255.254",
+        "172.16.0.0/12, 172.16.0.1, 172.16.0.2, 172.31.255.254",
+    })
+    void addressDerivation(String subnet, String gw, String dev, String host) throws Exception {
+        CliArgs cli = new CliArgs();
+        cli.subnet = subnet;
+        GvproxyConfig c = resolve(cli, null);
+        assertEquals(gw, c.gatewayIp);
+        assertEquals(dev, c.deviceIp);
+        assertEquals(host, c.hostIp);
+        GvproxyConfig y = resolve(new CliArgs(), "stack:\n  subnet: " + subnet + "\n");
+        assertEquals(host, y.hostIp);
+    }
+
+    @Test
+    void fullConfigFileAndUnknownKeysIgnored() throws Exception {
+        String yaml = """
+                listen:
+                  - unix:///tmp/a.sock
+                log-level: WARNING
+                unknown-top: 1
+                stack:
+                  mtu: 4000
+                  subnet: 10.0.0.0/16
+                  gatewayIP: 10.0.0.1
+                  hostIP: 10.0.0.254
+                  gatewayMacAddress: 5a:94:ef:e4:0c:aa
+                  capture-file: /tmp/cap.pcap
+                  somethingNew: true
+                  dns:
+                    - name: dynamic.testing.
+                      defaultIP: 10.0.0.2
+                    - name: testing.
+                      records:
+                        - name: host
+                          ip: 10.0.0.254
+                        - regexp: '^gw.*'
+                          ip: 10.0.0.1
+                  dnsSearchDomains: [a.test]
+                  forwards:
+                    "127.0.0.1:2223": 10.0.0.2:22
+                    "udp:127.0.0.1:5353": 10.0.0.2:53
+                  nat:
+                    10.0.0.254: 127.0.0.1
+                  gatewayVirtualIPs: [10.0.0.254, 10.0.0.253]
+                  dhcpStaticLeases:
+                    10.0.0.2: 5a:94:ef:e4:0c:ee
+                  vpnKitUUIDMacAddresses:
+                    11111111-2222-3333-4444-555555555555: 5a:94:ef:e4:0c:01
+                  ec2MetadataAccess: true
+                interfaces:
+                  qemu: unix:///tmp/does-not-exist-gvj-q.sock
+                pid-file: /tmp/p.pid
+                services: unix:///tmp/s.sock
+                notification: /tmp/n.sock
+                """;
+        GvproxyConfig c = resolve(new CliArgs(), yaml);
+        assertEquals(List.of("unix:///tmp/a.sock"), c.listen);
+        assertEquals("warning", c.logLevel);
+        assertEquals(4000, c.stackConfig().mtu());
+        assertEquals(MacAddress.parse("5a:94:ef:e4:0c:aa"), c.stackConfig().gatewayMac());
+        assertEquals("10.0.0.2", c.deviceIp);
+        assertEquals("/tmp/cap.pcap", c.captureFile);
+        assertEquals(2, c.dnsZones.size());
+        assertEquals("^gw.*", c.dnsZones.get(1).records().get(1).regexp());
+        assertEquals(List.of("a.test"), c.dnsSearchDomains);
+        assertEquals(List.of(new PortForward("127.0.0.1:2223", "10.0.0.2:22", "tcp"),
+                new PortForward("127.0.0.1:5353", "10.0.0.2:53", "udp")), c.forwards);
+        assertEquals(List.of(ip("10.0.0.254"), ip("10.0.0.253")), c.stackConfig().gatewayVirtualIps());
+        assertEquals(Map.of(ip("10.0.0.2"), MacAddress.parse("5a:94:ef:e4:0c:ee")), c.stackConfig().dhcpStaticLeases());
+        assertEquals(MacAddress.parse("5a:94:ef:e4:0c:01"), c.vpnkitUuidMacs.get("11111111-2222-3333-4444-555555555555"));
+        assertTrue(c.ec2MetadataAccess);
+        assertEquals("unix:///tmp/does-not-exist-gvj-q.sock", c.qemu);
+        assertEquals("/tmp/p.pid", c.pidFile);
+        assertEquals("unix:///tmp/s.sock", c.services);
+        assertEquals("/tmp/n.sock", c.notificationPath);
+    }
+
+    @Test
+    void cliOverYaml() throws Exception {
+        CliArgs cli = new CliArgs();
+        cli.listen = List.of("unix:///tmp/cli.sock");
+        cli.mtu = 9000;
+        cli.subnet = "10.9.0.0/24"; // YAML subnet wins
+        cli.pidFile = "/tmp/cli.pid";
+        cli.listenStdio = "accept";
+        cli.notification = "unix:///tmp/cli-n.sock";
+        GvproxyConfig c = resolve(cli, """
+                listen: [unix:///tmp/yaml.sock]
+                pid-file: /tmp/yaml.pid
+                notification: /tmp/yaml-n.sock
+                stack:
+                  mtu: 4000
+                  subnet: 10.1.0.0/24
+                """);
+        assertEquals(List.of("unix:///tmp/cli.sock"), c.listen);
+        assertEquals(9000, c.stackConfig().mtu());
+        assertEquals(ip("10.1.0.1"), c.stackConfig().gatewayIp());
+        assertEquals("/tmp/cli.pid", c.pidFile);
+        assertEquals("accept", c.stdio);
+        assertEquals("/tmp/cli-n.sock", c.notificationPath);
+    }
+
+    @Test
+    void cliAddressFlagsUsedWhenYamlHasNone() throws Exception {
+        CliArgs cli = new CliArgs();
+        cli.subnet = "10.2.0.0/24";
+        cli.deviceIp = "10.2.0.50";
+        GvproxyConfig c = resolve(cli, "log-level: info\n");
+        assertEquals(ip("10.2.0.50"), c.stackConfig().deviceIp());
+    }
+
+    @Test
+    void logLevels() throws Exception {
+        assertTrue(resolve(new CliArgs(), "log-level: debug\n").debug);
+        CliArgs dbg = new CliArgs();
+        dbg.debug = true;
+        GvproxyConfig c = resolve(dbg, "log-level: error\n");
+        assertEquals("debug", c.logLevel);
+        assertTrue(c.debug);
+        GvproxyConfig bad = resolve(new CliArgs(), "log-level: loud\n");
+        assertEquals("info", bad.logLevel);
+        assertTrue(bad.warnings.get(0).contains("loud"), bad.warnings.toString());
+    }
+
+    @Test
+    void pcapAndSshPortOnlyInLegacyMode() throws Exception {
+        CliArgs cli = new CliArgs();
+        cli.pcap = "/tmp/x.pcap";
+        cli.sshPort = 2223;
+        cli.sshPortSet = true;
+        GvproxyConfig legacy = resolve(cli, null);
+        assertEquals("/tmp/x.pcap", legacy.captureFile);
+        assertEquals("127.0.0.1:2223", legacy.forwards.get(0).local());
+        CliArgs cli2 = new CliArgs();
+        cli2.pcap = "/tmp/x.pcap";
+        cli2.sshPort = 2223;
+        cli2.sshPortSet = true;
+        GvproxyConfig config = resolve(cli2, "log-level: info\n");
+        assertEquals("", config.captureFile);
+        assertTrue(config.forwards.isEmpty());
+        assertTrue(config.warnings.stream().anyMatch(w -> w.startsWith("CLI argument \"-ssh-port\" is unavailable with config file")),
+                config.warnings.toString());
+        CliArgs off = new CliArgs();
+        off.sshPort = -1;
+        assertTrue(resolve(off, null).forwards.isEmpty());
+    }
+
+    @Test
+    void sshForwardsYamlThenCli() throws Exception {
+        Path key = Files.writeString(dir.resolve("id"), "key");
+        CliArgs cli = new CliArgs();
+        cli.forwardSock = List.of("/tmp/b.sock");
+        cli.forwardDest = List.of("/run/b.sock");
+        cli.forwardUser = List.of("core");
+        cli.forwardIdentity = List.of(key.toString());
+        GvproxyConfig c = resolve(cli, "forwards:\n  - socket: /tmp/a.sock\n    dest: /run/a.sock\n    user: root\n    identity: "
+                + key + "\n");
+        assertEquals(List.of("/tmp/a.sock", "/tmp/b.sock"), c.sshForwards.stream().map(YamlConfig.SshForward::socket).toList());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "stack:\\n  mtu: big|failed to parse configuration: stack.mtu: expected an integer, got \"big\"",
+        "stack:\\n  mtu: 70000|stack.mtu: must be between 576 and 65520, got 70000",
+        "stack:\\n  gatewayMacAddress: zz|stack.gatewayMacAddress: invalid MAC address: zz",
+        "listen: unix:///x|failed to parse configuration: listen: expected a sequence, got \"unix:///x\"",
+        "stack:\\n  dns:\\n    - name: a.\\n      defaultIP: 1.2.3|stack.dns[0].defaultIP: invalid IP address: 1.2.3",
+        "stack:\\n  dns:\\n    - name: a.\\n      records:\\n        - {name: x, ip: nope}|stack.dns[0].records[0].ip: invalid IP address: nope",
+        "stack:\\n  nat:\\n    1.2.3.4: nope|stack.nat.1.2.3.4: invalid IP address: nope",
+        "stack:\\n  gatewayVirtualIPs: [x]|stack.gatewayVirtualIPs[0]: invalid IP address: x",
+        "stack:\\n  dhcpStaticLeases:\\n    10.0.0.2: nomac|stack.dhcpStaticLeases.10.0.0.2: invalid MAC address: nomac",
+        "stack:\\n  forwards:\\n    '127.0.0.1:1': 'foo:22'|stack.forwards.127.0.0.1:1: invalid remote addr",
+        "stack:\\n  subnet: 10.0.0.0/30|subnet too small",
+        "stack:\\n  subnet: nonsense|failed to parse subnet: invalid CIDR address: nonsense",
+        "stack:\\n  ec2MetadataAccess: maybe|failed to parse configuration: stack.ec2MetadataAccess: expected a boolean, got \"maybe\"",
+        "'['|failed to parse configuration: ",
+    })
+    void invalidYamlValuesNameTheField(String yaml, String message) {
+        ConfigException e = assertThrows(ConfigException.class, () -> resolve(new CliArgs(), yaml.replace("\\n", "\n")));
+        assertTrue(e.getMessage().startsWith(message), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "subnet=10.0.0.1|failed to parse subnet: invalid CIDR address: 10.0.0.1",
+        "gatewayIP=10.0.0.1|failed to validate configuration IPs: IP (10.0.0.1) not in subnet (192.168.127.0/24)",
+        "gatewayIP=192.168.127.255|failed to validate configuration IPs: IP must not be broadcast address: 192.168.127.255",
+        "deviceIP=192.168.127.1|failed to validate configuration IPs: IP addresses need to be distinct",
+        "hostIP=nope|failed to validate configuration IPs: invalid IP address: nope",
+        "notification=tcp://x|notification listen address must be unix:// address",
+        "bess=unix:///tmp/x|bess listen address must be unixpacket:// address",
+        "vfkit=unix:///tmp/x|vfkit listen address must be unixgram:// address",
+        "vpnkit+qemu|cannot use qemu and vpnkit protocol at the same time",
+        "vpnkit+bess|cannot use bess and vpnkit protocol at the same time",
+        "qemu+bess|cannot use qemu and bess protocol at the same time",
+        "ssh-port=80|ssh-port value must be between 1024 and 65535",
+        "ssh-port=65536|ssh-port value must be between 1024 and 65535",
+        "forward-count|--forward-sock, --forward-dest, --forward-user, and --forward-identity must all be specified together, the same number of times, or not at all",
+        "identity|identity file \"/nonexistent/id\" can't be loaded",
+        "mtu=100|-mtu: must be between 576 and 65520, got 100",
+    })
+    void cliValidationMessages(String what, String message) {
+        CliArgs cli = new CliArgs();
+        String[] kv = what.split("=", 2);
+        switch (kv[0]) {
+            case "subnet" -> cli.subnet = kv[1];
+            case "gatewayIP" -> cli.gatewayIp = kv[1];
+            case "deviceIP" -> cli.deviceIp = kv[1];
+            case "hostIP" -> cli.hostIp = kv[1];
+            case "notification" -> cli.notification = kv[1];
+            case "bess" -> cli.listenBess = kv[1];
+            case "vfkit" -> cli.listenVfkit = kv[1];
+            case "vpnkit+qemu" -> {
+                cli.listenVpnkit = "unix:///tmp/gvj-v";
+                cli.listenQemu = "tcp://127.0.0.1:1";
+            }
+            case "vpnkit+bess" -> {
+                cli.listenVpnkit = "unix:///tmp/gvj-v";
+                cli.listenBess = "unixpacket:///tmp/gvj-nonexistent-b";
+            }
+            case "qemu+bess" -> {
+                cli.listenQemu = "tcp://127.0.0.1:1";
+                cli.listenBess = "unixpacket:///tmp/gvj-nonexistent-b";
+            }
+            case "ssh-port" -> cli.sshPort = Long.parseLong(kv[1]);
+            case "forward-count" -> cli.forwardSock = List.of("/tmp/x");
+            case "identity" -> {
+                cli.forwardSock = List.of("/tmp/x");
+                cli.forwardDest = List.of("/run/x");
+                cli.forwardUser = List.of("core");
+                cli.forwardIdentity = List.of("/nonexistent/id");
+            }
+            case "mtu" -> cli.mtu = Long.parseLong(kv[1]);
+            default -> throw new IllegalArgumentException(what);
+        }
+        ConfigException e = assertThrows(ConfigException.class, () -> resolve(cli, null));
+        assertTrue(e.getMessage().startsWith(message), e.getMessage());
+    }
+
+    @Test
+    void existingHypervisorSocketPathIsRefused() throws Exception {
+        Path f = Files.createFile(dir.resolve("q.sock"));
+        CliArgs cli = new CliArgs();
+        cli.listenQemu = "unix://" + f;
+        ConfigException e = assertThrows(ConfigException.class, () -> resolve(cli, null));
+        assertEquals("\"" + f + "\" already exists", e.getMessage());
+    }
+
+    @Test
+    void missingConfigFile() {
+        ConfigException e = assertThrows(ConfigException.class, () -> YamlConfig.load(dir.resolve("nope.yaml")));
+        assertTrue(e.getMessage().startsWith("failed to read config file: "), e.getMessage());
+    }
+
+    @Test
+    void stdioInYaml() throws Exception {
+        assertEquals("accept", resolve(new CliArgs(), "interfaces:\n  stdio: accept\n").stdio);
+    }
+}
