@@ -244,6 +244,31 @@ class PortForwardNetnsTest {
         assertEquals("[]", pf.listJson());
     }
 
+    @Test
+    void udpAndTcpThroughTheApiRegistry() throws Exception {
+        NetnsGuest g = guest();
+        serve(g, "udp", 5353, "socat", "-T", "5", "UDP-RECVFROM:5353,fork,reuseaddr", "EXEC:cat");
+        echoServer(g, 8080);
+        dev.gvproxy.api.PortForwardRegistry registry =
+                new dev.gvproxy.api.PortForwardRegistry(new dev.gvproxy.api.PortForwarderOpener(pf));
+        int port = freePort();
+        for (String proto : new String[] {"udp", "tcp"}) {
+            String remote = guestIp + (proto.equals("udp") ? ":5353" : ":8080");
+            net.eventLoop().submit(() -> registry.expose(new dev.gvproxy.api.PortForward("127.0.0.1:" + port, remote, proto))
+                    .toCompletableFuture()).get(10, TimeUnit.SECONDS).get(20, TimeUnit.SECONDS);
+        }
+        try (DatagramSocket a = new DatagramSocket(0, LOOPBACK)) {
+            a.setSoTimeout(10_000);
+            assertEquals("via-registry", udpExchange(a, port, "via-registry"));
+        }
+        try (Socket s = connect(port)) {
+            assertEquals("tcp too\n", halfCloseExchange(s, "tcp too\n"));
+        }
+        net.eventLoop().submit(() -> registry.unexpose("udp", "127.0.0.1:" + port).toCompletableFuture())
+                .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+        NetnsGuest.await(Duration.ofSeconds(10), "udp forward gone", () -> pf.list().size() == 1, pf::listJson);
+    }
+
     static String udpExchange(DatagramSocket s, int port, String msg) throws IOException {
         byte[] b = msg.getBytes(StandardCharsets.US_ASCII);
         s.send(new DatagramPacket(b, b.length, LOOPBACK, port));
