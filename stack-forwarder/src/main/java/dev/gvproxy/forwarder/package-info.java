@@ -41,5 +41,26 @@
  *
  * <p><b>Counters</b> ({@code udp.*}, {@code udp.fwd.*}, {@code icmp.fwd.*}): every datagram or echo that is
  * not forwarded increments one, named for the reason.
+ *
+ * <p><b>Port forwards, host -> guest</b> ({@link dev.gvproxy.forwarder.PortForwarder},
+ * {@code TcpPortForward}, {@code UdpPortForward}, {@code UnixPortForward}, {@code GuestTcpStream}). The other
+ * direction: a host listener is the host side, and the guest side is created by the gateway itself. A
+ * forward is keyed by {@code protocol/local} with the literal {@code local} string, as in gvproxy. For
+ * {@code tcp} and {@code unix} (unix socket -> {@code tcp://IPv4:port}) every accepted client gets a
+ * connection actively opened into the guest ({@code TcpLayer.connect}: SYN-SENT -> ESTABLISHED) from the
+ * gateway IP and an ephemeral port (49152-65535, free for that guest ip:port), joined to the client by the
+ * same {@code TcpBridge} the outbound path uses (read the host only while the send buffer has room,
+ * {@code consumed} after the host write, half-close both ways). A guest RST to the SYN, or no answer
+ * within the dial timeout (10 s), ends the client with a plain close (EOF, like gvproxy, which accepts
+ * before it dials); a reset of an established connection is relayed as a reset. {@code udp}: one host
+ * socket; each client address gets a gateway-side source port bound in the stack's UDP demux, so guest
+ * replies to it go back to that client; idle 90 s closes a flow. Unexpose closes the listener only
+ * (running TCP relays finish; UDP flows end). {@code /tunnel} hands an accepted host channel (the HTTP
+ * client's, after {@code OK}) to the same guest-side machinery. Optionally the guest sees the real client
+ * instead of the gateway; a loopback client is then shown as the host alias 192.168.127.254 (a guest
+ * drops 127.0.0.1 from its ethernet), and addresses inside the virtual subnet or IPv6 fall back to the
+ * gateway. Remotes must be IPv4 literals: IPv6 and host names are refused with a message (400 at the
+ * API) rather than crashing as in gvproxy. Counters: {@code tcp.portfwd.*} (accepted, guestRefused,
+ * dialTimeout, noSourcePort) and {@code udp.portfwd.*} (flows, drops by reason).
  */
 package dev.gvproxy.forwarder;

@@ -1,0 +1,627 @@
+package dev.gvproxy.forwarder;
+
+import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.tcp.TcpConnection;
+import dev.gvproxy.stack.tcp.TcpLayer;
+import dev.gvproxy.stack.wire.Ipv4Address;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Host -> guest port forwards (spec 5.6: {@code expose}/{@code unexpose}, {@code stack.forwards}, the
+ * default SSH forward) and the {@code /tunnel} relay (spec 4.2).
+ *
+ * <p>A forward is keyed by {@code protocol + "/" + local}, the literal strings ({@code :9090} and
+ * {@code 0.0.0.0:9090} are different forwards). Protocols:
+ * <ul>
+ *   <li>{@code tcp}: a host listener; each accepted client gets a connection actively opened into the
+ *       guest ({@link GuestTcpStream}) and relayed with half-close;</li>
+ *   <li>{@code udp}: a host UDP socket; each host client address gets its own gateway-side source port
+ *       ({@link UdpPortForward}), idle flows close after 90 s;</li>
+ *   <li>{@code unix}: a host unix socket (path; an existing file is replaced) relayed to a guest TCP port
+ *       given as {@code tcp://IPv4:port}.</li>
+ * </ul>
+ * The guest sees connections from the gateway IP and an ephemeral port (49152-65535, unique per guest
+ * ip:port), or with {@link Options#preserveClientAddress} from the real client (see there).
+ *
+ * <p><b>Errors.</b> The futures fail with {@link IllegalArgumentException} for a malformed request (the
+ * HTTP API answers 400: e.g. an IPv6 literal or a host name as {@code remote}, which crash or fail
+ * obscurely in gvproxy) and with {@link IllegalStateException} for a refused operation (500: the same
+ * key already exposed, {@code proxy not found}, a busy host port with Go's message
+ * {@code listen tcp 127.0.0.1:9090: bind: address already in use}).
+ *
+ * <p><b>Threading.</b> Listeners and relays live on the network's event loop. {@link #expose},
+ * {@link #unexpose}, {@link #tunnel} and {@link #close} may be called from any thread, including the loop
+ * itself (the in-VM API runs there), and return futures; {@link #list} is safe from any thread.
+ */
+public final class PortForwarder implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(PortForwarder.class.getName());
+    static final int EPHEMERAL_FIRST = 49152;
+    static final int EPHEMERAL_LAST = 65535;
+
+    /**
+     * A forward as the API and configuration spell it (gvproxy's JSON field names).
+     *
+     * @param local host side: {@code ip:port} / {@code :port} for tcp and udp, a socket path for unix
+     * @param remote guest side: {@code IPv4:port}; for unix {@code tcp://IPv4:port}
+     * @param protocol {@code tcp} (default when null or empty), {@code udp} or {@code unix}
+     */
+    public record Forward(String local, String remote, String protocol) {
+        public Forward {
+            protocol = protocol == null || protocol.isEmpty() ? "tcp" : protocol;
+        }
+
+        /** The registry key: protocol and the literal local string. */
+        public String key() {
+            return protocol + "/" + local;
+        }
+
+        /**
+         * A {@code stack.forwards} entry: a {@code udp:} key prefix selects UDP, otherwise TCP.
+         * {@code fromConfig("127.0.0.1:2222", "192.168.127.2:22")} is the default SSH forward.
+         */
+        public static Forward fromConfig(String key, String remote) {
+            if (key.startsWith("udp:")) {
+                return new Forward(key.substring(4), remote, "udp");
+            }
+            return new Forward(key, remote, "tcp");
+        }
+
+        /** {@code {"local":…,"remote":…,"protocol":…}} */
+        public String toJson() {
+            return "{\"local\":" + jsonString(local) + ",\"remote\":" + jsonString(remote) + ",\"protocol\":"
+                    + jsonString(protocol) + "}";
+        }
+    }
+
+    /**
+     * @param dialTimeoutMillis how long an active open into the guest may stay unanswered (gvproxy: 10 s)
+     * @param udpIdleTimeoutNanos a UDP forward's client flow without datagrams either way for this long is
+     *     closed (gvproxy: 90 s)
+     * @param maxUdpFlows client flows per UDP forward; datagrams from further clients are dropped
+     *     ({@code udp.portfwd.flowLimit})
+     * @param preserveClientAddress instead of the gateway IP and an ephemeral port, the guest sees the
+     *     host client's address and port (gvproxy PR #634). A loopback client (127.0.0.0/8, ::1) is shown
+     *     as the host alias ({@code StackConfig.hostIp}, 192.168.127.254), since a guest drops packets from
+     *     127.0.0.1 arriving on an ethernet interface and 192.168.127.254 already means "the host" to it;
+     *     a non-IPv4 client, or one whose address lies inside the virtual subnet (the guest would answer it
+     *     directly, not through the gateway), is shown as the gateway. The client's port is kept unless
+     *     that 4-tuple is taken, then an ephemeral port is used.
+     */
+    public record Options(long dialTimeoutMillis, long udpIdleTimeoutNanos, int maxUdpFlows,
+            boolean preserveClientAddress) {
+        public static final Options DEFAULTS = new Options(10_000, TimeUnit.SECONDS.toNanos(90), 4096, false);
+
+        public Options withPreserveClientAddress(boolean v) {
+            return new Options(dialTimeoutMillis, udpIdleTimeoutNanos, maxUdpFlows, v);
+        }
+
+        public Options withUdpIdleTimeoutNanos(long v) {
+            return new Options(dialTimeoutMillis, v, maxUdpFlows, preserveClientAddress);
+        }
+
+        public Options withDialTimeoutMillis(long v) {
+            return new Options(v, udpIdleTimeoutNanos, maxUdpFlows, preserveClientAddress);
+        }
+    }
+
+    /** One running forward. */
+    interface Active {
+        Forward forward();
+
+        /** Closes the listener (existing TCP relays continue; UDP flows end). Runs on the loop. */
+        void close();
+    }
+
+    /** A guest TCP/UDP endpoint parsed from {@code remote}. */
+    record GuestAddress(int ip, int port) {
+        @Override
+        public String toString() {
+            return Ipv4Address.format(ip) + ":" + port;
+        }
+    }
+
+    private final NetworkStack stack;
+    private final EventLoop loop;
+    private final Options options;
+    /** Running forwards by key, sorted for {@link #list}. Written on the loop only. */
+    private final ConcurrentSkipListMap<String, Active> forwards = new ConcurrentSkipListMap<>();
+    /** Keys whose listener is being bound (so a concurrent duplicate is refused). Loop only. */
+    private final java.util.HashSet<String> binding = new java.util.HashSet<>();
+    private int nextTcpPort = EPHEMERAL_FIRST;
+    private int nextUdpPort = EPHEMERAL_FIRST;
+    private boolean closed;
+
+    /**
+     * @param loop the network's event loop (epoll); every listener and relay runs on it
+     */
+    public PortForwarder(NetworkStack stack, EventLoop loop, Options options) {
+        this.stack = stack;
+        this.loop = loop;
+        this.options = options;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    NetworkStack stack() {
+        return stack;
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    // ---- API ----------------------------------------------------------------------------------------
+
+    /**
+     * Creates a forward. The future completes once the host listener is bound.
+     *
+     * @return fails with {@link IllegalArgumentException} (bad request) or {@link IllegalStateException}
+     *     (already exposed, bind failure)
+     */
+    public CompletableFuture<Void> expose(Forward f) {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        Forward spec;
+        Runnable start;
+        try {
+            spec = f;
+            start = switch (f.protocol()) {
+                case "tcp" -> {
+                    SocketAddress local = parseLocal(f.local());
+                    GuestAddress remote = parseRemote(f.remote());
+                    yield () -> TcpPortForward.start(this, spec, local, remote, result);
+                }
+                case "udp" -> {
+                    SocketAddress local = parseLocal(f.local());
+                    GuestAddress remote = parseRemote(f.remote());
+                    yield () -> UdpPortForward.start(this, spec, local, remote, result);
+                }
+                case "unix" -> {
+                    String path = parseUnixPath(f.local());
+                    GuestAddress remote = parseUnixRemote(f.remote());
+                    yield () -> UnixPortForward.start(this, spec, path, remote, result);
+                }
+                case "npipe" -> throw new IllegalArgumentException(
+                        "npipe forwards are only available on Windows");
+                default -> throw new IllegalArgumentException("unknown protocol " + f.protocol());
+            };
+        } catch (IllegalArgumentException e) {
+            result.completeExceptionally(e);
+            return result;
+        }
+        onLoop(result, () -> {
+            if (closed) {
+                throw new IllegalStateException("port forwarder closed");
+            }
+            String key = spec.key();
+            if (forwards.containsKey(key) || !binding.add(key)) {
+                throw new IllegalStateException("proxy already running for " + spec.protocol() + " on " + spec.local());
+            }
+            result.whenComplete((v, e) -> binding.remove(key));
+            start.run();
+        });
+        return result;
+    }
+
+    /** Called by a forward on the loop once its listener is bound. */
+    void registered(Active a, CompletableFuture<Void> result) {
+        if (closed) {
+            a.close();
+            result.completeExceptionally(new IllegalStateException("port forwarder closed"));
+            return;
+        }
+        forwards.put(a.forward().key(), a);
+        LOG.info(() -> "exposed " + a.forward().protocol() + " " + a.forward().local() + " -> " + a.forward().remote());
+        result.complete(null);
+    }
+
+    /**
+     * Removes the forward with exactly this protocol and local string: its listener is closed; running TCP
+     * relays continue, UDP flows end.
+     *
+     * @param protocol null or empty means tcp
+     * @return fails with {@link IllegalStateException} {@code proxy not found}
+     */
+    public CompletableFuture<Void> unexpose(String local, String protocol) {
+        String key = new Forward(local, "", protocol).key();
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        onLoop(result, () -> {
+            Active a = forwards.remove(key);
+            if (a == null) {
+                throw new IllegalStateException("proxy not found");
+            }
+            a.close();
+            LOG.info(() -> "unexposed " + key);
+            result.complete(null);
+        });
+        return result;
+    }
+
+    /** The running forwards, sorted by local then protocol (as gvproxy's {@code /services/forwarder/all}). */
+    public List<Forward> list() {
+        List<Forward> out = new ArrayList<>();
+        for (Active a : forwards.values()) {
+            out.add(a.forward());
+        }
+        out.sort((a, b) -> {
+            int c = a.local().compareTo(b.local());
+            return c != 0 ? c : a.protocol().compareTo(b.protocol());
+        });
+        return out;
+    }
+
+    /** {@link #list()} as gvproxy's JSON array ({@code []} when empty; no trailing newline). */
+    public String listJson() {
+        StringBuilder sb = new StringBuilder("[");
+        for (Forward f : list()) {
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            sb.append(f.toJson());
+        }
+        return sb.append(']').toString();
+    }
+
+    /**
+     * {@code /tunnel}: relays {@code client} (an accepted host connection, e.g. the HTTP client's channel
+     * after the server wrote {@code OK} and removed its HTTP handlers) to {@code guestIp:port}, opened from
+     * the gateway IP and an ephemeral port. The channel must be registered on this network's event loop;
+     * auto-read is switched off and half-closure allowed here.
+     *
+     * @param initial <b>taken</b>: bytes the client sent after its request that the HTTP decoder already
+     *     read (sent to the guest first), or null
+     * @return completes once the guest accepted; fails (and the client is closed, i.e. sees EOF after
+     *     {@code OK}, like gvproxy) when it refused or did not answer within the dial timeout
+     */
+    public CompletableFuture<TcpConnection> tunnel(Channel client, String guestIp, int port, ByteBuf initial) {
+        CompletableFuture<TcpConnection> result = new CompletableFuture<>();
+        int ip;
+        try {
+            ip = parseGuestIp(guestIp, guestIp);
+            if (port <= 0 || port > 65535) {
+                throw new IllegalArgumentException("invalid port " + port);
+            }
+            if (client.eventLoop() != loop) {
+                throw new IllegalArgumentException("the client channel must be registered on the network's event loop");
+            }
+        } catch (IllegalArgumentException e) {
+            if (initial != null) {
+                initial.release();
+            }
+            client.close();
+            result.completeExceptionally(e);
+            return result;
+        }
+        onLoop(result, () -> {
+            prepareHostChannel(client);
+            openGuest(client, ip, port, stack.config().gatewayIp(), -1, initial).whenComplete((c, e) -> {
+                if (e != null) {
+                    result.completeExceptionally(e);
+                } else {
+                    result.complete(c);
+                }
+            });
+        });
+        return result;
+    }
+
+    /** Closes every forward (not the running relays). */
+    @Override
+    public void close() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        onLoop(done, () -> {
+            closed = true;
+            for (Active a : forwards.values()) {
+                a.close();
+            }
+            forwards.clear();
+            done.complete(null);
+        });
+        if (!loop.inEventLoop()) {
+            try {
+                done.get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, "closing port forwards", e);
+            }
+        }
+    }
+
+    // ---- shared by the forwards (loop only) ---------------------------------------------------------
+
+    static void prepareHostChannel(Channel ch) {
+        ch.config().setAutoRead(false);
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    }
+
+    /**
+     * Opens a guest connection for a host client. {@code srcPort} -1 (or a taken 4-tuple) picks an
+     * ephemeral port.
+     *
+     * @param initial <b>taken</b>, may be null
+     */
+    CompletableFuture<TcpConnection> openGuest(Channel host, int guestIp, int guestPort, int srcIp, int srcPort,
+            ByteBuf initial) {
+        TcpLayer tcp = stack.tcp();
+        if (srcPort <= 0 || tcp.connection(new TcpLayer.FlowKey(srcIp, srcPort, guestIp, guestPort)) != null) {
+            srcPort = ephemeralTcpPort(srcIp, guestIp, guestPort);
+        }
+        if (srcPort < 0) {
+            if (initial != null) {
+                initial.release();
+            }
+            stack.counters().counter("tcp.portfwd.noSourcePort").inc();
+            host.close();
+            return CompletableFuture.failedFuture(new IllegalStateException("no free source port towards "
+                    + Ipv4Address.format(guestIp) + ":" + guestPort));
+        }
+        return GuestTcpStream.open(stack, host, srcIp, srcPort, guestIp, guestPort, initial, options.dialTimeoutMillis());
+    }
+
+    /** The source the guest should see for a host client (gateway, or the client with the option on). */
+    int sourceIpFor(SocketAddress client) {
+        StackConfig cfg = stack.config();
+        if (!options.preserveClientAddress() || !(client instanceof InetSocketAddress isa)) {
+            return cfg.gatewayIp();
+        }
+        InetAddress a = isa.getAddress();
+        if (a == null) {
+            return cfg.gatewayIp();
+        }
+        if (a.isLoopbackAddress()) {
+            return cfg.hostIp();
+        }
+        if (a instanceof Inet4Address v4) {
+            int ip = Ipv4Address.fromInet(v4);
+            if (cfg.inSubnet(ip) && ip != cfg.hostIp()) {
+                return cfg.gatewayIp();
+            }
+            return ip;
+        }
+        return cfg.gatewayIp();
+    }
+
+    /** The client's port when preserving client addresses, else -1 (ephemeral). */
+    int sourcePortFor(SocketAddress client, int srcIp) {
+        if (options.preserveClientAddress() && srcIp != stack.config().gatewayIp()
+                && client instanceof InetSocketAddress isa) {
+            return isa.getPort();
+        }
+        return -1;
+    }
+
+    private int ephemeralTcpPort(int srcIp, int guestIp, int guestPort) {
+        TcpLayer tcp = stack.tcp();
+        int span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+        for (int i = 0; i < span; i++) {
+            int p = nextTcpPort;
+            nextTcpPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
+            if (tcp.connection(new TcpLayer.FlowKey(srcIp, p, guestIp, guestPort)) == null) {
+                return p;
+            }
+        }
+        return -1;
+    }
+
+    /** Next UDP source port candidate (the caller tries to bind it in the stack's UDP demux). */
+    int nextUdpPort() {
+        int p = nextUdpPort;
+        nextUdpPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
+        return p;
+    }
+
+    private void onLoop(CompletableFuture<?> result, Runnable task) {
+        Runnable guarded = () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+            }
+        };
+        if (loop.inEventLoop()) {
+            guarded.run();
+        } else {
+            try {
+                loop.execute(guarded);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                result.completeExceptionally(new IllegalStateException("network closed"));
+            }
+        }
+    }
+
+    /** Go's wording for a failed listen: {@code listen tcp 127.0.0.1:9090: bind: address already in use}. */
+    static IllegalStateException listenFailure(String network, String local, Throwable cause) {
+        String m = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        // Netty native errors read "bind(..) failed with error(-98): Address already in use".
+        java.util.regex.Matcher nat = NATIVE_ERROR.matcher(m);
+        String op = "bind";
+        if (nat.matches()) {
+            op = nat.group(1);
+            m = nat.group(2);
+        }
+        m = m.isEmpty() ? m : Character.toLowerCase(m.charAt(0)) + m.substring(1);
+        return new IllegalStateException("listen " + network + " " + local + ": " + op + ": " + m, cause);
+    }
+
+    private static final java.util.regex.Pattern NATIVE_ERROR =
+            java.util.regex.Pattern.compile("(\\w+)\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: (.*)");
+
+    // ---- parsing --------------------------------------------------------------------------------------
+
+    /**
+     * A tcp/udp {@code local}: {@code ip:port}, {@code [v6]:port}, {@code :port} (every address, IPv4 and
+     * IPv6) or {@code localhost:port}. Other host names are refused (no resolution happens here).
+     */
+    static SocketAddress parseLocal(String local) {
+        if (local == null || local.isEmpty()) {
+            throw new IllegalArgumentException("local address is mandatory");
+        }
+        int colon = local.lastIndexOf(':');
+        if (colon < 0) {
+            throw new IllegalArgumentException("invalid local address " + local + ": missing port in address");
+        }
+        String host = local.substring(0, colon);
+        int port = parsePort(local.substring(colon + 1), "local address " + local);
+        if (host.isEmpty()) {
+            return new InetSocketAddress(port);
+        }
+        if (host.startsWith("[") && host.endsWith("]")) {
+            try {
+                InetAddress a = InetAddress.ofLiteral(host.substring(1, host.length() - 1));
+                if (!(a instanceof Inet6Address) && !(a instanceof Inet4Address)) {
+                    throw new IllegalArgumentException();
+                }
+                return new InetSocketAddress(a, port);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("invalid local address " + local + ": bad IPv6 literal");
+            }
+        }
+        if (host.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("invalid local address " + local + ": too many colons (write IPv6 as [addr]:port)");
+        }
+        if (host.equalsIgnoreCase("localhost")) {
+            return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        }
+        try {
+            return new InetSocketAddress(Ipv4Address.toInet(Ipv4Address.parse(host)), port);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid local address " + local
+                    + ": the host must be an IP address, localhost or empty");
+        }
+    }
+
+    /**
+     * A tcp/udp {@code remote}: exactly {@code a.b.c.d:port}. IPv6 literals and host names are refused
+     * with a message saying why (gvproxy crashes on host names).
+     */
+    static GuestAddress parseRemote(String remote) {
+        if (remote == null || remote.isEmpty()) {
+            throw new IllegalArgumentException("invalid remote addr: remote is mandatory");
+        }
+        int colon = remote.lastIndexOf(':');
+        if (colon < 0) {
+            throw new IllegalArgumentException("invalid remote addr " + remote + ": missing port in address");
+        }
+        String host = remote.substring(0, colon);
+        int port = parsePort(remote.substring(colon + 1), "remote addr " + remote);
+        if (port == 0) {
+            throw new IllegalArgumentException("invalid remote addr " + remote + ": port 0");
+        }
+        return new GuestAddress(parseGuestIp(host, remote), port);
+    }
+
+    static int parseGuestIp(String host, String whole) {
+        if (host == null || host.isEmpty()) {
+            throw new IllegalArgumentException("invalid remote addr " + whole + ": missing guest IPv4 address");
+        }
+        if (host.startsWith("[") || host.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("invalid remote addr " + whole
+                    + ": IPv6 guest addresses are not supported (the virtual network is IPv4 only)");
+        }
+        try {
+            return Ipv4Address.parse(host);
+        } catch (IllegalArgumentException e) {
+            if (host.chars().anyMatch(Character::isLetter) || host.indexOf('-') >= 0) {
+                throw new IllegalArgumentException("invalid remote addr " + whole
+                        + ": must be an IPv4 address, host names are not resolved");
+            }
+            throw new IllegalArgumentException("invalid remote addr " + whole + ": not an IPv4 address");
+        }
+    }
+
+    static int parsePort(String s, String what) {
+        if (s.isEmpty() || s.length() > 5 || !s.chars().allMatch(Character::isDigit)) {
+            throw new IllegalArgumentException("invalid " + what + ": bad port \"" + s + "\"");
+        }
+        int p = Integer.parseInt(s);
+        if (p > 65535) {
+            throw new IllegalArgumentException("invalid " + what + ": port out of range");
+        }
+        return p;
+    }
+
+    /** A unix {@code local}: an absolute path, or {@code unix:///abs/path}. */
+    static String parseUnixPath(String local) {
+        if (local == null || local.isEmpty()) {
+            throw new IllegalArgumentException("local socket path is mandatory");
+        }
+        String p = local.startsWith("unix://") ? local.substring("unix://".length()) : local;
+        if (!p.startsWith("/")) {
+            throw new IllegalArgumentException("local socket path must be absolute: " + local);
+        }
+        if (p.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+            throw new IllegalArgumentException("local socket path too long (max 107 bytes): " + local);
+        }
+        return p;
+    }
+
+    /** A unix {@code remote}: {@code tcp://IPv4:port}. */
+    static GuestAddress parseUnixRemote(String remote) {
+        if (remote == null || remote.isEmpty()) {
+            throw new IllegalArgumentException("remote is mandatory");
+        }
+        URI u;
+        try {
+            u = new URI(remote);
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("failed to parse remote uri :" + remote + " : " + e.getMessage());
+        }
+        String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("tcp")) {
+            throw new IllegalArgumentException("remote protocol for unix forwarder is not implemented: " + scheme);
+        }
+        String authority = u.getRawAuthority();
+        if (authority == null) {
+            throw new IllegalArgumentException("invalid remote addr " + remote + ": expected tcp://IPv4:port");
+        }
+        return parseRemote(authority);
+    }
+
+    static String jsonString(String s) {
+        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                case '<' -> sb.append("\\u003c"); // Go's encoding/json escapes HTML characters
+                case '>' -> sb.append("\\u003e");
+                case '&' -> sb.append("\\u0026");
+                default -> {
+                    if (c < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+
+    Map<String, Active> forwardsForTest() {
+        return forwards;
+    }
+}

@@ -1,0 +1,193 @@
+package dev.gvproxy.forwarder;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.testing.Frames;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Port forward bookkeeping and validation on a real epoll loop, plus a UDP forward end to end against the
+ * harness's in-memory guest port (TCP forwards are exercised with a namespace guest in integration-tests).
+ */
+class PortForwarderTest {
+    LoopHarness h;
+    PortForwarder pf;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        h = new LoopHarness();
+        pf = new PortForwarder(h.stack, h.loop, PortForwarder.Options.DEFAULTS);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        pf.close();
+        h.close();
+    }
+
+    static Throwable failure(CompletableFuture<?> f) throws Exception {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        return e.getCause();
+    }
+
+    static int freeTcpPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void remoteMustBeAnIpv4Literal() {
+        IllegalArgumentException v6 = assertThrows(IllegalArgumentException.class,
+                () -> PortForwarder.parseRemote("[::1]:80"));
+        assertTrue(v6.getMessage().contains("IPv6"), v6::getMessage);
+        IllegalArgumentException name = assertThrows(IllegalArgumentException.class,
+                () -> PortForwarder.parseRemote("foo.example:80"));
+        assertTrue(name.getMessage().contains("host names"), name::getMessage);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseRemote("192.168.127.2"))
+                .getMessage().contains("missing port"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseRemote("192.168.127.2:x"))
+                .getMessage().contains("bad port"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseRemote("192.168.127.2:70000"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseRemote(":22"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseRemote("1.2.3:22"));
+        assertEquals("192.168.127.2:22", PortForwarder.parseRemote("192.168.127.2:22").toString());
+    }
+
+    @Test
+    void localForms() {
+        assertEquals(new InetSocketAddress(8080), PortForwarder.parseLocal(":8080"));
+        assertEquals(new InetSocketAddress("127.0.0.1", 2222), PortForwarder.parseLocal("127.0.0.1:2222"));
+        assertEquals(new InetSocketAddress("::1", 80), PortForwarder.parseLocal("[::1]:80"));
+        assertEquals(new InetSocketAddress(InetAddress.getLoopbackAddress(), 80), PortForwarder.parseLocal("localhost:80"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseLocal("8080"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseLocal("some.host:80"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseLocal("::1:80"));
+    }
+
+    @Test
+    void unixRemoteIsTcpUri() {
+        assertEquals("192.168.127.2:8080", PortForwarder.parseUnixRemote("tcp://192.168.127.2:8080").toString());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseUnixRemote("ssh-tunnel://u@192.168.127.2/x"))
+                .getMessage().contains("not implemented: ssh-tunnel"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseUnixRemote("tcp://[::1]:80"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseLocal("relative/path:1"));
+        assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseUnixPath("relative.sock"));
+        assertEquals("/tmp/x.sock", PortForwarder.parseUnixPath("unix:///tmp/x.sock"));
+    }
+
+    @Test
+    void invalidRequestsFailWithIllegalArgument() throws Exception {
+        assertInstanceOf(IllegalArgumentException.class,
+                failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "[fd00::2]:22", "tcp"))));
+        assertInstanceOf(IllegalArgumentException.class,
+                failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "guest:22", null))));
+        Throwable unknown = failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:22", "sctp")));
+        assertEquals("unknown protocol sctp", unknown.getMessage());
+        assertEquals(List.of(), pf.list());
+        assertEquals("[]", pf.listJson());
+    }
+
+    @Test
+    void exposeListUnexpose() throws Exception {
+        int p1 = freeTcpPort();
+        int p2 = freeTcpPort();
+        pf.expose(new PortForwarder.Forward("127.0.0.1:" + p2, "192.168.127.2:80", "udp")).get(10, TimeUnit.SECONDS);
+        pf.expose(PortForwarder.Forward.fromConfig("127.0.0.1:" + p1, "192.168.127.2:22")).get(10, TimeUnit.SECONDS);
+        pf.expose(PortForwarder.Forward.fromConfig("udp:127.0.0.1:" + p1, "192.168.127.2:53")).get(10, TimeUnit.SECONDS);
+        List<PortForwarder.Forward> all = pf.list();
+        assertEquals(3, all.size());
+        String a = "127.0.0.1:" + Math.min(p1, p2);
+        assertEquals(p1 < p2 ? "tcp" : "udp", all.get(0).protocol(), all::toString);
+        assertTrue(pf.listJson().startsWith("[{\"local\":\"" + a + "\",\"remote\":"), pf::listJson);
+
+        Throwable dup = failure(pf.expose(new PortForwarder.Forward("127.0.0.1:" + p1, "192.168.127.2:23", "")));
+        assertInstanceOf(IllegalStateException.class, dup);
+        assertEquals("proxy already running for tcp on 127.0.0.1:" + p1, dup.getMessage());
+
+        pf.unexpose("127.0.0.1:" + p1, null).get(10, TimeUnit.SECONDS);
+        assertEquals(2, pf.list().size());
+        // The port is free again.
+        try (ServerSocket s = new ServerSocket(p1, 1, InetAddress.getByName("127.0.0.1"))) {
+            assertEquals(p1, s.getLocalPort());
+        }
+        Throwable missing = failure(pf.unexpose("127.0.0.1:" + p1, "tcp"));
+        assertEquals("proxy not found", missing.getMessage());
+    }
+
+    @Test
+    void busyHostPortFailsWithGoStyleMessage() throws Exception {
+        try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            String local = "127.0.0.1:" + busy.getLocalPort();
+            Throwable t = failure(pf.expose(new PortForwarder.Forward(local, "192.168.127.2:22", "tcp")));
+            assertInstanceOf(IllegalStateException.class, t);
+            assertEquals("listen tcp " + local + ": bind: address already in use", t.getMessage());
+        }
+        assertEquals(List.of(), pf.list());
+    }
+
+    @Test
+    void udpForwardRoundTrip() throws Exception {
+        int port;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getByName("127.0.0.1"))) {
+            port = probe.getLocalPort();
+        }
+        pf.expose(new PortForwarder.Forward("127.0.0.1:" + port, "192.168.127.2:5353", "udp")).get(10, TimeUnit.SECONDS);
+        // Let the stack learn the guest's MAC, as a real guest's traffic would.
+        h.send(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x0806,
+                Frames.arp(1, Frames.GUEST_MAC, Frames.GUEST_IP, 0, Frames.GW_IP)));
+        h.take(2000); // the ARP reply
+        try (DatagramSocket client = new DatagramSocket(0, InetAddress.getByName("127.0.0.1"))) {
+            client.setSoTimeout(5000);
+            byte[] q = "question".getBytes(StandardCharsets.US_ASCII);
+            client.send(new DatagramPacket(q, q.length, InetAddress.getByName("127.0.0.1"), port));
+            byte[] f = h.takeIp(5000);
+            assertNotNull(f, "datagram into the guest");
+            int ip = 14;
+            assertEquals(17, f[ip + 9]);
+            assertEquals(Frames.GW_IP, Frames.getInt(f, ip + 12));
+            assertEquals(Frames.GUEST_IP, Frames.getInt(f, ip + 16));
+            int udp = ip + 20;
+            int srcPort = Frames.getShort(f, udp);
+            assertTrue(srcPort >= PortForwarder.EPHEMERAL_FIRST, "ephemeral source port " + srcPort);
+            assertEquals(5353, Frames.getShort(f, udp + 2));
+            byte[] payload = java.util.Arrays.copyOfRange(f, udp + 8, udp + Frames.getShort(f, udp + 4));
+            assertArrayEquals(q, payload);
+
+            byte[] a = "answer".getBytes(StandardCharsets.US_ASCII);
+            h.send(LoopHarness.udpFrame(Frames.GUEST_IP, 5353, Frames.GW_IP, srcPort, a));
+            DatagramPacket reply = new DatagramPacket(new byte[100], 100);
+            client.receive(reply);
+            assertEquals("answer", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.US_ASCII));
+
+            // Idle expiry frees the gateway-side port.
+            UdpPortForward fwd = (UdpPortForward) pf.forwardsForTest().get("udp/127.0.0.1:" + port);
+            assertEquals(1, (int) h.onLoop(fwd::flowCount));
+            h.run(() -> fwd.sweep(h.stack.now() + TimeUnit.SECONDS.toNanos(91)));
+            assertEquals(0, (int) h.onLoop(fwd::flowCount));
+            h.send(LoopHarness.udpFrame(Frames.GUEST_IP, 5353, Frames.GW_IP, srcPort, a));
+            assertThrows(java.net.SocketTimeoutException.class, () -> {
+                client.setSoTimeout(300);
+                client.receive(new DatagramPacket(new byte[100], 100));
+            });
+        }
+        pf.unexpose("127.0.0.1:" + port, "udp").get(10, TimeUnit.SECONDS);
+    }
+}
