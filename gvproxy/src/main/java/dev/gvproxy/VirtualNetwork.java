@@ -7,6 +7,7 @@ import dev.gvproxy.dns.DnsServer;
 import dev.gvproxy.dns.DnsTcpSession;
 import dev.gvproxy.dns.Zone;
 import dev.gvproxy.forwarder.IcmpForwarder;
+import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
 import dev.gvproxy.forwarder.UdpForwarder;
 import dev.gvproxy.stack.Counters;
@@ -66,6 +67,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final UdpForwarder udpForwarder;
     private final IcmpForwarder icmpForwarder;
     private final TcpForwarder tcpForwarder;
+    private final PortForwarder portForwarder;
     private long wakeAt = Long.MAX_VALUE;
     private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
@@ -98,6 +100,7 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.icmpForwarder = icmp;
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
+        this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         if (dns != null) {
             tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
         }
@@ -213,6 +216,11 @@ public final class VirtualNetwork implements AutoCloseable {
         return tcpForwarder;
     }
 
+    /** Host -> guest port forwards (tcp, udp, unix) and {@code /tunnel}. */
+    public PortForwarder portForwarder() {
+        return portForwarder;
+    }
+
     public UdpForwarder udpForwarder() {
         return udpForwarder;
     }
@@ -321,6 +329,7 @@ public final class VirtualNetwork implements AutoCloseable {
                 if (wakeTask != null) {
                     wakeTask.cancel(false);
                 }
+                portForwarder.close();
                 udpForwarder.close();
                 if (icmpForwarder != null) {
                     icmpForwarder.close();
@@ -352,6 +361,13 @@ public final class VirtualNetwork implements AutoCloseable {
         private boolean dns = true;
         private DnsConfig dnsConfig;
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
+        private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
+
+        /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
+        public Builder portForwarding(PortForwarder.Options options) {
+            this.portForwardOptions = options;
+            return this;
+        }
 
         /** DHCP on the gateway (default on, {@link DhcpConfig#defaults}). */
         public Builder dhcp(boolean enabled, DhcpConfig config) {

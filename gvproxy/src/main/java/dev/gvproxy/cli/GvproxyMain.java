@@ -7,7 +7,7 @@ import dev.gvproxy.api.ApiServer;
 import dev.gvproxy.api.InMemoryDnsZones;
 import dev.gvproxy.api.PortForward;
 import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.StreamForwardOpener;
+import dev.gvproxy.api.PortForwarderOpener;
 import dev.gvproxy.api.Tunneler;
 import dev.gvproxy.cli.flags.GoFlagSet;
 import dev.gvproxy.config.CliArgs;
@@ -380,8 +380,7 @@ public final class GvproxyMain {
                 Files.writeString(run.pidFile, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
             }
             Services services = Services.of(net);
-            PortForwardRegistry forwards = new PortForwardRegistry(
-                    new StreamForwardOpener(net.eventLoop(), services.tunneler()));
+            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder()));
             run.forwards = forwards;
             run.api = ApiContext.builder()
                     .network(net.virtualSwitch(), net.counters())
