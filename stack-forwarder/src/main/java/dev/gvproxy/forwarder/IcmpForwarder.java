@@ -27,7 +27,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -86,7 +85,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     private final LongSupplier clock;
     private final Options options;
     private final PingSocket.Opener opener;
-    private final LinkedHashMap<FlowKey, PingFlow> flows = new LinkedHashMap<>(16, 0.75f, true);
+    private final IdleFlows<FlowKey, PingFlow> flows = new IdleFlows<>(16, f -> f.lastActive);
     /** Native scratch for send/recv; only touched on the loop. */
     private MemorySegment scratch;
     private ScheduledFuture<?> sweeper;
@@ -323,31 +322,15 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
 
     /** Closes ping flows idle since {@code now - idleTimeout}. */
     public void poll(long now) {
-        long limit = now - options.idleTimeoutNanos();
-        List<PingFlow> expired = null;
-        for (Iterator<PingFlow> it = flows.values().iterator(); it.hasNext(); ) {
-            PingFlow f = it.next();
-            if (f.lastActive - limit > 0) {
-                break; // access order: later flows are more recent
-            }
-            it.remove();
-            if (expired == null) {
-                expired = new ArrayList<>();
-            }
-            expired.add(f);
-        }
-        if (expired != null) {
-            for (PingFlow f : expired) {
-                flowsExpired.inc();
-                f.close();
-            }
+        for (PingFlow f : flows.removeIdle(now - options.idleTimeoutNanos())) {
+            flowsExpired.inc();
+            f.close();
         }
     }
 
     /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        Iterator<PingFlow> it = flows.values().iterator();
-        return it.hasNext() ? it.next().lastActive + options.idleTimeoutNanos() : Long.MAX_VALUE;
+        return flows.nextDeadline(options.idleTimeoutNanos());
     }
 
     /** Closes every ping socket and uninstalls; run on the loop. */
@@ -361,9 +344,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
             sweeper.cancel(false);
             stack.icmp().setForwarder(null);
         }
-        List<PingFlow> all = new ArrayList<>(flows.values());
-        flows.clear();
-        for (PingFlow f : all) {
+        for (PingFlow f : flows.removeAll()) {
             f.close();
         }
     }

@@ -22,7 +22,6 @@ import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -95,7 +94,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     private final LongSupplier clock;
     private final Options options;
     /** Access-ordered: iteration starts at the least recently active flow, so expiry stops at the first live one. */
-    private final LinkedHashMap<FlowKey, UdpFlow> flows = new LinkedHashMap<>(64, 0.75f, true);
+    private final IdleFlows<FlowKey, UdpFlow> flows = new IdleFlows<>(64, f -> f.lastActive);
     private ScheduledFuture<?> sweeper;
     private boolean closed;
 
@@ -350,32 +349,15 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
 
     /** Closes flows idle since {@code now - idleTimeout}. */
     public void poll(long now) {
-        long limit = now - options.idleTimeoutNanos();
-        List<UdpFlow> expired = null;
-        for (Iterator<UdpFlow> it = flows.values().iterator(); it.hasNext(); ) {
-            UdpFlow f = it.next();
-            if (f.lastActive - limit > 0) {
-                break; // access order: every later flow is more recent
-            }
-            it.remove();
-            if (expired == null) {
-                expired = new ArrayList<>();
-            }
-            expired.add(f);
-        }
-        if (expired != null) {
-            // Closed outside the iteration: closing may call back into the table.
-            for (UdpFlow f : expired) {
-                flowsExpired.inc();
-                f.close();
-            }
+        for (UdpFlow f : flows.removeIdle(now - options.idleTimeoutNanos())) {
+            flowsExpired.inc();
+            f.close();
         }
     }
 
     /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        Iterator<UdpFlow> it = flows.values().iterator();
-        return it.hasNext() ? it.next().lastActive + options.idleTimeoutNanos() : Long.MAX_VALUE;
+        return flows.nextDeadline(options.idleTimeoutNanos());
     }
 
     /** Closes every flow and uninstalls; run on the loop. */
@@ -389,9 +371,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
             sweeper.cancel(false);
             stack.udp().setForwarder(null);
         }
-        List<UdpFlow> all = new ArrayList<>(flows.values());
-        flows.clear();
-        for (UdpFlow f : all) {
+        for (UdpFlow f : flows.removeAll()) {
             f.close();
         }
     }
