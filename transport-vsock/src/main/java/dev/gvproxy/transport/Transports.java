@@ -192,6 +192,24 @@ public final class Transports {
     }
 
     /**
+     * {@code -listen-bess}: User-Mode Linux's {@code vec0:transport=bess}, an {@code AF_UNIX}/{@code SOCK_SEQPACKET}
+     * socket where one message is one frame, no handshake. Every accepted connection is a port (gvproxy accepts
+     * one and exits when it ends; this keeps accepting, so the VM can reconnect).
+     *
+     * @param uri {@code unixpacket:///path}; the file must not exist
+     */
+    public static Listener listenBess(String uri, NetworkContext ctx) throws IOException {
+        EndpointUri ep = EndpointUri.parse(uri);
+        if (!ep.scheme().equals("unixpacket")) {
+            throw new IOException("bess listen address must be unixpacket:// address");
+        }
+        checkNotOnLoop(ctx);
+        Path path = Path.of(ep.path());
+        refuseExisting(path);
+        return BessListener.bind(path, ctx);
+    }
+
+    /**
      * {@code -listen-stdio}: frames on this process's stdin/stdout with 2-byte little-endian framing. Nothing
      * else may write to stdout afterwards (logs go to stderr). {@link Listener#closeFuture()} completes at EOF.
      */
