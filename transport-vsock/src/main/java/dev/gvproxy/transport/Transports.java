@@ -3,23 +3,27 @@ package dev.gvproxy.transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollDomainDatagramChannel;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.VSockAddress;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http.HttpServerCodec;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.transport.vsock.VsockServerChannel;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
@@ -72,8 +76,31 @@ public final class Transports {
     public static Listener listenStream(String uri, NetworkContext ctx, Framing framing) throws IOException {
         EndpointUri ep = EndpointUri.parse(uri);
         String kind = framing.name().toLowerCase(java.util.Locale.ROOT);
-        return bindStream(ep, ctx, kind, true, false,
-                ch -> initFrames(ch.pipeline(), ctx, framing, kind + ":" + describe(ep, ch)));
+        return bindStream(ep, ctx, kind, true, false, framesChild(ctx, framing, kind, ep.path()));
+    }
+
+    /** Child setup for frames with no handshake: decoder, encoder, {@link ChannelPort}. */
+    static Consumer<Channel> framesChild(NetworkContext ctx, Framing framing, String kind, String path) {
+        return ch -> initFrames(ch.pipeline(), ctx, framing, kind + ":" + (path != null ? path : describe(ch)));
+    }
+
+    /** Child setup for {@code -listen-vpnkit}: the handshake, which then installs the frame handlers. */
+    static Consumer<Channel> vpnkitChild(NetworkContext ctx, int mtu, Function<String, Long> macForUuid) {
+        if (mtu < 0 || mtu > 65535) {
+            throw new IllegalArgumentException("mtu out of range: " + mtu);
+        }
+        Function<String, Long> macs = macForUuid != null ? macForUuid : uuid -> null;
+        return ch -> ch.pipeline().addLast("vpnkit", new VpnkitHandshake(ctx.sw(), ctx.counters(), mtu, macs));
+    }
+
+    /** Child setup for the HTTP API: {@code HttpServerCodec}, then {@code /connect} or the fallback. */
+    static Consumer<Channel> httpChild(NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback,
+                                       Framing connectFraming) {
+        return ch -> {
+            ch.config().setWriteBufferWaterMark(WATER_MARK);
+            ch.pipeline().addLast("http", new HttpServerCodec());
+            ch.pipeline().addLast("connect", new ConnectHandler(ctx.sw(), ctx.counters(), connectFraming, httpFallback));
+        };
     }
 
     /**
@@ -86,13 +113,9 @@ public final class Transports {
      */
     public static Listener listenVpnkit(String uri, NetworkContext ctx, int mtu, Function<String, Long> macForUuid)
             throws IOException {
-        if (mtu < 0 || mtu > 65535) {
-            throw new IllegalArgumentException("mtu out of range: " + mtu);
-        }
-        Function<String, Long> macs = macForUuid != null ? macForUuid : uuid -> null;
+        Consumer<Channel> init = vpnkitChild(ctx, mtu, macForUuid);
         EndpointUri ep = EndpointUri.parse(uri);
-        return bindStream(ep, ctx, "vpnkit", false, false,
-                ch -> ch.pipeline().addLast("vpnkit", new VpnkitHandshake(ctx.sw(), ctx.counters(), mtu, macs)));
+        return bindStream(ep, ctx, "vpnkit", false, false, init);
     }
 
     /**
@@ -126,11 +149,7 @@ public final class Transports {
     private static Listener listenHttp(String uri, NetworkContext ctx, Supplier<? extends ChannelHandler> httpFallback,
                                        Framing connectFraming, String kind) throws IOException {
         EndpointUri ep = EndpointUri.parse(uri);
-        return bindStream(ep, ctx, kind, false, true, ch -> {
-            ch.config().setWriteBufferWaterMark(WATER_MARK);
-            ch.pipeline().addLast("http", new HttpServerCodec());
-            ch.pipeline().addLast("connect", new ConnectHandler(ctx.sw(), ctx.counters(), connectFraming, httpFallback));
-        });
+        return bindStream(ep, ctx, kind, false, true, httpChild(ctx, httpFallback, connectFraming));
     }
 
     /**
@@ -173,6 +192,24 @@ public final class Transports {
     }
 
     /**
+     * {@code -listen-bess}: User-Mode Linux's {@code vec0:transport=bess}, an {@code AF_UNIX}/{@code SOCK_SEQPACKET}
+     * socket where one message is one frame, no handshake. Every accepted connection is a port (gvproxy accepts
+     * one and exits when it ends; this keeps accepting, so the VM can reconnect).
+     *
+     * @param uri {@code unixpacket:///path}; the file must not exist
+     */
+    public static Listener listenBess(String uri, NetworkContext ctx) throws IOException {
+        EndpointUri ep = EndpointUri.parse(uri);
+        if (!ep.scheme().equals("unixpacket")) {
+            throw new IOException("bess listen address must be unixpacket:// address");
+        }
+        checkNotOnLoop(ctx);
+        Path path = Path.of(ep.path());
+        refuseExisting(path);
+        return BessListener.bind(path, ctx);
+    }
+
+    /**
      * {@code -listen-stdio}: frames on this process's stdin/stdout with 2-byte little-endian framing. Nothing
      * else may write to stdout afterwards (logs go to stderr). {@link Listener#closeFuture()} completes at EOF.
      */
@@ -210,9 +247,9 @@ public final class Transports {
         return port;
     }
 
-    private static String describe(EndpointUri ep, Channel child) {
-        // unix children have no useful remote address; the listening path identifies them
-        return ep.path() != null ? ep.path() : String.valueOf(child.remoteAddress());
+    private static String describe(Channel child) {
+        // unix children have no useful remote address; the listening path identifies them (see framesChild)
+        return String.valueOf(child.remoteAddress());
     }
 
     private static void checkNotOnLoop(NetworkContext ctx) {
@@ -237,39 +274,22 @@ public final class Transports {
                                        boolean privateSocket, Consumer<Channel> initChild) throws IOException {
         checkNotOnLoop(ctx);
         ChannelGroup children = new DefaultChannelGroup(kind, ctx.loop());
-        ServerBootstrap b = new ServerBootstrap()
-                .group(ctx.acceptGroup(), ctx.loop())
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        children.add(ch);
-                        initChild.accept(ch);
-                    }
-                });
+        ServerBootstrap b = serverBootstrap(ctx, children, initChild);
         switch (ep.scheme()) {
+            case "vsock" -> {
+                if (ep.isHyperkitVsock()) {
+                    // macOS gvproxy deletes whatever is at DIR/00000002.<port> first (hyperkit's convention).
+                    Path path = Path.of(ep.path());
+                    Files.deleteIfExists(path);
+                    return bindUnix(b, path, ctx, children, kind, false, privateSocket);
+                }
+                b.channelFactory(VsockServerChannel::new);
+                Channel server = bindVsock(b, ep.vsock());
+                LOG.log(Level.INFO, "{0}: listening on vsock {1}", kind, server.localAddress());
+                return new ChannelListener(server, children, server.localAddress(), null, ctx.loop());
+            }
             case "unix" -> {
-                Path path = Path.of(ep.path());
-                if (refuseExisting) {
-                    refuseExisting(path);
-                } else if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new IOException("listen unix " + path + ": bind: address already in use");
-                }
-                b.channel(EpollServerDomainSocketChannel.class);
-                Path bindPath = privateSocket ? tempSibling(path) : path;
-                Channel server = bind(b, new DomainSocketAddress(bindPath.toString()), "unix", path);
-                if (privateSocket) {
-                    try {
-                        Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-------"));
-                        Files.move(bindPath, path);
-                    } catch (IOException | RuntimeException e) {
-                        server.close().awaitUninterruptibly();
-                        Files.deleteIfExists(bindPath);
-                        throw new IOException("listen unix " + path + ": " + e.getMessage(), e);
-                    }
-                }
-                LOG.log(Level.INFO, "{0}: listening on {1}", kind, path);
-                return new ChannelListener(server, children, new DomainSocketAddress(path.toString()), path, ctx.loop());
+                return bindUnix(b, Path.of(ep.path()), ctx, children, kind, refuseExisting, privateSocket);
             }
             case "tcp" -> {
                 b.channel(EpollServerSocketChannel.class)
@@ -281,6 +301,77 @@ public final class Transports {
             }
             default -> throw new IOException("unexpected scheme");
         }
+    }
+
+    private static ServerBootstrap serverBootstrap(NetworkContext ctx, ChannelGroup children,
+                                                   Consumer<Channel> initChild) {
+        return new ServerBootstrap()
+                .group(ctx.acceptGroup(), ctx.loop())
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        initChild.accept(ch);
+                    }
+                });
+    }
+
+    /**
+     * Binds {@code factory}'s server channel to {@code address} with the given child setup (one of
+     * {@link #framesChild}, {@link #vpnkitChild}, {@link #httpChild}). Tests serve the vsock channel classes over a
+     * unix socket this way ({@link VsockServerChannel#unixStandIn()}), since nothing can connect over vsock here.
+     */
+    static Listener bindServerChannel(ChannelFactory<? extends ServerChannel> factory, SocketAddress address,
+                                      Path socketFile, NetworkContext ctx, String kind, Consumer<Channel> initChild)
+            throws IOException {
+        checkNotOnLoop(ctx);
+        ChannelGroup children = new DefaultChannelGroup(kind, ctx.loop());
+        ServerBootstrap b = serverBootstrap(ctx, children, initChild).channelFactory(factory);
+        Channel server = bind(b, address, kind, address);
+        return new ChannelListener(server, children, server.localAddress(), socketFile, ctx.loop());
+    }
+
+    private static Channel bindVsock(ServerBootstrap b, VSockAddress addr) throws IOException {
+        ChannelFuture f = b.bind(addr).awaitUninterruptibly();
+        if (f.isSuccess()) {
+            return f.channel();
+        }
+        String shown = (addr.getCid() == VSockAddress.VMADDR_CID_ANY ? "" : Integer.toUnsignedString(addr.getCid()))
+                + ":" + Integer.toUnsignedString(addr.getPort());
+        for (Throwable t = f.cause(); t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (m.contains("Address family not supported") || m.contains("EAFNOSUPPORT")) {
+                throw new IOException("listen vsock " + shown + ": this kernel has no AF_VSOCK support"
+                        + " (load the vsock transport module, e.g. vmw_vsock_virtio_transport or vhost_vsock): " + m,
+                        f.cause());
+            }
+        }
+        throw new IOException("listen vsock " + shown + ": " + f.cause().getMessage(), f.cause());
+    }
+
+    private static Listener bindUnix(ServerBootstrap b, Path path, NetworkContext ctx, ChannelGroup children,
+                                     String kind, boolean refuseExisting, boolean privateSocket) throws IOException {
+        if (refuseExisting) {
+            refuseExisting(path);
+        } else if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("listen unix " + path + ": bind: address already in use");
+        }
+        b.channel(EpollServerDomainSocketChannel.class);
+        Path bindPath = privateSocket ? tempSibling(path) : path;
+        Channel server = bind(b, new DomainSocketAddress(bindPath.toString()), "unix", path);
+        if (privateSocket) {
+            try {
+                Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-------"));
+                Files.move(bindPath, path);
+            } catch (IOException | RuntimeException e) {
+                server.close().awaitUninterruptibly();
+                Files.deleteIfExists(bindPath);
+                throw new IOException("listen unix " + path + ": " + e.getMessage(), e);
+            }
+        }
+        LOG.log(Level.INFO, "{0}: listening on {1}", kind, path);
+        return new ChannelListener(server, children, new DomainSocketAddress(path.toString()), path, ctx.loop());
     }
 
     private static Channel bind(ServerBootstrap b, SocketAddress addr, String net, Object shown) throws IOException {

@@ -33,6 +33,7 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
     private final Counters counters;
     private final int mtu;
     private final Function<String, Long> macForUuid;
+    private final Counters.Counter badHandshake;
     private boolean initDone;
 
     /** @param macForUuid the VM's MAC for a UUID, or null for a random locally administered one */
@@ -41,6 +42,7 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
         this.counters = counters;
         this.mtu = mtu;
         this.macForUuid = macForUuid;
+        this.badHandshake = counters.counter("transport.vpnkitBadHandshake");
     }
 
     /** @param in <b>borrowed</b> (the cumulation) */
@@ -48,6 +50,15 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (!initDone) {
             if (in.readableBytes() < INIT_LENGTH) {
+                return;
+            }
+            if (!in.toString(in.readerIndex(), 5, StandardCharsets.US_ASCII).equals("VMN3T")) {
+                // gvproxy echoes anything and attaches the connection anyway; a peer that is not hyperkit gets
+                // closed here instead of having its bytes switched as frames.
+                badHandshake.inc();
+                LOG.log(Level.WARNING, "vpnkit: {0}: bad handshake magic, closing", ctx.channel().remoteAddress());
+                in.skipBytes(in.readableBytes());
+                ctx.close();
                 return;
             }
             // gvproxy echoes the init unchanged, so magic and version always "match"
@@ -75,5 +86,14 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
         p.addAfter("frameDecoder", "frameEncoder", Framing.HYPERKIT.newEncoder(counters));
         p.addAfter("frameEncoder", "port", new ChannelPort(sw, counters, "vpnkit:" + uuid.strip()));
         p.remove(this); // hands the bytes after the handshake to the frame decoder
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        // Still in the pipeline: the handshake never completed (the port was never attached).
+        badHandshake.inc();
+        LOG.log(Level.WARNING, "vpnkit: {0}: connection closed during the handshake ({1})",
+                ctx.channel().remoteAddress(), initDone ? "after the init" : "before the init");
+        super.channelInactive(ctx);
     }
 }

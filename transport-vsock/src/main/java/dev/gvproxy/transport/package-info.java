@@ -12,6 +12,7 @@
  * Listener v = Transports.listenDatagram("unixgram:///run/gv/vfkit.sock", ctx); // -listen-vfkit, QEMU -netdev dgram
  * Listener o = Transports.attachStdio(ctx);                                   // -listen-stdio
  * Listener k = Transports.listenVpnkit(uri, ctx, mtu, uuidToMacOrNull);      // -listen-vpnkit (handshake, then 2-byte LE)
+ * Listener u = Transports.listenBess("unixpacket:///run/gv/bess.sock", ctx);  // -listen-bess (User-Mode Linux)
  * Listener h = Transports.listenStream(uri, ctx, Framing.HYPERKIT);           // any framing, no handshake
  * ChannelPort p = Transports.attach(channel, ctx, Framing.QEMU, "name");     // an already connected channel
  * Listener t = Transports.attachStreams(readable, writable, framing, ctx, "name"); // blocking fds (pipes)
@@ -33,6 +34,8 @@
  *       a first {@code VFKT} datagram is consumed</td><td>one peer at a time (a new named sender replaces it)</td></tr>
  *   <tr><td>{@code -listen-vpnkit}</td><td>unix, tcp</td><td>49-byte init echoed, 41-byte command, 258-byte reply
  *       (MTU, MAC), then 2-byte little-endian length + frame</td><td>any number</td></tr>
+ *   <tr><td>{@code -listen-bess}</td><td>unixpacket</td><td>one SOCK_SEQPACKET message = one frame</td>
+ *       <td>any number, reconnect ok</td></tr>
  *   <tr><td>{@code -listen-stdio}</td><td>-</td><td>2-byte little-endian length + frame</td><td>one</td></tr>
  * </table>
  * A declared length of 0 or above {@link dev.gvproxy.stack.link.VirtualSwitch#MAX_FRAME} (131072) is logged
@@ -40,6 +43,24 @@
  * only. Frames shorter than 14 bytes are dropped by the switch ({@code switch.runtFrame}), never fatal. The
  * hyperkit framing cannot carry frames above 65535 bytes: they are dropped and counted
  * ({@code transport.frameTooLargeForFraming}) instead of gvproxy's clamped, stream-corrupting length.
+ *
+ * <p><b>vsock.</b> {@code -listen}, {@code -services}, {@code -listen-qemu} and {@code -listen-vpnkit} also take
+ * {@code vsock://:PORT} (any CID) and {@code vsock://CID:PORT}: an AF_VSOCK listener on the same epoll loop
+ * (package {@code dev.gvproxy.transport.vsock}). The hyperkit form {@code vsock://null:PORT/DIR} is a unix socket at
+ * {@code DIR/00000002.<port as 8 hex digits>} (an existing file there is deleted first), as macOS gvproxy does; we
+ * accept it on Linux too. Firecracker and cloud-hypervisor ("hybrid vsock") deliver a guest's connection to host
+ * port P on the unix socket {@code <uds_path>_P}, so {@code -listen unix://<uds_path>_1024} serves their
+ * gvforwarder guests with no vsock code at all.
+ *
+ * <p><b>BESS.</b> Netty's epoll transport has no SOCK_SEQPACKET channel (a domain stream channel on a seqpacket fd
+ * would merge frames into one message whenever its gathering write sends several buffers), and junixsocket only
+ * runs on the NIO loop, which would put BESS VMs on a second thread. So {@link dev.gvproxy.transport.BessListener}
+ * and {@link dev.gvproxy.transport.BessPort} call {@code socket/bind/listen/accept4/recv/send} through FFM and
+ * register their descriptors with the network's epoll loop as {@code EpollIoHandle}s (level-triggered), the same
+ * way the ICMP forwarder registers ping sockets: one loop, no locks. A read takes up to 64 messages per wakeup
+ * into one native 128 KiB buffer ({@code MSG_TRUNC} detects oversize messages, which are dropped and counted) and
+ * copies each into a right-sized buffer; each outbound frame is one {@code send}, and on {@code EAGAIN} the rest
+ * waits for {@code EPOLLOUT}.
  *
  * <h2>Threading</h2>
  * Every channel that carries frames (accepted children, the datagram socket) is registered on the network's
@@ -67,14 +88,16 @@
  * disconnect and reconnect (new port id, its MAC is learned again); gvproxy accepts qemu/vfkit/stdio once and
  * exits. {@code /connect} keeps frame bytes that arrived in the same read as the request (gvproxy loses them).
  * API unix sockets are created 0600 (bound under a random sibling name, chmod-ed, renamed into place); qemu and
- * vfkit socket paths must not exist beforehand. Transport errors close one connection, never the process.
+ * vfkit socket paths must not exist beforehand. A vpnkit connection whose init lacks the {@code VMN3T}
+ * magic is closed with a logged reason (gvproxy attaches it anyway); one closed mid-handshake is logged. Transport errors close one connection, never the process.
  *
  * <h2>Counters</h2>
  * {@code transport.badFrameLength}, {@code transport.frameTooLargeForFraming}, {@code transport.txQueueFull},
  * {@code transport.txClosedPort}, {@code transport.portError}, {@code transport.unexpectedMessage},
  * {@code transport.connectAttach}, {@code transport.httpNotFound}, {@code transport.httpBadRequest},
  * {@code transport.unnamedPeer}, {@code transport.txNoPeer}, {@code transport.datagramSendError},
- * {@code transport.vfkitHello}.
+ * {@code transport.vfkitHello}, {@code transport.acceptError} (BESS accept failures),
+ * {@code transport.vpnkitBadHandshake} (wrong magic, or closed before the handshake completed).
  *
  * <p>The package {@code dev.gvproxy.transport.tap} (TAP devices through FFM) is separate.
  */
