@@ -270,6 +270,11 @@ public final class VirtualNetwork implements AutoCloseable {
         return track(Transports.listenDatagram(uri, transportContext));
     }
 
+    /** Listens for User-Mode Linux guests ({@code vec0:transport=bess}) on a unixpacket:// URI, a frame per message. */
+    public Listener listenBess(String uri) throws IOException {
+        return track(Transports.listenBess(uri, transportContext));
+    }
+
     /** Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames). */
     public Listener attachStdio() {
         return track(Transports.attachStdio(transportContext));

@@ -418,10 +418,7 @@ public final class GvproxyMain {
             hypervisor(run, "vpnkit", cfg.vpnkit, () -> Transports.listenVpnkit(cfg.vpnkit, net.transportContext(),
                     cfg.mtu, uuid -> cfg.vpnkitUuidMacs.get(uuid)));
             hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.transportContext()));
-            if (!cfg.bess.isEmpty()) {
-                notifications.send(Notification.HYPERVISOR_ERROR);
-                throw new IOException("-listen-bess is not supported yet by gvproxy-java");
-            }
+            hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.transportContext()));
             hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.transportContext()));
             if (!cfg.stdio.isEmpty()) {
                 Listener l = Transports.attachStdio(net.transportContext());
