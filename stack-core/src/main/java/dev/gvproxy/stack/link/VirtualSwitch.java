@@ -38,6 +38,18 @@ public final class VirtualSwitch {
         void closed(long mac, SwitchPort port);
     }
 
+    /**
+     * Sits between the gateway stack and the ports (a test hook: {@link LinkImpairment} delays, reorders,
+     * duplicates or drops the gateway's frames with it). Runs on the network's event loop.
+     */
+    public interface GatewayEgress {
+        /**
+         * @param frame <b>taken</b>: passed to {@code out} (now or later, on the event loop) or released
+         * @param out switches a frame as the gateway's output; <b>takes</b> it
+         */
+        void egress(ByteBuf frame, java.util.function.Consumer<ByteBuf> out);
+    }
+
     /** Sees every frame crossing the switch (for pcap). */
     public interface FrameTap {
         /** @param frame <b>borrowed</b>; must not be modified or kept. */
@@ -51,6 +63,8 @@ public final class VirtualSwitch {
     private final ArrayList<SwitchPort> dirty = new ArrayList<>();
     private final List<MacListener> listeners = new CopyOnWriteArrayList<>();
     private volatile FrameTap tap;
+    private GatewayEgress egress;
+    private final java.util.function.Consumer<ByteBuf> switchFromGateway = this::switchFromGateway;
     private LinkEndpoint gateway;
     private boolean gatewayDirty;
     private int nextId;
@@ -98,6 +112,11 @@ public final class VirtualSwitch {
 
     public void setTap(FrameTap tap) {
         this.tap = tap;
+    }
+
+    /** Installs (or, with null, removes) a hook on every frame the gateway sends; call on the event loop. */
+    public void setGatewayEgress(GatewayEgress egress) {
+        this.egress = egress;
     }
 
     /** Attaches a VM's endpoint; returns its port (ids increase and are never reused). */
@@ -198,6 +217,16 @@ public final class VirtualSwitch {
      * @param frame <b>taken</b>
      */
     public void transmitFromGateway(ByteBuf frame) {
+        GatewayEgress e = egress;
+        if (e != null) {
+            e.egress(frame, switchFromGateway);
+        } else {
+            switchFromGateway(frame);
+        }
+    }
+
+    /** @param frame <b>taken</b> */
+    private void switchFromGateway(ByteBuf frame) {
         FrameTap t = tap;
         if (t != null) {
             t.frame(frame, clock.getAsLong());

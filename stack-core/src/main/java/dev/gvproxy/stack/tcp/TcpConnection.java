@@ -1073,13 +1073,18 @@ public final class TcpConnection {
             rcvAdv = rcvNxt + w;
         } else {
             int space = receiveSpace();
-            int edge = rcvAdv - rcvNxt;
-            int win = Math.max(space, edge); // never retract the right edge (RFC 9293 3.8.6.2.2)
-            if (win - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
-                win = edge; // receiver SWS avoidance: do not advertise tiny openings
+            int edge = Math.max(0, rcvAdv - rcvNxt);
+            int raw;
+            if (space - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
+                // Keep the right edge (RFC 9293 3.8.6.2.2; receiver SWS avoidance: no tiny openings). Round
+                // it down: rounding a held edge up would move it by up to a scale unit on every ACK, letting
+                // a peer that fills the window push the stack past its receive buffer. Truncating by less than
+                // one unit is the apparent shrink RFC 7323 2.4 tolerates (Linux does the same).
+                raw = edge >>> rcvShift;
+            } else {
+                raw = (space + (1 << rcvShift) - 1) >>> rcvShift;
             }
-            int unit = 1 << rcvShift;
-            int raw = Math.min(65535, (win + unit - 1) >>> rcvShift);
+            raw = Math.min(65535, raw);
             window = raw;
             rcvAdv = rcvNxt + (raw << rcvShift);
         }

@@ -1,0 +1,69 @@
+package dev.gvproxy.it.tcp;
+
+import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.NetnsGuest;
+import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.stack.link.LinkImpairment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Shared set-up: a virtual network with the API on a unix socket and one namespace guest configured by DHCP. */
+abstract class TcpNetnsBase {
+    /** Bulk transfer size for the impaired transfers (default 256 MiB). */
+    static final long BULK = Long.getLong("gvproxy.it.tcp.bulkBytes", 256L << 20);
+
+    @RegisterExtension
+    final NetnsGuestsExtension guests = new NetnsGuestsExtension();
+
+    @TempDir
+    Path dir;
+
+    final TcpServers servers = new TcpServers();
+    VirtualNetwork net;
+    LinkImpairment impairment;
+
+    @AfterEach
+    void stopServersAndReport() {
+        servers.close();
+        if (net != null) {
+            if (impairment != null) {
+                LinkImpairment i = impairment;
+                System.out.println("stack egress impairment: " + net.call(i::toString));
+                net.run(i::close);
+            }
+            System.out.println("counters: " + net.counters().snapshot().entrySet().stream()
+                    .filter(e -> e.getValue() != 0).map(Object::toString).toList());
+        }
+    }
+
+    NetnsGuest guest() throws Exception {
+        return guest(VirtualNetwork.builder(), NetnsGuest.builder("unix://" + dir.resolve("gv.sock")));
+    }
+
+    NetnsGuest guest(VirtualNetwork.Builder nb, NetnsGuest.Builder gb) throws Exception {
+        net = guests.track(nb.build());
+        net.listenApi("unix://" + dir.resolve("gv.sock"));
+        NetnsGuest g = guests.start(gb);
+        g.awaitAddress(Duration.ofSeconds(30));
+        return g;
+    }
+
+    /** Impairs every frame the stack sends towards the ports, on the network's event loop. */
+    LinkImpairment impairStackEgress(LinkImpairment.Spec spec) {
+        LinkImpairment i = new LinkImpairment(spec, System::nanoTime,
+                (task, delay) -> net.eventLoop().schedule(task, delay, TimeUnit.NANOSECONDS),
+                net.virtualSwitch()::flush, 1 << 16);
+        net.run(() -> net.virtualSwitch().setGatewayEgress(i));
+        impairment = i;
+        return i;
+    }
+
+    static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
+        return g.exec(timeout, "bash", "-c", script);
+    }
+}
