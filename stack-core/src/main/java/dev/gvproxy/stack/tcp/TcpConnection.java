@@ -69,6 +69,8 @@ public final class TcpConnection {
     static final long NEVER = Long.MAX_VALUE;
     static final int DEFAULT_PEER_MSS = 536; // RFC 9293 3.7.1
     static final int DUP_ACK_THRESHOLD = 3; // RFC 5681 3.2
+    /** Upper bound of the adaptive duplicate threshold (Linux caps its reordering metric at 300). */
+    static final int MAX_DUP_THRESHOLD = 300;
 
     // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest.
     final int localIp;
@@ -148,6 +150,33 @@ public final class TcpConnection {
     private int cwnd;
     private int ssthresh = Integer.MAX_VALUE;
     private int dupAcks;
+    /**
+     * Duplicate ACKs (or SACKed segments above SND.UNA) that mean loss: 3 (RFC 5681), raised whenever a
+     * DSACK proves a retransmission spurious, i.e. the path reorders (RFC 4653 spirit, Linux's reordering).
+     */
+    private int dupThreshold = DUP_ACK_THRESHOLD;
+    // Undo of a congestion response found spurious by DSACK (RFC 2883 section 5, Linux "undo"):
+    private boolean undoPossible;
+    /** The current loss episode began with fast retransmit (not a timeout): its DSACKs measure reordering. */
+    private boolean fastEpisode;
+    /** After a timeout, SND.MAX at that time: until it is acknowledged the window is being resent (Linux "Loss"). */
+    private boolean inLoss;
+    private int lossRecover;
+    /**
+     * Lost-retransmission detection (Linux's pre-RACK {@code tcp_mark_lost_retrans}): the hole last
+     * retransmitted in recovery and SND.MAX at that moment. When SACKs cover data sent after it while the hole
+     * is still unacknowledged, the retransmission was lost too: resend it now instead of waiting for the RTO.
+     */
+    private boolean rtxTracked;
+    private int rtxTrackedSeq;
+    private int rtxTrackedMark;
+    private int undoRetransmissions;
+    private int priorCwnd;
+    private int priorSsthresh;
+    // Receiver side: a duplicate range to report as the first SACK block of the next ACK (RFC 2883).
+    private boolean dsackPending;
+    private int dsackLeft;
+    private int dsackRight;
     private boolean inRecovery;
     private int recover;
     private int bytesAckedCa;
@@ -156,6 +185,7 @@ public final class TcpConnection {
     private int sackedCount;
 
     private final int[] sackOut = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
+    private final int[] sackRest = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
 
     TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
             Output output, TcpCounters counters, Handler handler, int iss) {
@@ -329,6 +359,9 @@ public final class TcpConnection {
         int rcvWnd = Math.max(0, rcvAdv - rcvNxt);
         if (!acceptable(seg.seq, segLen, rcvWnd)) {
             counters.outOfWindow.inc();
+            if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcvNxt)) {
+                recordDsack(seg.seq, seg.seq + seg.payloadLength()); // a duplicate: tell the sender (RFC 2883)
+            }
             if (!seg.rst()) {
                 ackNow = true;
             }
@@ -441,10 +474,16 @@ public final class TcpConnection {
                 sndNxt = sndUna;
             }
             pruneSack();
+            if (inLoss && ge(sndUna, lossRecover)) {
+                inLoss = false;
+            }
             rttSample(seg, now);
             rtxCount = 0;
             rtt.resetBackoff();
             congestionOnAck(dataAcked, now);
+            if (!inRecovery && sackOk && sackedCount > 0 && lossDetected()) {
+                enterRecovery(now); // the cumulative ACK moved, but SACKs show the next hole is lost
+            }
             rtxDeadline = sndUna == sndMax ? NEVER : now + rtt.rto();
             if (dataAcked > 0 && !finQueued) {
                 handler.onSendSpace(this);
@@ -498,6 +537,10 @@ public final class TcpConnection {
                 dupAcks = 0;
             } else {
                 // Partial acknowledgement: the next hole was lost too; retransmit it at once.
+                if (rtxTracked && gt(sndUna, rtxTrackedSeq)) {
+                    rtxTracked = false; // that retransmission arrived
+                }
+                checkLostRetransmission();
                 rtxNext = SeqNum.max(rtxNext, sndUna);
                 retransmitHole(now);
                 cwnd = Math.max(effMss, cwnd - dataAcked + effMss);
@@ -519,22 +562,54 @@ public final class TcpConnection {
 
     private void onDuplicateAck(long now) {
         dupAcks++;
-        if (!inRecovery && dupAcks == DUP_ACK_THRESHOLD) {
-            // Fast retransmit and fast recovery (RFC 5681 3.2, RFC 6582).
-            counters.fastRetransmits.inc();
-            ssthresh = Math.max(flightSize() / 2, 2 * effMss);
-            recover = sndMax;
-            inRecovery = true;
-            cwnd = ssthresh + DUP_ACK_THRESHOLD * effMss;
-            rtxNext = sndUna;
-            retransmitHole(now);
-            rtxDeadline = now + rtt.rto();
+        if (!inRecovery && lossDetected()) {
+            enterRecovery(now);
         } else if (inRecovery) {
+            checkLostRetransmission();
             cwnd += effMss;
             if (sackedCount > 0) {
                 retransmitHole(now); // SACK tells us more holes exist; fill one per ACK
             }
         }
+    }
+
+    private void checkLostRetransmission() {
+        if (!rtxTracked || sackedCount == 0) {
+            return;
+        }
+        if (!lt(sndUna, rtxTrackedSeq + 1)) {
+            rtxTracked = false;
+            return;
+        }
+        int highestSacked = sacked[2 * (sackedCount - 1) + 1];
+        if (gt(highestSacked, rtxTrackedMark)) {
+            counters.lostRetransmits.inc();
+            rtxTracked = false;
+            rtxNext = SeqNum.min(rtxNext, rtxTrackedSeq); // resend from the lost retransmission onwards
+        }
+    }
+
+    /** RFC 5681 duplicate-ACK count, or RFC 6675 IsLost(SND.UNA): enough SACKed data beyond the hole. */
+    private boolean lossDetected() {
+        if (inLoss) {
+            return false; // the timeout's go-back-N resend is under way
+        }
+        return dupAcks >= dupThreshold || (sackOk && sackedBytes() >= dupThreshold * effMss);
+    }
+
+    /** Fast retransmit and fast recovery (RFC 5681 3.2, RFC 6582). */
+    private void enterRecovery(long now) {
+        counters.fastRetransmits.inc();
+        beginLossEpisode();
+        fastEpisode = true;
+        ssthresh = Math.max(flightSize() / 2, 2 * effMss);
+        recover = sndMax;
+        inRecovery = true;
+        rtxTracked = false;
+        cwnd = ssthresh + DUP_ACK_THRESHOLD * effMss;
+        rtxNext = sndUna;
+        retransmitHole(now);
+        rtxDeadline = now + rtt.rto();
     }
 
     private int flightSize() {
@@ -565,6 +640,11 @@ public final class TcpConnection {
         }
         int sent = retransmitAt(seq, end - seq, now);
         rtxNext = seq + Math.max(sent, 1);
+        if (sent > 0 && !rtxTracked) {
+            rtxTracked = true;
+            rtxTrackedSeq = seq;
+            rtxTrackedMark = sndMax;
+        }
     }
 
     /** Retransmits from {@code seq}: up to one MSS of data below {@code limit}, or the FIN. Returns the span. */
@@ -573,6 +653,7 @@ public final class TcpConnection {
         if (lt(seq, dataEnd)) {
             int len = Math.min(Math.min(effMss, dataEnd - seq), Math.max(limit, 1));
             counters.retransmits.inc();
+            undoRetransmissions++;
             sendData(seq, len, now);
             return len;
         }
@@ -585,7 +666,14 @@ public final class TcpConnection {
     }
 
     private void recordSack(TcpSegment seg) {
-        for (int b = 0; b < seg.sackCount; b++) {
+        int first = 0;
+        int l0 = seg.sack[0];
+        int r0 = seg.sack[1];
+        if (le(r0, seg.ack) || (seg.sackCount > 1 && le(seg.sack[2], l0) && le(r0, seg.sack[3]))) {
+            first = 1; // RFC 2883: the first block reports a duplicate, not new data
+            onDsack();
+        }
+        for (int b = first; b < seg.sackCount; b++) {
             int l = seg.sack[2 * b];
             int r = seg.sack[2 * b + 1];
             if (!lt(l, r) || !gt(r, sndUna) || gt(r, sndMax)) {
@@ -593,6 +681,54 @@ public final class TcpConnection {
             }
             l = SeqNum.max(l, sndUna);
             insertSacked(l, r);
+        }
+    }
+
+    /**
+     * The peer received something twice: one of our retransmissions was unnecessary, so the path reorders.
+     * Raise the duplicate threshold, and when every retransmission of the last recovery episode proved
+     * spurious, undo its congestion response.
+     */
+    private void onDsack() {
+        counters.spuriousRetransmits.inc();
+        if (fastEpisode) {
+            // Only a spurious fast retransmit measures reordering; after a timeout the resent window
+            // duplicates data whose SACKs did not fit in the option, which says nothing about the path.
+            dupThreshold = Math.min(MAX_DUP_THRESHOLD, dupThreshold + Math.max(1, dupThreshold / 2));
+        }
+        if (undoPossible && --undoRetransmissions <= 0) {
+            undoPossible = false;
+            counters.congestionUndos.inc();
+            cwnd = Math.max(cwnd, priorCwnd);
+            ssthresh = Math.max(ssthresh, priorSsthresh);
+            inRecovery = false;
+            dupAcks = 0;
+        }
+    }
+
+    /** Starts a loss episode: remembers the congestion state so a spurious one can be undone. */
+    private void beginLossEpisode() {
+        priorCwnd = cwnd;
+        priorSsthresh = ssthresh;
+        undoRetransmissions = 0;
+        undoPossible = true;
+    }
+
+    /** Bytes SACKed above SND.UNA: RFC 6675's measure of how far delivery has run past the first hole. */
+    private int sackedBytes() {
+        int n = 0;
+        for (int b = 0; b < sackedCount; b++) {
+            n += sacked[2 * b + 1] - sacked[2 * b];
+        }
+        return n;
+    }
+
+    private void recordDsack(int left, int right) {
+        if (sackOk) {
+            dsackPending = true;
+            dsackLeft = left;
+            dsackRight = right;
+            ackNow = true;
         }
     }
 
@@ -666,6 +802,9 @@ public final class TcpConnection {
         int off = 0;
         if (lt(seq, rcvNxt)) {
             int skip = Math.min(rcvNxt - seq, len);
+            if (skip > 0) {
+                recordDsack(seq, seq + skip);
+            }
             off = skip;
             len -= skip;
             seq = rcvNxt;
@@ -881,12 +1020,19 @@ public final class TcpConnection {
             abortByTimeout(now);
             return;
         }
-        // RFC 5681 3.1 (4): loss window of one segment, go back to SND.UNA.
+        // RFC 5681 3.1 (4): loss window of one segment, go back to SND.UNA. The SACK scoreboard is kept
+        // (as Linux does): data the peer SACKed is skipped when the window is resent.
+        if (!inRecovery || !undoPossible) {
+            beginLossEpisode();
+        }
+        fastEpisode = false;
+        inLoss = true;
+        lossRecover = sndMax;
+        dupThreshold = DUP_ACK_THRESHOLD; // a timeout says losses went undetected: trust duplicate ACKs again
         ssthresh = Math.max(flightSize() / 2, 2 * effMss);
         cwnd = effMss;
         inRecovery = false;
         dupAcks = 0;
-        sackedCount = 0;
         sndNxt = sndUna;
         rtxDeadline = NEVER;
         int span = retransmitAt(sndUna, effMss, now);
@@ -938,9 +1084,10 @@ public final class TcpConnection {
         if (canSendData) {
             int dataEnd = sndUna + sndBuf.size();
             while (lt(sndNxt, dataEnd)) {
+                int sackLimit = skipSacked();
                 int wnd = Math.min(sndWnd, cwnd);
                 int usable = sndUna + wnd - sndNxt;
-                int len = Math.min(Math.min(effMss, dataEnd - sndNxt), usable);
+                int len = Math.min(Math.min(Math.min(effMss, dataEnd - sndNxt), usable), sackLimit);
                 if (len <= 0) {
                     break;
                 }
@@ -994,6 +1141,26 @@ public final class TcpConnection {
         if (ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
             emit(TcpFlags.ACK, sndNxt, null, now);
         }
+    }
+
+    /**
+     * When resending below SND.MAX after a timeout, moves SND.NXT past data the peer already SACKed and
+     * returns how many bytes may go before the next SACKed range (MAX_VALUE when none applies).
+     */
+    private int skipSacked() {
+        if (sackedCount == 0 || !lt(sndNxt, sndMax)) {
+            return Integer.MAX_VALUE;
+        }
+        for (int b = 0; b < sackedCount; b++) {
+            int l = sacked[2 * b];
+            int r = sacked[2 * b + 1];
+            if (le(l, sndNxt) && lt(sndNxt, r)) {
+                sndNxt = r;
+            } else if (gt(l, sndNxt)) {
+                return l - sndNxt;
+            }
+        }
+        return Integer.MAX_VALUE;
     }
 
     private void sendData(int seq, int len, long now) {
@@ -1051,11 +1218,24 @@ public final class TcpConnection {
             if (tsOk) {
                 optLen += 12;
             }
+            int maxBlocks = tsOk ? 3 : 4;
+            if (sackOk && dsackPending && (flags & TcpFlags.ACK) != 0) {
+                sackOut[0] = dsackLeft;
+                sackOut[1] = dsackRight;
+                sackBlocks = 1;
+                dsackPending = false;
+                counters.dsacksSent.inc();
+            }
             if (sackOk && !ooo.isEmpty()) {
-                sackBlocks = ooo.sackBlocks(sackOut, tsOk ? 3 : 4);
-                if (sackBlocks > 0) {
-                    optLen += 4 + 8 * sackBlocks;
+                int[] rest = sackBlocks == 0 ? sackOut : sackRest;
+                int n = ooo.sackBlocks(rest, maxBlocks - sackBlocks);
+                if (rest != sackOut) {
+                    System.arraycopy(rest, 0, sackOut, 2 * sackBlocks, 2 * n);
                 }
+                sackBlocks += n;
+            }
+            if (sackBlocks > 0) {
+                optLen += 4 + 8 * sackBlocks;
             }
         }
         int hl = TcpPacket.MIN_HEADER_LEN + optLen;

@@ -23,6 +23,10 @@ final class TcpCounters {
     final Counters.Counter resetsReceived;
     final Counters.Counter dataAfterClose;
     final Counters.Counter badSynAck;
+    final Counters.Counter spuriousRetransmits;
+    final Counters.Counter congestionUndos;
+    final Counters.Counter dsacksSent;
+    final Counters.Counter lostRetransmits;
 
     TcpCounters(Counters c) {
         segmentsIn = c.counter("tcp.in.segments");
@@ -44,5 +48,9 @@ final class TcpCounters {
         resetsReceived = c.counter("tcp.in.resets");
         dataAfterClose = c.counter("tcp.dataAfterClose");
         badSynAck = c.counter("tcp.badSynAck");
+        spuriousRetransmits = c.counter("tcp.in.dsacks");
+        congestionUndos = c.counter("tcp.congestionUndo");
+        dsacksSent = c.counter("tcp.out.dsacks");
+        lostRetransmits = c.counter("tcp.lostRetransmits");
     }
 }
