@@ -29,18 +29,29 @@ import java.util.logging.Logger;
  * {@code tcp://IPv4:port} remote (host unix socket). Each accepted host client gets its own connection into the
  * guest through the {@link Tunneler} and a {@link TunnelRelay} (half-close both ways); a failed dial closes the
  * client, as gvproxy does. Unexpose closes the listener only: established connections run to completion
- * (gvproxy's behaviour, spec 5.6). UDP and {@code ssh-tunnel://} remotes are not handled here.
+ * (gvproxy's behaviour, spec 5.6). UDP is not handled here; {@code ssh-tunnel://} remotes go to the SSH opener
+ * given at construction.
  */
 public final class StreamForwardOpener implements PortForwardRegistry.Opener {
     private static final Logger LOG = Logger.getLogger(StreamForwardOpener.class.getName());
 
     private final EventLoop loop;
     private final Tunneler tunneler;
+    private final PortForwardRegistry.Opener sshTunnels;
 
     /** @param loop the network's event loop: listeners and their clients live there */
     public StreamForwardOpener(EventLoop loop, Tunneler tunneler) {
+        this(loop, tunneler, null);
+    }
+
+    /**
+     * @param sshTunnels opens {@code unix} forwards with {@code ssh-tunnel://} remotes (the {@code dev.gvproxy.ssh}
+     *     package), or null to refuse them
+     */
+    public StreamForwardOpener(EventLoop loop, Tunneler tunneler, PortForwardRegistry.Opener sshTunnels) {
         this.loop = loop;
         this.tunneler = tunneler;
+        this.sshTunnels = sshTunnels;
     }
 
     @Override
@@ -56,6 +67,9 @@ public final class StreamForwardOpener implements PortForwardRegistry.Opener {
                 }
                 case "unix" -> {
                     URI u = URI.create(f.remote());
+                    if ("ssh-tunnel".equals(u.getScheme()) && sshTunnels != null) {
+                        return sshTunnels.open(f);
+                    }
                     if (!"tcp".equals(u.getScheme())) {
                         return CompletableFuture.failedFuture(new UnsupportedOperationException(
                                 "unix forwards to " + u.getScheme() + ":// remotes are not available yet"));
