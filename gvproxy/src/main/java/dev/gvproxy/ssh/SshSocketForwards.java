@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -42,13 +43,19 @@ public final class SshSocketForwards implements AutoCloseable {
      */
     public static SshSocketForwards start(List<Spec> specs, Executor loop, Tunneler tunneler, int deviceIp,
                                           Consumer<String> fatal) throws IOException {
+        return start(specs, t -> new SshClient(t, loop, tunneler), deviceIp, fatal);
+    }
+
+    /** {@link #start} with the SSH client made by {@code clients} (tests fake the connection). */
+    static SshSocketForwards start(List<Spec> specs, Function<SshTarget, SshClient> clients, int deviceIp,
+                                   Consumer<String> fatal) throws IOException {
         SshSocketForwards all = new SshSocketForwards();
         try {
             for (Spec s : specs) {
                 UnixSocketForward sock = UnixSocketForward.bind(hostSocketPath(s.socket()));
                 all.sockets.add(sock);
-                SshClient client = new SshClient(
-                        SshTarget.forwardSock(s.user(), deviceIp, s.dest(), Path.of(s.identity())), loop, tunneler);
+                SshClient client = clients.apply(
+                        SshTarget.forwardSock(s.user(), deviceIp, s.dest(), Path.of(s.identity())));
                 all.clients.add(client);
                 LOG.info("ssh forward " + sock.path() + " -> " + client.target().describe());
                 Thread.ofVirtual().name("ssh-forward-connect " + sock.path()).start(() -> {
