@@ -56,10 +56,15 @@ public final class SshClient implements AutoCloseable {
         this(target, (Connector) t -> dial(t, loop, tunneler), (Sleeper) Thread::sleep);
     }
 
-    SshClient(SshTarget target, Connector connector, Sleeper sleeper) {
+    private SshClient(SshTarget target, Connector connector, Sleeper sleeper) {
         this.target = target;
         this.connector = connector;
         this.sleeper = sleeper;
+    }
+
+    /** A client whose connections come from {@code connector} (tests). */
+    static SshClient withConnector(SshTarget target, Connector connector, Sleeper sleeper) {
+        return new SshClient(target, connector, sleeper);
     }
 
     public SshTarget target() {
