@@ -28,7 +28,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * A real OpenSSH {@code sshd} in a namespace guest (DHCP'd to 192.168.127.2) behind an in-process gvproxy-java:
@@ -39,6 +42,7 @@ import org.junit.jupiter.api.Test;
  * and authorized key made by ssh-keygen in a temp dir. /tmp is shared with the host, so guest socket paths live
  * in that unique temp dir.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SshNetnsTest {
     static final Duration LONG = Duration.ofSeconds(90); // the machine is loaded during test runs
 
@@ -53,6 +57,7 @@ class SshNetnsTest {
     static CompletableFuture<Integer> exit;
     static NetnsGuest guest;
     static Process sshd;
+    static Path sshdConfig;
     static final StringBuffer sshdLog = new StringBuffer();
 
     @BeforeAll
@@ -118,10 +123,8 @@ class SshNetnsTest {
         Files.writeString(http, "read line\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Length: 11\\r\\n\\r\\nhello-guest'\n");
         spawnLogged(guest.spawn("socat", "UNIX-LISTEN:" + guestHttp + ",fork", "SYSTEM:sh " + http),
                 new StringBuffer());
-        sshd = guest.spawn("/usr/sbin/sshd", "-D", "-e", "-f", config.toString());
-        spawnLogged(sshd, sshdLog);
-        NetnsGuest.await(LONG, "sshd listening", () -> sshdLog.indexOf("Server listening on 0.0.0.0 port 22") >= 0,
-                () -> "sshd: " + sshdLog);
+        sshdConfig = config;
+        startSshd();
         NetnsGuest.await(LONG, "guest sockets", () -> Files.exists(guestEcho) && Files.exists(guestHttp),
                 () -> "no guest sockets");
     }
@@ -148,7 +151,16 @@ class SshNetnsTest {
         }
     }
 
+    static void startSshd() throws IOException {
+        sshdLog.setLength(0);
+        sshd = guest.spawn("/usr/sbin/sshd", "-D", "-e", "-f", sshdConfig.toString());
+        spawnLogged(sshd, sshdLog);
+        NetnsGuest.await(LONG, "sshd listening", () -> sshdLog.indexOf("Server listening on 0.0.0.0 port 22") >= 0,
+                () -> "sshd: " + sshdLog);
+    }
+
     @Test
+    @Order(1)
     void defaultSshPortForwardReachesGuestSshdWithRealSshClient() throws Exception {
         Result r = run(Duration.ofSeconds(120), "ssh", "-p", Integer.toString(sshPort), "-i", key.toString(),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
@@ -158,6 +170,7 @@ class SshNetnsTest {
     }
 
     @Test
+    @Order(2)
     void forwardSockReachesGuestUnixSocketWithHalfClose() throws Exception {
         // The forward connects in the background (up to 60 tries); its clients wait in the backlog meanwhile.
         byte[] payload = new byte[300_000];
@@ -185,6 +198,7 @@ class SshNetnsTest {
     }
 
     @Test
+    @Order(3)
     void sshTunnelExposeReachesGuestUnixSocketWithCurl() throws Exception {
         Path local = dir.resolve("tunnel.sock");
         String remote = "ssh-tunnel://root@192.168.127.2:22" + guestHttp + "?key=" + key;
@@ -211,6 +225,27 @@ class SshNetnsTest {
     }
 
     @Test
+    @Order(5)
+    void forwardSockReconnectsAfterTheGuestSshdRestarts() throws Exception {
+        assertEquals("warm-up\n", new String(echo(forwardSock, "warm-up\n".getBytes(StandardCharsets.US_ASCII)),
+                StandardCharsets.US_ASCII));
+        // Kill sshd and its per-connection children (ours, by PID): the forward's SSH connection dies with them.
+        ProcessHandle root = sshd.toHandle();
+        List<ProcessHandle> tree = new ArrayList<>(root.descendants().toList());
+        tree.add(root);
+        for (ProcessHandle h : tree) {
+            h.destroyForcibly();
+        }
+        for (ProcessHandle h : tree) {
+            h.onExit().get(30, TimeUnit.SECONDS);
+        }
+        startSshd();
+        byte[] back = echo(forwardSock, "after-restart\n".getBytes(StandardCharsets.US_ASCII));
+        assertEquals("after-restart\n", new String(back, StandardCharsets.US_ASCII), () -> "sshd: " + sshdLog);
+    }
+
+    @Test
+    @Order(4)
     void tunnelToGuestSshdSaysOkThenTheSshBanner() throws Exception {
         try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             c.connect(UnixDomainSocketAddress.of(api));
