@@ -17,13 +17,26 @@ import java.util.concurrent.CompletionStage;
  */
 public final class PortForwarderOpener implements PortForwardRegistry.Opener {
     private final PortForwarder forwarder;
+    private final PortForwardRegistry.Opener sshTunnels;
 
     public PortForwarderOpener(PortForwarder forwarder) {
+        this(forwarder, null);
+    }
+
+    /**
+     * @param sshTunnels opens {@code unix} forwards whose remote is {@code ssh-tunnel://...} (the
+     *     {@code dev.gvproxy.ssh} package); null refuses them
+     */
+    public PortForwarderOpener(PortForwarder forwarder, PortForwardRegistry.Opener sshTunnels) {
         this.forwarder = forwarder;
+        this.sshTunnels = sshTunnels;
     }
 
     @Override
     public CompletionStage<AutoCloseable> open(PortForward f) {
+        if (sshTunnels != null && f.remote().startsWith("ssh-tunnel://")) {
+            return sshTunnels.open(f);
+        }
         return forwarder.expose(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
                 .thenApply(v -> () -> forwarder.unexpose(f.local(), f.protocol()));
     }

@@ -12,7 +12,7 @@
  * <p>What the API reads and drives is behind small interfaces in {@link dev.gvproxy.api.ApiContext}:
  * {@link dev.gvproxy.api.LeaseSource} (DHCP), {@link dev.gvproxy.api.DnsZones} (DNS),
  * {@link dev.gvproxy.api.PortForwards} (forwarder; {@link dev.gvproxy.api.PortForwardRegistry} implements gvproxy's
- * keying, checks and error texts over an opener such as {@link dev.gvproxy.api.StreamForwardOpener}), and
+ * keying, checks and error texts over an opener such as {@link dev.gvproxy.api.PortForwarderOpener}), and
  * {@link dev.gvproxy.api.Tunneler} (active TCP opens into the network, for {@code /tunnel} and stream forwards,
  * relayed by {@link dev.gvproxy.api.TunnelRelay}).
  *

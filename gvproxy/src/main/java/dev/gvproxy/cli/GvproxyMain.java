@@ -13,6 +13,8 @@ import dev.gvproxy.cli.flags.GoFlagSet;
 import dev.gvproxy.config.CliArgs;
 import dev.gvproxy.config.ConfigException;
 import dev.gvproxy.config.GvproxyConfig;
+import dev.gvproxy.ssh.SshSocketForwards;
+import dev.gvproxy.ssh.SshTunnelOpener;
 import dev.gvproxy.config.YamlConfig;
 import dev.gvproxy.notify.Notification;
 import dev.gvproxy.notify.NotificationSender;
@@ -220,6 +222,7 @@ public final class GvproxyMain {
         final List<Listener> listeners = new ArrayList<>();
         final CountDownLatch stopped = new CountDownLatch(1);
         PortForwardRegistry forwards;
+        SshSocketForwards sshForwards;
         ApiContext api;
         volatile String reason = "stopped";
         volatile int status;
@@ -273,6 +276,9 @@ public final class GvproxyMain {
                 } catch (RuntimeException e) {
                     LOG.log(Level.WARNING, "closing listener", e);
                 }
+            }
+            if (sshForwards != null) {
+                sshForwards.close();
             }
             if (forwards != null) {
                 try {
@@ -380,7 +386,8 @@ public final class GvproxyMain {
                 Files.writeString(run.pidFile, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
             }
             Services services = Services.of(net);
-            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder()));
+            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder(),
+                    new SshTunnelOpener(net.eventLoop(), services.tunneler())));
             run.forwards = forwards;
             run.api = ApiContext.builder()
                     .network(net.virtualSwitch(), net.counters())
@@ -399,8 +406,16 @@ public final class GvproxyMain {
                 }
             }
             if (!cfg.sshForwards.isEmpty()) {
-                LOG.warning("-forward-sock/-forward-dest/-forward-user/-forward-identity are not supported yet by "
-                        + "gvproxy-java; ignored");
+                List<SshSocketForwards.Spec> specs = new ArrayList<>();
+                for (dev.gvproxy.config.YamlConfig.SshForward f : cfg.sshForwards) {
+                    specs.add(new SshSocketForwards.Spec(f.socket(), f.dest(), f.user(), f.identity()));
+                }
+                // Sockets now; the SSH connections in the background (the guest may not be attached yet).
+                run.sshForwards = SshSocketForwards.start(specs, net.eventLoop(), services.tunneler(),
+                        cfg.stackConfig().deviceIp(), why -> {
+                            LOG.severe(why);
+                            run.fail(why);
+                        });
             }
             LOG.info("waiting for clients...");
             // gvproxy uses qemu framing on /connect when a qemu interface exists (spec 1.5); reproduced.
