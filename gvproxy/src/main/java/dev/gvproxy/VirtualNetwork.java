@@ -82,9 +82,12 @@ public final class VirtualNetwork implements AutoCloseable {
         this.stack = new NetworkStack(config, sw, counters, b.alloc, System::nanoTime);
         if (b.pcap != null) {
             this.pcap = new PcapWriter(b.pcap, 262144);
-            sw.setTap(pcap);
         } else {
             this.pcap = null;
+        }
+        VirtualSwitch.FrameTap tap = SwitchFrameLog.compose(pcap, b.logFrames ? new SwitchFrameLog() : null);
+        if (tap != null) {
+            sw.setTap(tap);
         }
         this.transportContext = new NetworkContext(null, loop, sw, counters);
         stack.setWakeup(this::requestWakeup);
@@ -197,6 +200,19 @@ public final class VirtualNetwork implements AutoCloseable {
                 }
             }
         };
+    }
+
+    /**
+     * Serves TCP {@code port} on the gateway IP inside the virtual network with a Netty pipeline: each guest
+     * connection becomes a {@link StackChannel} (remote address = the guest) initialised by {@code initializer}.
+     * E.g. gvproxy's in-VM API: {@code serveInStack(80, ApiServer.inVm(api))}. Replaces an earlier service on
+     * the same port.
+     */
+    public void serveInStack(int port, io.netty.channel.ChannelInitializer<? super StackChannel> initializer) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port out of range: " + port);
+        }
+        run(() -> tcpForwarder.registerLocal(config.gatewayIp(), port, StackChannel.acceptor(stack, loop, initializer)));
     }
 
     /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */
@@ -367,6 +383,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private DnsConfig dnsConfig;
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
         private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
+        private boolean logFrames;
 
         /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
         public Builder portForwarding(PortForwarder.Options options) {
@@ -407,6 +424,15 @@ public final class VirtualNetwork implements AutoCloseable {
         /** Records every frame crossing the switch into this pcap file. */
         public Builder pcap(Path file) {
             this.pcap = file;
+            return this;
+        }
+
+        /**
+         * Logs one line per frame crossing the switch at FINE on logger {@code gvproxy.frames} (gvproxy's
+         * {@code -debug}); see {@link SwitchFrameLog}.
+         */
+        public Builder logFrames(boolean enabled) {
+            this.logFrames = enabled;
             return this;
         }
 

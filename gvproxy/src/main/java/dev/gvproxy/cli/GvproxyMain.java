@@ -370,6 +370,7 @@ public final class GvproxyMain {
         if (!cfg.captureFile.isEmpty()) {
             nb.pcap(Path.of(cfg.captureFile));
         }
+        nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
         VirtualNetwork net;
         try {
             net = nb.build();
@@ -396,6 +397,8 @@ public final class GvproxyMain {
                     .forwards(forwards)
                     .tunneler(services.tunneler())
                     .build();
+            // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
+            net.serveInStack(80, ApiServer.inVm(run.api));
             for (PortForward f : cfg.forwards) {
                 try {
                     net.eventLoop().submit(() -> forwards.expose(f).toCompletableFuture()).get(10, TimeUnit.SECONDS)
