@@ -5,7 +5,7 @@ import dev.gvproxy.api.ApiContext;
 import dev.gvproxy.api.ApiServer;
 import dev.gvproxy.api.PortForward;
 import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.StreamForwardOpener;
+import dev.gvproxy.api.PortForwarderOpener;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -28,8 +28,7 @@ public final class ExposePortExample {
         String local = args.length > 0 ? args[0] : "127.0.0.1:2222";
         String remote = args.length > 1 ? args[1] : "192.168.127.2:22";
         try (VirtualNetwork net = VirtualNetwork.builder().build()) {
-            PortForwardRegistry forwards = new PortForwardRegistry(
-                    new StreamForwardOpener(net.eventLoop(), net.tunneler()));
+            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder()));
             // The registry lives on the network's event loop; expose() completes once the host listener is bound.
             net.eventLoop().submit(() -> forwards.expose(new PortForward(local, remote, "tcp")).toCompletableFuture())
                     .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
