@@ -2,7 +2,8 @@
 """End-to-end benchmark: iperf3 (both directions), connects/s and 1-byte RR latency from a network-namespace guest
 to servers on host 127.0.0.1, through gvproxy-java and through peers (pasta, slirp4netns, kernel veth).
 
-Run as root from the repository root after `./mvnw -q -B -o -DskipTests package`:
+Run as root from the repository root after `./mvnw -q -B -o -DskipTests package` (GVJB_ROOT=DIR takes bin/ and
+gvproxy/target/gvproxy-java.jar from another checkout, e.g. a copy of a "before" build):
 
     python3 benchmarks/scripts/e2e_bench.py                       # all stacks, MTU 1500 and 65520, 3 repeats
     python3 benchmarks/scripts/e2e_bench.py --stacks gvproxy-java --mtus 1500 --repeats 1 --secs 5
@@ -24,7 +25,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.environ.get("GVJB_ROOT") or os.path.abspath(os.path.join(HERE, "..", ".."))
 PY = sys.executable
 IPERF_PORT = 15201
 PROBE_PORT = 15202
@@ -67,6 +68,8 @@ class Guest:
         run("ip", "netns", "add", self.ns)
         self.ip("link", "set", "lo", "up")
         self.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+        # The connect loop leaves thousands of TIME_WAIT sockets here: let later runs reuse their ports.
+        self.sh("sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range='1024 65000'")
 
     def ip(self, *args):
         return run("ip", "-n", self.ns, *args)
@@ -152,6 +155,11 @@ class GvproxyJava(Stack):
 
     def pids(self):
         return {"stack": self.gv.pid, "agent": self.agent.pid}
+
+    def stats(self):
+        r = run("curl", "-s", "--max-time", "5", "--unix-socket", os.path.join(self.tmp, "gv.sock"),
+                "http://gvproxy/stats", check=False)
+        return r.stdout
 
 
 class Pasta(Stack):
@@ -277,10 +285,12 @@ def main():
     ap.add_argument("--mtus", default="1500,65520")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--secs", type=int, default=5, help="iperf3 duration per direction")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed iperf3 seconds per direction first")
     ap.add_argument("--probe-secs", type=float, default=3)
     ap.add_argument("--no-probes", action="store_true", help="skip connects/s and RR")
     ap.add_argument("--wmem-cap", type=int, default=0,
                     help="cap the guest's net.ipv4.tcp_wmem max (bytes), e.g. 262144; 0 = kernel default")
+    ap.add_argument("--stats", action="store_true", help="print gvproxy-java's /stats counters after each MTU")
     ap.add_argument("--json", help="also write raw results here")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -310,6 +320,10 @@ def main():
                         extra.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server",
                                                        "198.18.0.1", str(PROBE_PORT)]))
                         time.sleep(0.5)
+                    for flag in ("", "-R") if args.warmup > 0 else ():
+                        # JIT warm-up (and TCP caches) before anything is timed
+                        stack.guest.sh(f"iperf3 -c {stack.alias} -p {IPERF_PORT} -t {args.warmup} {flag}",
+                                       check=False, timeout=args.warmup + 30)
                     reps = []
                     for i in range(args.repeats):
                         load.append(float(loadavg()))
@@ -317,6 +331,8 @@ def main():
                         print(f"{name} mtu {mtu} run {i + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in m.items()),
                               flush=True)
                         reps.append(m)
+                    if args.stats and hasattr(stack, "stats"):
+                        print(f"{name} mtu {mtu} /stats: {stack.stats()}", flush=True)
                     results[(name, mtu)] = reps
                 except Exception as e:  # report and go on with the next stack
                     print(f"{name} mtu {mtu}: FAILED: {e}", file=sys.stderr, flush=True)
