@@ -40,6 +40,8 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     private boolean hostEof;
     private boolean reading;
     private boolean flushScheduled;
+    /** Guest bytes written to the host channel since the last {@link #flushBatch}. */
+    private int batchBytes;
 
     TcpBridge(NetworkStack stack, Channel host) {
         this.stack = stack;
@@ -76,12 +78,9 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
             c.consumed(n, stack.now());
             return;
         }
-        host.write(data).addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                conn.consumed(n, stack.now());
-                stack.virtualSwitch().flush();
-            }
-        });
+        // No promise per segment: the batch's bytes are reported consumed together, in scheduleFlush.
+        host.write(data, host.voidPromise());
+        batchBytes += n;
         scheduleFlush();
     }
 
@@ -89,17 +88,37 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
         if (!flushScheduled) {
             flushScheduled = true;
             // Runs after the current read batch: one flush (one writev) for all segments of the batch.
-            host.eventLoop().execute(() -> {
-                flushScheduled = false;
-                host.flush();
+            host.eventLoop().execute(this::flushBatch);
+        }
+    }
+
+    /**
+     * Flushes the batch and, once all of it is written (writes complete in order, so an empty write queued
+     * behind it completes last), reopens the guest's window once for the whole batch: one window update and
+     * one switch flush per batch instead of one per segment.
+     */
+    private void flushBatch() {
+        flushScheduled = false;
+        int n = batchBytes;
+        batchBytes = 0;
+        if (n > 0) {
+            host.write(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                if (f.isSuccess()) {
+                    conn.consumed(n, stack.now());
+                    stack.virtualSwitch().flush();
+                }
             });
         }
+        host.flush();
     }
 
     @Override
     public void onFin(TcpConnection c) {
         guestFin = true;
         if (host.isActive()) {
+            if (batchBytes > 0) {
+                flushBatch(); // account for the batch before output is shut down
+            }
             host.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
                 if (host instanceof DuplexChannel d && host.isActive()) {
                     d.shutdownOutput();

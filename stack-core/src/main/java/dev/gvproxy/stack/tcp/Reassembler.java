@@ -60,6 +60,10 @@ final class Reassembler {
         }
         int start = seq;
         int i = 0;
+        int n = pieces.size();
+        if (n > 0 && SeqNum.le(pieces.get(n - 1).end(), start)) {
+            i = n; // the common case, appending after the last piece: skip the scan (pieces are sorted, disjoint)
+        }
         while (i < pieces.size() && SeqNum.le(pieces.get(i).end(), start)) {
             i++;
         }

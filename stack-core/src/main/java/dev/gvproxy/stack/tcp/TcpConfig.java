@@ -45,12 +45,16 @@ public record TcpConfig(
     static final long MS = 1_000_000L;
     static final long SECOND = 1_000_000_000L;
 
-    /** Defaults for an MTU. */
+    /**
+     * Defaults for an MTU. The out-of-order queue can hold a whole receive window of MSS-sized segments (less
+     * timestamps): one lost frame in a full window must not make every later segment of that window be dropped
+     * and resent (that turned single TAP drops into seconds of go-back-N at MTU 1500).
+     */
     public static TcpConfig forMtu(int mtu) {
         int mss = mtu - 40;
         int rcv = Math.max(4 << 20, 64 * mss);
         return new TcpConfig(mss, rcv, rcv, shiftFor(rcv), true, true, SECOND, 200 * MS, 60 * SECOND, 40 * MS,
-                2 * SECOND, 15, 6, 0, 75 * SECOND, 9, 256);
+                2 * SECOND, 15, 6, 0, 75 * SECOND, 9, Math.max(256, rcv / Math.max(1, mss - 12) + 16));
     }
 
     /** Smallest shift that lets a 16-bit window field describe {@code bytes}. */

@@ -217,6 +217,26 @@ public final class TapDevice implements AutoCloseable {
     }
 
     /**
+     * Reads one frame into {@code dst} (a native segment) if one is queued, without waiting: lets a pump
+     * gather the frames already waiting into one write to its peer.
+     *
+     * @return the number of bytes stored, or 0 when no frame is queued
+     * @throws ClosedChannelException if the device is or gets closed
+     */
+    public int readNow(MemorySegment dst) throws IOException {
+        acquire();
+        try {
+            long n = Libc.read(fd, dst, dst.byteSize());
+            if (n == 0) {
+                throw new IOException("TAP " + name + ": end of file");
+            }
+            return n < 0 ? 0 : (int) n;
+        } finally {
+            release();
+        }
+    }
+
+    /**
      * Reads one frame into {@code dst} at its position and advances the position.
      *
      * @return the number of bytes stored
