@@ -115,6 +115,12 @@ public final class TcpConnection {
     private int rcvNxt;
     /** RCV.NXT + RCV.WND as last advertised: the right edge we must never retract. */
     private int rcvAdv;
+    /**
+     * The furthest right edge ever advertised. Segments up to it stay acceptable even after rounding a held
+     * edge down to the scale unit made RCV.NXT + RCV.WND appear to shrink (RFC 7323 2.4), so data the peer
+     * already sent into the old window is not rejected.
+     */
+    private int rcvAdvMax;
     private int rcvShift;
     /** Bytes delivered to the application that it has not yet {@link #consumed}. */
     private int rcvUser;
@@ -307,6 +313,7 @@ public final class TcpConnection {
         rcvNxt = irs + 1;
         negotiate(seg);
         rcvAdv = rcvNxt + Math.min(65535, cfg.receiveBuffer()); // what our SYN offered, unscaled
+        rcvAdvMax = rcvAdv;
         if (seg.hasTimestamps && tsOk) {
             tsRecent = seg.tsVal;
         }
@@ -356,7 +363,7 @@ public final class TcpConnection {
             return;
         }
         // First: sequence number acceptability (RFC 9293 3.10.7.4).
-        int rcvWnd = Math.max(0, rcvAdv - rcvNxt);
+        int rcvWnd = Math.max(0, rcvAdvMax - rcvNxt);
         if (!acceptable(seg.seq, segLen, rcvWnd)) {
             counters.outOfWindow.inc();
             if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcvNxt)) {
@@ -809,7 +816,7 @@ public final class TcpConnection {
             len -= skip;
             seq = rcvNxt;
         }
-        int rightEdge = rcvAdv;
+        int rightEdge = rcvAdvMax;
         if (gt(seq + len, rightEdge)) {
             len = Math.max(0, rightEdge - seq);
             fin = false; // the FIN lies beyond the window
@@ -1139,7 +1146,7 @@ public final class TcpConnection {
             }
         }
         if (ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
-            emit(TcpFlags.ACK, sndNxt, null, now);
+            emit(TcpFlags.ACK, acceptableSeq(), null, now);
         }
     }
 
@@ -1161,6 +1168,17 @@ public final class TcpConnection {
             }
         }
         return Integer.MAX_VALUE;
+    }
+
+    /**
+     * The sequence number of a pure ACK: SND.NXT, unless data already sent lies beyond the peer's current
+     * window (it shrank or closed); then SND.UNA + SND.WND, which the peer accepts. Otherwise a window
+     * update from a peer whose own window is zero would be dropped as out of window, and two stalled ends
+     * could wait on each other forever (Linux's tcp_acceptable_seq).
+     */
+    private int acceptableSeq() {
+        int edge = sndUna + sndWnd;
+        return lt(edge, sndNxt) ? edge : sndNxt;
     }
 
     private void sendData(int seq, int len, long now) {
@@ -1251,6 +1269,7 @@ public final class TcpConnection {
             int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
             window = w;
             rcvAdv = rcvNxt + w;
+            rcvAdvMax = rcvAdv;
         } else {
             int space = receiveSpace();
             int edge = Math.max(0, rcvAdv - rcvNxt);
@@ -1262,11 +1281,16 @@ public final class TcpConnection {
                 // one unit is the apparent shrink RFC 7323 2.4 tolerates (Linux does the same).
                 raw = edge >>> rcvShift;
             } else {
-                raw = (space + (1 << rcvShift) - 1) >>> rcvShift;
+                // Fresh space rounds down too: the window never offers more than the buffer holds, so the
+                // furthest edge ever advertised (which stays acceptable) is within the buffer.
+                raw = space >>> rcvShift;
             }
             raw = Math.min(65535, raw);
             window = raw;
             rcvAdv = rcvNxt + (raw << rcvShift);
+            if (gt(rcvAdv, rcvAdvMax)) {
+                rcvAdvMax = rcvAdv;
+            }
         }
         h.writeShort(window).writeShort(0).writeShort(0);
         if (syn) {
