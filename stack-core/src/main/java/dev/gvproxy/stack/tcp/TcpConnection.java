@@ -510,6 +510,11 @@ public final class TcpConnection {
                 persistBackoff = 0;
             }
         }
+        if (sndWnd == 0 && acked >= 0) {
+            // RFC 1122 4.2.2.17: a peer that keeps its window closed (here shrunk over data in flight) but
+            // answers our retransmissions is alive; those timeouts must not count towards the abort.
+            rtxCount = 0;
+        }
         if (finAcked) {
             switch (state) {
                 case FIN_WAIT_1 -> state = TcpState.FIN_WAIT_2;

@@ -11,6 +11,7 @@ import dev.gvproxy.stack.wire.TcpFlags;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
@@ -273,6 +274,28 @@ class TcpReceiverTest {
             Segment update = h.recv();
             assertEquals(R1 + 65535, update.ack());
             assertEquals(65536 >> 7, update.tcp().window(), "the whole buffer again");
+        }
+
+        @Test
+        @Disabled("RFC 9293 3.10.7.4 says special allowance SHOULD be made to accept valid ACKs "
+                + "when RCV.WND is zero; the stack drops the whole segment, ACK included (later pure ACKs carry it)")
+        void ackOnDataRefusedByAZeroWindowIsStillProcessed() {
+            h.establish();
+            h.app.consumeImmediately = false;
+            int off = 0;
+            while (true) {
+                data(off, 1448);
+                int now = h.conn.rcvNxt() - R1;
+                if (now == off) {
+                    break; // the window is closed: nothing more accepted
+                }
+                off = now;
+            }
+            h.appSend(h.bytes(1000, 1));
+            h.drain();
+            h.send(h.ack(R1 + off, ISS + 1001), h.bytes(100, 2));
+            assertEquals(R1 + off, h.conn.rcvNxt(), "the data is refused");
+            assertEquals(ISS + 1001, h.conn.sndUna(), "but its ACK is taken");
         }
 
         @Test

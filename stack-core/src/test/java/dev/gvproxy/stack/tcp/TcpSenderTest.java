@@ -286,6 +286,36 @@ class TcpSenderTest {
         }
 
         @Test
+        void windowShrunkToZeroUnderDataInFlightKeepsTheConnectionWhileProbesAreAnswered() {
+            establish(0, 10 * MSS);
+            h.appSend(h.bytes(10 * MSS, 1));
+            h.drain();
+            // The peer takes one segment and closes its window over the rest (a shrinking receiver).
+            h.send(h.ack(R1, ISS + 1 + MSS).window(0));
+            for (int i = 0; i < 40 && h.conn.state() == TcpState.ESTABLISHED; i++) {
+                h.advanceMs(60_000);
+                if (!h.drain().isEmpty()) {
+                    h.send(h.ack(R1, ISS + 1 + MSS).window(0)); // every retransmission/probe is answered
+                }
+            }
+            // RFC 1122 4.2.2.17: as long as the receiver keeps acknowledging probes, the connection stays.
+            assertEquals(TcpState.ESTABLISHED, h.conn.state());
+        }
+
+        @Test
+        void windowShrunkToZeroAndThenSilenceStillAborts() {
+            establish(0, 10 * MSS);
+            h.appSend(h.bytes(10 * MSS, 1));
+            h.drain();
+            h.send(h.ack(R1, ISS + 1 + MSS).window(0));
+            for (int i = 0; i < 40 && h.conn.state() == TcpState.ESTABLISHED; i++) {
+                h.advanceMs(60_000);
+            }
+            assertEquals(TcpState.CLOSED, h.conn.state(), "a dead peer is detected even with a closed window");
+            assertTrue(h.app.events.contains("reset"));
+        }
+
+        @Test
         void probeIntervalIsCappedAtTheMaximumRto() {
             establish(7, 0);
             h.appSend(h.bytes(10, 1));

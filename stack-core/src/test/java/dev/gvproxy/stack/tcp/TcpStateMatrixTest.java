@@ -295,7 +295,7 @@ class TcpStateMatrixTest {
             h.conn.shutdownOutput(h.now);
             List<Segment> out = h.drain();
             Segment last = out.get(out.size() - 1);
-            assertTrue(last.has(TcpFlags.FIN), "FIN piggybacked on the last data segment: " + out);
+            assertTrue(last.has(TcpFlags.FIN), "the FIN follows the last data segment: " + out);
             assertEquals(ISS + 1 + 3000, last.seq() + last.len());
             long fins = out.stream().filter(s -> s.has(TcpFlags.FIN)).count();
             assertEquals(1, fins);
