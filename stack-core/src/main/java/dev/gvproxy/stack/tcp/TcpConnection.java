@@ -372,6 +372,13 @@ public final class TcpConnection {
             if (!seg.rst()) {
                 ackNow = true;
             }
+            // RFC 9293 3.10.7.4: with RCV.WND zero "special allowance should be made to accept valid ACKs":
+            // the data is refused, but the acknowledgement and window it carries still count.
+            if (rcvWnd == 0 && seg.seq == rcvNxt && seg.ackFlag() && !seg.rst() && !seg.syn()
+                    && state.synchronizedState() && !gt(seg.ack, sndMax)
+                    && !lt(seg.ack, sndUna - Math.max(maxSndWnd, 1))) {
+                processAck(seg, now);
+            }
             return;
         }
         // RFC 7323 4.3: remember the timestamp of the segment at the left edge.
