@@ -356,8 +356,11 @@ public final class TcpConnection {
             timeWaitDeadline = now + cfg.timeWait();
             return;
         }
-        // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old duplicate.
-        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent)) {
+        // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old duplicate. A pure ACK at RCV.NXT
+        // is exempt (Linux's "disordered ACK"): on a reordering path a delayed ACK carries an older timestamp,
+        // it cannot corrupt the byte stream, and dropping it would hide duplicate ACKs and window updates.
+        boolean pureAck = seg.payloadLength() == 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) == 0;
+        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent) && !(pureAck && seg.seq == rcvNxt)) {
             counters.paws.inc();
             ackNow = true;
             return;
@@ -382,7 +385,7 @@ public final class TcpConnection {
             return;
         }
         // RFC 7323 4.3: remember the timestamp of the segment at the left edge.
-        if (tsOk && seg.hasTimestamps && le(seg.seq, lastAckSent)) {
+        if (tsOk && seg.hasTimestamps && le(seg.seq, lastAckSent) && ge(seg.tsVal, tsRecent)) {
             tsRecent = seg.tsVal;
         }
         // Second: RST, validated as RFC 5961 section 3 requires.

@@ -211,6 +211,18 @@ class TcpEdgeCasesTest {
         }
 
         @Test
+        void reorderedPureAckWithAnOlderTimestampIsStillProcessed() {
+            h.establish();
+            h.appSend(h.bytes(2000, 1));
+            h.drain();
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1).timestamps(900, 0).window(512));
+            // An ACK sent earlier (older TSval) arrives late: PAWS must not hide its acknowledgement.
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1001).timestamps(800, 0).window(512));
+            assertEquals(ISS + 1001, h.conn.sndUna());
+            assertEquals(0, h.counters.get("tcp.pawsRejected"));
+        }
+
+        @Test
         void rstIsExemptFromPaws() {
             h.establish();
             h.send(h.ack(REMOTE_SEQ + 1, ISS + 1).timestamps(500, 0), h.bytes(1, 1));
