@@ -173,6 +173,11 @@ public final class TcpConnection {
      * retransmitted in recovery and SND.MAX at that moment. When SACKs cover data sent after it while the hole
      * is still unacknowledged, the retransmission was lost too: resend it now instead of waiting for the RTO.
      */
+    // Tail loss probe (RFC 8985 section 7): one probe per flight after about two RTTs of silence, so a lost
+    // tail is found by SACK feedback instead of a retransmission timeout.
+    private long tlpDeadline = NEVER;
+    private boolean tlpOutstanding;
+    private int tlpSeq;
     private boolean rtxTracked;
     private int rtxTrackedSeq;
     private int rtxTrackedMark;
@@ -498,10 +503,12 @@ public final class TcpConnection {
             rtxCount = 0;
             rtt.resetBackoff();
             congestionOnAck(dataAcked, now);
-            if (!inRecovery && sackOk && sackedCount > 0 && lossDetected()) {
+            if (!inRecovery && sackOk && sackedCount > 0 && (lossDetected() || probeRevealsLoss())) {
                 enterRecovery(now); // the cumulative ACK moved, but SACKs show the next hole is lost
             }
             rtxDeadline = sndUna == sndMax ? NEVER : now + rtt.rto();
+            tlpOutstanding = false;
+            armTailLossProbe(now);
             if (dataAcked > 0 && !finQueued) {
                 handler.onSendSpace(this);
             }
@@ -584,7 +591,7 @@ public final class TcpConnection {
 
     private void onDuplicateAck(long now) {
         dupAcks++;
-        if (!inRecovery && lossDetected()) {
+        if (!inRecovery && (lossDetected() || probeRevealsLoss())) {
             enterRecovery(now);
         } else if (inRecovery) {
             checkLostRetransmission();
@@ -593,6 +600,53 @@ public final class TcpConnection {
                 retransmitHole(now); // SACK tells us more holes exist; fill one per ACK
             }
         }
+    }
+
+    /** Arms the probe timeout: PTO = 2 SRTT (at least 10 ms), only in the open state and before the RTO. */
+    private void armTailLossProbe(long now) {
+        long srtt = rtt.srtt();
+        if (tlpOutstanding || inRecovery || inLoss || srtt < 0 || !sackOk || sndMax == sndUna
+                || !(state == TcpState.ESTABLISHED || state == TcpState.CLOSE_WAIT)) {
+            tlpDeadline = NEVER;
+            return;
+        }
+        long pto = Math.max(2 * srtt, 10_000_000L);
+        tlpDeadline = now + pto < rtxDeadline ? now + pto : NEVER;
+    }
+
+    /** Sends one probe: a new segment when the peer's window allows, else the last segment again. */
+    private void tailLossProbe(long now) {
+        tlpDeadline = NEVER;
+        if (sndMax == sndUna || inRecovery || inLoss) {
+            return;
+        }
+        tlpOutstanding = true;
+        counters.tailLossProbes.inc();
+        int dataEnd = sndUna + sndBuf.size();
+        if (sndNxt == sndMax && lt(sndNxt, dataEnd) && gt(sndUna + sndWnd, sndNxt)) {
+            int len = Math.min(Math.min(effMss, dataEnd - sndNxt), sndUna + sndWnd - sndNxt);
+            tlpSeq = sndNxt;
+            sendData(sndNxt, len, now);
+            sndNxt += len;
+            sndMax = sndNxt;
+            return;
+        }
+        int last = SeqNum.max(sndUna, (finSent && !finAcked ? finSeq : dataEnd) - effMss);
+        tlpSeq = last;
+        retransmitAt(last, effMss, now);
+    }
+
+    /** After a probe: its SACK with a hole below SND.UNA's side means the tail before it was lost. */
+    private boolean probeRevealsLoss() {
+        if (!tlpOutstanding || sackedCount == 0 || !lt(sndUna, tlpSeq)) {
+            return false;
+        }
+        for (int b = 0; b < sackedCount; b++) {
+            if (le(sacked[2 * b], tlpSeq) && lt(tlpSeq, sacked[2 * b + 1])) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void checkLostRetransmission() {
@@ -995,7 +1049,7 @@ public final class TcpConnection {
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
         return Math.min(Math.min(Math.min(rtxDeadline, persistDeadline), Math.min(delAckDeadline, timeWaitDeadline)),
-                keepaliveDeadline);
+                Math.min(keepaliveDeadline, tlpDeadline));
     }
 
     /** Runs the timers due at {@code now}. */
@@ -1008,6 +1062,9 @@ public final class TcpConnection {
         }
         if (rtxDeadline <= now) {
             retransmitTimeout(now);
+        }
+        if (state != TcpState.CLOSED && tlpDeadline <= now) {
+            tailLossProbe(now);
         }
         if (state != TcpState.CLOSED && persistDeadline <= now) {
             persistProbe(now);
@@ -1048,6 +1105,8 @@ public final class TcpConnection {
             beginLossEpisode();
         }
         fastEpisode = false;
+        tlpDeadline = NEVER;
+        tlpOutstanding = false;
         inLoss = true;
         lossRecover = sndMax;
         dupThreshold = DUP_ACK_THRESHOLD; // a timeout says losses went undetected: trust duplicate ACKs again
@@ -1119,6 +1178,9 @@ public final class TcpConnection {
                     break;
                 }
                 sendData(sndNxt, len, now);
+                if (tlpDeadline == NEVER) {
+                    armTailLossProbe(now);
+                }
                 if (!rttTiming && sndNxt == sndMax) {
                     rttTiming = true;
                     rttSeq = sndNxt;
@@ -1387,6 +1449,7 @@ public final class TcpConnection {
         persistDeadline = NEVER;
         delAckDeadline = NEVER;
         timeWaitDeadline = NEVER;
+        tlpDeadline = NEVER;
         keepaliveDeadline = NEVER;
         releaseBuffers();
         handler.onClosed(this);

@@ -27,6 +27,7 @@ final class TcpCounters {
     final Counters.Counter congestionUndos;
     final Counters.Counter dsacksSent;
     final Counters.Counter lostRetransmits;
+    final Counters.Counter tailLossProbes;
 
     TcpCounters(Counters c) {
         segmentsIn = c.counter("tcp.in.segments");
@@ -52,5 +53,6 @@ final class TcpCounters {
         congestionUndos = c.counter("tcp.congestionUndo");
         dsacksSent = c.counter("tcp.out.dsacks");
         lostRetransmits = c.counter("tcp.lostRetransmits");
+        tailLossProbes = c.counter("tcp.out.tailLossProbes");
     }
 }

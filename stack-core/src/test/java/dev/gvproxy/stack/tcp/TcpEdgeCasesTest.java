@@ -131,6 +131,41 @@ class TcpEdgeCasesTest {
     }
 
     @Nested
+    class TailLossProbe {
+        @Test
+        void silenceAfterAFlightSendsOneProbeBeforeTheTimeout() {
+            h.establish();
+            h.appSend(h.bytes(3 * 1448, 1));
+            assertEquals(3, h.drain().size());
+            h.advanceMs(9);
+            h.expectNothing();
+            h.advanceMs(1); // PTO = max(2 SRTT, 10 ms)
+            Segment probe = h.recv();
+            assertEquals(ISS + 1 + 2 * 1448, probe.seq(), "the last segment, since no new data waits");
+            assertEquals(1, h.counters.get("tcp.out.tailLossProbes"));
+            h.advanceMs(20);
+            h.expectNothing(); // one probe per flight
+        }
+
+        @Test
+        void aSackedProbeWithAHoleBelowStartsRecoveryAtOnce() {
+            h.establish();
+            int mss = 1448;
+            h.appSend(h.bytes(3 * mss, 2));
+            h.drain();
+            h.advanceMs(10);
+            Segment probe = h.recv();
+            int s0 = ISS + 1;
+            // Everything but the probe was lost: the guest SACKs the probe.
+            h.send(h.ack(REMOTE_SEQ + 1, s0).sackBlocks(probe.seq(), probe.seq() + probe.len()));
+            Segment rtx = h.recv();
+            assertEquals(s0, rtx.seq(), "the hole is retransmitted without waiting for the RTO");
+            assertEquals(1, h.counters.get("tcp.fastRetransmit"));
+            assertEquals(0, h.counters.get("tcp.retransmitTimeout"));
+        }
+    }
+
+    @Nested
     class DuplicateAcks {
         @Test
         void acksCarryingDataOrWindowChangesAreNotDuplicates() {
