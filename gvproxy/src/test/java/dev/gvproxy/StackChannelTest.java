@@ -442,10 +442,6 @@ class StackChannelTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("stack-core TCP: with both windows closed the test guest (a stack-core TcpConnection) "
-            + "has a segment in flight beyond the server's zero window; its window-update ACKs carry seq=SND.NXT, "
-            + "which the zero-window server drops as out of window (tcp.outOfWindow), so neither side ever reopens. "
-            + "Linux senders use min(SND.NXT, SND.UNA+SND.WND) for ACKs (tcp_acceptable_seq). Reported to the lead.")
     void echoStallsWhileTheGuestDoesNotReadThenResumes() throws Exception {
         CompletableFuture<StackChannel> server = new CompletableFuture<>();
         Echo echo = new Echo();
