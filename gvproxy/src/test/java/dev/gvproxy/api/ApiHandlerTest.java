@@ -359,7 +359,7 @@ class ApiHandlerTest {
     @Test
     void tunnelRejectsNonIpv4() {
         assertGoError(get("/tunnel?ip=::1&port=22"), 400, "ip must be an IPv4 address: ::1");
-        assertGoError(get("/tunnel?ip=example.com&port=22"), 400, "ip must be an IPv4 address: example.com");
+        assertGoError(get("/tunnel?ip=guest.invalid&port=22"), 400, "ip must be an IPv4 address: guest.invalid");
     }
 
     /** A guest-side stream that records what the relay does. */

@@ -407,13 +407,13 @@ class DhcpServerTest {
 
         @Test
         void leaseTimeAndDnsServersAreConfigurable() {
-            h = new DhcpHarness(b -> b.leaseTimeSeconds(600).dnsServers(List.of(ip("192.168.127.1"), ip("9.9.9.9"))));
+            h = new DhcpHarness(b -> b.leaseTimeSeconds(600).dnsServers(List.of(ip("192.168.127.1"), ip("198.18.0.53"))));
             Reply r = h.exchange(ClientMsg.discover(MAC_A));
             assertEquals(600, r.intOption(51));
             assertEquals(300, r.intOption(58));
             assertEquals(525, r.intOption(59));
             assertEquals(8, r.option(6).length);
-            assertEquals(ip("9.9.9.9"), getInt(r.option(6), 4));
+            assertEquals(ip("198.18.0.53"), getInt(r.option(6), 4));
         }
 
         @Test

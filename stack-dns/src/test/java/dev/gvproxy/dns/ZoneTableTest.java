@@ -63,7 +63,7 @@ class ZoneTableTest {
         assertInstanceOf(ZoneTable.Result.NxDomain.class, t.lookup("other.testing."));
         assertInstanceOf(ZoneTable.Result.NotLocal.class, t.lookup("testing."));
         assertInstanceOf(ZoneTable.Result.NotLocal.class, t.lookup("xtesting."));
-        assertInstanceOf(ZoneTable.Result.NotLocal.class, t.lookup("example.com."));
+        assertInstanceOf(ZoneTable.Result.NotLocal.class, t.lookup("outside.test."));
     }
 
     @Test
