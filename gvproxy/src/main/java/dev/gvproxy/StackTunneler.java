@@ -4,7 +4,6 @@ import dev.gvproxy.api.TunnelStream;
 import dev.gvproxy.api.Tunneler;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.tcp.TcpConnection;
-import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
@@ -22,13 +21,9 @@ import java.util.concurrent.TimeUnit;
  * adapter from {@link TcpConnection}'s application side to the API's {@link TunnelStream}.
  */
 final class StackTunneler implements Tunneler {
-    static final int FIRST_EPHEMERAL = 32768;
-    static final int LAST_EPHEMERAL = 60999;
-
     private final NetworkStack stack;
     private final EventLoop loop;
     private final long connectTimeoutMillis;
-    private int nextPort = FIRST_EPHEMERAL;
 
     StackTunneler(NetworkStack stack, EventLoop loop, long connectTimeoutMillis) {
         this.stack = stack;
@@ -43,20 +38,8 @@ final class StackTunneler implements Tunneler {
         return result;
     }
 
-    private int ephemeralPort(int ip, int port) {
-        int gw = stack.config().gatewayIp();
-        for (int i = 0; i <= LAST_EPHEMERAL - FIRST_EPHEMERAL; i++) {
-            int p = nextPort;
-            nextPort = nextPort == LAST_EPHEMERAL ? FIRST_EPHEMERAL : nextPort + 1;
-            if (stack.tcp().connection(new TcpLayer.FlowKey(gw, p, ip, port)) == null) {
-                return p;
-            }
-        }
-        return -1;
-    }
-
     private void open(int ip, int port, CompletableFuture<TunnelStream> result) {
-        int src = ephemeralPort(ip, port);
+        int src = stack.tcp().ephemeralPort(stack.config().gatewayIp(), ip, port);
         if (src < 0) {
             result.completeExceptionally(new IOException("no free source port towards " + Ipv4Address.format(ip)));
             return;

@@ -54,8 +54,8 @@ import java.util.logging.Logger;
  */
 public final class PortForwarder implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(PortForwarder.class.getName());
-    static final int EPHEMERAL_FIRST = 49152;
-    static final int EPHEMERAL_LAST = 65535;
+    static final int EPHEMERAL_FIRST = TcpLayer.EPHEMERAL_FIRST;
+    static final int EPHEMERAL_LAST = TcpLayer.EPHEMERAL_LAST;
 
     /**
      * A forward as the API and configuration spell it (gvproxy's JSON field names).
@@ -146,7 +146,6 @@ public final class PortForwarder implements AutoCloseable {
     private final ConcurrentSkipListMap<String, Active> forwards = new ConcurrentSkipListMap<>();
     /** Keys whose listener is being bound (so a concurrent duplicate is refused). Loop only. */
     private final java.util.HashSet<String> binding = new java.util.HashSet<>();
-    private int nextTcpPort = EPHEMERAL_FIRST;
     private int nextUdpPort = EPHEMERAL_FIRST;
     private boolean closed;
 
@@ -363,7 +362,7 @@ public final class PortForwarder implements AutoCloseable {
             ByteBuf initial) {
         TcpLayer tcp = stack.tcp();
         if (srcPort <= 0 || tcp.connection(new TcpLayer.FlowKey(srcIp, srcPort, guestIp, guestPort)) != null) {
-            srcPort = ephemeralTcpPort(srcIp, guestIp, guestPort);
+            srcPort = tcp.ephemeralPort(srcIp, guestIp, guestPort);
         }
         if (srcPort < 0) {
             if (initial != null) {
@@ -405,19 +404,6 @@ public final class PortForwarder implements AutoCloseable {
         if (options.preserveClientAddress() && srcIp != stack.config().gatewayIp()
                 && client instanceof InetSocketAddress isa) {
             return isa.getPort();
-        }
-        return -1;
-    }
-
-    private int ephemeralTcpPort(int srcIp, int guestIp, int guestPort) {
-        TcpLayer tcp = stack.tcp();
-        int span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
-        for (int i = 0; i < span; i++) {
-            int p = nextTcpPort;
-            nextTcpPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
-            if (tcp.connection(new TcpLayer.FlowKey(srcIp, p, guestIp, guestPort)) == null) {
-                return p;
-            }
         }
         return -1;
     }

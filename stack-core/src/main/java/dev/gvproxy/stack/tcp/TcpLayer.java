@@ -54,6 +54,10 @@ public final class TcpLayer implements TransportHandler {
 
     private record Timer(long deadline, TcpConnection conn) {}
 
+    /** IANA dynamic ports: the source ports of the gateway's active opens into guests. */
+    public static final int EPHEMERAL_FIRST = 49152;
+    public static final int EPHEMERAL_LAST = 65535;
+
     private final TcpConfig config;
     private final Ipv4Output ipOutput;
     private final ByteBufAllocator alloc;
@@ -66,6 +70,7 @@ public final class TcpLayer implements TransportHandler {
     private final TcpSegment segment = new TcpSegment();
     private final TcpConnection.Output output;
     private SynHandler synHandler;
+    private int nextEphemeralPort = EPHEMERAL_FIRST;
     private LongConsumer wakeup = d -> { };
 
     private final Counters.Counter noConnection;
@@ -222,6 +227,21 @@ public final class TcpLayer implements TransportHandler {
         TcpConnection c = newConnection(key, handler);
         c.connect(now);
         return c;
+    }
+
+    /**
+     * A source port in 49152-65535 for an active open from {@code localIp} to {@code remoteIp:remotePort}
+     * whose 4-tuple is free, chosen round-robin; -1 when every port is in use towards that destination.
+     */
+    public int ephemeralPort(int localIp, int remoteIp, int remotePort) {
+        for (int i = 0; i <= EPHEMERAL_LAST - EPHEMERAL_FIRST; i++) {
+            int p = nextEphemeralPort;
+            nextEphemeralPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
+            if (!connections.containsKey(new FlowKey(localIp, p, remoteIp, remotePort))) {
+                return p;
+            }
+        }
+        return -1;
     }
 
     private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
