@@ -8,6 +8,7 @@ import dev.gvproxy.VirtualNetwork;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.it.tcp.TcpServers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,7 +34,7 @@ class TcpForwardingNetnsTest {
     @TempDir
     Path dir;
 
-    final HostServers servers = new HostServers();
+    final TcpServers servers = new TcpServers();
     VirtualNetwork net;
 
     @AfterEach
@@ -69,7 +70,7 @@ class TcpForwardingNetnsTest {
 
     @Test
     void closedHostPortIsRefusedImmediately() throws Exception {
-        int port = HostServers.closedPort();
+        int port = TcpServers.closedPort();
         NetnsGuest g = guest();
         long t0 = System.nanoTime();
         ExecResult r = sh(g, Duration.ofSeconds(20), "exec 3<>/dev/tcp/192.168.127.254/" + port);

@@ -1,8 +1,11 @@
 package dev.gvproxy.it.tcp;
 
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -19,10 +22,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Servers on 127.0.0.1 (only) that namespace guests reach as 192.168.127.254. One virtual thread per
+ * Servers on 127.0.0.1 (only) that namespace guests reach as 192.168.127.254: an HTTP server, a hashing
+ * sink (also one that stalls on cue), a seeded source, a UDP echo. One virtual thread per
  * connection; everything is closed by {@link #close}.
  */
-final class TcpServers implements AutoCloseable {
+public final class TcpServers implements AutoCloseable {
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
     private final ConcurrentLinkedQueue<AutoCloseable> closeables = new ConcurrentLinkedQueue<>();
@@ -53,7 +57,7 @@ final class TcpServers implements AutoCloseable {
      * Per connection: reads until EOF (the client's half-close), hashing what arrived, then writes
      * {@code "<hex sha256> <count>\n"} back and closes.
      */
-    int sink() throws IOException {
+    public int sink() throws IOException {
         return serve(sock -> {
             String reply = digestUntilEof(sock.getInputStream(), null, 0, null);
             sock.getOutputStream().write(reply.getBytes(StandardCharsets.US_ASCII));
@@ -117,7 +121,7 @@ final class TcpServers implements AutoCloseable {
     }
 
     /** Per connection: sends {@code bytes} of seeded pseudo-random data, then half-closes; the digest is recorded. */
-    int source(long bytes, CompletableFuture<String> digest) throws IOException {
+    public int source(long bytes, CompletableFuture<String> digest) throws IOException {
         return serve(sock -> {
             MessageDigest md = sha256();
             SplittableRandom rnd = new SplittableRandom(42);
@@ -135,6 +139,48 @@ final class TcpServers implements AutoCloseable {
             digest.complete(HexFormat.of().formatHex(md.digest()));
             sock.getInputStream().read(); // wait for the client to close
         });
+    }
+
+    /** An HTTP server answering every GET with {@code body}. Returns its port. */
+    public int http(String body) throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress(LOOPBACK, 0), 0);
+        s.createContext("/", ex -> {
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, b.length);
+            try (OutputStream o = ex.getResponseBody()) {
+                o.write(b);
+            }
+        });
+        s.start();
+        closeables.add(() -> s.stop(0));
+        return s.getAddress().getPort();
+    }
+
+    /** A UDP echo server. */
+    public int udpEcho() throws IOException {
+        DatagramSocket s = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
+        closeables.add(s::close);
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            byte[] buf = new byte[65536];
+            while (!s.isClosed()) {
+                try {
+                    DatagramPacket p = new DatagramPacket(buf, buf.length);
+                    s.receive(p);
+                    s.send(new DatagramPacket(p.getData(), p.getLength(), p.getSocketAddress()));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        closeables.add(t::interrupt);
+        return s.getLocalPort();
+    }
+
+    /** A port on 127.0.0.1 where nothing listens (bound then closed). */
+    public static int closedPort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, LOOPBACK)) {
+            return s.getLocalPort();
+        }
     }
 
     interface Session {
