@@ -264,6 +264,12 @@ public final class VirtualSwitch {
         dirty.clear();
     }
 
+    /** True when the port that {@code mac} was learned on can take more frames (or the MAC is unknown). */
+    public boolean isWritable(long mac) {
+        SwitchPort p = cam.get(mac);
+        return p == null || p.endpoint.isWritable();
+    }
+
     /** The MAC table as gvproxy's {@code /cam} shows it: MAC -> port id. */
     public Map<String, Integer> cam() {
         Map<String, Integer> out = new LinkedHashMap<>();
