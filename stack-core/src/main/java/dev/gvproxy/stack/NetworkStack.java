@@ -1,8 +1,10 @@
 package dev.gvproxy.stack;
 
+import dev.gvproxy.stack.ip.AddressBindings;
 import dev.gvproxy.stack.ip.ArpCache;
 import dev.gvproxy.stack.ip.ArpResponder;
 import dev.gvproxy.stack.ip.FragmentReassembler;
+import dev.gvproxy.stack.ip.GuestAddressGuard;
 import dev.gvproxy.stack.ip.IcmpInput;
 import dev.gvproxy.stack.ip.Ipv4Input;
 import dev.gvproxy.stack.ip.Ipv4Output;
@@ -44,6 +46,7 @@ public final class NetworkStack implements LinkEndpoint {
     private final IcmpInput icmp;
     private final UdpDemux udp;
     private final TcpLayer tcp;
+    private final AddressBindings bindings = new AddressBindings();
     private final Counters.Counter unknownEtherType;
     private final Counters.Counter ipv6;
 
@@ -68,7 +71,10 @@ public final class NetworkStack implements LinkEndpoint {
         this.sw = sw;
         this.counters = counters;
         this.nanoClock = nanoClock;
-        this.arpCache = new ArpCache(counters, 300_000_000_000L);
+        // Neighbour entries lapse well before the switch forgets a silent MAC: an entry the gateway still
+        // trusts then always has a learned port behind it, and an idle guest is re-resolved by a broadcast
+        // request (which it answers, and so is learned again) instead of being sent frames the switch drops.
+        this.arpCache = new ArpCache(counters, Math.min(300_000_000_000L, config.portSecurity().macAgeingNanos() / 2));
         this.ipOutput = new Ipv4Output(config, sw, arpCache, alloc, counters);
         this.arp = new ArpResponder(config, sw, arpCache, ipOutput, alloc, counters);
         this.reassembler = new FragmentReassembler(alloc, counters, config.reassemblyTimeoutNanos(),
@@ -83,6 +89,16 @@ public final class NetworkStack implements LinkEndpoint {
         this.unknownEtherType = counters.counter("eth.unknownEtherType");
         this.ipv6 = counters.counter("eth.ipv6");
         sw.setGateway(this);
+        config.dhcpStaticLeases().forEach((ip, mac) -> bindings.bind(ip, mac));
+        sw.setIngressFilter(new GuestAddressGuard(config, bindings, counters));
+    }
+
+    /**
+     * Who holds which address, for source validation: the static leases, and what the DHCP server binds
+     * into it.
+     */
+    public AddressBindings addressBindings() {
+        return bindings;
     }
 
     /** @param frame <b>taken</b>: a frame the switch routed to the gateway */
@@ -124,8 +140,9 @@ public final class NetworkStack implements LinkEndpoint {
         // Output goes straight to the switch, which flushes the ports it wrote.
     }
 
-    /** Runs timers due at {@code now}: TCP timers, fragment and ARP expiry. */
+    /** Runs timers due at {@code now}: TCP timers, fragment, ARP and switch MAC expiry. */
     public void poll(long now) {
+        sw.expire(now);
         tcp.poll(now);
         reassembler.expire(now);
         arpCache.expire(now);
@@ -142,7 +159,7 @@ public final class NetworkStack implements LinkEndpoint {
 
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        long d = Math.min(reassembler.nextDeadline(), tcp.nextDeadline());
+        long d = Math.min(Math.min(reassembler.nextDeadline(), tcp.nextDeadline()), sw.nextDeadline());
         if (arpCache.hasPending()) {
             d = Math.min(d, nanoClock.getAsLong() + 1_000_000_000L);
         }

@@ -22,6 +22,7 @@ import java.util.Map;
  * @param dhcpStaticLeases IP -> MAC
  * @param reassemblyTimeoutNanos how long fragments of an incomplete datagram are kept
  * @param reassemblyMaxBytes memory bound over all incomplete datagrams
+ * @param portSecurity what guests may claim: MAC limits and ageing of the switch, strict source validation
  */
 public record StackConfig(
         int network,
@@ -35,7 +36,8 @@ public record StackConfig(
         Map<Integer, Integer> nat,
         Map<Integer, Long> dhcpStaticLeases,
         long reassemblyTimeoutNanos,
-        int reassemblyMaxBytes) {
+        int reassemblyMaxBytes,
+        PortSecurity portSecurity) {
 
     public static final int DEFAULT_MTU = 1500;
     public static final int MAX_MTU = 65520;
@@ -47,6 +49,7 @@ public record StackConfig(
         gatewayVirtualIps = List.copyOf(gatewayVirtualIps);
         nat = Map.copyOf(nat);
         dhcpStaticLeases = Map.copyOf(dhcpStaticLeases);
+        java.util.Objects.requireNonNull(portSecurity, "portSecurity");
         if (prefixLength < 1 || prefixLength > 29) {
             throw new IllegalArgumentException("subnet too small");
         }
@@ -99,6 +102,7 @@ public record StackConfig(
         b.dhcpStaticLeases = new LinkedHashMap<>(dhcpStaticLeases);
         b.reassemblyTimeoutNanos = reassemblyTimeoutNanos;
         b.reassemblyMaxBytes = reassemblyMaxBytes;
+        b.portSecurity = portSecurity;
         return b;
     }
 
@@ -115,6 +119,7 @@ public record StackConfig(
         private Map<Integer, Long> dhcpStaticLeases;
         private long reassemblyTimeoutNanos = 30_000_000_000L;
         private int reassemblyMaxBytes = 4 << 20;
+        private PortSecurity portSecurity = PortSecurity.defaults();
 
         public Builder subnet(String cidr) {
             this.subnet = cidr;
@@ -167,6 +172,12 @@ public record StackConfig(
             return this;
         }
 
+        /** MAC limits and ageing of the switch, strict source validation (default {@link PortSecurity#defaults}). */
+        public Builder portSecurity(PortSecurity p) {
+            this.portSecurity = p;
+            return this;
+        }
+
         public StackConfig build() {
             int slash = subnet.indexOf('/');
             if (slash < 0) {
@@ -213,7 +224,7 @@ public record StackConfig(
             Map<Integer, Integer> n = nat != null ? nat : Map.of(host, Ipv4Address.parse("127.0.0.1"));
             Map<Integer, Long> leases = dhcpStaticLeases != null ? dhcpStaticLeases : Map.of(dev, DEFAULT_DEVICE_MAC);
             return new StackConfig(net, prefix, gw, gatewayMac, dev, host, mtu, vips, n, leases,
-                    reassemblyTimeoutNanos, reassemblyMaxBytes);
+                    reassemblyTimeoutNanos, reassemblyMaxBytes, portSecurity);
         }
     }
 }

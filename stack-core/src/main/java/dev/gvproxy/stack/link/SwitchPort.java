@@ -13,8 +13,11 @@ public final class SwitchPort {
     final LinkEndpoint endpoint;
     boolean attached = true;
     boolean dirty;
-    /** Learned MACs on this port (usually one). */
-    final java.util.Set<Long> macs = new java.util.HashSet<>();
+    /**
+     * MACs learned on this port (usually one), bounded by {@code PortSecurity.macsPerPort}. Replaced, never
+     * modified, by the event loop, so any thread can read a consistent copy (the API's {@code /cam}).
+     */
+    volatile long[] macs = new long[0];
 
     // Counters are written by the event loop and read by the API; AtomicLong keeps reads tear-free.
     final AtomicLong framesIn = new AtomicLong();
@@ -56,12 +59,24 @@ public final class SwitchPort {
         return bytesOut.get();
     }
 
+    /** Number of MACs learned on this port. */
+    public int macCount() {
+        return macs.length;
+    }
+
+    /** Logged when a port opens and closes: the id, the name and at most a few MACs with their count. */
     @Override
     public String toString() {
+        long[] m = macs;
         StringBuilder sb = new StringBuilder("port ").append(id).append(" (").append(name).append(')');
-        for (long m : macs) {
-            sb.append(' ').append(MacAddress.format(m));
+        for (int i = 0; i < Math.min(m.length, SHOWN_MACS); i++) {
+            sb.append(' ').append(MacAddress.format(m[i]));
+        }
+        if (m.length > SHOWN_MACS) {
+            sb.append(" and ").append(m.length - SHOWN_MACS).append(" more MACs");
         }
         return sb.toString();
     }
+
+    private static final int SHOWN_MACS = 4;
 }

@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.link;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.PortSecurity;
 import dev.gvproxy.stack.wire.MacAddress;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.collection.LongObjectHashMap;
@@ -16,11 +17,23 @@ import java.util.function.LongSupplier;
 /**
  * A learning Ethernet switch joining every attached VM and the gateway stack (spec section 1.10).
  *
- * <p>For a frame received on port P: learn {@code src -> P}; a frame for the gateway MAC goes to the
- * gateway; broadcast goes to every other port and to the gateway; multicast goes to every other port
- * (gvproxy drops it; flooding lets VMs run IPv6 ND and mDNS between themselves); other unicast goes to
- * the port its MAC was learned on, and is dropped and counted when unknown (gvproxy does not flood
- * unknown unicast either). MACs are never aged; a MAC seen on another port moves there.
+ * <p>For a frame received on port P: learn {@code src -> P} (see port security below); a frame for the
+ * gateway MAC goes to the gateway; broadcast goes to every other port and to the gateway; multicast goes to
+ * every other port (gvproxy drops it; flooding lets VMs run IPv6 ND and mDNS between themselves); other
+ * unicast goes to the port its MAC was learned on, and is dropped and counted when unknown (gvproxy does not
+ * flood unknown unicast either).
+ *
+ * <p>Port security ({@link PortSecurity}): a port learns at most {@code macsPerPort} MACs and the switch at
+ * most {@code macsTotal}; a frame whose source cannot be learned is dropped ({@code switch.portMacLimit},
+ * {@code switch.camFull}), so a MAC flood costs nothing but the counter. A MAC not heard from for
+ * {@code macAgeingNanos} is forgotten. A MAC learned on a live port is never taken over by another port
+ * ({@code switch.macMoveDenied}): it moves only once it aged out or its port detached, which is what a
+ * reconnecting VM does. The gateway's MAC as a source is dropped ({@code switch.gatewayMacSpoof}). Last, an
+ * {@link IngressFilter} (installed by the gateway stack) checks the network-layer claims of what passed.
+ *
+ * <p>Ageing is O(1) per frame: learned MACs sit in one list ordered by when they were last heard (a frame
+ * moves its source to the tail), so expired entries are always at the head; {@link #expire} pops them, from
+ * each frame and from the network's deadline driver ({@link #nextDeadline}).
  *
  * <p>Runs on the network's event loop only; not thread-safe. Writes to a port are not flushed until
  * {@link #flush()}, which transports call at the end of each read batch, so one syscall carries many
@@ -50,15 +63,48 @@ public final class VirtualSwitch {
         void egress(ByteBuf frame, java.util.function.Consumer<ByteBuf> out);
     }
 
+    /**
+     * Checks what a guest's frame claims above layer 2 (its IPv4 source, its ARP sender) before the switch
+     * forwards it anywhere. Runs on the event loop for every frame from a port whose source MAC was learned.
+     */
+    public interface IngressFilter {
+        /**
+         * @param frame <b>borrowed</b>: the whole frame, not to be modified or kept
+         * @return true to switch the frame, false to drop it (the filter counts why)
+         */
+        boolean accept(SwitchPort from, long srcMac, ByteBuf frame);
+    }
+
     /** Sees every frame crossing the switch (for pcap). */
     public interface FrameTap {
         /** @param frame <b>borrowed</b>; must not be modified or kept. */
         void frame(ByteBuf frame, long nowNanos);
     }
 
+    /** One learned MAC: its port, when it was last heard, its place in the ageing list. */
+    private static final class CamEntry {
+        final long mac;
+        final SwitchPort port;
+        long lastSeen;
+        CamEntry older;
+        CamEntry newer;
+
+        CamEntry(long mac, SwitchPort port, long lastSeen) {
+            this.mac = mac;
+            this.port = port;
+            this.lastSeen = lastSeen;
+        }
+    }
+
     private final long gatewayMac;
     private final LongSupplier clock;
-    private final LongObjectHashMap<SwitchPort> cam = new LongObjectHashMap<>();
+    private final LongSupplier monotonic;
+    private final PortSecurity security;
+    private final LongObjectHashMap<CamEntry> cam = new LongObjectHashMap<>();
+    /** Ageing list: {@code oldest} was heard from least recently. */
+    private CamEntry oldest;
+    private CamEntry newest;
+    private IngressFilter filter;
     private volatile SwitchPort[] ports = new SwitchPort[0];
     private final ArrayList<SwitchPort> dirty = new ArrayList<>();
     private final List<MacListener> listeners = new CopyOnWriteArrayList<>();
@@ -79,14 +125,34 @@ public final class VirtualSwitch {
     private final Counters.Counter detachedPort;
     private final Counters.Counter noGateway;
     private final Counters.Counter noReceivers;
+    private final Counters.Counter portMacLimit;
+    private final Counters.Counter camFull;
+    private final Counters.Counter macMoveDenied;
+    private final Counters.Counter gatewayMacSpoof;
+    private final Counters.Counter macAged;
+
+    /**
+     * A switch with {@link PortSecurity#defaults()} whose one clock serves pcap timestamps and MAC ageing.
+     *
+     * @param gatewayMac the gateway stack's MAC: frames to it go to {@link #setGateway}'s endpoint
+     * @param clock nanosecond clock (injected; the switch never reads the wall clock)
+     */
+    public VirtualSwitch(long gatewayMac, Counters counters, LongSupplier clock) {
+        this(gatewayMac, counters, clock, clock, PortSecurity.defaults());
+    }
 
     /**
      * @param gatewayMac the gateway stack's MAC: frames to it go to {@link #setGateway}'s endpoint
-     * @param clock nanosecond clock for pcap timestamps (injected; the switch never reads the wall clock)
+     * @param tapClock nanoseconds since the epoch, for pcap timestamps
+     * @param monotonic monotonic nanoseconds, for MAC ageing (the same clock as the stack's deadlines)
+     * @param security MAC limits and ageing time
      */
-    public VirtualSwitch(long gatewayMac, Counters counters, LongSupplier clock) {
+    public VirtualSwitch(long gatewayMac, Counters counters, LongSupplier tapClock, LongSupplier monotonic,
+            PortSecurity security) {
         this.gatewayMac = gatewayMac;
-        this.clock = clock;
+        this.clock = tapClock;
+        this.monotonic = monotonic;
+        this.security = security;
         this.runt = counters.counter("switch.runtFrame");
         this.oversized = counters.counter("switch.oversizedFrame");
         this.multicastSource = counters.counter("switch.multicastSource");
@@ -95,6 +161,20 @@ public final class VirtualSwitch {
         this.detachedPort = counters.counter("switch.detachedPort");
         this.noGateway = counters.counter("switch.noGateway");
         this.noReceivers = counters.counter("switch.noReceivers");
+        this.portMacLimit = counters.counter("switch.portMacLimit");
+        this.camFull = counters.counter("switch.camFull");
+        this.macMoveDenied = counters.counter("switch.macMoveDenied");
+        this.gatewayMacSpoof = counters.counter("switch.gatewayMacSpoof");
+        this.macAged = counters.counter("switch.macAged");
+    }
+
+    public PortSecurity security() {
+        return security;
+    }
+
+    /** Installs (null removes) the check of every guest frame's network-layer claims; call on the event loop. */
+    public void setIngressFilter(IngressFilter f) {
+        this.filter = f;
     }
 
     public long gatewayMac() {
@@ -145,12 +225,11 @@ public final class VirtualSwitch {
         }
         ports = next;
         for (long mac : p.macs) {
-            cam.remove(mac);
-            for (MacListener l : listeners) {
-                l.closed(mac, p);
+            CamEntry e = cam.get(mac);
+            if (e != null && e.port == p) {
+                forget(e);
             }
         }
-        p.macs.clear();
         dirty.remove(p);
     }
 
@@ -187,25 +266,38 @@ public final class VirtualSwitch {
             frame.release();
             return;
         }
-        learn(src, from);
+        if (src == gatewayMac) {
+            gatewayMacSpoof.inc();
+            frame.release();
+            return;
+        }
+        if (!learn(src, from)) {
+            frame.release();
+            return;
+        }
         FrameTap t = tap;
         if (t != null) {
             t.frame(frame, clock.getAsLong());
+        }
+        IngressFilter f = filter;
+        if (f != null && !f.accept(from, src, frame)) {
+            frame.release();
+            return;
         }
         if (dst == gatewayMac) {
             toGateway(frame);
         } else if (MacAddress.isMulticast(dst)) {
             floodExcept(from, frame, dst == MacAddress.BROADCAST);
         } else {
-            SwitchPort to = cam.get(dst);
+            CamEntry to = cam.get(dst);
             if (to == null) {
                 unknownDestination.inc();
                 frame.release();
-            } else if (to == from) {
+            } else if (to.port == from) {
                 hairpin.inc();
                 frame.release();
             } else {
-                write(to, frame);
+                write(to.port, frame);
             }
         }
     }
@@ -236,12 +328,12 @@ public final class VirtualSwitch {
             floodExcept(null, frame, false);
             return;
         }
-        SwitchPort to = cam.get(dst);
+        CamEntry to = cam.get(dst);
         if (to == null) {
             unknownDestination.inc();
             frame.release();
         } else {
-            write(to, frame);
+            write(to.port, frame);
         }
     }
 
@@ -266,22 +358,51 @@ public final class VirtualSwitch {
 
     /** True when the port that {@code mac} was learned on can take more frames (or the MAC is unknown). */
     public boolean isWritable(long mac) {
-        SwitchPort p = cam.get(mac);
-        return p == null || p.endpoint.isWritable();
+        CamEntry e = cam.get(mac);
+        return e == null || e.port.endpoint.isWritable();
     }
 
-    /** The MAC table as gvproxy's {@code /cam} shows it: MAC -> port id. */
+    /**
+     * The MAC table as gvproxy's {@code /cam} shows it: MAC -> port id. Safe from any thread and never touches
+     * the event loop: it reads each attached port's published MAC list, whose size the port limit bounds.
+     */
     public Map<String, Integer> cam() {
         Map<String, Integer> out = new LinkedHashMap<>();
-        for (LongObjectHashMap.PrimitiveEntry<SwitchPort> e : cam.entries()) {
-            out.put(MacAddress.format(e.key()), e.value().id());
+        for (SwitchPort p : ports) {
+            for (long mac : p.macs) {
+                out.put(MacAddress.format(mac), p.id());
+            }
         }
         return out;
     }
 
-    /** Port that {@code mac} was learned on, or null. */
+    /** Number of learned MACs. Event loop only. */
+    public int camSize() {
+        return cam.size();
+    }
+
+    /** Port that {@code mac} was learned on, or null. Event loop only. */
     public SwitchPort portOf(long mac) {
-        return cam.get(mac);
+        CamEntry e = cam.get(mac);
+        return e == null ? null : e.port;
+    }
+
+    /**
+     * Forgets every MAC not heard from for the ageing time at {@code now} (monotonic nanoseconds), telling the
+     * listeners. Called for every frame and by the network's deadline driver; costs O(1) when nothing expired.
+     */
+    public void expire(long now) {
+        long ageing = security.macAgeingNanos();
+        for (CamEntry e; (e = oldest) != null && now - e.lastSeen >= ageing; ) {
+            macAged.inc();
+            forget(e);
+        }
+    }
+
+    /** When {@link #expire} next has work, or {@code Long.MAX_VALUE}. Event loop only. */
+    public long nextDeadline() {
+        CamEntry e = oldest;
+        return e == null ? Long.MAX_VALUE : e.lastSeen + security.macAgeingNanos();
     }
 
     public List<SwitchPort> ports() {
@@ -298,21 +419,88 @@ public final class VirtualSwitch {
         return bytesReceived.get();
     }
 
-    private void learn(long src, SwitchPort from) {
-        SwitchPort known = cam.get(src);
-        if (known == from) {
-            return;
+    /** Learns or refreshes {@code src} on {@code from}; false (counted) when the frame must be dropped. */
+    private boolean learn(long src, SwitchPort from) {
+        long now = monotonic.getAsLong();
+        expire(now);
+        CamEntry e = cam.get(src);
+        if (e != null) {
+            if (e.port != from) {
+                // Live on another port (it did not age out and that port did not detach): not stolen.
+                macMoveDenied.inc();
+                return false;
+            }
+            e.lastSeen = now;
+            if (e != newest) {
+                unlink(e);
+                append(e);
+            }
+            return true;
         }
-        if (known != null) {
-            known.macs.remove(src);
+        if (from.macs.length >= security.macsPerPort()) {
+            portMacLimit.inc();
+            return false;
         }
-        cam.put(src, from);
-        from.macs.add(src);
-        if (known == null) {
-            for (MacListener l : listeners) {
-                l.established(src, from);
+        if (cam.size() >= security.macsTotal()) {
+            camFull.inc();
+            return false;
+        }
+        e = new CamEntry(src, from, now);
+        cam.put(src, e);
+        append(e);
+        long[] old = from.macs;
+        long[] next = Arrays.copyOf(old, old.length + 1);
+        next[old.length] = src;
+        from.macs = next;
+        for (MacListener l : listeners) {
+            l.established(src, from);
+        }
+        return true;
+    }
+
+    /** Removes a learned MAC (aged out or its port detached) and tells the listeners. */
+    private void forget(CamEntry e) {
+        cam.remove(e.mac);
+        unlink(e);
+        SwitchPort p = e.port;
+        long[] old = p.macs;
+        long[] next = new long[Math.max(0, old.length - 1)];
+        int j = 0;
+        for (long m : old) {
+            if (m != e.mac && j < next.length) {
+                next[j++] = m;
             }
         }
+        p.macs = next;
+        for (MacListener l : listeners) {
+            l.closed(e.mac, p);
+        }
+    }
+
+    private void append(CamEntry e) {
+        e.older = newest;
+        e.newer = null;
+        if (newest != null) {
+            newest.newer = e;
+        } else {
+            oldest = e;
+        }
+        newest = e;
+    }
+
+    private void unlink(CamEntry e) {
+        if (e.older != null) {
+            e.older.newer = e.newer;
+        } else {
+            oldest = e.newer;
+        }
+        if (e.newer != null) {
+            e.newer.older = e.older;
+        } else {
+            newest = e.older;
+        }
+        e.older = null;
+        e.newer = null;
     }
 
     private void toGateway(ByteBuf frame) {

@@ -121,14 +121,175 @@ class VirtualSwitchTest {
     }
 
     @Test
-    void macMovesToTheNewPort() {
+    void macOnALivePortIsNotTakenOverButMovesOnceThatPortDetaches() {
         SwitchPort pa = sw.attach("a", new Sink());
         SwitchPort pb = sw.attach("b", new Sink());
         sw.deliver(pa, frame(GW, A, 46));
         sw.deliver(pb, frame(GW, A, 46));
+        assertEquals(pa, sw.portOf(A));
+        assertEquals(1, counters.get("switch.macMoveDenied"));
+        assertEquals(1, gw.dsts.size(), "the thief's frame is dropped");
+        sw.detach(pa); // the VM reconnects: its old port goes, the new one may have the MAC
+        sw.deliver(pb, frame(GW, A, 46));
         assertEquals(pb, sw.portOf(A));
-        sw.detach(pa);
-        assertEquals(pb, sw.portOf(A), "detaching the old port must not forget a MAC that moved");
+        assertEquals(List.of("up 5a:94:ef:e4:0c:ee 0", "down 5a:94:ef:e4:0c:ee 0", "up 5a:94:ef:e4:0c:ee 1"), events);
+    }
+
+    /** Port security with a manual clock: limits, ageing, moves. */
+    @org.junit.jupiter.api.Nested
+    class PortSecurityRules {
+        static final long SECOND = 1_000_000_000L;
+        long now = 1_000 * SECOND;
+        final Counters c = new Counters();
+        final VirtualSwitch s = new VirtualSwitch(GW, c, () -> now, () -> now,
+                dev.gvproxy.stack.PortSecurity.defaults().withMacsPerPort(4).withMacsTotal(6));
+        final Sink gateway = new Sink();
+        final List<String> log = new ArrayList<>();
+
+        PortSecurityRules() {
+            s.setGateway(gateway);
+            s.addListener(new VirtualSwitch.MacListener() {
+                @Override
+                public void established(long mac, SwitchPort port) {
+                    log.add("up " + mac + " " + port.id());
+                }
+
+                @Override
+                public void closed(long mac, SwitchPort port) {
+                    log.add("down " + mac + " " + port.id());
+                }
+            });
+        }
+
+        @Test
+        void aPortLearnsAtMostItsLimitAndFurtherMacsAreDropped() {
+            SwitchPort p = s.attach("flooder", new Sink());
+            for (long m = 2; m < 12; m++) {
+                s.deliver(p, frame(GW, m << 8, 46));
+            }
+            assertEquals(4, s.camSize());
+            assertEquals(4, p.macCount());
+            assertEquals(6, c.get("switch.portMacLimit"));
+            assertEquals(4, gateway.dsts.size(), "frames from unlearnable MACs go nowhere");
+            s.deliver(p, frame(GW, 2 << 8, 46)); // a learned MAC still works
+            assertEquals(5, gateway.dsts.size());
+        }
+
+        @Test
+        void theTableAsAWholeIsBounded() {
+            SwitchPort p1 = s.attach("one", new Sink());
+            SwitchPort p2 = s.attach("two", new Sink());
+            for (long m = 2; m < 6; m++) {
+                s.deliver(p1, frame(GW, m << 8, 46));
+            }
+            for (long m = 10; m < 14; m++) {
+                s.deliver(p2, frame(GW, m << 8, 46));
+            }
+            assertEquals(6, s.camSize());
+            assertEquals(2, c.get("switch.camFull"));
+            assertEquals(6, s.cam().size());
+        }
+
+        @Test
+        void silentMacsAgeOutOnTheClockAndTellTheListeners() {
+            SwitchPort p = s.attach("a", new Sink());
+            s.deliver(p, frame(GW, A, 46));
+            s.deliver(p, frame(GW, B, 46));
+            assertEquals(now + 300 * SECOND, s.nextDeadline());
+            now += 200 * SECOND;
+            s.deliver(p, frame(GW, B, 46)); // B keeps talking
+            now += 100 * SECOND;
+            s.expire(now);
+            assertNull(s.portOf(A));
+            assertEquals(p, s.portOf(B));
+            assertEquals(1, c.get("switch.macAged"));
+            assertEquals("down " + A + " 0", log.get(log.size() - 1));
+            assertEquals(now + 200 * SECOND, s.nextDeadline());
+            now += 200 * SECOND;
+            s.expire(now);
+            assertEquals(0, s.camSize());
+            assertEquals(Long.MAX_VALUE, s.nextDeadline());
+            assertEquals(0, p.macCount());
+        }
+
+        @Test
+        void ageingFreesRoomOnAFullPort() {
+            SwitchPort p = s.attach("a", new Sink());
+            for (long m = 2; m < 6; m++) {
+                s.deliver(p, frame(GW, m << 8, 46));
+            }
+            s.deliver(p, frame(GW, 9 << 8, 46));
+            assertEquals(1, c.get("switch.portMacLimit"));
+            now += 300 * SECOND;
+            s.deliver(p, frame(GW, 9 << 8, 46)); // ageing runs with the frame itself
+            assertEquals(p, s.portOf(9 << 8));
+            assertEquals(1, s.camSize());
+        }
+
+        @Test
+        void aMacMovesOnlyAfterItWasSilentForTheAgeingTime() {
+            SwitchPort victim = s.attach("victim", new Sink());
+            SwitchPort thief = s.attach("thief", new Sink());
+            s.deliver(victim, frame(GW, A, 46));
+            now += 299 * SECOND;
+            s.deliver(thief, frame(GW, A, 46));
+            assertEquals(victim, s.portOf(A));
+            assertEquals(1, c.get("switch.macMoveDenied"));
+            now += SECOND;
+            s.deliver(thief, frame(GW, A, 46));
+            assertEquals(thief, s.portOf(A));
+            assertEquals(List.of("up " + A + " 0", "down " + A + " 0", "up " + A + " 1"), log);
+        }
+
+        @Test
+        void theGatewaysMacAsASourceIsDropped() {
+            SwitchPort p = s.attach("a", new Sink());
+            Sink other = new Sink();
+            s.attach("b", other);
+            s.deliver(p, frame(MacAddress.BROADCAST, GW, 46));
+            assertEquals(1, c.get("switch.gatewayMacSpoof"));
+            assertTrue(other.dsts.isEmpty());
+            assertTrue(gateway.dsts.isEmpty());
+            assertNull(s.portOf(GW));
+        }
+
+        @Test
+        void detachForgetsEveryMacOfThePortAndFreesTheTable() {
+            SwitchPort p = s.attach("a", new Sink());
+            for (long m = 2; m < 6; m++) {
+                s.deliver(p, frame(GW, m << 8, 46));
+            }
+            assertTrue(p.toString().contains("port 0 (a) 00:00:00:00:02:00"), p::toString);
+            s.detach(p);
+            assertEquals(0, s.camSize());
+            assertEquals(Long.MAX_VALUE, s.nextDeadline());
+            assertEquals(4, log.stream().filter(l -> l.startsWith("down")).count());
+        }
+
+        @Test
+        void aPortWithManyMacsLogsACountNotAList() {
+            VirtualSwitch big = new VirtualSwitch(GW, c, () -> now, () -> now,
+                    dev.gvproxy.stack.PortSecurity.defaults().withMacsPerPort(100));
+            big.setGateway(gateway);
+            SwitchPort p = big.attach("many", new Sink());
+            for (long m = 2; m < 102; m++) {
+                big.deliver(p, frame(GW, m << 8, 46));
+            }
+            String s = p.toString();
+            assertTrue(s.endsWith(" and 96 more MACs"), s);
+            assertTrue(s.length() < 120, s);
+        }
+
+        @Test
+        void camCanBeReadFromAnotherThreadWhileTheLoopLearns() throws Exception {
+            SwitchPort p = s.attach("a", new Sink());
+            s.deliver(p, frame(GW, A, 46));
+            java.util.concurrent.atomic.AtomicReference<java.util.Map<String, Integer>> seen =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            Thread t = Thread.ofPlatform().start(() -> seen.set(s.cam()));
+            t.join();
+            assertEquals(java.util.Map.of("5a:94:ef:e4:0c:ee", 0), seen.get());
+        }
     }
 
     @Test
