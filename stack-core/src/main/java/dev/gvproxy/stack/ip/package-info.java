@@ -11,5 +11,13 @@
  * global memory bound and a timeout, and the completed datagram is a composite buffer of those slices.
  * {@link dev.gvproxy.stack.ip.Ipv4Output} resolves the destination MAC (learned, or an ARP request with a
  * short bounded queue), prepends headers into a pooled buffer and fragments datagrams larger than the MTU.
+ *
+ * <p>Before any of that, {@link dev.gvproxy.stack.ip.GuestAddressGuard} sits in the switch and drops
+ * frames in which a guest claims an address that is not its to claim (source address validation, BCP 38
+ * at the edge): IPv4 sources outside the subnet or belonging to the gateway or, per
+ * {@link dev.gvproxy.stack.ip.AddressBindings} (static leases plus what the DHCP server feeds it), to
+ * another MAC; ARP senders likewise. It runs for every guest frame, also those switched to other guests, so
+ * a gratuitous ARP for the gateway never reaches another guest's neighbour table. Neighbour entries lapse
+ * at half the switch's MAC ageing time, so the gateway never sends to a MAC the switch forgot.
  */
 package dev.gvproxy.stack.ip;

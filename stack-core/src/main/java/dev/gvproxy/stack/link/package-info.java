@@ -10,5 +10,13 @@
  * ports it wrote and {@link dev.gvproxy.stack.link.VirtualSwitch#flush()} flushes them once per read
  * batch, so a burst of frames costs one {@code writev} per port. Broadcast frames are shared among ports
  * with {@code retainedDuplicate()} rather than copied; endpoints must therefore not modify a frame.
+ *
+ * <p>The guest is untrusted, so the table is a budget, not a cache: each port learns a bounded number of
+ * MACs, the switch a bounded total, silent MACs age out (an O(1) list ordered by last use, popped per frame
+ * and by the deadline driver), and a MAC learned on a live port cannot be taken by another one. A frame
+ * whose source cannot be learned is dropped before anything else looks at it, so a MAC flood costs a
+ * counter per frame and no memory. {@link dev.gvproxy.stack.link.VirtualSwitch.IngressFilter} lets the
+ * gateway stack check what passed for network-layer spoofing. Each port publishes its MAC list as an
+ * immutable array, so the {@code /cam} view is built off the event loop.
  */
 package dev.gvproxy.stack.link;
