@@ -90,6 +90,7 @@ public final class NetworkStack implements LinkEndpoint {
         this.ipv6 = counters.counter("eth.ipv6");
         sw.setGateway(this);
         config.dhcpStaticLeases().forEach((ip, mac) -> bindings.bind(ip, mac));
+        ipv4.setAddressBindings(bindings);
         sw.setIngressFilter(new GuestAddressGuard(config, bindings, counters));
     }
 

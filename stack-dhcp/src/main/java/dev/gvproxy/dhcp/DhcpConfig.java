@@ -20,6 +20,8 @@ import java.util.Map;
  * @param poolEnd highest address handed out dynamically, default broadcast - 1
  * @param offerHoldNanos how long an offered address stays reserved for the client that was offered it
  * @param declineQuarantineNanos how long an address a client declined (found in use) is not handed out
+ * @param leasesPerPort dynamic leases and offers held at once by the clients behind one switch port (a VM
+ *     needs one; containers bridged inside it a few), default 16; more is refused ({@code dhcp.portLeaseLimit})
  */
 public record DhcpConfig(
         long leaseTimeSeconds,
@@ -30,9 +32,11 @@ public record DhcpConfig(
         int poolStart,
         int poolEnd,
         long offerHoldNanos,
-        long declineQuarantineNanos) {
+        long declineQuarantineNanos,
+        int leasesPerPort) {
 
     public static final long DEFAULT_LEASE_SECONDS = 3600;
+    public static final int DEFAULT_LEASES_PER_PORT = 16;
     public static final long DEFAULT_OFFER_HOLD_NANOS = 30_000_000_000L;
     public static final long DEFAULT_DECLINE_QUARANTINE_NANOS = 600_000_000_000L;
 
@@ -60,6 +64,9 @@ public record DhcpConfig(
             throw new IllegalArgumentException("empty DHCP pool: " + Ipv4Address.format(poolStart) + " - "
                     + Ipv4Address.format(poolEnd));
         }
+        if (leasesPerPort < 1) {
+            throw new IllegalArgumentException("leasesPerPort must be at least 1: " + leasesPerPort);
+        }
         if (offerHoldNanos < 0 || declineQuarantineNanos < 0) {
             throw new IllegalArgumentException("negative hold time");
         }
@@ -85,6 +92,7 @@ public record DhcpConfig(
         private Integer poolEnd;
         private long offerHoldNanos = DEFAULT_OFFER_HOLD_NANOS;
         private long declineQuarantineNanos = DEFAULT_DECLINE_QUARANTINE_NANOS;
+        private int leasesPerPort = DEFAULT_LEASES_PER_PORT;
 
         Builder(StackConfig net) {
             this.net = net;
@@ -132,6 +140,12 @@ public record DhcpConfig(
             return this;
         }
 
+        /** Leases and offers held at once by the clients behind one switch port. */
+        public Builder leasesPerPort(int n) {
+            this.leasesPerPort = n;
+            return this;
+        }
+
         public DhcpConfig build() {
             int first = net.network() + 1;
             int last = net.broadcast() - 1;
@@ -145,7 +159,8 @@ public record DhcpConfig(
             return new DhcpConfig(leaseTimeSeconds, searchDomains, domainName,
                     dnsServers != null ? dnsServers : List.of(net.gatewayIp()),
                     staticLeases != null ? staticLeases : net.dhcpStaticLeases(),
-                    start, end, offerHoldNanos, declineQuarantineNanos);
+                    start, end, offerHoldNanos, declineQuarantineNanos,
+                    leasesPerPort);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.gvproxy.dhcp;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.udp.UdpDatagram;
 import dev.gvproxy.stack.udp.UdpHandler;
 import dev.gvproxy.stack.wire.Ipv4Address;
@@ -69,13 +70,16 @@ public final class DhcpServer implements UdpHandler {
     private final Counters.Counter releaseIgnored;
     private final Counters.Counter informNoAddress;
     private final Counters.Counter optionsTrimmed;
+    private final Counters.Counter chaddrMismatch;
+    private final Counters.Counter portLeaseLimit;
+    private final Counters.Counter clientIdConflict;
 
     private DhcpServer(NetworkStack stack, DhcpConfig cfg) {
         this.stack = stack;
         this.net = stack.config();
         this.cfg = cfg;
         Counters c = stack.counters();
-        this.pool = new LeasePool(net, cfg, c);
+        this.pool = new LeasePool(net, cfg, c, stack.addressBindings());
         for (DhcpPacket.Error e : DhcpPacket.Error.values()) {
             malformed.put(e, c.counter(e.counter()));
         }
@@ -105,6 +109,9 @@ public final class DhcpServer implements UdpHandler {
         this.releaseIgnored = c.counter("dhcp.releaseIgnored");
         this.informNoAddress = c.counter("dhcp.informNoAddress");
         this.optionsTrimmed = c.counter("dhcp.optionsTrimmed");
+        this.chaddrMismatch = c.counter("dhcp.chaddrMismatch");
+        this.portLeaseLimit = c.counter("dhcp.portLeaseLimit");
+        this.clientIdConflict = c.counter("dhcp.clientIdConflict");
 
         // Network configuration handed to every client, precomputed once.
         configOptions.put(DhcpOption.SUBNET_MASK, DhcpRepr.intBytes(net.netmask()));
@@ -192,6 +199,7 @@ public final class DhcpServer implements UdpHandler {
             int serverId,
             byte[] paramList,
             int maxMessage,
+            int port,
             UdpDatagram from) {
     }
 
@@ -225,6 +233,11 @@ public final class DhcpServer implements UdpHandler {
             badChaddr.inc();
             return;
         }
+        if (mac != d.srcMac()) {
+            // A guest speaks only for itself: another MAC's lease is not its to request, release or decline.
+            chaddrMismatch.inc();
+            return;
+        }
         int type = DhcpPacket.messageType(payload, off, len);
         if (type < 0) {
             noMessageType.inc();
@@ -233,6 +246,15 @@ public final class DhcpServer implements UdpHandler {
         byte[] clientId = DhcpPacket.optionBytes(payload, off, len, DhcpOption.CLIENT_ID);
         if (clientId != null && clientId.length == 0) {
             clientId = null;
+        }
+        // The switch learned the frame's source (= chaddr) on the port it came in on, and keeps it there.
+        SwitchPort from = stack.virtualSwitch().portOf(mac);
+        String client = clientKey(clientId, mac);
+        LeasePool.Lease held = pool.record(client);
+        if (held != null && held.active() && held.mac() != mac) {
+            // Someone else's client identifier: served as a client of its own, never touching that lease.
+            clientIdConflict.inc();
+            client = client + "@" + MacAddress.format(mac);
         }
         Request r = new Request(
                 DhcpPacket.htype(payload, off),
@@ -243,13 +265,14 @@ public final class DhcpServer implements UdpHandler {
                 DhcpPacket.giaddr(payload, off),
                 DhcpPacket.chaddr(payload, off),
                 mac,
-                clientKey(clientId, mac),
+                client,
                 clientId,
                 DhcpPacket.optionBytes(payload, off, len, DhcpOption.RELAY_AGENT_INFO),
                 DhcpPacket.addressOption(payload, off, len, DhcpOption.REQUESTED_IP),
                 DhcpPacket.addressOption(payload, off, len, DhcpOption.SERVER_ID),
                 DhcpPacket.optionBytes(payload, off, len, DhcpOption.PARAMETER_REQUEST_LIST),
                 DhcpPacket.shortOption(payload, off, len, DhcpOption.MAX_MESSAGE_SIZE),
+                from == null ? -1 : from.id(),
                 d);
         switch (type) {
             case DhcpMessageType.DISCOVER -> onDiscover(r, now);
@@ -282,9 +305,32 @@ public final class DhcpServer implements UdpHandler {
         return "id:" + HexFormat.of().formatHex(clientId);
     }
 
+    /**
+     * True (counted) when the client would take a new record although the clients behind its port already
+     * hold {@code leasesPerPort} offers and leases. A static address or a record already counted on this
+     * port costs nothing more.
+     */
+    private boolean overPortLimit(Request r) {
+        if (r.port < 0 || pool.staticAddress(r.mac) != 0) {
+            return false;
+        }
+        LeasePool.Lease l = pool.record(r.client);
+        if (l != null && l.active() && l.port() == r.port) {
+            return false;
+        }
+        if (pool.activeOnPort(r.port) < cfg.leasesPerPort()) {
+            return false;
+        }
+        portLeaseLimit.inc();
+        return true;
+    }
+
     private void onDiscover(Request r, long now) {
         discover.inc();
-        int ip = pool.offer(r.client, r.mac, r.requestedIp, now);
+        if (overPortLimit(r)) {
+            return;
+        }
+        int ip = pool.offer(r.client, r.mac, r.port, r.requestedIp, now);
         if (ip == 0) {
             poolExhausted.inc();
             if (LOG.isLoggable(Level.FINE)) {
@@ -322,7 +368,10 @@ public final class DhcpServer implements UdpHandler {
             nak(r, ip);
             return;
         }
-        pool.bind(r.client, r.mac, ip, now);
+        if (overPortLimit(r)) {
+            return;
+        }
+        pool.bind(r.client, r.mac, r.port, ip, now);
         ack.inc();
         if (LOG.isLoggable(Level.FINE)) {
             LOG.fine("DHCP ACK " + Ipv4Address.format(ip) + " to " + r.client);
@@ -359,7 +408,7 @@ public final class DhcpServer implements UdpHandler {
     private void onDecline(Request r, long now) {
         decline.inc();
         if ((r.serverId != 0 && r.serverId != net.gatewayIp())
-                || !pool.decline(r.client, r.requestedIp, now)) {
+                || !pool.decline(r.client, r.mac, r.requestedIp, now)) {
             declineIgnored.inc();
         } else if (LOG.isLoggable(Level.FINE)) {
             LOG.fine("DHCP DECLINE " + Ipv4Address.format(r.requestedIp) + " by " + r.client);
@@ -368,7 +417,7 @@ public final class DhcpServer implements UdpHandler {
 
     private void onRelease(Request r) {
         release.inc();
-        if ((r.serverId != 0 && r.serverId != net.gatewayIp()) || !pool.release(r.client, r.ciaddr)) {
+        if ((r.serverId != 0 && r.serverId != net.gatewayIp()) || !pool.release(r.client, r.mac, r.ciaddr)) {
             releaseIgnored.inc();
         }
     }

@@ -2,6 +2,7 @@ package dev.gvproxy.dhcp;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.ip.AddressBindings;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.MacAddress;
 import java.util.BitSet;
@@ -22,6 +23,11 @@ import java.util.TreeMap;
  * address back while nobody else took it). An address is <em>unavailable</em> when it is reserved (network,
  * broadcast, gateway, host alias, gateway virtual IPs, in-subnet DNS servers, static leases), held by an
  * OFFERED or BOUND record, or quarantined; the lowest available address is found with a {@link BitSet}.
+ *
+ * <p>Each record remembers the switch port its client spoke from (-1 when unknown), and the pool counts the
+ * OFFERED and BOUND records per port so that the server can bound what one guest holds. Every BOUND lease
+ * and every static lease is also written to the stack's {@link AddressBindings}, which source validation
+ * reads.
  */
 public final class LeasePool {
     /** Lifecycle of a dynamic lease record. */
@@ -32,6 +38,7 @@ public final class LeasePool {
         private final String client;
         private final int ip;
         private long mac;
+        private int port = -1;
         private State state;
         private long expiresAt;
 
@@ -57,6 +64,15 @@ public final class LeasePool {
             return state;
         }
 
+        /** Id of the switch port the client last spoke from, or -1. */
+        public int port() {
+            return port;
+        }
+
+        boolean active() {
+            return state == State.OFFERED || state == State.BOUND;
+        }
+
         /** Monotonic nanoseconds at which an OFFERED or BOUND record lapses. */
         public long expiresAt() {
             return expiresAt;
@@ -80,6 +96,8 @@ public final class LeasePool {
     private final Map<Integer, Lease> byIp = new HashMap<>();
     private final Map<String, Lease> byClient = new HashMap<>();
     private final Map<Integer, Long> quarantine = new HashMap<>();
+    private final Map<Integer, Integer> activeByPort = new HashMap<>();
+    private final AddressBindings bindings;
     private long nextDeadline = Long.MAX_VALUE;
 
     private final Counters.Counter leaseExpired;
@@ -87,7 +105,13 @@ public final class LeasePool {
     private final Counters.Counter quarantineExpired;
 
     public LeasePool(StackConfig net, DhcpConfig cfg, Counters counters) {
+        this(net, cfg, counters, new AddressBindings());
+    }
+
+    /** @param bindings where BOUND and static leases are published for source validation */
+    public LeasePool(StackConfig net, DhcpConfig cfg, Counters counters, AddressBindings bindings) {
         this.net = net;
+        this.bindings = bindings;
         this.cfg = cfg;
         this.base = cfg.poolStart();
         this.size = cfg.poolEnd() - cfg.poolStart() + 1;
@@ -107,6 +131,7 @@ public final class LeasePool {
             }
             staticByIp.put(ip, mac);
             staticByMac.putIfAbsent(mac, ip);
+            bindings.bind(ip, mac);
         }
         reserve(net.network());
         reserve(net.broadcast());
@@ -177,6 +202,11 @@ public final class LeasePool {
      * pool address. Returns 0 when the pool is exhausted.
      */
     public int offer(String client, long mac, int requested, long now) {
+        return offer(client, mac, -1, requested, now);
+    }
+
+    /** {@link #offer(String, long, int, long)} for a client behind switch port {@code port}. */
+    public int offer(String client, long mac, int port, int requested, long now) {
         int st = staticAddress(mac);
         if (st != 0) {
             return st;
@@ -188,10 +218,13 @@ public final class LeasePool {
             }
             if (l.state == State.OFFERED) {
                 l.expiresAt = Math.max(l.expiresAt, now + cfg.offerHoldNanos());
+                if (l.port != port) {
+                    transition(l, State.OFFERED, mac, port);
+                }
                 return l.ip;
             }
             if (availableFor(l.ip, client, mac)) {
-                hold(l.ip, client, mac, State.OFFERED, now + cfg.offerHoldNanos());
+                hold(l.ip, client, mac, port, State.OFFERED, now + cfg.offerHoldNanos());
                 return l.ip;
             }
         }
@@ -199,7 +232,7 @@ public final class LeasePool {
         if (ip == 0) {
             return 0;
         }
-        hold(ip, client, mac, State.OFFERED, now + cfg.offerHoldNanos());
+        hold(ip, client, mac, port, State.OFFERED, now + cfg.offerHoldNanos());
         return ip;
     }
 
@@ -214,21 +247,63 @@ public final class LeasePool {
      * {@link #availableFor}. Static addresses need no record.
      */
     public void bind(String client, long mac, int ip, long now) {
+        bind(client, mac, -1, ip, now);
+    }
+
+    /** {@link #bind(String, long, int, long)} for a client behind switch port {@code port}. */
+    public void bind(String client, long mac, int port, int ip, long now) {
         if (staticByIp.containsKey(ip)) {
             return;
         }
-        hold(ip, client, mac, State.BOUND, now + leaseNanos);
+        hold(ip, client, mac, port, State.BOUND, now + leaseNanos);
     }
 
     /** Gives up {@code client}'s lease on {@code ip} (DHCPRELEASE). False when the client holds no such lease. */
     public boolean release(String client, int ip) {
         Lease l = byClient.get(client);
-        if (l == null || l.ip != ip || l.state == State.FREE) {
+        return l != null && release(client, l.mac, ip);
+    }
+
+    /**
+     * Gives up {@code client}'s lease on {@code ip} (DHCPRELEASE) when {@code mac} holds it. False when the
+     * client holds no such lease, or holds it with another MAC: nobody releases someone else's address.
+     */
+    public boolean release(String client, long mac, int ip) {
+        Lease l = byClient.get(client);
+        if (l == null || l.ip != ip || l.state == State.FREE || l.mac != mac) {
             return false;
         }
-        l.state = State.FREE;
+        transition(l, State.FREE, l.mac, l.port);
         unavailable.clear(ip - base);
         return true;
+    }
+
+    /** OFFERED and BOUND records whose client spoke from switch port {@code port}. */
+    public int activeOnPort(int port) {
+        Integer n = activeByPort.get(port);
+        return n == null ? 0 : n;
+    }
+
+    /**
+     * The only place a record changes state, MAC or port: keeps the per-port counts and the published
+     * bindings in step.
+     */
+    private void transition(Lease l, State next, long mac, int port) {
+        if (l.active()) {
+            activeByPort.merge(l.port, -1, Integer::sum);
+        }
+        if (l.state == State.BOUND) {
+            bindings.unbind(l.ip, l.mac);
+        }
+        l.state = next;
+        l.mac = mac;
+        l.port = port;
+        if (l.active()) {
+            activeByPort.merge(port, 1, Integer::sum);
+        }
+        if (next == State.BOUND) {
+            bindings.bind(l.ip, mac);
+        }
     }
 
     /**
@@ -237,9 +312,16 @@ public final class LeasePool {
      */
     public boolean decline(String client, int ip, long now) {
         Lease l = byClient.get(client);
-        if (l == null || l.ip != ip || l.state == State.FREE) {
+        return l != null && decline(client, l.mac, ip, now);
+    }
+
+    /** {@link #decline(String, int, long)} only when {@code mac} was offered or leased the address. */
+    public boolean decline(String client, long mac, int ip, long now) {
+        Lease l = byClient.get(client);
+        if (l == null || l.ip != ip || l.state == State.FREE || l.mac != mac) {
             return false;
         }
+        transition(l, State.FREE, l.mac, l.port);
         byClient.remove(client);
         byIp.remove(ip);
         long until = now + cfg.declineQuarantineNanos();
@@ -249,7 +331,7 @@ public final class LeasePool {
         return true;
     }
 
-    private void hold(int ip, String client, long mac, State state, long expiresAt) {
+    private void hold(int ip, String client, long mac, int port, State state, long expiresAt) {
         Lease mine = byClient.get(client);
         if (mine != null && mine.ip != ip) {
             // The client moves to another address: its old record goes (with its hold, if any).
@@ -257,6 +339,7 @@ public final class LeasePool {
             if (mine.state != State.FREE) {
                 unavailable.clear(mine.ip - base);
             }
+            transition(mine, State.FREE, mine.mac, mine.port);
             mine = null;
         }
         if (mine == null) {
@@ -268,8 +351,7 @@ public final class LeasePool {
             byIp.put(ip, mine);
             byClient.put(client, mine);
         }
-        mine.mac = mac;
-        mine.state = state;
+        transition(mine, state, mac, port);
         mine.expiresAt = expiresAt;
         unavailable.set(ip - base);
         nextDeadline = Math.min(nextDeadline, expiresAt);
@@ -287,7 +369,7 @@ public final class LeasePool {
             }
             if (now - l.expiresAt >= 0) {
                 (l.state == State.BOUND ? leaseExpired : offerExpired).inc();
-                l.state = State.FREE;
+                transition(l, State.FREE, l.mac, l.port);
                 unavailable.clear(l.ip - base);
             } else {
                 next = Math.min(next, l.expiresAt);
@@ -334,6 +416,10 @@ public final class LeasePool {
 
     /** Forgets every dynamic record and quarantine. */
     public void clear() {
+        for (Lease l : byIp.values()) {
+            transition(l, State.FREE, l.mac, l.port);
+        }
+        activeByPort.clear();
         byIp.clear();
         byClient.clear();
         quarantine.clear();

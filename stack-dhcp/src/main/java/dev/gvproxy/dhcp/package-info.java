@@ -32,6 +32,15 @@
  * guest wants after gvproxy-java restarts. RELEASE frees the lease (the address is remembered for the client);
  * DECLINE quarantines the address; INFORM gets an ACK with configuration but no lease time.
  *
+ * <p><b>Bound to the port</b> (the guest is untrusted). A message whose chaddr is not the frame's source MAC
+ * is dropped ({@code dhcp.chaddrMismatch}); the switch keeps that MAC on the port it was learned on, so a
+ * guest can only ask, release or decline for itself. A client identifier whose active record belongs to
+ * another MAC is served as a separate client ({@code dhcp.clientIdConflict}), so borrowing another guest's
+ * DUID reaches nothing of its lease. The clients behind one switch port hold at most {@code leasesPerPort}
+ * offers and leases together (default 16, {@code dhcp.portLeaseLimit}); a client that moves to a new port
+ * (a reconnecting VM) takes its record along. Every BOUND and static lease is published to the stack's
+ * {@link dev.gvproxy.stack.ip.AddressBindings}, which source validation reads.
+ *
  * <p><b>Replies</b> carry options 53 and 54 (server id = gateway), 51/58/59 (T1 = 50%, T2 = 87.5%) for leases,
  * then 1, 3 (gateway), 6, 15 (when a domain is set), 26 (MTU), 28, 119 (when search domains are set) in the
  * client's parameter-request-list order, then 61 and 82 echoed. They go out per RFC 2131 section 4.1: NAK to

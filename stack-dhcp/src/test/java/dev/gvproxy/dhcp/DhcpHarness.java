@@ -2,6 +2,7 @@ package dev.gvproxy.dhcp;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.PortSecurity;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.SwitchPort;
@@ -38,11 +39,45 @@ final class DhcpHarness implements LinkEndpoint {
     }
 
     DhcpHarness(StackConfig net, UnaryOperator<DhcpConfig.Builder> cfg) {
+        this(net, cfg, false);
+    }
+
+    /**
+     * @param portLimits false: the one guest port may hold any number of MACs and leases (most tests stand
+     *     for many clients behind it); true: the network's limits as configured
+     */
+    DhcpHarness(StackConfig net, UnaryOperator<DhcpConfig.Builder> cfg, boolean portLimits) {
         this.net = net;
-        this.sw = new VirtualSwitch(net.gatewayMac(), counters, () -> now);
+        PortSecurity security = portLimits ? net.portSecurity()
+                : net.portSecurity().withMacsPerPort(1 << 16).withMacsTotal(1 << 16);
+        this.sw = new VirtualSwitch(net.gatewayMac(), counters, () -> now, () -> now, security);
         this.stack = new NetworkStack(net, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now);
         this.guest = sw.attach("guest", this);
-        this.server = DhcpServer.install(stack, cfg.apply(DhcpConfig.builder(net)).build());
+        DhcpConfig.Builder b = DhcpConfig.builder(net);
+        if (!portLimits) {
+            b.leasesPerPort(1 << 16);
+        }
+        this.server = DhcpServer.install(stack, cfg.apply(b).build());
+    }
+
+    /** Another guest port; frames to it are recorded in {@code into}. */
+    SwitchPort attach(String name, ArrayDeque<byte[]> into) {
+        return sw.attach(name, new LinkEndpoint() {
+            @Override
+            public void transmit(ByteBuf frame) {
+                into.addLast(Frames.bytes(frame));
+                frame.release();
+            }
+
+            @Override
+            public void flush() {}
+        });
+    }
+
+    /** Sends a client message as a frame from {@code port}. */
+    void sendFrom(SwitchPort port, ClientMsg m) {
+        sw.deliver(port, Unpooled.wrappedBuffer(m.frame()));
+        sw.flush();
     }
 
     /** Sends a client message as a frame from the guest port. */

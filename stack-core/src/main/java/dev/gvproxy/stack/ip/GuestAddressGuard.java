@@ -18,8 +18,8 @@ import io.netty.buffer.ByteBuf;
  *
  * <p><b>IPv4</b>: the source must be a host address of the subnet ({@code ip.spoofedSource} otherwise): not the
  * gateway's addresses (gateway IP, host alias, other virtual IPs), not the network or broadcast address, and
- * not an address {@link AddressBindings} gives to another MAC. {@code 0.0.0.0} is allowed only for a DHCP
- * client (UDP 68 to 67). In strict mode the source must be the address bound to the frame's MAC. Datagrams
+ * not an address {@link AddressBindings} gives to another MAC. {@code 0.0.0.0}, and a subnet address the
+ * guest does not hold, are allowed only for a DHCP client (UDP 68 to 67). In strict mode the source must be the address bound to the frame's MAC. Datagrams
  * too short to hold a header pass: the gateway counts them as malformed, and they claim nothing.
  *
  * <p><b>ARP</b>: the sender hardware address must be the frame's source ({@code arp.senderMacMismatch}); the
@@ -75,18 +75,17 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
             return true;
         }
         int src = Ipv4Packet.src(frame, off);
-        if (src == 0) {
-            if (isDhcpClient(frame, off, len)) {
-                return true;
-            }
-            spoofedSource.inc();
-            return false;
+        if (src != 0 && mayClaim(src, srcMac)) {
+            return true;
         }
-        if (!mayClaim(src, srcMac)) {
-            spoofedSource.inc();
-            return false;
+        // A DHCP client may speak from 0.0.0.0, or from an address it no longer holds: a VM that slept
+        // through its lease renews from it and must hear the NAK. The server checks such requests itself,
+        // and the gateway learns no neighbour entry from a source someone else holds.
+        if ((src == 0 || isHostAddress(src)) && isDhcpClient(frame, off, len)) {
+            return true;
         }
-        return true;
+        spoofedSource.inc();
+        return false;
     }
 
     /** UDP from port 68 to 67, not a fragment: a DHCP client that has no address yet. */
@@ -120,12 +119,17 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
 
     /** True when a guest with {@code mac} may use {@code ip} as its own address. */
     boolean mayClaim(int ip, long mac) {
-        if (!config.inSubnet(ip) || ip == config.network() || ip == config.broadcast()
-                || config.isGatewayAddress(ip) || ip == config.hostIp()) {
+        if (!isHostAddress(ip)) {
             return false;
         }
         long owner = bindings.ownerOf(ip);
         return owner == mac || (!strict && owner == AddressBindings.NONE);
+    }
+
+    /** A subnet address a guest could hold: not the network, broadcast or any of the gateway's addresses. */
+    private boolean isHostAddress(int ip) {
+        return config.inSubnet(ip) && ip != config.network() && ip != config.broadcast()
+                && !config.isGatewayAddress(ip) && ip != config.hostIp();
     }
 
     @Override

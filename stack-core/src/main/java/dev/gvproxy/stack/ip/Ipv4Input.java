@@ -23,6 +23,7 @@ public final class Ipv4Input {
     private final Counters counters;
     private final Ipv4Header header = new Ipv4Header();
     private final TransportHandler[] handlers = new TransportHandler[256];
+    private AddressBindings bindings;
 
     private final Counters.Counter received;
     private final Counters.Counter ttlZero;
@@ -42,6 +43,15 @@ public final class Ipv4Input {
         this.multicast = counters.counter("ipv4.multicast");
         this.badSource = counters.counter("ipv4.badSource");
         this.unknownProtocol = counters.counter("ipv4.unknownProtocol");
+    }
+
+    /**
+     * Who holds which address: the source of a datagram is learned as a neighbour only when nobody else
+     * holds it (a DHCP client renewing an address it lost is let through, but must not redirect the owner's
+     * traffic).
+     */
+    public void setAddressBindings(AddressBindings bindings) {
+        this.bindings = bindings;
     }
 
     /** Routes protocol {@code protocol} (e.g. 6 = TCP) to {@code handler}; null removes it. */
@@ -78,7 +88,10 @@ public final class Ipv4Input {
         }
         received.inc();
         if (src != 0) {
-            arp.learn(src, srcMac, now);
+            long owner = bindings == null ? AddressBindings.NONE : bindings.ownerOf(src);
+            if (owner == AddressBindings.NONE || owner == srcMac) {
+                arp.learn(src, srcMac, now);
+            }
         }
         Ipv4Header h = header;
         h.srcMac = srcMac;
