@@ -78,7 +78,9 @@ public final class VirtualNetwork implements AutoCloseable {
         this.config = b.config;
         this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.loop = group.next();
-        this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos);
+        // Pcap timestamps are wall-clock; MAC ageing runs on the same monotonic clock as the stack's deadlines.
+        this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos, System::nanoTime,
+                config.portSecurity());
         this.stack = new NetworkStack(config, sw, counters, b.alloc, System::nanoTime);
         if (b.pcap != null) {
             this.pcap = new PcapWriter(b.pcap, 262144);

@@ -11,6 +11,7 @@ import dev.gvproxy.dhcp.DhcpServer;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.stack.PortSecurity;
 import dev.gvproxy.stack.StackConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,8 +52,15 @@ class DhcpClientsNetnsTest {
     String url;
 
     void startNetwork(long leaseSeconds) throws Exception {
-        StackConfig cfg = StackConfig.builder().mtu(MTU).build();
+        startNetwork(leaseSeconds, PortSecurity.DEFAULT_MACS_PER_PORT, DhcpConfig.DEFAULT_LEASES_PER_PORT);
+    }
+
+    /** With per-port MAC and lease limits (a test standing for many clients behind one port raises them). */
+    void startNetwork(long leaseSeconds, int macsPerPort, int leasesPerPort) throws Exception {
+        StackConfig cfg = StackConfig.builder().mtu(MTU)
+                .portSecurity(PortSecurity.defaults().withMacsPerPort(macsPerPort)).build();
         net = guests.track(VirtualNetwork.builder().config(cfg).dhcp(true, DhcpConfig.builder(cfg)
+                .leasesPerPort(leasesPerPort)
                 .leaseTimeSeconds(leaseSeconds)
                 .domainName("gvj.test")
                 .searchDomains(List.of("corp.gvj.test", "gvj.test"))
@@ -196,7 +204,8 @@ class DhcpClientsNetnsTest {
     @Test
     void manyMacsNeverGetReservedAddressesAndExhaustCleanly() throws Exception {
         assumeClient(Options.DhcpClientKind.UDHCPC);
-        startNetwork(3600);
+        // The pool's logic, not port security (SwitchSecurityNetnsTest): one port may hold every MAC and lease.
+        startNetwork(3600, 300, 300);
         NetnsGuest g = guests.start(NetnsGuest.builder(url).mac(OTHER_MAC).staticAddress("192.168.127.250/24"));
         g.exec("ip", "-4", "addr", "flush", "dev", g.iface()).check();
         Path results = dir.resolve("results");
