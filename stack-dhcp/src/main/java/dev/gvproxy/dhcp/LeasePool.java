@@ -290,7 +290,7 @@ public final class LeasePool {
      */
     private void transition(Lease l, State next, long mac, int port) {
         if (l.active()) {
-            activeByPort.merge(l.port, -1, Integer::sum);
+            activeByPort.merge(l.port, -1, (a, b) -> a + b == 0 ? null : a + b); // no entries for gone ports
         }
         if (l.state == State.BOUND) {
             bindings.unbind(l.ip, l.mac);

@@ -31,6 +31,10 @@ import io.netty.buffer.ByteBuf;
  * advertisements (ICMPv6 135/136) would get the same treatment as ARP (target/source link-layer option equal
  * to the frame's source, no claim of the gateway's link-local address or of another guest's address).
  *
+ * <p>Other EtherTypes pass, including 802.1Q-tagged frames: a guest's kernel without a VLAN interface drops
+ * those, and the gateway ignores them; a network whose guests use VLANs would need the same checks on the
+ * inner header.
+ *
  * <p>Event loop only; allocates nothing.
  */
 public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
