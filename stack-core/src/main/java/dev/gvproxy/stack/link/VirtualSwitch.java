@@ -44,7 +44,12 @@ public final class VirtualSwitch {
     public static final int MAX_FRAME = 131072;
     static final int ETH_HEADER = 14;
 
-    /** Told when a MAC is first learned and when it disappears with its port. */
+    /**
+     * Told when a MAC is learned on a port and when it leaves that port: because the port detached (then
+     * {@code port.isAttached()} is false) or because it aged out while the port stays attached (an idle VM; it
+     * is {@code established} again when it next speaks). A MAC never moves between ports without a
+     * {@code closed} on the old one first. Called on the event loop.
+     */
     public interface MacListener {
         void established(long mac, SwitchPort port);
 
