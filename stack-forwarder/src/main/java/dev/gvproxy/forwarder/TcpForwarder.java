@@ -35,8 +35,12 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
      * @param allowLinkLocal forward 169.254.0.0/16 (EC2 metadata) instead of refusing
      */
     public record Options(int connectTimeoutMillis, int maxInFlight, boolean allowLinkLocal) {
-        public static final Options DEFAULTS = new Options(30_000, 128, false);
+        /** 512 in flight per network: the per-guest and per-destination budgets ({@link GuestFlows}) come first. */
+        public static final Options DEFAULTS = new Options(30_000, 512, false);
     }
+
+    /** Name of the pipeline handler that keeps errors before the bridge is attached off Netty's tail. */
+    static final String HOST_ERRORS = "hostErrors";
 
     private final NetworkStack stack;
     private final EventLoop loop;
@@ -45,11 +49,15 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final java.util.HashMap<Long, java.util.function.Supplier<TcpConnection.Handler>> localServices =
             new java.util.HashMap<>();
     private int inFlight;
+    private GuestFlows guests;
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
     private final Counters.Counter connectFailed;
     private final Counters.Counter connected;
+    private final Counters.Counter budgetRefused;
+    private final Counters.Counter budgetDropped;
+    private final HostErrors hostErrors;
 
     public TcpForwarder(NetworkStack stack, EventLoop loop, Options options) {
         this.stack = stack;
@@ -60,16 +68,31 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.linkLocalRefused = c.counter("tcp.forward.linkLocalRefused");
         this.connectFailed = c.counter("tcp.forward.connectFailed");
         this.connected = c.counter("tcp.forward.connected");
+        this.budgetRefused = c.counter("tcp.forward.budgetRefused");
+        this.budgetDropped = c.counter("tcp.forward.budgetDropped");
+        this.hostErrors = new HostErrors(c.counter("tcp.forward.hostErrorUnattached"));
         this.bootstrap = new Bootstrap().group(loop).channel(EpollSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, options.connectTimeoutMillis())
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+                // Low marks: bytes the host socket did not take wait here; past the high mark the bridge copies them
+                // out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
                 .handler(new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
-                    protected void initChannel(Channel ch) { }
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(HOST_ERRORS, hostErrors);
+                    }
                 });
+    }
+
+    /**
+     * Charges every forwarded connection to its guest (host sockets, connects in flight) and lets a guest
+     * that leaves take its connections with it. Call before traffic flows.
+     */
+    public void setGuestFlows(GuestFlows guests) {
+        this.guests = guests;
     }
 
     /** Makes a forwarder the stack's SYN handler. Call on the loop or before traffic flows. */
@@ -114,29 +137,85 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             return;
         }
         int hostDst = stack.config().translate(dst);
+        GuestFlows.Flow flow = null;
+        if (guests != null) {
+            flow = guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null);
+            if (flow == null) {
+                if (guests.socketsExhausted(req.guestMac())) {
+                    // Out of host sockets: refuse at once, as a host out of descriptors would (counted by budget.*).
+                    budgetRefused.inc();
+                    layer.reject(req, now);
+                } else {
+                    // Too many connects in flight for this guest or destination: the guest retransmits the SYN.
+                    budgetDropped.inc();
+                    layer.drop(req);
+                }
+                return;
+            }
+        }
         inFlight++;
         InetSocketAddress target = new InetSocketAddress(Ipv4Address.toInet(hostDst), req.dstPort());
         ChannelFuture f = bootstrap.connect(target);
+        GuestFlows.Flow owned = flow;
+        if (owned != null) {
+            // The descriptor is the budgeted resource: released when the host channel closes, whatever closed it.
+            f.channel().closeFuture().addListener(x -> owned.release());
+            owned.onAbort(() -> {
+                layer.drop(req);
+                f.channel().close();
+            });
+        }
         f.addListener((ChannelFuture cf) -> {
             inFlight--;
+            if (owned != null) {
+                owned.connected();
+            }
             long t = stack.now();
             if (!cf.isSuccess()) {
                 connectFailed.inc();
                 LOG.log(Level.FINE, () -> "connect " + target + " for " + req.key() + " failed: " + cf.cause());
-                layer.reject(req, t);
-                stack.virtualSwitch().flush();
+                if (stack.tcp().pendingSyns().get(req.key()) == req) {
+                    layer.reject(req, t);
+                    stack.virtualSwitch().flush();
+                }
                 return;
             }
             Channel ch = cf.channel();
             TcpBridge bridge = new TcpBridge(stack, ch);
             TcpConnection c = layer.accept(req, bridge, t);
             if (c == null) {
-                ch.close(); // the request vanished meanwhile (stack closing)
+                ch.close(); // the request vanished meanwhile (stack closing, or its guest left)
                 return;
             }
             connected.inc();
             bridge.attach(c);
+            if (owned != null) {
+                owned.onAbort(() -> {
+                    c.abort(stack.now()); // onClosed closes the host channel
+                    ch.close();
+                });
+            }
             stack.virtualSwitch().flush();
         });
+    }
+
+    /**
+     * Last in a host channel's pipeline: an error before the bridge is attached (or after it left) is counted
+     * and closes the channel instead of reaching Netty's tail, which would log a warning per connection.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class HostErrors extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final Counters.Counter errors;
+
+        HostErrors(Counters.Counter errors) {
+            this.errors = errors;
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            errors.inc();
+            LOG.log(Level.FINE, () -> ctx.channel() + ": " + cause);
+            ctx.close();
+        }
     }
 }
