@@ -6,6 +6,7 @@ import dev.gvproxy.dns.DnsConfig;
 import dev.gvproxy.dns.DnsServer;
 import dev.gvproxy.dns.DnsTcpSession;
 import dev.gvproxy.dns.Zone;
+import dev.gvproxy.forwarder.GuestFlows;
 import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
@@ -68,6 +69,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final IcmpForwarder icmpForwarder;
     private final TcpForwarder tcpForwarder;
     private final PortForwarder portForwarder;
+    private final GuestFlows guestFlows;
     private long wakeAt = Long.MAX_VALUE;
     private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
@@ -91,10 +93,13 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.transportContext = new NetworkContext(null, loop, sw, counters);
         stack.setWakeup(this::requestWakeup);
+        stack.tcp().setMemoryLimit(b.tcpMemory);
+        this.guestFlows = GuestFlows.install(sw, counters, stack::now, b.guestLimits);
         this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
         this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
                 : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
         this.udpForwarder = UdpForwarder.install(stack, loop);
+        udpForwarder.setGuestFlows(guestFlows);
         IcmpForwarder icmp = null;
         try {
             icmp = IcmpForwarder.install(stack, loop);
@@ -102,7 +107,11 @@ public final class VirtualNetwork implements AutoCloseable {
             LOG.log(Level.WARNING, "ICMP forwarding disabled: " + e.getMessage());
         }
         this.icmpForwarder = icmp;
+        if (icmp != null) {
+            icmp.setGuestFlows(guestFlows);
+        }
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
+        tcpForwarder.setGuestFlows(guestFlows);
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         if (dns != null) {
             tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
@@ -122,6 +131,9 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         if (dhcp != null && now - dhcp.nextDeadline() >= 0) {
             dhcp.poll(now);
+        }
+        if (now - guestFlows.nextDeadline() >= 0) {
+            guestFlows.poll(now); // guests that left: abort their flows once the grace period is over
         }
         sw.flush();
         if (pcap != null) {
@@ -239,6 +251,11 @@ public final class VirtualNetwork implements AutoCloseable {
 
     public UdpForwarder udpForwarder() {
         return udpForwarder;
+    }
+
+    /** Who owns which host sockets and flows, and their budgets (event-loop only). */
+    public GuestFlows guestFlows() {
+        return guestFlows;
     }
 
     public static Builder builder() {
@@ -384,6 +401,34 @@ public final class VirtualNetwork implements AutoCloseable {
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
         private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
         private boolean logFrames;
+        private GuestFlows.Limits guestLimits = GuestFlows.Limits.defaults();
+        private long tcpMemory = defaultTcpMemory();
+
+        /**
+         * The default TCP buffer budget of a network: a quarter of the JVM's memory limit (direct buffers are
+         * bounded by it too), at most 256 MiB. Enough for a few dozen connections at full windows; more
+         * connections share it (see {@code TcpMemory}).
+         */
+        public static long defaultTcpMemory() {
+            return Math.max(16L << 20, Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 4));
+        }
+
+        /**
+         * Budgets for what guests make the host hold: host sockets per guest and per network, UDP and ICMP flows
+         * per guest, connects in flight per guest and per destination, and the grace period after which a
+         * departed guest's flows are closed. Default: {@link GuestFlows.Limits#defaults()}, derived from the
+         * process's descriptor limit.
+         */
+        public Builder guestLimits(GuestFlows.Limits limits) {
+            this.guestLimits = limits;
+            return this;
+        }
+
+        /** Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}). */
+        public Builder tcpMemory(long bytes) {
+            this.tcpMemory = bytes;
+            return this;
+        }
 
         /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
         public Builder portForwarding(PortForwarder.Options options) {

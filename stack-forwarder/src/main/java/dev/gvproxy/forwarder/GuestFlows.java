@@ -71,12 +71,12 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
          * Defaults derived from a descriptor limit: the network may use all of it but {@link #DESCRIPTOR_RESERVE}
          * (at least 64), one guest a quarter of that, so at least four guests fit before the network is full;
          * UDP flows per guest a quarter of the guest's sockets (at most 1024), ICMP flows 64; 64 connects in
-         * flight per guest and 16 per destination; 30 s of grace.
+         * flight per guest and 32 per destination (a responsive destination frees its slots within milliseconds; a black-holed one holds them for the connect timeout); 30 s of grace.
          */
         public static Limits forDescriptorLimit(long nofile) {
             int network = (int) Math.max(64, Math.min(Integer.MAX_VALUE, nofile - DESCRIPTOR_RESERVE));
             int guest = Math.max(16, network / 4);
-            return new Limits(network, guest, Math.min(1024, Math.max(4, guest / 4)), Math.min(64, guest), 64, 16,
+            return new Limits(network, guest, Math.min(1024, Math.max(4, guest / 4)), Math.min(64, guest), 128, 32,
                     TimeUnit.SECONDS.toNanos(30));
         }
 
@@ -272,6 +272,9 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
      * @return the flow, or null when a budget is exhausted (counted; the caller drops or refuses the SYN)
      */
     public Flow openConnect(long mac, int dstIp, int dstPort, Runnable abort) {
+        if (socketsExhausted(mac)) {
+            return open(mac, Kind.TCP, abort); // null, counted as a socket refusal: the caller answers with a RST
+        }
         Object guest = guestOf(mac);
         Usage u = usage.get(guest);
         if (u != null && u.halfOpen >= limits.halfOpenPerGuest()) {
@@ -293,7 +296,7 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
         return f;
     }
 
-    /** True when the last refusal for this guest was the socket budget (so the SYN deserves a RST). */
+    /** True when the guest (or the network) has no host socket left: a SYN deserves a RST, not silence. */
     public boolean socketsExhausted(long mac) {
         Usage u = usage.get(guestOf(mac));
         return sockets >= limits.socketsPerNetwork() || (u != null && u.sockets >= limits.socketsPerGuest());
