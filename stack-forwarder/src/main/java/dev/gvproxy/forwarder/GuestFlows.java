@@ -71,12 +71,13 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
          * Defaults derived from a descriptor limit: the network may use all of it but {@link #DESCRIPTOR_RESERVE}
          * (at least 64), one guest a quarter of that, so at least four guests fit before the network is full;
          * UDP flows per guest a quarter of the guest's sockets (at most 1024), ICMP flows 64; 64 connects in
-         * flight per guest and 32 per destination (a responsive destination frees its slots within milliseconds; a black-holed one holds them for the connect timeout); 30 s of grace.
+         * flight per guest and 64 per destination (a responsive destination frees its slots within
+         * milliseconds; a black-holed one holds them for the connect timeout); 30 s of grace.
          */
         public static Limits forDescriptorLimit(long nofile) {
             int network = (int) Math.max(64, Math.min(Integer.MAX_VALUE, nofile - DESCRIPTOR_RESERVE));
             int guest = Math.max(16, network / 4);
-            return new Limits(network, guest, Math.min(1024, Math.max(4, guest / 4)), Math.min(64, guest), 128, 32,
+            return new Limits(network, guest, Math.min(1024, Math.max(4, guest / 4)), Math.min(64, guest), 256, 64,
                     TimeUnit.SECONDS.toNanos(30));
         }
 

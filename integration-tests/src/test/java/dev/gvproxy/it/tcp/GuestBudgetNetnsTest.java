@@ -293,7 +293,12 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
             }
         });
         try {
-            paused.get(60, TimeUnit.SECONDS);
+            try {
+                paused.get(60, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("the host never paused: sender " + (sender.isDone() ? sender.join() : "running")
+                        + ", host read " + hostRead.get() + g.diagnostics(), e);
+            }
             int portsBefore = net.call(() -> net.virtualSwitch().ports().size());
             g.stopAgent();
             NetnsGuest.await(Duration.ofSeconds(10), "the guest's port to close",
@@ -321,5 +326,71 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         assertEquals(0, count("budget.flowsAbortedOnLeave"));
         assertTrue(count("budget.guestReturned") >= 1);
         System.out.println("agent restarted within the grace period: " + total + " bytes byte-exact");
+    }
+
+    static long rssBytes() throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (l.startsWith("VmRSS:")) {
+                return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
+
+    @Test
+    void stalledHostReadersStayWithinTheTcpMemoryBudget() throws Exception {
+        int connections = 300;
+        int perConnection = 4 << 20;
+        long budget = 64L << 20;
+        CountDownLatch resume = new CountDownLatch(1);
+        CompletableFuture<Void> paused = new CompletableFuture<>();
+        AtomicLong hostRead = new AtomicLong();
+        int port = servers.stallingSink(64 * 1024, resume, paused, hostRead);
+        NetnsGuest g = guest(VirtualNetwork.builder().tcpMemory(budget), NetnsGuest.builder(url));
+        Path script = dir.resolve("many.py");
+        Files.writeString(script, ManyConnectionsNetnsTest.CLIENT);
+        System.gc();
+        long rss0 = rssBytes();
+        CompletableFuture<ExecResult> client = CompletableFuture.supplyAsync(() -> {
+            try {
+                return g.exec(Duration.ofSeconds(600), "/usr/bin/python3", script.toString(), "192.168.127.254",
+                        Integer.toString(port), Integer.toString(connections), Integer.toString(perConnection));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long maxRss = rss0;
+        long maxUsed = 0;
+        int floor;
+        try {
+            paused.get(120, TimeUnit.SECONDS);
+            NetnsGuest.await(Duration.ofSeconds(120), "all connections to stall", () -> net.call(
+                    () -> net.stack().tcp().connectionCount()) >= connections, () -> "");
+            floor = net.call(() -> net.stack().tcp().memory().floor());
+            // Sample while the guests push into closed windows.
+            long t0 = System.nanoTime();
+            while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(8)) {
+                maxRss = Math.max(maxRss, rssBytes());
+                maxUsed = Math.max(maxUsed, net.call(() -> net.stack().tcp().memory().used()));
+                Thread.sleep(200); // sampling period of a monitor, not a synchronisation
+            }
+            assertTrue(!client.isDone(), () -> "the client finished while the host was stalled: " + client.join());
+        } finally {
+            resume.countDown();
+        }
+        ExecResult r = client.get(600, TimeUnit.SECONDS);
+        long growth = maxRss - rss0;
+        long overhead = 160L << 20;
+        System.out.printf("%d stalled host readers: TCP memory charged at most %d MiB (budget %d MiB + floors %d x 2 x"
+                + " %d B); JVM RSS %d -> %d MiB (growth %d MiB, allowed budget + %d MiB); pressure hits %d, bytes copied"
+                + " out of frames %d MiB; client: %s%n", connections, maxUsed >> 20, budget >> 20, connections, floor,
+                rss0 >> 20, maxRss >> 20, growth >> 20, overhead >> 20, count("tcp.memoryPressure"),
+                count("tcp.bridge.bytesCopiedWhileBlocked") >> 20, r.stdout().lines().findFirst().orElse(""));
+        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        assertTrue(r.stdout().startsWith("ok " + connections + " bad 0"), r::toString);
+        assertTrue(maxUsed <= budget + 2L * connections * floor + (long) connections * 65536,
+                "charged " + maxUsed);
+        assertTrue(count("tcp.memoryPressure") > 0, "the budget was hit");
+        assertTrue(growth <= budget + overhead, "RSS grew by " + (growth >> 20) + " MiB");
     }
 }
