@@ -70,6 +70,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final TcpForwarder tcpForwarder;
     private final PortForwarder portForwarder;
     private final GuestFlows guestFlows;
+    private final long dnsTcpIdleNanos;
     private long wakeAt = Long.MAX_VALUE;
     private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
@@ -78,6 +79,7 @@ public final class VirtualNetwork implements AutoCloseable {
 
     private VirtualNetwork(Builder b) throws IOException {
         this.config = b.config;
+        this.dnsTcpIdleNanos = b.dnsTcpIdle.toNanos();
         this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.loop = group.next();
         this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos);
@@ -172,21 +174,61 @@ public final class VirtualNetwork implements AutoCloseable {
 
     /** DNS over TCP on gateway:53: a connection handler feeding a {@link DnsTcpSession}. */
     private TcpConnection.Handler dnsOverTcp() {
+        Counters.Counter idleClosed = counters.counter("dns.tcp.idleClosed");
         return new TcpConnection.Handler() {
             private DnsTcpSession session;
+            private long lastActive = System.nanoTime();
+            private ScheduledFuture<?> idleTimer;
+            private boolean finSent;
 
             private DnsTcpSession session(TcpConnection c) {
                 if (session == null) {
                     session = new DnsTcpSession(dns, counters, framed -> {
                         c.send(framed, stack.now());
                         sw.flush();
-                    }, stack.ipOutput().alloc(), 16);
+                    }, stack.ipOutput().alloc(), 16, c.remoteIp());
                 }
                 return session;
             }
 
             @Override
+            public void onEstablished(TcpConnection c) {
+                armIdle(c, dnsTcpIdleNanos);
+            }
+
+            private void armIdle(TcpConnection c, long delay) {
+                idleTimer = loop.schedule(() -> idleCheck(c), delay, TimeUnit.NANOSECONDS);
+            }
+
+            /**
+             * RFC 7766 6.2.3: the server closes idle connections. After the idle time with no query pending, a FIN;
+             * a client that does not close within another idle time is reset, so no guest can hold connections
+             * (and their buffers) open for ever.
+             */
+            private void idleCheck(TcpConnection c) {
+                if (c.state() == dev.gvproxy.stack.tcp.TcpState.CLOSED) {
+                    return;
+                }
+                long idleFor = System.nanoTime() - lastActive;
+                if (idleFor < dnsTcpIdleNanos || (session != null && session.pending() > 0)) {
+                    armIdle(c, Math.max(dnsTcpIdleNanos - idleFor, 1_000_000L));
+                    return;
+                }
+                if (!finSent) {
+                    finSent = true;
+                    idleClosed.inc();
+                    c.shutdownOutput(stack.now());
+                    sw.flush();
+                    armIdle(c, dnsTcpIdleNanos);
+                    return;
+                }
+                c.abort(stack.now());
+                sw.flush();
+            }
+
+            @Override
             public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
+                lastActive = System.nanoTime();
                 int n = data.readableBytes();
                 try {
                     session(c).received(data);
@@ -207,6 +249,9 @@ public final class VirtualNetwork implements AutoCloseable {
 
             @Override
             public void onClosed(TcpConnection c) {
+                if (idleTimer != null) {
+                    idleTimer.cancel(false);
+                }
                 if (session != null) {
                     session.close();
                 }
@@ -403,6 +448,19 @@ public final class VirtualNetwork implements AutoCloseable {
         private boolean logFrames;
         private GuestFlows.Limits guestLimits = GuestFlows.Limits.defaults();
         private long tcpMemory = defaultTcpMemory();
+        private java.time.Duration dnsTcpIdle = java.time.Duration.ofSeconds(30);
+
+        /**
+         * How long a DNS-over-TCP connection may sit idle (no query pending) before the gateway closes it
+         * ({@code dns.tcp.idleClosed}); default 30 s, as unbound's {@code tcp-idle-timeout}.
+         */
+        public Builder dnsTcpIdleTimeout(java.time.Duration idle) {
+            if (idle.isNegative() || idle.isZero()) {
+                throw new IllegalArgumentException("idle timeout must be positive");
+            }
+            this.dnsTcpIdle = idle;
+            return this;
+        }
 
         /**
          * The default TCP buffer budget of a network: a quarter of the JVM's memory limit (direct buffers are

@@ -393,4 +393,25 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         assertTrue(count("tcp.memoryPressure") > 0, "the budget was hit");
         assertTrue(growth <= budget + overhead, "RSS grew by " + (growth >> 20) + " MiB");
     }
+
+    @Test
+    void idleDnsOverTcpConnectionsAreClosed() throws Exception {
+        NetnsGuest g = guest(VirtualNetwork.builder().dnsTcpIdleTimeout(Duration.ofSeconds(1)), NetnsGuest.builder(url));
+        String script = """
+                import socket, time
+                socks = [socket.create_connection(("192.168.127.1", 53), timeout=30) for _ in range(20)]
+                t0 = time.monotonic()
+                eof = sum(1 for s in socks if s.recv(10) == b"")
+                print("eof %d after %.1f s" % (eof, time.monotonic() - t0))
+                """;
+        Path p = dir.resolve("dnsidle.py");
+        Files.writeString(p, script);
+        ExecResult r = g.exec(Duration.ofSeconds(60), "/usr/bin/python3", p.toString());
+        System.out.println("idle DNS-over-TCP connections: " + r.stdout().trim());
+        assertEquals(0, r.exitCode(), r::toString);
+        assertTrue(r.stdout().startsWith("eof 20 "), r::toString);
+        assertEquals(20, count("dns.tcp.idleClosed"));
+        NetnsGuest.await(Duration.ofSeconds(10), "the connections to be gone",
+                () -> net.call(() -> net.stack().tcp().connectionCount()) == 0, () -> "");
+    }
 }
