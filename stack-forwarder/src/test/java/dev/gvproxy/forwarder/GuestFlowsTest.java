@@ -98,6 +98,17 @@ class GuestFlowsTest {
     }
 
     @Test
+    void aGuestOutOfSocketsIsRefusedBeforeItsHalfOpenBudgetIsConsulted() {
+        GuestFlows g = flows(limits().withSockets(10, 1));
+        port("a", MAC_A);
+        assertNotNull(g.openConnect(MAC_A, DST, 80, null));
+        assertNull(g.openConnect(MAC_A, DST, 81, null));
+        assertTrue(g.socketsExhausted(MAC_A), "the forwarder answers this SYN with a RST");
+        assertEquals(1, counters.get("budget.hostSocketsPerGuest"));
+        assertEquals(0, counters.get("budget.halfOpenPerGuest"));
+    }
+
+    @Test
     void udpAndIcmpFlowsPerGuest() {
         GuestFlows g = flows(limits());
         port("a", MAC_A);
@@ -115,7 +126,7 @@ class GuestFlowsTest {
 
     @Test
     void halfOpenPerDestinationAndPerGuest() {
-        GuestFlows g = flows(limits());
+        GuestFlows g = flows(limits().withSockets(20, 10));
         port("a", MAC_A);
         port("b", MAC_B);
         GuestFlows.Flow c1 = g.openConnect(MAC_A, DST, 9, null);
