@@ -124,7 +124,8 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     /** One registered flow; {@link #release} when its host resources are gone. */
     public final class Flow {
         final long mac;
-        final Object guest;
+        /** The budget key charged (re-keyed when the MAC comes back on a new port). */
+        Object guest;
         final Kind kind;
         private Runnable abort;
         private long destination = -1;
@@ -220,7 +221,7 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     }
 
     /** The budget key of a MAC: its switch port, or the MAC itself when no port knows it. */
-    private Object guestOf(long mac) {
+    public Object guestOf(long mac) {
         SwitchPort p = sw.portOf(mac);
         return p != null ? p : Long.valueOf(mac);
     }
@@ -345,6 +346,14 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     public void established(long mac, SwitchPort port) {
         if (leaving.remove(mac) != null) {
             returned.inc();
+            // The guest's flows now belong to its new port: charge them there, so reconnecting does not
+            // give a guest a fresh budget next to the flows it kept.
+            LinkedHashSet<Flow> set = byMac.get(mac);
+            if (set != null) {
+                for (Flow f : set) {
+                    move(f, port);
+                }
+            }
             LOG.log(Level.FINE, () -> MacAddress.format(mac) + " is back on " + port + ": its flows are kept");
         }
     }
@@ -354,6 +363,31 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
         if (byMac.containsKey(mac)) {
             leaving.put(mac, clock.getAsLong() + limits.graceNanos());
         }
+    }
+
+    private void move(Flow f, Object to) {
+        if (f.guest.equals(to)) {
+            return;
+        }
+        Usage from = usage.get(f.guest);
+        Usage into = usage.computeIfAbsent(to, k -> new Usage());
+        int udp = f.kind == Kind.UDP ? 1 : 0;
+        int icmp = f.kind == Kind.ICMP ? 1 : 0;
+        int half = f.destination != -1 ? 1 : 0;
+        if (from != null) {
+            from.sockets--;
+            from.udp -= udp;
+            from.icmp -= icmp;
+            from.halfOpen -= half;
+            if (from.sockets <= 0 && from.halfOpen <= 0) {
+                usage.remove(f.guest);
+            }
+        }
+        into.sockets++;
+        into.udp += udp;
+        into.icmp += icmp;
+        into.halfOpen += half;
+        f.guest = to;
     }
 
     /** Aborts the flows of MACs whose grace period ended at {@code now}. */

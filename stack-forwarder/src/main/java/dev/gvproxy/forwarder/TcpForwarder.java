@@ -22,9 +22,14 @@ import java.util.logging.Logger;
  * guest get its SYN-ACK, and a refused, unreachable or timed-out connect answers the SYN with a RST, so
  * the guest sees exactly what a direct connection would have seen (DESIGN.md "How a frame flows", 4).
  *
- * <p>Connects in flight are bounded per network ({@code tcp.forwardMaxInFlightDrop} counts SYNs left
- * unanswered at the bound; the guest retransmits them), each with its own connect timeout, so one slow
- * destination never blocks the others. 169.254.0.0/16 is refused unless enabled (spec 3.3).
+ * <p>Connects in flight are bounded per network and, through {@link GuestFlows}, per guest and per
+ * destination, each with its own connect timeout, so neither one slow destination nor one guest blocks the
+ * others. A SYN over one of those bounds waits in a FIFO (bounded per network and per guest; the guest's
+ * retransmissions of it are ignored meanwhile) and is connected as soon as a slot frees
+ * ({@code tcp.forward.synWaited}); one that waited longer than a connect timeout is dropped
+ * ({@code tcp.forward.synWaitExpired}); a full queue drops it ({@code tcp.forwardMaxInFlightDrop},
+ * {@code tcp.forward.budgetDropped}; the guest retransmits). A guest out of host sockets gets a RST.
+ * 169.254.0.0/16 is refused unless enabled (spec 3.3).
  */
 public final class TcpForwarder implements TcpLayer.SynHandler {
     private static final Logger LOG = Logger.getLogger(TcpForwarder.class.getName());
@@ -57,6 +62,8 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final Counters.Counter connected;
     private final Counters.Counter budgetRefused;
     private final Counters.Counter budgetDropped;
+    private final Counters.Counter synQueued;
+    private final Counters.Counter synQueueExpired;
     private final HostErrors hostErrors;
 
     public TcpForwarder(NetworkStack stack, EventLoop loop, Options options) {
@@ -70,6 +77,8 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.connected = c.counter("tcp.forward.connected");
         this.budgetRefused = c.counter("tcp.forward.budgetRefused");
         this.budgetDropped = c.counter("tcp.forward.budgetDropped");
+        this.synQueued = c.counter("tcp.forward.synWaited");
+        this.synQueueExpired = c.counter("tcp.forward.synWaitExpired");
         this.hostErrors = new HostErrors(c.counter("tcp.forward.readBeforeConnect"),
                 c.counter("tcp.forward.hostErrorUnattached"));
         this.bootstrap = new Bootstrap().group(loop).channel(EpollSocketChannel.class)
@@ -79,7 +88,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, options.connectTimeoutMillis())
                 // Low marks: bytes the host socket did not take wait here; past the high mark the bridge copies them
                 // out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 16 * 1024))
                 .handler(new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -115,6 +124,11 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         return inFlight;
     }
 
+    /** SYNs waiting for a connect slot (loop only). */
+    public int waiting() {
+        return waiting.size();
+    }
+
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
         int dst = req.dstIp();
@@ -132,12 +146,94 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             layer.reject(req, now);
             return;
         }
-        if (inFlight >= options.maxInFlight()) {
-            maxInFlightDrop.inc();
+        if (!tryConnect(layer, req, now)) {
+            enqueue(layer, req, now);
+        }
+    }
+
+    /** A SYN waiting for a connect slot: the guest's retransmissions of it are ignored meanwhile. */
+    private record Waiting(TcpLayer layer, TcpLayer.SynRequest req, long since, Object guest) {}
+
+    /**
+     * SYNs over a half-open budget or the network's connect cap wait here, in arrival order, instead of being
+     * dropped: a dropped SYN is retransmitted after 1, 3, 7, 15 s..., so a burst of connects (a thousand
+     * clients at once, all to one server) would be served in ever slower synchronized waves. A waiting SYN
+     * holds no descriptor. Bounded per network and per guest; beyond, the SYN is dropped (counted) and the
+     * guest retransmits it.
+     */
+    private final java.util.ArrayDeque<Waiting> waiting = new java.util.ArrayDeque<>();
+    private final java.util.HashMap<Object, Integer> waitingPerGuest = new java.util.HashMap<>();
+    static final int MAX_WAITING = 8192;
+    static final int MAX_WAITING_PER_GUEST = 2048;
+
+    private void enqueue(TcpLayer layer, TcpLayer.SynRequest req, long now) {
+        Object guest = guests != null ? guests.guestOf(req.guestMac()) : Boolean.TRUE;
+        int mine = waitingPerGuest.getOrDefault(guest, 0);
+        if (waiting.size() >= MAX_WAITING || mine >= MAX_WAITING_PER_GUEST) {
+            (inFlight >= options.maxInFlight() ? maxInFlightDrop : budgetDropped).inc();
             layer.drop(req);
             return;
         }
-        int hostDst = stack.config().translate(dst);
+        synQueued.inc();
+        waitingPerGuest.put(guest, mine + 1);
+        waiting.addLast(new Waiting(layer, req, now, guest));
+    }
+
+    /** Starts what waits and now fits; forgets what vanished or waited longer than a connect timeout. */
+    private void drainWaiting() {
+        if (draining) {
+            drainAgain = true; // a connect completed inline while draining: go round once more
+            return;
+        }
+        draining = true;
+        try {
+            do {
+                drainAgain = false;
+                drainOnce();
+            } while (drainAgain);
+        } finally {
+            draining = false;
+        }
+    }
+
+    private boolean draining;
+    private boolean drainAgain;
+
+    private void drainOnce() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        long now = stack.now();
+        long maxWait = options.connectTimeoutMillis() * 1_000_000L;
+        for (java.util.Iterator<Waiting> it = waiting.iterator(); it.hasNext(); ) {
+            Waiting w = it.next();
+            boolean done;
+            if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
+                done = true; // aborted meanwhile (its guest left, the stack closed)
+            } else if (now - w.since() > maxWait) {
+                synQueueExpired.inc();
+                w.layer().drop(w.req());
+                done = true;
+            } else {
+                done = tryConnect(w.layer(), w.req(), now);
+            }
+            if (done) {
+                it.remove();
+                waitingPerGuest.computeIfPresent(w.guest(), (k, n) -> n <= 1 ? null : n - 1);
+            }
+        }
+    }
+
+    /**
+     * Starts the host connect for a pending SYN, or refuses it (RST) when the guest is out of host sockets.
+     *
+     * @return false when it must wait for a connect slot (network cap, half-open per guest or destination)
+     */
+    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, long now) {
+        if (inFlight >= options.maxInFlight()) {
+            return false;
+        }
+        int hostDst = stack.config().translate(req.dstIp());
         GuestFlows.Flow flow = null;
         if (guests != null) {
             flow = guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null);
@@ -146,12 +242,9 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                     // Out of host sockets: refuse at once, as a host out of descriptors would (counted by budget.*).
                     budgetRefused.inc();
                     layer.reject(req, now);
-                } else {
-                    // Too many connects in flight for this guest or destination: the guest retransmits the SYN.
-                    budgetDropped.inc();
-                    layer.drop(req);
+                    return true;
                 }
-                return;
+                return false; // too many connects in flight for this guest or destination
             }
         }
         inFlight++;
@@ -171,6 +264,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             if (owned != null) {
                 owned.connected();
             }
+            drainWaiting();
             long t = stack.now();
             if (!cf.isSuccess()) {
                 connectFailed.inc();
@@ -198,6 +292,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             }
             stack.virtualSwitch().flush();
         });
+        return true;
     }
 
     /**

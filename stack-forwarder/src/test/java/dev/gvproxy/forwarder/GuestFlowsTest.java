@@ -181,6 +181,7 @@ class GuestFlowsTest {
         now += 10 * SECOND;
         port("a-again", MAC_A); // the agent restarted: a new port, the same MAC
         assertEquals(1, counters.get("budget.guestReturned"));
+        assertEquals(1, g.socketsOfGuest(MAC_A), "the kept flow is charged to the new port: no fresh budget");
         now += 60 * SECOND;
         g.poll(now);
         assertTrue(aborted.isEmpty());
