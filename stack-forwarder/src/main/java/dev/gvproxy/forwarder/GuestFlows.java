@@ -274,18 +274,34 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
      * @return the flow, or null when a budget is exhausted (counted; the caller drops or refuses the SYN)
      */
     public Flow openConnect(long mac, int dstIp, int dstPort, Runnable abort) {
+        return openConnect(mac, dstIp, dstPort, abort, true);
+    }
+
+    /**
+     * {@link #openConnect(long, int, int, Runnable)} for a SYN that already waited: a half-open refusal is not
+     * counted again (the first refusal was).
+     */
+    public Flow retryConnect(long mac, int dstIp, int dstPort) {
+        return openConnect(mac, dstIp, dstPort, null, false);
+    }
+
+    private Flow openConnect(long mac, int dstIp, int dstPort, Runnable abort, boolean count) {
         if (socketsExhausted(mac)) {
             return open(mac, Kind.TCP, abort); // null, counted as a socket refusal: the caller answers with a RST
         }
         Object guest = guestOf(mac);
         Usage u = usage.get(guest);
         if (u != null && u.halfOpen >= limits.halfOpenPerGuest()) {
-            halfOpenGuest.inc();
+            if (count) {
+                halfOpenGuest.inc();
+            }
             return null;
         }
         long dst = ((dstIp & 0xFFFFFFFFL) << 16) | dstPort;
         if (halfOpenByDestination.getOrDefault(dst, 0) >= limits.halfOpenPerDestination()) {
-            halfOpenDestination.inc();
+            if (count) {
+                halfOpenDestination.inc();
+            }
             return null;
         }
         Flow f = open(mac, Kind.TCP, abort);

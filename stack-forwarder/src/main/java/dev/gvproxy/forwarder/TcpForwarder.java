@@ -146,7 +146,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             layer.reject(req, now);
             return;
         }
-        if (!tryConnect(layer, req, now)) {
+        if (!tryConnect(layer, req, now, true)) {
             enqueue(layer, req, now);
         }
     }
@@ -205,17 +205,27 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         }
         long now = stack.now();
         long maxWait = options.connectTimeoutMillis() * 1_000_000L;
+        // Destinations found full in this pass: the SYNs behind them are not tried again.
+        java.util.HashSet<Long> full = new java.util.HashSet<>();
         for (java.util.Iterator<Waiting> it = waiting.iterator(); it.hasNext(); ) {
             Waiting w = it.next();
             boolean done;
+            long dst = ((long) w.req().dstIp() << 16) | w.req().dstPort();
             if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
                 done = true; // aborted meanwhile (its guest left, the stack closed)
             } else if (now - w.since() > maxWait) {
                 synQueueExpired.inc();
                 w.layer().drop(w.req());
                 done = true;
+            } else if (inFlight >= options.maxInFlight()) {
+                return; // nothing more can start now; expiry waits for the next pass
+            } else if (full.contains(dst)) {
+                done = false;
             } else {
-                done = tryConnect(w.layer(), w.req(), now);
+                done = tryConnect(w.layer(), w.req(), now, false);
+                if (!done) {
+                    full.add(dst);
+                }
             }
             if (done) {
                 it.remove();
@@ -229,14 +239,15 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
      *
      * @return false when it must wait for a connect slot (network cap, half-open per guest or destination)
      */
-    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, long now) {
+    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, long now, boolean first) {
         if (inFlight >= options.maxInFlight()) {
             return false;
         }
         int hostDst = stack.config().translate(req.dstIp());
         GuestFlows.Flow flow = null;
         if (guests != null) {
-            flow = guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null);
+            flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
+                    : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
             if (flow == null) {
                 if (guests.socketsExhausted(req.guestMac())) {
                     // Out of host sockets: refuse at once, as a host out of descriptors would (counted by budget.*).
