@@ -6,6 +6,7 @@ import dev.gvproxy.dns.DnsConfig;
 import dev.gvproxy.dns.DnsServer;
 import dev.gvproxy.dns.DnsTcpSession;
 import dev.gvproxy.dns.Zone;
+import dev.gvproxy.forwarder.GuestFlows;
 import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
@@ -68,6 +69,8 @@ public final class VirtualNetwork implements AutoCloseable {
     private final IcmpForwarder icmpForwarder;
     private final TcpForwarder tcpForwarder;
     private final PortForwarder portForwarder;
+    private final GuestFlows guestFlows;
+    private final long dnsTcpIdleNanos;
     private long wakeAt = Long.MAX_VALUE;
     private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
@@ -76,6 +79,7 @@ public final class VirtualNetwork implements AutoCloseable {
 
     private VirtualNetwork(Builder b) throws IOException {
         this.config = b.config;
+        this.dnsTcpIdleNanos = b.dnsTcpIdle.toNanos();
         this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.loop = group.next();
         // Pcap timestamps are wall-clock; MAC ageing runs on the same monotonic clock as the stack's deadlines.
@@ -93,10 +97,13 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.transportContext = new NetworkContext(null, loop, sw, counters);
         stack.setWakeup(this::requestWakeup);
+        stack.tcp().setMemoryLimit(b.tcpMemory);
+        this.guestFlows = GuestFlows.install(sw, counters, stack::now, b.guestLimits);
         this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
         this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
                 : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
         this.udpForwarder = UdpForwarder.install(stack, loop);
+        udpForwarder.setGuestFlows(guestFlows);
         IcmpForwarder icmp = null;
         try {
             icmp = IcmpForwarder.install(stack, loop);
@@ -104,7 +111,11 @@ public final class VirtualNetwork implements AutoCloseable {
             LOG.log(Level.WARNING, "ICMP forwarding disabled: " + e.getMessage());
         }
         this.icmpForwarder = icmp;
+        if (icmp != null) {
+            icmp.setGuestFlows(guestFlows);
+        }
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
+        tcpForwarder.setGuestFlows(guestFlows);
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         if (dns != null) {
             tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
@@ -124,6 +135,9 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         if (dhcp != null && now - dhcp.nextDeadline() >= 0) {
             dhcp.poll(now);
+        }
+        if (now - guestFlows.nextDeadline() >= 0) {
+            guestFlows.poll(now); // guests that left: abort their flows once the grace period is over
         }
         sw.flush();
         if (pcap != null) {
@@ -162,21 +176,61 @@ public final class VirtualNetwork implements AutoCloseable {
 
     /** DNS over TCP on gateway:53: a connection handler feeding a {@link DnsTcpSession}. */
     private TcpConnection.Handler dnsOverTcp() {
+        Counters.Counter idleClosed = counters.counter("dns.tcp.idleClosed");
         return new TcpConnection.Handler() {
             private DnsTcpSession session;
+            private long lastActive = System.nanoTime();
+            private ScheduledFuture<?> idleTimer;
+            private boolean finSent;
 
             private DnsTcpSession session(TcpConnection c) {
                 if (session == null) {
                     session = new DnsTcpSession(dns, counters, framed -> {
                         c.send(framed, stack.now());
                         sw.flush();
-                    }, stack.ipOutput().alloc(), 16);
+                    }, stack.ipOutput().alloc(), 16, c.remoteIp());
                 }
                 return session;
             }
 
             @Override
+            public void onEstablished(TcpConnection c) {
+                armIdle(c, dnsTcpIdleNanos);
+            }
+
+            private void armIdle(TcpConnection c, long delay) {
+                idleTimer = loop.schedule(() -> idleCheck(c), delay, TimeUnit.NANOSECONDS);
+            }
+
+            /**
+             * RFC 7766 6.2.3: the server closes idle connections. After the idle time with no query pending, a FIN;
+             * a client that does not close within another idle time is reset, so no guest can hold connections
+             * (and their buffers) open for ever.
+             */
+            private void idleCheck(TcpConnection c) {
+                if (c.state() == dev.gvproxy.stack.tcp.TcpState.CLOSED) {
+                    return;
+                }
+                long idleFor = System.nanoTime() - lastActive;
+                if (idleFor < dnsTcpIdleNanos || (session != null && session.pending() > 0)) {
+                    armIdle(c, Math.max(dnsTcpIdleNanos - idleFor, 1_000_000L));
+                    return;
+                }
+                if (!finSent) {
+                    finSent = true;
+                    idleClosed.inc();
+                    c.shutdownOutput(stack.now());
+                    sw.flush();
+                    armIdle(c, dnsTcpIdleNanos);
+                    return;
+                }
+                c.abort(stack.now());
+                sw.flush();
+            }
+
+            @Override
             public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
+                lastActive = System.nanoTime();
                 int n = data.readableBytes();
                 try {
                     session(c).received(data);
@@ -197,6 +251,9 @@ public final class VirtualNetwork implements AutoCloseable {
 
             @Override
             public void onClosed(TcpConnection c) {
+                if (idleTimer != null) {
+                    idleTimer.cancel(false);
+                }
                 if (session != null) {
                     session.close();
                 }
@@ -241,6 +298,11 @@ public final class VirtualNetwork implements AutoCloseable {
 
     public UdpForwarder udpForwarder() {
         return udpForwarder;
+    }
+
+    /** Who owns which host sockets and flows, and their budgets (event-loop only). */
+    public GuestFlows guestFlows() {
+        return guestFlows;
     }
 
     public static Builder builder() {
@@ -386,6 +448,47 @@ public final class VirtualNetwork implements AutoCloseable {
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
         private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
         private boolean logFrames;
+        private GuestFlows.Limits guestLimits = GuestFlows.Limits.defaults();
+        private long tcpMemory = defaultTcpMemory();
+        private java.time.Duration dnsTcpIdle = java.time.Duration.ofSeconds(30);
+
+        /**
+         * How long a DNS-over-TCP connection may sit idle (no query pending) before the gateway closes it
+         * ({@code dns.tcp.idleClosed}); default 30 s, as unbound's {@code tcp-idle-timeout}.
+         */
+        public Builder dnsTcpIdleTimeout(java.time.Duration idle) {
+            if (idle.isNegative() || idle.isZero()) {
+                throw new IllegalArgumentException("idle timeout must be positive");
+            }
+            this.dnsTcpIdle = idle;
+            return this;
+        }
+
+        /**
+         * The default TCP buffer budget of a network: a quarter of the JVM's memory limit (direct buffers are
+         * bounded by it too), at most 256 MiB. Enough for a few dozen connections at full windows; more
+         * connections share it (see {@code TcpMemory}).
+         */
+        public static long defaultTcpMemory() {
+            return Math.max(16L << 20, Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 4));
+        }
+
+        /**
+         * Budgets for what guests make the host hold: host sockets per guest and per network, UDP and ICMP flows
+         * per guest, connects in flight per guest and per destination, and the grace period after which a
+         * departed guest's flows are closed. Default: {@link GuestFlows.Limits#defaults()}, derived from the
+         * process's descriptor limit.
+         */
+        public Builder guestLimits(GuestFlows.Limits limits) {
+            this.guestLimits = limits;
+            return this;
+        }
+
+        /** Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}). */
+        public Builder tcpMemory(long bytes) {
+            this.tcpMemory = bytes;
+            return this;
+        }
 
         /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
         public Builder portForwarding(PortForwarder.Options options) {

@@ -15,6 +15,12 @@
  * component reports its next deadline. Every dropped frame increments a {@link dev.gvproxy.stack.Counters}
  * counter named {@code <layer>.<reason>}.
  *
+ * <p>Memory a guest can make the stack hold is bounded per network and per source: fragment reassembly in
+ * total and per source address ({@code FragmentReassembler}); TCP buffers of all connections together
+ * ({@link dev.gvproxy.stack.tcp.TcpMemory}, like Linux's {@code tcp_mem}: as the budget fills, advertised
+ * windows shrink and send space, which paces host reads, goes to zero, down to a small floor per
+ * connection).
+ *
  * <p>Buffer ownership: every {@code ByteBuf} parameter is documented as <b>borrowed</b> (valid during
  * the call; retain a slice to keep it) or <b>taken</b> (the callee releases it or passes it on exactly
  * once, on every path).

@@ -22,6 +22,8 @@ import java.util.List;
  * @param maxUdpPayload the largest UDP response sent (and the EDNS size advertised), 512..65535
  * @param upstreamUdpPayload EDNS size advertised to upstreams (larger answers come back over TCP)
  * @param reloadInterval how often resolv.conf and the hosts file are checked for changes
+ * @param maxInFlightPerClient upstream queries one guest (source address) may have outstanding, so one guest
+ *     cannot take every slot of {@code maxInFlight} and leave the others with SERVFAIL
  */
 public record DnsConfig(
         List<Zone> zones,
@@ -34,7 +36,8 @@ public record DnsConfig(
         int maxInFlight,
         int maxUdpPayload,
         int upstreamUdpPayload,
-        Duration reloadInterval) {
+        Duration reloadInterval,
+        int maxInFlightPerClient) {
 
     public static final Path SYSTEM_RESOLV_CONF = Path.of("/etc/resolv.conf");
     public static final Path SYSTEM_HOSTS = Path.of("/etc/hosts");
@@ -42,8 +45,8 @@ public record DnsConfig(
     public DnsConfig {
         zones = List.copyOf(zones);
         upstreams = List.copyOf(upstreams);
-        if (maxInFlight < 1) {
-            throw new IllegalArgumentException("maxInFlight must be positive");
+        if (maxInFlight < 1 || maxInFlightPerClient < 1) {
+            throw new IllegalArgumentException("maxInFlight and maxInFlightPerClient must be positive");
         }
         if (maxUdpPayload < 512 || maxUdpPayload > 65535) {
             throw new IllegalArgumentException("maxUdpPayload must be 512..65535");
@@ -73,6 +76,7 @@ public record DnsConfig(
         private int maxUdpPayload = 4096;
         private int upstreamUdpPayload = 1232;
         private Duration reloadInterval = Duration.ofSeconds(5);
+        private int maxInFlightPerClient = 64;
 
         public Builder zone(Zone z) {
             zones.add(z);
@@ -114,6 +118,12 @@ public record DnsConfig(
             return this;
         }
 
+        /** Upstream queries one guest may have outstanding (default 64, a quarter of {@code maxInFlight}). */
+        public Builder maxInFlightPerClient(int n) {
+            this.maxInFlightPerClient = n;
+            return this;
+        }
+
         public Builder maxInFlight(int n) {
             this.maxInFlight = n;
             return this;
@@ -136,7 +146,7 @@ public record DnsConfig(
 
         public DnsConfig build() {
             return new DnsConfig(zones, resolvConf, hostsFile, upstreams, timeout, attempts, useSearch, maxInFlight,
-                    maxUdpPayload, upstreamUdpPayload, reloadInterval);
+                    maxUdpPayload, upstreamUdpPayload, reloadInterval, Math.min(maxInFlightPerClient, maxInFlight));
         }
     }
 }

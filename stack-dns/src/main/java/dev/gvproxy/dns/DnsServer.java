@@ -75,6 +75,10 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     private Object hostsStamp;
     private long nextReloadCheck;
     private int inFlight;
+    /** Upstream queries outstanding per guest source address (loop only). */
+    private final java.util.HashMap<Integer, Integer> inFlightByClient = new java.util.HashMap<>();
+    /** The guest whose query {@link #answer} is working on (set around the synchronous part), 0 for none. */
+    private int currentClient;
 
     private final Counters.Counter queries;
     private final Counters.Counter udpQueries;
@@ -93,6 +97,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     private final Counters.Counter upstreamFailures;
     private final Counters.Counter upstreamErrorRcode;
     private final Counters.Counter inFlightLimit;
+    private final Counters.Counter inFlightPerClientLimit;
     private final Counters.Counter truncated;
     private final Counters.Counter closedDrop;
     private final Counters.Counter internalError;
@@ -127,6 +132,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
         this.upstreamFailures = counters.counter("dns.upstream.failures");
         this.upstreamErrorRcode = counters.counter("dns.upstream.errorRcode");
         this.inFlightLimit = counters.counter("dns.inFlightLimit");
+        this.inFlightPerClientLimit = counters.counter("dns.inFlightPerClientLimit");
         this.truncated = counters.counter("dns.truncated");
         this.closedDrop = counters.counter("dns.closedDrop");
         this.internalError = counters.counter("dns.internalError");
@@ -174,7 +180,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             closedDrop.inc();
             return;
         }
-        CompletableFuture<byte[]> f = answer(ByteBufUtil.getBytes(payload), false).toCompletableFuture();
+        CompletableFuture<byte[]> f = answer(ByteBufUtil.getBytes(payload), false, d.srcIp()).toCompletableFuture();
         boolean synchronous = f.isDone();
         f.thenAccept(resp -> {
             if (resp == null) {
@@ -221,6 +227,25 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
      * @return the raw response, or {@code null} when nothing must be sent (counted)
      */
     public CompletionStage<byte[]> answer(byte[] query, boolean tcp) {
+        return answer(query, tcp, 0);
+    }
+
+    /**
+     * {@link #answer(byte[], boolean)} for a guest: its forwarded queries count against
+     * {@link DnsConfig#maxInFlightPerClient()} ({@code dns.inFlightPerClientLimit} when it is full).
+     *
+     * @param clientIp the guest's source address, 0 for none
+     */
+    public CompletionStage<byte[]> answer(byte[] query, boolean tcp, int clientIp) {
+        currentClient = clientIp;
+        try {
+            return answerCounted(query, tcp);
+        } finally {
+            currentClient = 0;
+        }
+    }
+
+    private CompletionStage<byte[]> answerCounted(byte[] query, boolean tcp) {
         queries.inc();
         (tcp ? tcpQueries : udpQueries).inc();
         try {
@@ -359,6 +384,14 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             inFlightLimit.inc();
             return done(wire(reply(q, Rcode.SERVFAIL), maxLen));
         }
+        int client = currentClient;
+        if (client != 0 && inFlightByClient.getOrDefault(client, 0) >= config.maxInFlightPerClient()) {
+            inFlightPerClientLimit.inc();
+            return done(wire(reply(q, Rcode.SERVFAIL), maxLen));
+        }
+        if (client != 0) {
+            inFlightByClient.merge(client, 1, Integer::sum);
+        }
         inFlight++;
         forwarded.inc();
         OPTRecord opt = q.getOPT();
@@ -367,6 +400,9 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
         boolean cd = q.getHeader().getFlag(Flags.CD);
         return upstream.resolve(question, dnssecOk, cd).handle((ans, err) -> {
             inFlight--;
+            if (client != 0) {
+                inFlightByClient.computeIfPresent(client, (k, n) -> n <= 1 ? null : n - 1);
+            }
             if (closed) {
                 closedDrop.inc();
                 return null;

@@ -23,6 +23,7 @@ public final class DnsTcpSession {
     private int pending;
     private boolean closed;
     private Runnable whenDrained;
+    private final int clientIp;
 
     /**
      * @param writer called on the loop with each framed response, which it <b>takes</b>
@@ -30,6 +31,13 @@ public final class DnsTcpSession {
      */
     public DnsTcpSession(DnsServer server, Counters counters, Consumer<ByteBuf> writer, ByteBufAllocator alloc,
             int maxPending) {
+        this(server, counters, writer, alloc, maxPending, 0);
+    }
+
+    /** @param clientIp the guest's address: its forwarded queries count against its in-flight budget */
+    public DnsTcpSession(DnsServer server, Counters counters, Consumer<ByteBuf> writer, ByteBufAllocator alloc,
+            int maxPending, int clientIp) {
+        this.clientIp = clientIp;
         this.server = server;
         this.writer = writer;
         this.alloc = alloc;
@@ -48,7 +56,7 @@ public final class DnsTcpSession {
                 continue;
             }
             pending++;
-            server.answer(query, true).thenAccept(resp -> {
+            server.answer(query, true, clientIp).thenAccept(resp -> {
                 pending--;
                 if (resp != null && !closed) {
                     writer.accept(DnsTcpFraming.encode(alloc, resp));

@@ -37,7 +37,9 @@
  * runs on dnsjava's NIO selector thread; every upstream completion is handed back through the
  * {@code Executor loop} given to {@link dev.gvproxy.dns.DnsServer#install}, so counters, the in-flight
  * count and the stack are touched by the loop only. At most {@link dev.gvproxy.dns.DnsConfig#maxInFlight()}
- * upstream queries are outstanding; beyond that queries get SERVFAIL at once ({@code dns.inFlightLimit}).
+ * upstream queries are outstanding; beyond that queries get SERVFAIL at once ({@code dns.inFlightLimit}), and
+ * at most {@link dev.gvproxy.dns.DnsConfig#maxInFlightPerClient()} per guest source address
+ * ({@code dns.inFlightPerClientLimit}), so one guest cannot leave the others with SERVFAIL.
  * Zones change at runtime from any thread ({@code /services/dns/add}) by swapping an immutable snapshot.
  *
  * <p><b>Host configuration.</b> resolv.conf and the hosts file are read at start and re-read when their

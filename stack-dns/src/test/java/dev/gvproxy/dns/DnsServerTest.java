@@ -355,6 +355,31 @@ class DnsServerTest {
         }
 
         @Test
+        void oneGuestCannotTakeEveryUpstreamSlot() throws IOException {
+            try (DatagramSocket dead = FakeUpstream.deadServer()) {
+                server = server(b -> b.upstreams(List.of((InetSocketAddress) dead.getLocalSocketAddress()))
+                        .timeout(Duration.ofMillis(300)).maxInFlight(4).maxInFlightPerClient(2));
+                int attacker = 0xc0a87f02;
+                int victim = 0xc0a87f03;
+                List<CompletableFuture<byte[]>> fs = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    fs.add(server.answer(query("a.test.", Type.A).toWire(), false, attacker).toCompletableFuture());
+                }
+                assertTrue(fs.get(2).isDone(), "the attacker's third query is over its budget");
+                assertEquals(Rcode.SERVFAIL, new Message(fs.get(2).join()).getRcode());
+                assertEquals(1, counters.get("dns.inFlightPerClientLimit"));
+                CompletableFuture<byte[]> v = server.answer(query("b.test.", Type.A).toWire(), false, victim)
+                        .toCompletableFuture();
+                assertFalse(v.isDone(), "another guest's query still goes upstream");
+                assertEquals(3, server.inFlight());
+                loop.runUntil(() -> fs.get(0).isDone() && fs.get(1).isDone() && v.isDone(), Duration.ofSeconds(10));
+                assertEquals(0, server.inFlight());
+                assertTrue(server.answer(query("c.test.", Type.A).toWire(), false, attacker).toCompletableFuture()
+                        .isDone() == false, "slots return when the answers come back");
+            }
+        }
+
+        @Test
         void dnssecOkIsPassedUpstreamAndEchoed() throws IOException {
             Message q = query("a.test.", Type.A);
             q.addRecord(new OPTRecord(1232, 0, 0, ExtendedFlags.DO), Section.ADDITIONAL);

@@ -85,6 +85,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     private final LongSupplier clock;
     private final Options options;
     private final PingSocket.Opener opener;
+    private GuestFlows guests;
     private final IdleFlows<FlowKey, PingFlow> flows = new IdleFlows<>(16, f -> f.lastActive);
     /** Native scratch for send/recv; only touched on the loop. */
     private MemorySegment scratch;
@@ -185,7 +186,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
                 flowLimit.inc();
                 return;
             }
-            flow = open(key);
+            flow = open(key, ip.srcMac);
             if (flow == null) {
                 return;
             }
@@ -212,7 +213,19 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
         return scratch;
     }
 
-    private PingFlow open(FlowKey key) {
+    /** Charges every ping socket to its guest (ICMP flows and host sockets per guest); call before traffic. */
+    public void setGuestFlows(GuestFlows guests) {
+        this.guests = guests;
+    }
+
+    private PingFlow open(FlowKey key, long mac) {
+        GuestFlows.Flow owner = null;
+        if (guests != null) {
+            owner = guests.open(mac, GuestFlows.Kind.ICMP, null);
+            if (owner == null) {
+                return null; // counted as budget.*
+            }
+        }
         int hostDst = stack.config().translate(key.dstIp());
         PingSocket s;
         try {
@@ -225,9 +238,16 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
                 socketError.inc();
                 LOG.log(Level.FINE, "icmp: cannot open ping socket", e);
             }
+            if (owner != null) {
+                owner.release();
+            }
             return null;
         }
         PingFlow flow = new PingFlow(key, hostDst, s);
+        if (owner != null) {
+            flow.owner = owner;
+            owner.onAbort(() -> remove(flow));
+        }
         flows.put(key, flow);
         Future<IoRegistration> f = loop.register(flow);
         if (f.isDone()) {
@@ -357,6 +377,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
         IoRegistration registration;
         long lastActive;
         boolean closed;
+        GuestFlows.Flow owner;
 
         PingFlow(FlowKey key, int hostDstIp, PingSocket socket) {
             this.key = key;
@@ -386,6 +407,9 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
                 registration.cancel();
             }
             socket.close();
+            if (owner != null) {
+                owner.release();
+            }
         }
 
         @Override

@@ -13,7 +13,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import java.io.IOException;
 
 /**
  * Relays one guest TCP connection and one host socket, both ways, on the network's event loop.
@@ -35,6 +34,8 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     private final Channel host;
     private final Counters.Counter toHost;
     private final Counters.Counter toGuest;
+    private final Counters.Counter copied;
+    private final Counters.Counter hostError;
     private TcpConnection conn;
     private boolean guestFin;
     private boolean hostEof;
@@ -48,12 +49,18 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
         this.host = host;
         this.toHost = stack.counters().counter("tcp.bridge.bytesToHost");
         this.toGuest = stack.counters().counter("tcp.bridge.bytesToGuest");
+        this.copied = stack.counters().counter("tcp.bridge.bytesCopiedWhileBlocked");
+        this.hostError = stack.counters().counter("tcp.bridge.hostError");
     }
 
     /** Called once the guest connection exists (SYN-ACK sent); starts reading the host. */
     void attach(TcpConnection c) {
         this.conn = c;
-        host.pipeline().addLast(this);
+        if (host.pipeline().get(TcpForwarder.HOST_ERRORS) != null) {
+            host.pipeline().addBefore(TcpForwarder.HOST_ERRORS, null, this);
+        } else {
+            host.pipeline().addLast(this);
+        }
         if (!host.isActive()) {
             // The host side closed between connect and accept.
             hostEof = true;
@@ -77,6 +84,16 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
             data.release();
             c.consumed(n, stack.now());
             return;
+        }
+        if (!host.isWritable()) {
+            // The host is not keeping up, so these bytes will wait. A guest frame is a slice of a transport
+            // read buffer many times its size: copy the payload so a stalled host pins what it holds, not
+            // whole receive buffers (the TCP memory budget counts payload bytes).
+            ByteBuf copy = host.alloc().directBuffer(n);
+            copy.writeBytes(data, data.readerIndex(), n);
+            data.release();
+            data = copy;
+            copied.add(n);
         }
         // No promise per segment: the batch's bytes are reported consumed together, in scheduleFlush.
         host.write(data, host.voidPromise());
@@ -204,12 +221,15 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // A reset or error on the host socket: reset the guest connection as well.
-        if (cause instanceof IOException) {
-            hostEof = true;
-            conn.abort(stack.now());
-            stack.virtualSwitch().flush();
-        }
+        // A reset or error on the host socket (including a failed write: NotYetConnectedException and
+        // ClosedChannelException come through the void promises of onData): the guest's bytes did not all
+        // arrive, so reset the guest connection rather than end it with a FIN that would claim they did.
+        hostError.inc();
+        java.util.logging.Logger.getLogger(TcpBridge.class.getName()).log(java.util.logging.Level.FINE,
+                () -> host + ": " + cause);
+        hostEof = true;
+        conn.abort(stack.now());
+        stack.virtualSwitch().flush();
         ctx.close();
     }
 }

@@ -22,9 +22,14 @@ import java.util.logging.Logger;
  * guest get its SYN-ACK, and a refused, unreachable or timed-out connect answers the SYN with a RST, so
  * the guest sees exactly what a direct connection would have seen (DESIGN.md "How a frame flows", 4).
  *
- * <p>Connects in flight are bounded per network ({@code tcp.forwardMaxInFlightDrop} counts SYNs left
- * unanswered at the bound; the guest retransmits them), each with its own connect timeout, so one slow
- * destination never blocks the others. 169.254.0.0/16 is refused unless enabled (spec 3.3).
+ * <p>Connects in flight are bounded per network and, through {@link GuestFlows}, per guest and per
+ * destination, each with its own connect timeout, so neither one slow destination nor one guest blocks the
+ * others. A SYN over one of those bounds waits in a FIFO (bounded per network and per guest; the guest's
+ * retransmissions of it are ignored meanwhile) and is connected as soon as a slot frees
+ * ({@code tcp.forward.synWaited}); one that waited longer than a connect timeout is dropped
+ * ({@code tcp.forward.synWaitExpired}); a full queue drops it ({@code tcp.forwardMaxInFlightDrop},
+ * {@code tcp.forward.budgetDropped}; the guest retransmits). A guest out of host sockets gets a RST.
+ * 169.254.0.0/16 is refused unless enabled (spec 3.3).
  */
 public final class TcpForwarder implements TcpLayer.SynHandler {
     private static final Logger LOG = Logger.getLogger(TcpForwarder.class.getName());
@@ -35,8 +40,12 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
      * @param allowLinkLocal forward 169.254.0.0/16 (EC2 metadata) instead of refusing
      */
     public record Options(int connectTimeoutMillis, int maxInFlight, boolean allowLinkLocal) {
-        public static final Options DEFAULTS = new Options(30_000, 128, false);
+        /** 512 in flight per network: the per-guest and per-destination budgets ({@link GuestFlows}) come first. */
+        public static final Options DEFAULTS = new Options(30_000, 512, false);
     }
+
+    /** Name of the pipeline handler that keeps errors before the bridge is attached off Netty's tail. */
+    static final String HOST_ERRORS = "hostErrors";
 
     private final NetworkStack stack;
     private final EventLoop loop;
@@ -45,11 +54,17 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final java.util.HashMap<Long, java.util.function.Supplier<TcpConnection.Handler>> localServices =
             new java.util.HashMap<>();
     private int inFlight;
+    private GuestFlows guests;
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
     private final Counters.Counter connectFailed;
     private final Counters.Counter connected;
+    private final Counters.Counter budgetRefused;
+    private final Counters.Counter budgetDropped;
+    private final Counters.Counter synQueued;
+    private final Counters.Counter synQueueExpired;
+    private final HostErrors hostErrors;
 
     public TcpForwarder(NetworkStack stack, EventLoop loop, Options options) {
         this.stack = stack;
@@ -60,16 +75,34 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.linkLocalRefused = c.counter("tcp.forward.linkLocalRefused");
         this.connectFailed = c.counter("tcp.forward.connectFailed");
         this.connected = c.counter("tcp.forward.connected");
+        this.budgetRefused = c.counter("tcp.forward.budgetRefused");
+        this.budgetDropped = c.counter("tcp.forward.budgetDropped");
+        this.synQueued = c.counter("tcp.forward.synWaited");
+        this.synQueueExpired = c.counter("tcp.forward.synWaitExpired");
+        this.hostErrors = new HostErrors(c.counter("tcp.forward.readBeforeConnect"),
+                c.counter("tcp.forward.hostErrorUnattached"));
         this.bootstrap = new Bootstrap().group(loop).channel(EpollSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, options.connectTimeoutMillis())
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+                // Low marks: bytes the host socket did not take wait here; past the high mark the bridge copies them
+                // out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 16 * 1024))
                 .handler(new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
-                    protected void initChannel(Channel ch) { }
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(HOST_ERRORS, hostErrors);
+                    }
                 });
+    }
+
+    /**
+     * Charges every forwarded connection to its guest (host sockets, connects in flight) and lets a guest
+     * that leaves take its connections with it. Call before traffic flows.
+     */
+    public void setGuestFlows(GuestFlows guests) {
+        this.guests = guests;
     }
 
     /** Makes a forwarder the stack's SYN handler. Call on the loop or before traffic flows. */
@@ -91,6 +124,11 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         return inFlight;
     }
 
+    /** SYNs waiting for a connect slot (loop only). */
+    public int waiting() {
+        return waiting.size();
+    }
+
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
         int dst = req.dstIp();
@@ -108,35 +146,197 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             layer.reject(req, now);
             return;
         }
-        if (inFlight >= options.maxInFlight()) {
-            maxInFlightDrop.inc();
+        if (!tryConnect(layer, req, now, true)) {
+            enqueue(layer, req, now);
+        }
+    }
+
+    /** A SYN waiting for a connect slot: the guest's retransmissions of it are ignored meanwhile. */
+    private record Waiting(TcpLayer layer, TcpLayer.SynRequest req, long since, Object guest) {}
+
+    /**
+     * SYNs over a half-open budget or the network's connect cap wait here, in arrival order, instead of being
+     * dropped: a dropped SYN is retransmitted after 1, 3, 7, 15 s..., so a burst of connects (a thousand
+     * clients at once, all to one server) would be served in ever slower synchronized waves. A waiting SYN
+     * holds no descriptor. Bounded per network and per guest; beyond, the SYN is dropped (counted) and the
+     * guest retransmits it.
+     */
+    private final java.util.ArrayDeque<Waiting> waiting = new java.util.ArrayDeque<>();
+    private final java.util.HashMap<Object, Integer> waitingPerGuest = new java.util.HashMap<>();
+    static final int MAX_WAITING = 8192;
+    static final int MAX_WAITING_PER_GUEST = 2048;
+
+    private void enqueue(TcpLayer layer, TcpLayer.SynRequest req, long now) {
+        Object guest = guests != null ? guests.guestOf(req.guestMac()) : Boolean.TRUE;
+        int mine = waitingPerGuest.getOrDefault(guest, 0);
+        if (waiting.size() >= MAX_WAITING || mine >= MAX_WAITING_PER_GUEST) {
+            (inFlight >= options.maxInFlight() ? maxInFlightDrop : budgetDropped).inc();
             layer.drop(req);
             return;
         }
-        int hostDst = stack.config().translate(dst);
+        synQueued.inc();
+        waitingPerGuest.put(guest, mine + 1);
+        waiting.addLast(new Waiting(layer, req, now, guest));
+    }
+
+    /** Starts what waits and now fits; forgets what vanished or waited longer than a connect timeout. */
+    private void drainWaiting() {
+        if (draining) {
+            drainAgain = true; // a connect completed inline while draining: go round once more
+            return;
+        }
+        draining = true;
+        try {
+            do {
+                drainAgain = false;
+                drainOnce();
+            } while (drainAgain);
+        } finally {
+            draining = false;
+        }
+    }
+
+    private boolean draining;
+    private boolean drainAgain;
+
+    private void drainOnce() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        long now = stack.now();
+        long maxWait = options.connectTimeoutMillis() * 1_000_000L;
+        // Destinations found full in this pass: the SYNs behind them are not tried again.
+        java.util.HashSet<Long> full = new java.util.HashSet<>();
+        for (java.util.Iterator<Waiting> it = waiting.iterator(); it.hasNext(); ) {
+            Waiting w = it.next();
+            boolean done;
+            long dst = ((long) w.req().dstIp() << 16) | w.req().dstPort();
+            if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
+                done = true; // aborted meanwhile (its guest left, the stack closed)
+            } else if (now - w.since() > maxWait) {
+                synQueueExpired.inc();
+                w.layer().drop(w.req());
+                done = true;
+            } else if (inFlight >= options.maxInFlight()) {
+                return; // nothing more can start now; expiry waits for the next pass
+            } else if (full.contains(dst)) {
+                done = false;
+            } else {
+                done = tryConnect(w.layer(), w.req(), now, false);
+                if (!done) {
+                    full.add(dst);
+                }
+            }
+            if (done) {
+                it.remove();
+                waitingPerGuest.computeIfPresent(w.guest(), (k, n) -> n <= 1 ? null : n - 1);
+            }
+        }
+    }
+
+    /**
+     * Starts the host connect for a pending SYN, or refuses it (RST) when the guest is out of host sockets.
+     *
+     * @return false when it must wait for a connect slot (network cap, half-open per guest or destination)
+     */
+    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, long now, boolean first) {
+        if (inFlight >= options.maxInFlight()) {
+            return false;
+        }
+        int hostDst = stack.config().translate(req.dstIp());
+        GuestFlows.Flow flow = null;
+        if (guests != null) {
+            flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
+                    : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
+            if (flow == null) {
+                if (guests.socketsExhausted(req.guestMac())) {
+                    // Out of host sockets: refuse at once, as a host out of descriptors would (counted by budget.*).
+                    budgetRefused.inc();
+                    layer.reject(req, now);
+                    return true;
+                }
+                return false; // too many connects in flight for this guest or destination
+            }
+        }
         inFlight++;
         InetSocketAddress target = new InetSocketAddress(Ipv4Address.toInet(hostDst), req.dstPort());
         ChannelFuture f = bootstrap.connect(target);
+        GuestFlows.Flow owned = flow;
+        if (owned != null) {
+            // The descriptor is the budgeted resource: released when the host channel closes, whatever closed it.
+            f.channel().closeFuture().addListener(x -> owned.release());
+            owned.onAbort(() -> {
+                layer.drop(req);
+                f.channel().close();
+            });
+        }
         f.addListener((ChannelFuture cf) -> {
             inFlight--;
+            if (owned != null) {
+                owned.connected();
+            }
+            drainWaiting();
             long t = stack.now();
             if (!cf.isSuccess()) {
                 connectFailed.inc();
                 LOG.log(Level.FINE, () -> "connect " + target + " for " + req.key() + " failed: " + cf.cause());
-                layer.reject(req, t);
-                stack.virtualSwitch().flush();
+                if (stack.tcp().pendingSyns().get(req.key()) == req) {
+                    layer.reject(req, t);
+                    stack.virtualSwitch().flush();
+                }
                 return;
             }
             Channel ch = cf.channel();
             TcpBridge bridge = new TcpBridge(stack, ch);
             TcpConnection c = layer.accept(req, bridge, t);
             if (c == null) {
-                ch.close(); // the request vanished meanwhile (stack closing)
+                ch.close(); // the request vanished meanwhile (stack closing, or its guest left)
                 return;
             }
             connected.inc();
             bridge.attach(c);
+            if (owned != null) {
+                owned.onAbort(() -> {
+                    c.abort(stack.now()); // onClosed closes the host channel
+                    ch.close();
+                });
+            }
             stack.virtualSwitch().flush();
         });
+        return true;
+    }
+
+    /**
+     * Last in a host channel's pipeline, where the bridge is not yet (or no longer) attached.
+     *
+     * <p>The race of issue 9 (about 700 "exceptionCaught ... NotYetConnectedException" warnings in 15 s of
+     * 16 short-GET loops): epoll reports the host socket readable while its non-blocking connect is still in
+     * progress; Netty reads, the kernel answers ENOTCONN, and Netty fires {@code NotYetConnectedException}
+     * down a pipeline that had no handler yet, so it reached the tail and was logged as a warning, once per
+     * connection. The connect then completes normally: the event is harmless and only counted
+     * ({@code tcp.forward.readBeforeConnect}). Any other error before the bridge is attached is counted
+     * ({@code tcp.forward.hostErrorUnattached}) and closes the channel, which fails the connect and answers
+     * the guest's SYN with a RST.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class HostErrors extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final Counters.Counter readBeforeConnect;
+        private final Counters.Counter errors;
+
+        HostErrors(Counters.Counter readBeforeConnect, Counters.Counter errors) {
+            this.readBeforeConnect = readBeforeConnect;
+            this.errors = errors;
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof java.nio.channels.NotYetConnectedException && !ctx.channel().isActive()) {
+                readBeforeConnect.inc();
+                return;
+            }
+            errors.inc();
+            LOG.log(Level.FINE, () -> ctx.channel() + ": " + cause);
+            ctx.close();
+        }
     }
 }

@@ -42,6 +42,8 @@ public final class UdpFlow {
     private boolean connected;
     private boolean closed;
     private ArrayDeque<ByteBuf> pending;
+    /** The guest's budget entry (null when the forwarder has no {@link GuestFlows}); released on close. */
+    GuestFlows.Flow owner;
 
     UdpFlow(UdpForwarder.FlowKey key, int hostDstIp, EpollDatagramChannel channel, long now) {
         this.key = key;
@@ -123,6 +125,9 @@ public final class UdpFlow {
             pending = null;
         }
         channel.close();
+        if (owner != null) {
+            owner.release();
+        }
     }
 
     @Override

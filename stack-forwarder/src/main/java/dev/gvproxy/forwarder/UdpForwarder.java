@@ -97,6 +97,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     private final IdleFlows<FlowKey, UdpFlow> flows = new IdleFlows<>(64, f -> f.lastActive);
     private ScheduledFuture<?> sweeper;
     private boolean closed;
+    private GuestFlows guests;
 
     private final Counters.Counter flowLimit;
     private final Counters.Counter linkLocalDrop;
@@ -160,6 +161,11 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         return options;
     }
 
+    /** Charges every flow to its guest (UDP flows and host sockets per guest); call before traffic flows. */
+    public void setGuestFlows(GuestFlows guests) {
+        this.guests = guests;
+    }
+
     /** Number of open flows. */
     public int flowCount() {
         return flows.size();
@@ -211,7 +217,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
                 flowLimit.inc();
                 return;
             }
-            flow = open(key, now);
+            flow = open(key, d.srcMac(), now);
             if (flow == null) {
                 return;
             }
@@ -237,7 +243,14 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         }
     }
 
-    private UdpFlow open(FlowKey key, long now) {
+    private UdpFlow open(FlowKey key, long mac, long now) {
+        GuestFlows.Flow owner = null;
+        if (guests != null) {
+            owner = guests.open(mac, GuestFlows.Kind.UDP, null);
+            if (owner == null) {
+                return null; // the guest's (or the network's) budget; counted as budget.*
+            }
+        }
         int hostDst = stack.config().translate(key.dstIp());
         EpollDatagramChannel ch;
         try {
@@ -246,6 +259,9 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
             // Out of descriptors, typically.
             socketError.inc();
             LOG.log(Level.FINE, "udp: cannot create host socket", e);
+            if (owner != null) {
+                owner.release();
+            }
             return null;
         }
         ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(MAX_PAYLOAD + 1));
@@ -253,6 +269,10 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         // datagrams queued behind it would wait for the next arrival.
         ch.config().setEpollMode(EpollMode.LEVEL_TRIGGERED);
         UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
+        if (owner != null) {
+            flow.owner = owner;
+            owner.onAbort(() -> remove(flow));
+        }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
         flows.put(key, flow);
         flowsOpened.inc();

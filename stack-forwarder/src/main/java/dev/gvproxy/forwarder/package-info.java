@@ -19,8 +19,9 @@
  * gvproxy). Datagrams arriving before the connect completes wait in a queue of at most 16. Guest payloads
  * go out as retained slices of the received frame (no copy); replies are copied once into the outgoing
  * frame by the stack, which fragments anything above the MTU. Flows die after 90 s without a datagram
- * in either direction (time is injected; the sweep runs once a second); at most 4096 exist, a new key
- * beyond that is dropped and counted ({@code udp.flowLimit}); link-local destinations are dropped unless
+ * in either direction (time is injected; the sweep runs once a second); at most 4096 exist per network and
+ * a guest's budget per guest, a new key beyond that is dropped and counted ({@code udp.flowLimit},
+ * {@code budget.udpFlowsPerGuest}); link-local destinations are dropped unless
  * allowed ({@code udp.linkLocalDrop}). Unlike gvproxy, an ECONNREFUSED on the host socket (the peer
  * answered ICMP port unreachable) is turned into an ICMP port unreachable to the guest, quoting a
  * reconstruction of its last datagram, so guests fail fast instead of timing out.
@@ -34,6 +35,30 @@
  * mechanism Netty's channels use — so there is no polling thread. The kernel allows ping sockets only
  * within {@code net.ipv4.ping_group_range}: when it refuses, one warning explains the sysctl and every
  * refused echo is counted.
+ *
+ * <p><b>The guest is untrusted: budgets and owners</b> ({@link dev.gvproxy.forwarder.GuestFlows}). Every flow
+ * a guest makes the host hold is registered under its owner, the source MAC of the frame that created it, and
+ * charged to a guest (the MAC's switch port, else the MAC) and to the network: host sockets per guest and per
+ * network (defaults derived from {@code RLIMIT_NOFILE}: the network may use all but 256 descriptors, one
+ * guest a quarter of that), UDP flows and ping sockets per guest, host connects in flight per guest and per
+ * destination. Refusals are counted under {@code budget.*}: a SYN over the socket budget is answered with a
+ * RST at once ({@code tcp.forward.budgetRefused}), one over a half-open budget waits for a slot, or is
+ * dropped and retransmitted by the guest when the wait queue is full ({@code tcp.forward.budgetDropped});
+ * a UDP datagram or echo over budget is dropped. The network-wide caps above (4096 UDP flows, connects in
+ * flight) stay as the outer bound. When a switch port closes, its MACs' flows are kept for a grace period (default 30 s) so a reconnecting agent keeps its
+ * connections; a MAC not seen again by then has every flow aborted and its host sockets closed
+ * ({@code budget.flowsAbortedOnLeave}). The descriptor is the budgeted resource: a TCP flow is released
+ * when its host channel closes, whatever closed it. TCP buffer memory is budgeted per network in
+ * stack-core ({@code TcpMemory}): the bridge reports bytes consumed only once the host socket took them,
+ * so Netty's outbound queue is inside that budget, and while a host channel is not writable the bridge
+ * copies the guest's payload out of the frame so that a stalled host pins payload bytes, not whole
+ * transport read buffers ({@code tcp.bridge.bytesCopiedWhileBlocked}).
+ *
+ * <p><b>Host-socket errors.</b> Every forwarded host channel ends in a handler that keeps errors off Netty's
+ * pipeline tail: epoll may report a connecting socket readable before its connect completes, Netty's read
+ * then fails with {@code NotYetConnectedException} (ENOTCONN); that is harmless and counted
+ * ({@code tcp.forward.readBeforeConnect}). Once attached, the bridge turns any host error into a reset of the
+ * guest connection ({@code tcp.bridge.hostError}).
  *
  * <p><b>Threading.</b> Everything here runs on the network's single event loop, as the stack does: no
  * locks. {@code install(...)} helpers wire a forwarder into a {@code NetworkStack} and schedule its idle

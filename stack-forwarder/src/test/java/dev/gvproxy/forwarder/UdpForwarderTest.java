@@ -117,6 +117,33 @@ class UdpForwarderTest {
     }
 
     @Test
+    void flowsPerGuestAreBoundedAndLeaveWithTheGuest() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        GuestFlows guests = h.onLoop(() -> GuestFlows.install(h.sw, h.counters, () -> h.now,
+                GuestFlows.Limits.forDescriptorLimit(20_000).withFlows(2, 1).withGraceNanos(1_000_000_000L)));
+        h.run(() -> fwd.setGuestFlows(guests));
+        for (int port = 40100; port < 40103; port++) {
+            h.send(LoopHarness.udpFrame(GUEST_IP, port, HOST_IP, echo.port(), bytes("x")));
+        }
+        assertNotNull(h.takeIp(WAIT));
+        assertNotNull(h.takeIp(WAIT));
+        assertEquals(2, (int) h.onLoop(fwd::flowCount), "the third flow is over the guest's budget");
+        assertEquals(1, h.count("budget.udpFlowsPerGuest"));
+        assertEquals(2, (int) h.onLoop(guests::sockets));
+
+        // The guest's port goes away and does not come back: its flows are closed after the grace period.
+        h.run(() -> h.sw.detach(h.guest));
+        h.now += 999_999_999L;
+        h.run(() -> guests.poll(h.now));
+        assertEquals(2, (int) h.onLoop(fwd::flowCount));
+        h.now += 1;
+        h.run(() -> guests.poll(h.now));
+        assertEquals(0, (int) h.onLoop(fwd::flowCount));
+        assertEquals(0, (int) h.onLoop(guests::sockets));
+        assertEquals(2, h.count("budget.flowsAbortedOnLeave"));
+    }
+
+    @Test
     void configuredNatEntryOutsideTheSubnet() throws Exception {
         // A second network whose NAT also maps 10.1.2.3 (reached through the guest's default route) to loopback.
         h.close();

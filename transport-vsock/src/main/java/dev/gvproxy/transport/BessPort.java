@@ -48,7 +48,7 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
     private final MemorySegment tx;
     private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
     private final Counters.Counter badLength;
-    private final Counters.Counter txQueueFull;
+    private final TxQueueFull txQueueFull;
     private final Counters.Counter txClosed;
     private final Counters.Counter txTooBig;
     private final Counters.Counter portError;
@@ -67,7 +67,7 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
         this.rx = arena.allocate(VirtualSwitch.MAX_FRAME);
         this.tx = arena.allocate(VirtualSwitch.MAX_FRAME);
         this.badLength = counters.counter("transport.badFrameLength");
-        this.txQueueFull = counters.counter("transport.txQueueFull");
+        this.txQueueFull = new TxQueueFull(counters);
         this.txClosed = counters.counter("transport.txClosedPort");
         this.txTooBig = counters.counter("transport.datagramSendError");
         this.portError = counters.counter("transport.portError");
@@ -153,7 +153,7 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
             return;
         }
         if (pendingBytes > ChannelPort.MAX_QUEUED_BYTES) {
-            txQueueFull.inc();
+            txQueueFull.inc(port);
             frame.release();
             return;
         }

@@ -54,7 +54,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
     private final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
     private final Counters.Counter badLength;
     private final Counters.Counter tooLarge;
-    private final Counters.Counter txQueueFull;
+    private final TxQueueFull txQueueFull;
     private final Counters.Counter txClosed;
     private final Semaphore inFlight = new Semaphore(MAX_BATCHES_IN_FLIGHT);
     private final LinkedBlockingQueue<List<ByteBuf>> toWriter = new LinkedBlockingQueue<>();
@@ -75,7 +75,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
         this.name = name;
         this.badLength = ctx.counters().counter("transport.badFrameLength");
         this.tooLarge = ctx.counters().counter("transport.frameTooLargeForFraming");
-        this.txQueueFull = ctx.counters().counter("transport.txQueueFull");
+        this.txQueueFull = new TxQueueFull(ctx.counters());
         this.txClosed = ctx.counters().counter("transport.txClosedPort");
     }
 
@@ -239,7 +239,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
             tooLarge.inc();
             frame.release();
         } else if (pendingBytes.get() > ChannelPort.MAX_QUEUED_BYTES) {
-            txQueueFull.inc();
+            txQueueFull.inc(port);
             frame.release();
         } else {
             pendingBytes.addAndGet(length);

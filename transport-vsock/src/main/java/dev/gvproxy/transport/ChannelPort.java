@@ -30,7 +30,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
     private final VirtualSwitch sw;
     private final String name;
     private final Consumer<SwitchPort> onAttach;
-    private final Counters.Counter txQueueFull;
+    private final TxQueueFull txQueueFull;
     private final Counters.Counter txClosed;
     private final Counters.Counter notFrame;
     private final Counters.Counter portError;
@@ -50,7 +50,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
         this.sw = sw;
         this.name = name;
         this.onAttach = onAttach;
-        this.txQueueFull = counters.counter("transport.txQueueFull");
+        this.txQueueFull = new TxQueueFull(counters);
         this.txClosed = counters.counter("transport.txClosedPort");
         this.notFrame = counters.counter("transport.unexpectedMessage");
         this.portError = counters.counter("transport.portError");
@@ -140,7 +140,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
             return;
         }
         if (!ch.isWritable() && ch.bytesBeforeWritable() > MAX_QUEUED_BYTES) {
-            txQueueFull.inc();
+            txQueueFull.inc(port);
             frame.release();
             return;
         }

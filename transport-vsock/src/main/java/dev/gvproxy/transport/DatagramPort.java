@@ -38,7 +38,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
     private final Counters.Counter unnamedPeer;
     private final Counters.Counter noPeer;
     private final Counters.Counter sendError;
-    private final Counters.Counter txQueueFull;
+    private final TxQueueFull txQueueFull;
     private final Counters.Counter hello;
     private Channel channel;
     private DomainSocketAddress peer;
@@ -51,7 +51,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
         this.unnamedPeer = counters.counter("transport.unnamedPeer");
         this.noPeer = counters.counter("transport.txNoPeer");
         this.sendError = counters.counter("transport.datagramSendError");
-        this.txQueueFull = counters.counter("transport.txQueueFull");
+        this.txQueueFull = new TxQueueFull(counters);
         this.hello = counters.counter("transport.vfkitHello");
     }
 
@@ -150,7 +150,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
             return;
         }
         if (!ch.isWritable() && ch.bytesBeforeWritable() > ChannelPort.MAX_QUEUED_BYTES) {
-            txQueueFull.inc();
+            txQueueFull.inc(port);
             frame.release();
             return;
         }

@@ -79,8 +79,13 @@
  * truncated) and, when much smaller, copied into a right-sized one so a queued frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame and writes it as
  * two buffers, a 2- or 4-byte prefix from the channel's allocator and the frame itself; the channel releases
  * both after writing. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
- * (4 MiB) and are then dropped ({@code transport.txQueueFull}); {@code isWritable()} turns false above the
- * 1 MiB write-buffer high mark, which the gateway's TCP uses for backpressure.
+ * (4 MiB) and are then dropped ({@code transport.txQueueFull}, and per port {@code transport.txQueueFull.port<id>},
+ * so {@code /stats} names the guest that does not keep up); {@code isWritable()} turns false above the 1 MiB
+ * write-buffer high mark. The 4 MiB bound is the right kind of bound (Ethernet is lossy, a queue towards a VM
+ * that stopped reading must not grow), and at about 2,800 full frames it is deep enough for bursts; what fills
+ * it in practice is the gateway's TCP sending whole guest windows at once, since the TCP bridge does not yet
+ * pace its host reads on the port's {@code isWritable()} (issue 9: 90,066 drops in a soak, UDP DNS replies
+ * among them). Pacing TCP on the port, not a deeper queue, is the fix.
  *
  * <h2>Lifecycle and differences from gvproxy</h2>
  * A port attaches when its connection becomes active (for {@code /connect}: when the request is seen) and

@@ -107,6 +107,22 @@ public final class NetnsGuest implements AutoCloseable {
         return forwarder;
     }
 
+    /**
+     * Stops the agent as if it were killed: its connection to gvproxy closes (the switch port goes away) while
+     * the namespace, its TAP (with {@link Builder#staticAddress}) and the guest's sockets stay.
+     */
+    public void stopAgent() {
+        forwarder.close();
+    }
+
+    /** Starts a new agent with the same options after {@link #stopAgent} (needs {@link Builder#staticAddress}). */
+    public void restartAgent(Duration timeout) throws IOException, InterruptedException {
+        forwarder = Gvforwarder.start(forwarder.options());
+        if (!forwarder.awaitRunning(timeout)) {
+            throw new IOException("gvforwarder-java did not reconnect within " + timeout + ": " + forwarder.lastError());
+        }
+    }
+
     /** @return {@code /etc/netns/NAME/resolv.conf} when this guest manages DNS settings, else {@code null} */
     public Path resolvConf() {
         return etcNetnsDir == null ? null : etcNetnsDir.resolve("resolv.conf");

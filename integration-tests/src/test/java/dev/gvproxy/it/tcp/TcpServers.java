@@ -141,6 +141,21 @@ public final class TcpServers implements AutoCloseable {
         });
     }
 
+    /**
+     * Holds every connection open without reading or writing until the client closes or resets it;
+     * {@code open} follows how many are open right now.
+     */
+    public int idle(AtomicInteger open) throws IOException {
+        return serve(sock -> {
+            open.incrementAndGet();
+            try {
+                sock.getInputStream().transferTo(OutputStream.nullOutputStream());
+            } finally {
+                open.decrementAndGet();
+            }
+        });
+    }
+
     /** An HTTP server answering every GET with {@code body}. Returns its port. */
     public int http(String body) throws IOException {
         HttpServer s = HttpServer.create(new InetSocketAddress(LOOPBACK, 0), 0);

@@ -19,6 +19,9 @@ import java.util.List;
  *   <li>an exact duplicate of a fragment already held is ignored (links may duplicate);</li>
  *   <li>any other overlap discards the whole datagram (as Linux does since FragmentSmack);</li>
  *   <li>a datagram whose payload would exceed 65,515 bytes is discarded;</li>
+ *   <li>memory is bounded per source address (a quarter of the total, at most {@value #MAX_DATAGRAMS_PER_SOURCE}
+ *       datagrams): a source over its share loses its own oldest datagram ({@code ipv4.reassemblyPerSourceLimit}),
+ *       so one guest flooding fragments cannot evict the others' datagrams;</li>
  *   <li>memory is bounded over all datagrams: the oldest incomplete datagram is evicted to make room;</li>
  *   <li>incomplete datagrams are discarded after the configured timeout.</li>
  * </ul>
@@ -27,6 +30,7 @@ import java.util.List;
 public final class FragmentReassembler {
     static final int MAX_PAYLOAD = 65535 - 20;
     static final int MAX_DATAGRAMS = 1024;
+    static final int MAX_DATAGRAMS_PER_SOURCE = 64;
 
     record Key(int src, int dst, int protocol, int id) {}
 
@@ -66,7 +70,11 @@ public final class FragmentReassembler {
     private final ByteBufAllocator alloc;
     private final long timeoutNanos;
     private final int maxBytes;
+    private final int maxBytesPerSource;
     private int heldBytes;
+    /** Per source address: {bytes held, datagrams pending}. */
+    private final java.util.HashMap<Integer, int[]> bySource = new java.util.HashMap<>();
+    private final Counters.Counter perSourceLimit;
 
     private final Counters.Counter duplicate;
     private final Counters.Counter overlap;
@@ -77,10 +85,19 @@ public final class FragmentReassembler {
     private final Counters.Counter inconsistent;
     private final Counters.Counter fragments;
 
+    /** A reassembler whose per-source share is a quarter of {@code maxBytes} (at least one maximal datagram). */
     public FragmentReassembler(ByteBufAllocator alloc, Counters counters, long timeoutNanos, int maxBytes) {
+        this(alloc, counters, timeoutNanos, maxBytes, Math.min(maxBytes, Math.max(MAX_PAYLOAD, maxBytes / 4)));
+    }
+
+    /** @param maxBytesPerSource fragment bytes one source address may have held at once */
+    public FragmentReassembler(ByteBufAllocator alloc, Counters counters, long timeoutNanos, int maxBytes,
+            int maxBytesPerSource) {
         this.alloc = alloc;
         this.timeoutNanos = timeoutNanos;
         this.maxBytes = maxBytes;
+        this.maxBytesPerSource = maxBytesPerSource;
+        this.perSourceLimit = counters.counter("ipv4.reassemblyPerSourceLimit");
         this.duplicate = counters.counter("ipv4.fragmentDuplicate");
         this.overlap = counters.counter("ipv4.fragmentOverlap");
         this.tooBig = counters.counter("ipv4.fragmentTooBig");
@@ -112,11 +129,17 @@ public final class FragmentReassembler {
         }
         Datagram d = datagrams.get(key);
         if (d == null) {
+            int[] u = bySource.get(src);
+            if (u != null && u[1] >= MAX_DATAGRAMS_PER_SOURCE) {
+                perSourceLimit.inc();
+                evictOldestOf(src);
+            }
             if (datagrams.size() >= MAX_DATAGRAMS) {
                 evictOldest();
             }
             d = new Datagram(now);
             datagrams.put(key, d);
+            bySource.computeIfAbsent(src, k -> new int[2])[1]++;
         }
         if (!more) {
             int total = offset + len;
@@ -148,6 +171,14 @@ public final class FragmentReassembler {
             discard(key);
             return null;
         }
+        for (int[] u = bySource.get(src); u != null && u[0] + len > maxBytesPerSource; u = bySource.get(src)) {
+            perSourceLimit.inc();
+            if (datagrams.keySet().stream().filter(k -> k.src() == src).findFirst().orElseThrow().equals(key)) {
+                discard(key); // this datagram alone is over the source's share
+                return null;
+            }
+            evictOldestOf(src);
+        }
         while (heldBytes + len > maxBytes && !datagrams.isEmpty()) {
             Key oldest = datagrams.keySet().iterator().next();
             if (oldest.equals(key)) {
@@ -160,11 +191,12 @@ public final class FragmentReassembler {
         fs.add(i, new Fragment(offset, payload.retainedSlice()));
         d.held += len;
         heldBytes += len;
+        bySource.get(src)[0] += len;
         if (d.totalLength < 0 || !contiguous(d)) {
             return null;
         }
         datagrams.remove(key);
-        heldBytes -= d.held;
+        forget(key, d);
         reassembled.inc();
         CompositeByteBuf out = alloc.compositeBuffer(fs.size());
         for (Fragment f : fs) {
@@ -190,31 +222,56 @@ public final class FragmentReassembler {
     }
 
     private void evictOldest() {
-        Iterator<Datagram> it = datagrams.values().iterator();
-        Datagram d = it.next();
-        it.remove();
-        heldBytes -= d.held;
-        d.release();
+        java.util.Map.Entry<Key, Datagram> e = datagrams.entrySet().iterator().next();
+        datagrams.remove(e.getKey());
+        forget(e.getKey(), e.getValue());
+        e.getValue().release();
         evicted.inc();
+    }
+
+    /** Evicts the oldest datagram of {@code src}, which must have one. */
+    private void evictOldestOf(int src) {
+        for (java.util.Map.Entry<Key, Datagram> e : datagrams.entrySet()) {
+            if (e.getKey().src() == src) {
+                datagrams.remove(e.getKey());
+                forget(e.getKey(), e.getValue());
+                e.getValue().release();
+                evicted.inc();
+                return;
+            }
+        }
+    }
+
+    /** Takes a datagram that left the table off the totals. */
+    private void forget(Key key, Datagram d) {
+        heldBytes -= d.held;
+        int[] u = bySource.get(key.src());
+        if (u != null) {
+            u[0] -= d.held;
+            if (--u[1] <= 0) {
+                bySource.remove(key.src());
+            }
+        }
     }
 
     private void discard(Key key) {
         Datagram d = datagrams.remove(key);
         if (d != null) {
-            heldBytes -= d.held;
+            forget(key, d);
             d.release();
         }
     }
 
     /** Discards datagrams older than the timeout. */
     public void expire(long now) {
-        for (Iterator<Datagram> it = datagrams.values().iterator(); it.hasNext(); ) {
-            Datagram d = it.next();
+        for (Iterator<java.util.Map.Entry<Key, Datagram>> it = datagrams.entrySet().iterator(); it.hasNext(); ) {
+            java.util.Map.Entry<Key, Datagram> e = it.next();
+            Datagram d = e.getValue();
             if (now - d.created < timeoutNanos) {
                 break; // insertion order = age order
             }
             it.remove();
-            heldBytes -= d.held;
+            forget(e.getKey(), d);
             d.release();
             timedOut.inc();
         }
@@ -232,6 +289,12 @@ public final class FragmentReassembler {
         return heldBytes;
     }
 
+    /** Fragment bytes held for {@code src}. */
+    public int heldBytes(int src) {
+        int[] u = bySource.get(src);
+        return u == null ? 0 : u[0];
+    }
+
     public int pendingDatagrams() {
         return datagrams.size();
     }
@@ -239,6 +302,7 @@ public final class FragmentReassembler {
     public void clear() {
         datagrams.values().forEach(Datagram::release);
         datagrams.clear();
+        bySource.clear();
         heldBytes = 0;
     }
 }

@@ -86,6 +86,10 @@ public final class TcpConnection {
     TimerHook timerHook;
     /** The layer's bookkeeping: the deadline currently queued for this connection. */
     long scheduledDeadline = NEVER;
+    /** The network's TCP buffer budget (set by the layer); see {@link TcpMemory}. */
+    TcpMemory memory;
+    /** What this connection is charged in {@link #memory} now. */
+    private long charged;
 
     private TcpState state;
     private boolean passiveOpen;
@@ -981,7 +985,8 @@ public final class TcpConnection {
                 || state == TcpState.SYN_RECEIVED || state == TcpState.SYN_SENT)) {
             return 0;
         }
-        return Math.max(0, cfg.sendBuffer() - sndBuf.size());
+        int space = Math.max(0, cfg.sendBuffer() - sndBuf.size());
+        return memory == null ? space : memory.cap(space, sndBuf.size());
     }
 
     /**
@@ -1013,6 +1018,7 @@ public final class TcpConnection {
     /** The application wrote {@code n} delivered bytes out: the receive window may reopen. */
     public void consumed(int n, long now) {
         rcvUser = Math.max(0, rcvUser - n);
+        recharge();
         if (!state.receivesData()) {
             return;
         }
@@ -1293,7 +1299,13 @@ public final class TcpConnection {
     /** Free receive space we can offer now (RFC 9293 RCV.WND before scaling). */
     private int receiveSpace() {
         int max = 65535 << rcvShift;
-        return Math.max(0, Math.min(max, cfg.receiveBuffer() - rcvUser));
+        int space = Math.max(0, Math.min(max, cfg.receiveBuffer() - rcvUser));
+        int promised = Math.max(0, rcvAdvMax - rcvNxt);
+        if (memory != null && space > promised) {
+            // Only growth beyond what is already promised is new memory; the budget decides how much.
+            space = promised + memory.cap(space - promised, (long) rcvUser + promised);
+        }
+        return space;
     }
 
     /**
@@ -1344,6 +1356,9 @@ public final class TcpConnection {
             window = 0;
         } else if (syn) {
             int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
+            if (memory != null) {
+                w = memory.cap(w, rcvUser); // a SYN's window is a promise like any other
+            }
             window = w;
             rcvAdv = rcvNxt + w;
             rcvAdvMax = rcvAdv;
@@ -1452,7 +1467,34 @@ public final class TcpConnection {
         tlpDeadline = NEVER;
         keepaliveDeadline = NEVER;
         releaseBuffers();
+        recharge();
         handler.onClosed(this);
+    }
+
+    /**
+     * Brings this connection's share of the network's TCP memory up to date (see {@link TcpMemory}): bytes
+     * delivered but not consumed, the receive window promised, and the send buffer.
+     */
+    private void recharge() {
+        if (memory == null) {
+            return;
+        }
+        long c = 0;
+        if (state != TcpState.CLOSED) {
+            c = (long) rcvUser + sndBuf.size();
+            if (state.receivesData() || state == TcpState.SYN_RECEIVED) {
+                c += Math.max(0, rcvAdvMax - rcvNxt);
+            }
+        }
+        if (c != charged) {
+            memory.add(c - charged);
+            charged = c;
+        }
+    }
+
+    /** Bytes this connection is charged in the network's TCP memory budget. */
+    public long chargedBytes() {
+        return charged;
     }
 
     private void releaseBuffers() {
@@ -1461,6 +1503,7 @@ public final class TcpConnection {
     }
 
     private void changed() {
+        recharge();
         if (timerHook != null) {
             timerHook.deadlineChanged(this);
         }

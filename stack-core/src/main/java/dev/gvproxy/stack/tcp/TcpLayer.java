@@ -72,6 +72,7 @@ public final class TcpLayer implements TransportHandler {
     private SynHandler synHandler;
     private int nextEphemeralPort = EPHEMERAL_FIRST;
     private LongConsumer wakeup = d -> { };
+    private TcpMemory memory;
 
     private final Counters.Counter noConnection;
     private final Counters.Counter resetsSent;
@@ -95,6 +96,24 @@ public final class TcpLayer implements TransportHandler {
         this.noSynHandler = counters.counter("tcp.noListener");
         this.timeWaitReuse = counters.counter("tcp.timeWaitReuse");
         this.badSynFlags = counters.counter("tcp.badSynFlags");
+        this.memory = new TcpMemory(TcpMemory.UNLIMITED, defaultFloor(config), counters);
+    }
+
+    /** What a connection may always hold under memory pressure: two segments, at most 64 KiB. */
+    public static int defaultFloor(TcpConfig config) {
+        return Math.min(64 * 1024, Math.min(config.receiveBuffer(), 2 * config.mss()));
+    }
+
+    /**
+     * Bounds the bytes all connections may hold (see {@link TcpMemory}); applies to connections created from
+     * now on, so call it before traffic flows.
+     */
+    public void setMemoryLimit(long bytes) {
+        this.memory = new TcpMemory(bytes, defaultFloor(config), counters);
+    }
+
+    public TcpMemory memory() {
+        return memory;
     }
 
     public void setSynHandler(SynHandler synHandler) {
@@ -249,6 +268,7 @@ public final class TcpLayer implements TransportHandler {
         TcpConnection c = new TcpConnection(key.localIp(), key.localPort(), key.remoteIp(), key.remotePort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
+        c.memory = memory;
         connections.put(key, c);
         return c;
     }
