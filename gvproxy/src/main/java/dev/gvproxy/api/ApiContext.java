@@ -47,6 +47,7 @@ public final class ApiContext {
     final Counters.Counter pipelineLimit;
     final Counters.Counter unauthorized;
     final Counters.Counter badRequest;
+    final Counters.Counter bodyTooLarge;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -69,6 +70,7 @@ public final class ApiContext {
         this.pipelineLimit = apiCounters.counter("api.pipelineLimit");
         this.unauthorized = apiCounters.counter("api.unauthorized");
         this.badRequest = apiCounters.counter("api.badRequest");
+        this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
     }
 
     public static Builder builder() {

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
@@ -119,10 +120,21 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         ChannelPipeline p = ctx.pipeline();
         if (p.get(HttpObjectAggregator.class) == null) {
-            p.addBefore(ctx.name(), AGGREGATOR, new HttpObjectAggregator(api.maxBody));
+            p.addBefore(ctx.name(), AGGREGATOR, aggregator(api));
             addedAggregator = true;
         }
         armIdle(ctx, api.requestTimeoutMillis);
+    }
+
+    /** Go's body limit role: bodies above {@link ApiContext#maxBody} get 413, counted {@code api.bodyTooLarge}. */
+    static HttpObjectAggregator aggregator(ApiContext api) {
+        return new HttpObjectAggregator(api.maxBody) {
+            @Override
+            protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) throws Exception {
+                api.bodyTooLarge.inc();
+                super.handleOversizedMessage(ctx, oversized);
+            }
+        };
     }
 
     @Override
@@ -277,7 +289,12 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     private Step prepare(Request req) {
         boolean keepAlive = req.keepAlive();
         if (req.malformed()) {
-            return c -> done(Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false));
+            // Also a request line or headers beyond the codec's limits.
+            Response r = Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false);
+            return c -> {
+                api.badRequest.inc();
+                return done(r);
+            };
         }
         QueryStringDecoder q = new QueryStringDecoder(req.uri());
         String path = q.path();

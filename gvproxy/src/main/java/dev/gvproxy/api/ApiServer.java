@@ -64,7 +64,7 @@ public final class ApiServer {
                     perGuest.computeIfPresent(guest, (k, n) -> n <= 1 ? null : n - 1);
                 });
                 ch.pipeline().addLast("http", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 8192));
-                ch.pipeline().addLast(ApiHandler.AGGREGATOR, new HttpObjectAggregator(api.maxBody));
+                ch.pipeline().addLast(ApiHandler.AGGREGATOR, ApiHandler.aggregator(api));
                 ch.pipeline().addLast("api", new ApiHandler(api, ApiHandler.Surface.IN_VM));
             }
         };

@@ -259,6 +259,15 @@ class InVmApiSecurityTest {
         assertEquals(3, apiCounters.get("api.badRequest"));
         // Bodies above 64 KiB are refused by the aggregator.
         assertEquals(413, guest("/services/forwarder/expose", "{\"local\":\"" + "a".repeat(70_000) + "\"}").status());
+        assertEquals(1, apiCounters.get("api.bodyTooLarge"));
+        // A request line beyond the in-VM codec's 4 KiB.
+        EmbeddedChannel ch = new AddressedChannel(GUEST);
+        ch.pipeline().addLast(ApiServer.inVm(api().build()));
+        register(ch);
+        Resp longLine = send(ch, "GET /" + "x".repeat(5000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        ch.finishAndReleaseAll();
+        assertEquals(400, longLine.status());
+        assertEquals(4, apiCounters.get("api.badRequest"));
     }
 
     @Test

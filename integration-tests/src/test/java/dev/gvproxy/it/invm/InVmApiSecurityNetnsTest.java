@@ -415,6 +415,7 @@ class InVmApiSecurityNetnsTest {
                     + " http://192.168.127.1/services/forwarder/expose; done");
             assertEquals("400 400 413 ".repeat(30).trim(), flood.stdout().trim(), flood::toString);
             assertEquals(60, counter("api.badRequest"));
+            assertEquals(30, counter("api.bodyTooLarge"));
             // 4. A connection flood: at most 16 connections per guest are kept.
             ExecResult conns = attacker.exec(Duration.ofSeconds(60), "bash", "-c",
                     "for i in $(seq 40); do exec {fd}<>/dev/tcp/192.168.127.1/80 || true; done; sleep 1");
