@@ -134,6 +134,18 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 api.bodyTooLarge.inc();
                 super.handleOversizedMessage(ctx, oversized);
             }
+
+            @Override
+            protected Object newContinueResponse(HttpMessage start, int maxContentLength,
+                                                 io.netty.channel.ChannelPipeline pipeline) {
+                // "Expect: 100-continue" with a Content-Length above the limit is refused here, before any body.
+                Object r = super.newContinueResponse(start, maxContentLength, pipeline);
+                if (r instanceof io.netty.handler.codec.http.HttpResponse resp
+                        && resp.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()) {
+                    api.bodyTooLarge.inc();
+                }
+                return r;
+            }
         };
     }
 
