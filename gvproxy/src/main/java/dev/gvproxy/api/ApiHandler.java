@@ -477,31 +477,36 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         }
         StringBuilder b = new StringBuilder("[");
         for (int i = 0; i < zones.size(); i++) {
-            DnsZone z = zones.get(i);
             if (i > 0) {
                 b.append(',');
             }
-            b.append("{\"Name\":").append(GoJson.string(z.name())).append(",\"Records\":");
-            if (z.records() == null) {
-                b.append("null");
-            } else {
-                b.append('[');
-                for (int j = 0; j < z.records().size(); j++) {
-                    DnsRecord r = z.records().get(j);
-                    if (j > 0) {
-                        b.append(',');
-                    }
-                    b.append("{\"Name\":").append(GoJson.string(r.name())).append(",\"IP\":").append(GoJson.string(r.ip()));
-                    if (r.regexp() != null) {
-                        b.append(",\"Regexp\":").append(GoJson.string(r.regexp()));
-                    }
-                    b.append('}');
-                }
-                b.append(']');
-            }
-            b.append(",\"DefaultIP\":").append(GoJson.string(z.defaultIp())).append('}');
+            b.append(zoneJson(zones.get(i)));
         }
         return b.append(']').toString();
+    }
+
+    /** One zone as gvproxy's {@code types.Zone} JSON ({@link #decodeZone} reads it back). */
+    static String zoneJson(DnsZone z) {
+        StringBuilder b = new StringBuilder();
+        b.append("{\"Name\":").append(GoJson.string(z.name())).append(",\"Records\":");
+        if (z.records() == null) {
+            b.append("null");
+        } else {
+            b.append('[');
+            for (int j = 0; j < z.records().size(); j++) {
+                DnsRecord r = z.records().get(j);
+                if (j > 0) {
+                    b.append(',');
+                }
+                b.append("{\"Name\":").append(GoJson.string(r.name())).append(",\"IP\":").append(GoJson.string(r.ip()));
+                if (r.regexp() != null) {
+                    b.append(",\"Regexp\":").append(GoJson.string(r.regexp()));
+                }
+                b.append('}');
+            }
+            b.append(']');
+        }
+        return b.append(",\"DefaultIP\":").append(GoJson.string(z.defaultIp())).append('}').toString();
     }
 
     // --- state-changing routes ----------------------------------------------------------------------------

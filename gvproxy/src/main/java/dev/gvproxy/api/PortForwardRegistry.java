@@ -116,14 +116,14 @@ public final class PortForwardRegistry implements PortForwards {
     public List<PortForward> all(Origin viewer) {
         List<PortForward> out = new ArrayList<>();
         for (Entry e : active.values()) {
-            if (viewer == Origin.HOST || e.origin() == Origin.GUEST) {
+            if (viewer != Origin.GUEST || e.origin() == Origin.GUEST) {
                 out.add(e.forward());
             }
         }
         return out;
     }
 
-    /** The guest-created forwards (state persistence keeps these; the host's come back from its configuration). */
+    /** The forwards created by {@code origin} (state persistence keeps the API-created ones). */
     public List<PortForward> created(Origin origin) {
         List<PortForward> out = new ArrayList<>();
         for (Entry e : active.values()) {

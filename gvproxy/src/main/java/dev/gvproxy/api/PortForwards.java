@@ -13,8 +13,13 @@ import java.util.concurrent.CompletionStage;
  * forwards; the host (CLI, YAML, host API) sees and manages all of them.
  */
 public interface PortForwards {
-    /** Who asks: the host (CLI, YAML, {@code -listen}/{@code -services} API) or a guest (the in-VM API). */
+    /**
+     * Who asks: the host's configuration (CLI, YAML), the host API ({@code -listen}/{@code -services}) or a guest
+     * (the in-VM API). {@link #CONFIG} and {@link #HOST} have the same power; only API-created forwards
+     * ({@link #HOST}, {@link #GUEST}) are kept in a state directory, the configuration recreates its own.
+     */
     enum Origin {
+        CONFIG,
         HOST,
         GUEST
     }

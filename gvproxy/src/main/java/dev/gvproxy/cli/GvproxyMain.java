@@ -8,6 +8,8 @@ import dev.gvproxy.api.InMemoryDnsZones;
 import dev.gvproxy.api.PortForward;
 import dev.gvproxy.api.PortForwardRegistry;
 import dev.gvproxy.api.PortForwarderOpener;
+import dev.gvproxy.api.PortForwards;
+import dev.gvproxy.api.StateStore;
 import dev.gvproxy.api.Tunneler;
 import dev.gvproxy.cli.flags.GoFlagSet;
 import dev.gvproxy.config.CliArgs;
@@ -232,6 +234,7 @@ public final class GvproxyMain {
         final CountDownLatch stopped = new CountDownLatch(1);
         PortForwardRegistry forwards;
         SshSocketForwards sshForwards;
+        PersistentState state;
         ApiContext api;
         volatile String reason = "stopped";
         volatile int status;
@@ -288,6 +291,9 @@ public final class GvproxyMain {
             }
             if (sshForwards != null) {
                 sshForwards.close();
+            }
+            if (state != null) {
+                state.close();
             }
             if (forwards != null) {
                 try {
@@ -406,10 +412,19 @@ public final class GvproxyMain {
                 forwards.protectPath(p);
             }
             run.forwards = forwards;
+            dev.gvproxy.api.DnsZones dns = services.dns();
+            StateStore.State saved = StateStore.State.EMPTY;
+            if (!cfg.stateDir.isEmpty()) {
+                StateStore store = StateStore.open(Path.of(cfg.stateDir));
+                saved = store.load();
+                forwards.protectPath(store.file());
+                run.state = new PersistentState(store, net, forwards);
+                dns = run.state.recording(dns);
+            }
             run.api = ApiContext.builder()
                     .network(net.virtualSwitch(), net.counters())
                     .leases(services.leases())
-                    .dns(services.dns())
+                    .dns(dns)
                     .forwards(forwards)
                     .tunneler(services.tunneler())
                     .inVmToken(token)
@@ -418,12 +433,18 @@ public final class GvproxyMain {
             net.serveInStack(80, ApiServer.inVm(run.api));
             for (PortForward f : cfg.forwards) {
                 try {
-                    net.eventLoop().submit(() -> forwards.expose(f).toCompletableFuture()).get(10, TimeUnit.SECONDS)
+                    net.eventLoop().submit(() -> forwards.expose(f, PortForwards.Origin.CONFIG)
+                            .toCompletableFuture()).get(10, TimeUnit.SECONDS)
                             .get(10, TimeUnit.SECONDS);
                 } catch (java.util.concurrent.ExecutionException e) {
                     Throwable c = e.getCause() != null ? e.getCause() : e;
                     throw new IOException("cannot add forward " + f.local() + " -> " + f.remote() + ": " + c.getMessage());
                 }
+            }
+            if (run.state != null) {
+                // After the configuration's forwards (which win a conflict), before any guest can attach.
+                run.state.restore(saved, dns);
+                run.state.start();
             }
             if (!cfg.sshForwards.isEmpty()) {
                 List<SshSocketForwards.Spec> specs = new ArrayList<>();
@@ -461,7 +482,7 @@ public final class GvproxyMain {
                 // stdio is one guest for the process's life: its end ends gvproxy-java, as upstream.
                 l.closeFuture().whenComplete((v, t) -> run.fail("stdio transport ended"));
             }
-        } catch (IOException | RuntimeException | InterruptedException | java.util.concurrent.TimeoutException e) {
+        } catch (Exception e) {
             LOG.log(Level.FINE, "start-up failed", e);
             run.close();
             throw new StartupException(e.getMessage() == null ? e.toString() : e.getMessage());
