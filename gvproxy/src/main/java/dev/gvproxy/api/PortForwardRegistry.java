@@ -27,7 +27,8 @@ import java.util.logging.Logger;
  *   <li>lists and removes only guest-created forwards; touching a host forward (CLI, YAML, host API) is
  *       {@link PortForwards.Forbidden} (HTTP 403, counted {@code api.guestForbidden});</li>
  *   <li>refuses a tcp/udp {@code local} that overlaps a host forward of the same protocol (same port and the
- *       same address, or either side a wildcard), so a guest cannot take over {@code 127.0.0.1:2222};</li>
+ *       same address, both loopback, or either side a wildcard), so a guest cannot take over
+ *       {@code 127.0.0.1:2222}, not even as {@code [::1]:2222};</li>
  *   <li>applies the {@link GuestPolicy}: by default what podman needs (any address, privileged ports), in strict
  *       mode loopback addresses and ports 1024-65535 (or 0) only;</li>
  *   <li>confines {@code unix} exposes to {@link GuestPolicy#unixDir} (none by default: refused), with a
@@ -275,7 +276,8 @@ public final class PortForwardRegistry implements PortForwards {
             if (port != o.port || port == 0) {
                 return false;
             }
-            if (wildcard() || o.wildcard()) {
+            // Every loopback address counts as one: "ssh -p 2222 localhost" may try ::1 before 127.0.0.1.
+            if (wildcard() || o.wildcard() || (loopback() && o.loopback())) {
                 return true;
             }
             String a = host.equalsIgnoreCase("localhost") ? "127.0.0.1" : host;

@@ -462,8 +462,12 @@ public final class GvproxyMain {
             // gvproxy uses qemu framing on /connect when a qemu interface exists (spec 1.5); reproduced.
             Framing connectFraming = cfg.qemu.isEmpty() ? Framing.HYPERKIT : Framing.QEMU;
             for (String uri : cfg.listen) {
+                // A vsock endpoint is reached from inside the VMs (gvforwarder's /connect): beyond /connect it
+                // serves the in-VM surface with a guest's rights, never the host's full API.
+                ApiHandler.Surface surface = uri.startsWith("vsock:") ? ApiHandler.Surface.IN_VM
+                        : ApiHandler.Surface.FULL;
                 run.listeners.add(Transports.listenApi(uri, net.transportContext(),
-                        ApiServer.hostFallback(run.api, ApiHandler.Surface.FULL), connectFraming));
+                        ApiServer.hostFallback(run.api, surface), connectFraming));
                 LOG.info("listening " + uri);
             }
             if (!cfg.services.isEmpty()) {

@@ -128,17 +128,18 @@ class InVmApiSecurityTest {
         Resp un = guest("/services/forwarder/unexpose", "{\"local\":\"127.0.0.1:2222\"}");
         assertEquals(403, un.status(), un.body());
         assertTrue(un.body().contains("not created by a guest"), un.body());
-        for (String local : List.of("127.0.0.1:2222", ":2222", "0.0.0.0:2222", "localhost:2222", "[::]:2222")) {
+        for (String local : List.of("127.0.0.1:2222", ":2222", "0.0.0.0:2222", "localhost:2222", "[::]:2222",
+                "[::1]:2222", "127.0.0.5:2222")) {
             Resp r = guest("/services/forwarder/expose", "{\"local\":\"" + local + "\",\"remote\":\":22\"}");
             assertEquals(403, r.status(), local + ": " + r.body());
         }
-        assertEquals(6, forbidden());
+        assertEquals(8, forbidden());
         // Still the host's, still pointing at the VM, and the host keeps full power over it.
         assertEquals("[{\"local\":\"127.0.0.1:2222\",\"remote\":\"192.168.127.2:22\",\"protocol\":\"tcp\"}]\n",
                 host("/services/forwarder/all", null).body());
         assertEquals(List.of("tcp/127.0.0.1:2222"), fwd.opened);
         // Other addresses and ports, and udp on the same port, are not the host forward's.
-        assertEquals(200, guest("/services/forwarder/expose", "{\"local\":\"127.0.0.2:2222\",\"remote\":\":22\"}").status());
+        assertEquals(200, guest("/services/forwarder/expose", "{\"local\":\"192.168.50.1:2222\",\"remote\":\":22\"}").status());
         assertEquals(200, guest("/services/forwarder/expose",
                 "{\"local\":\"127.0.0.1:2222\",\"remote\":\":22\",\"protocol\":\"udp\"}").status());
         assertEquals(200, host("/services/forwarder/unexpose", "{\"local\":\"127.0.0.1:2222\"}").status());
