@@ -441,6 +441,46 @@ class InVmApiSecurityNetnsTest {
         assertTrue(hostApi("http://x/stats").contains("\"guestForbidden\":7"));
     }
 
+    /**
+     * Idle API connections (issue 9: 300 on the unix API and 1,000 on the in-VM API stayed open): the in-VM API keeps
+     * at most 16 per guest and closes them, like the unix API's, 10 s after they connected without a request.
+     */
+    @Test
+    void idleApiConnectionsAreClosed() throws Exception {
+        start();
+        NetnsGuest g = guest("192.168.127.2");
+        List<java.nio.channels.SocketChannel> unix = new ArrayList<>();
+        try {
+            for (int i = 0; i < 300; i++) {
+                java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(
+                        java.net.UnixDomainSocketAddress.of(dir.resolve("api.sock")));
+                ch.configureBlocking(false);
+                unix.add(ch);
+            }
+            g.spawn("bash", "-c", "for i in $(seq 100); do exec {fd}<>/dev/tcp/192.168.127.1/80 || true; done; sleep 60");
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(64);
+            NetnsGuest.await(Duration.ofSeconds(40), "every idle unix API connection to be closed", () -> {
+                unix.removeIf(ch -> {
+                    try {
+                        buf.clear();
+                        return ch.read(buf) < 0;
+                    } catch (IOException e) {
+                        return true;
+                    }
+                });
+                return unix.isEmpty();
+            }, () -> unix.size() + " still open");
+            NetnsGuest.await(Duration.ofSeconds(40), "the guest's idle connections to be closed",
+                    () -> counter("api.idleClosed") >= 300 + 16, () -> "idleClosed " + counter("api.idleClosed"));
+            assertTrue(counter("api.inVmGuestConnectionLimit") >= 84,
+                    () -> "limit hits " + counter("api.inVmGuestConnectionLimit"));
+        } finally {
+            for (java.nio.channels.SocketChannel ch : unix) {
+                ch.close();
+            }
+        }
+    }
+
     /** {@code -guest-api-strict}: loopback and unprivileged ports only; the host keeps full power. */
     @Test
     void strictModeRefusesEveryAddressAndPrivilegedPorts() throws Exception {
