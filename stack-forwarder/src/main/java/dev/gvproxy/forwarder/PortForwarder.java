@@ -36,7 +36,8 @@ import java.util.logging.Logger;
  *       guest ({@link GuestTcpStream}) and relayed with half-close;</li>
  *   <li>{@code udp}: a host UDP socket; each host client address gets its own gateway-side source port
  *       ({@link UdpPortForward}), idle flows close after 90 s;</li>
- *   <li>{@code unix}: a host unix socket (path; an existing file is replaced) relayed to a guest TCP port
+ *   <li>{@code unix}: a host unix socket (path; only a stale socket there is replaced, see
+ *       {@code UnixPortForward}) relayed to a guest TCP port
  *       given as {@code tcp://IPv4:port}.</li>
  * </ul>
  * The guest sees connections from the gateway IP and an ephemeral port (49152-65535, unique per guest
