@@ -62,7 +62,8 @@ import java.util.regex.PatternSyntaxException;
  * ({@link ApiContext.Builder#offload}, virtual threads by default) checks the token, routes and decodes the JSON
  * (itself bounded: {@link GoJson#MAX_DEPTH}, {@link GoJson#MAX_NUMBER_CHARS}); only the resulting action
  * (reading a snapshot, exposing a forward) hops back to the loop, and large answers ({@code /cam}) are
- * formatted off the loop again. Requests of one connection are answered in order, one at a time (at most
+ * formatted off the loop again ({@code /tunnel} on the host API is routed on the loop, so the connection is taken
+ * over within the read that carried the request). Requests of one connection are answered in order, one at a time (at most
  * {@link #MAX_PIPELINED} queued, more close the connection).
  *
  * <p>Idle connections are closed ({@code api.idleClosed}): {@link ApiContext#requestTimeoutMillis} without a
@@ -206,6 +207,16 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         cancelIdle();
+        if (surface != Surface.IN_VM && !busy && queue.isEmpty() && !r.malformed()
+                && new QueryStringDecoder(r.uri()).path().equals("/tunnel")) {
+            // Routed here, on the loop (a query string of at most the codec's line limit, no JSON): the hijack
+            // must remove the codec inside this read, so the bytes that came with the request reach the relay
+            // instead of being decoded as further requests. Host API only.
+            busy = true;
+            ctx.channel().config().setAutoRead(false);
+            run(ctx, r, prepare(r));
+            return;
+        }
         if (queue.size() >= MAX_PIPELINED) {
             api.pipelineLimit.inc();
             ctx.close();

@@ -408,4 +408,48 @@ class InVmApiSecurityTest {
             ch.finishAndReleaseAll();
         }
     }
+
+    /** Bytes sent right behind a /tunnel request reach the guest stream, although other requests are offloaded. */
+    @Test
+    void tunnelKeepsTheBytesThatCameWithTheRequest() {
+        List<String> sent = new ArrayList<>();
+        TunnelStream stream = new TunnelStream() {
+            @Override
+            public void start(Handler handler) {}
+
+            @Override
+            public int sendSpace() {
+                return 1 << 20;
+            }
+
+            @Override
+            public void send(ByteBuf data) {
+                sent.add(data.toString(StandardCharsets.UTF_8));
+                data.release();
+            }
+
+            @Override
+            public void shutdownOutput() {}
+
+            @Override
+            public void consumed(int n) {}
+
+            @Override
+            public void abort() {}
+        };
+        ArrayDeque<Runnable> offloaded = new ArrayDeque<>();
+        ApiContext ctx = api().offload(offloaded::add)
+                .tunneler((ip, port) -> java.util.concurrent.CompletableFuture.completedFuture(stream)).build();
+        EmbeddedChannel ch = channel(ctx, ApiHandler.Surface.SERVICES, null);
+        try {
+            ch.writeInbound(Unpooled.copiedBuffer("POST /tunnel?ip=192.168.127.2&port=22 HTTP/1.1\r\nHost: \r\n"
+                    + "Content-Length: 0\r\n\r\nSSH-2.0-client\r\n", StandardCharsets.UTF_8));
+            ch.runPendingTasks();
+            assertEquals(0, offloaded.size(), "routed on the loop");
+            assertEquals("OK", rawOut(ch));
+            assertEquals("SSH-2.0-client\r\n", String.join("", sent));
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
 }
