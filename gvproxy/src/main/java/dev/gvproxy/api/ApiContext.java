@@ -146,7 +146,8 @@ public final class ApiContext {
 
         /**
          * Requires {@code Authorization: Bearer <token>} on the in-VM API (gateway:80). Off (null) by default, as in
-         * gvproxy; any guest can otherwise create and remove host listeners.
+         * gvproxy; any process in any guest can otherwise manage the guest-created forwards (within the guest
+         * policy; host forwards are out of its reach either way).
          */
         public Builder inVmToken(String token) {
             if (token != null && token.isEmpty()) {
