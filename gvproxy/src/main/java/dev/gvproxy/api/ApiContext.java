@@ -4,16 +4,28 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
  * Everything the HTTP API reads or drives, as small suppliers and interfaces so the routes can be tested with
- * fakes. All of them are called on the network's event loop (the API's channels live there).
+ * fakes, plus the API's limits. The suppliers and interfaces are called on the network's event loop (the API's
+ * channels live there); parsing runs on {@link Builder#offload}.
  */
 public final class ApiContext {
-    /** Default limit for request bodies (the API's bodies are a few hundred bytes). */
-    public static final int DEFAULT_MAX_BODY = 1 << 20;
+    /** Default limit for request bodies (the API's bodies are a few hundred bytes; 413 above). */
+    public static final int DEFAULT_MAX_BODY = 64 * 1024;
+    /** Default time a connection may take to send its first complete request (Go's ReadHeaderTimeout role). */
+    public static final long DEFAULT_REQUEST_TIMEOUT_MILLIS = 10_000;
+    /** Default time a keep-alive connection may stay idle between requests (Go's IdleTimeout role). */
+    public static final long DEFAULT_KEEP_ALIVE_IDLE_MILLIS = 60_000;
+    /** Default bound of concurrent in-VM API connections per network, and per guest address. */
+    public static final int DEFAULT_MAX_IN_VM_CONNECTIONS = 64;
+    public static final int DEFAULT_MAX_IN_VM_CONNECTIONS_PER_GUEST = 16;
+    /** Parsing and formatting off the event loop: one virtual thread per request (they only parse bounded input). */
+    private static final Executor VIRTUAL_THREADS = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("gvproxy-api-", 0).factory());
 
     final LongSupplier bytesSent;
     final LongSupplier bytesReceived;
@@ -25,6 +37,17 @@ public final class ApiContext {
     final Tunneler tunneler;
     final String inVmToken;
     final int maxBody;
+    final Executor offload;
+    final long requestTimeoutMillis;
+    final long keepAliveIdleMillis;
+    final int maxInVmConnections;
+    final int maxInVmConnectionsPerGuest;
+    final Counters apiCounters;
+    final Counters.Counter idleClosed;
+    final Counters.Counter pipelineLimit;
+    final Counters.Counter unauthorized;
+    final Counters.Counter badRequest;
+    final Counters.Counter bodyTooLarge;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -37,6 +60,17 @@ public final class ApiContext {
         this.tunneler = b.tunneler;
         this.inVmToken = b.inVmToken;
         this.maxBody = b.maxBody;
+        this.offload = b.offload;
+        this.requestTimeoutMillis = b.requestTimeoutMillis;
+        this.keepAliveIdleMillis = b.keepAliveIdleMillis;
+        this.maxInVmConnections = b.maxInVmConnections;
+        this.maxInVmConnectionsPerGuest = b.maxInVmConnectionsPerGuest;
+        this.apiCounters = b.apiCounters;
+        this.idleClosed = apiCounters.counter("api.idleClosed");
+        this.pipelineLimit = apiCounters.counter("api.pipelineLimit");
+        this.unauthorized = apiCounters.counter("api.unauthorized");
+        this.badRequest = apiCounters.counter("api.badRequest");
+        this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
     }
 
     public static Builder builder() {
@@ -61,6 +95,12 @@ public final class ApiContext {
         private Tunneler tunneler = Tunneler.unavailable();
         private String inVmToken;
         private int maxBody = DEFAULT_MAX_BODY;
+        private Executor offload = VIRTUAL_THREADS;
+        private long requestTimeoutMillis = DEFAULT_REQUEST_TIMEOUT_MILLIS;
+        private long keepAliveIdleMillis = DEFAULT_KEEP_ALIVE_IDLE_MILLIS;
+        private int maxInVmConnections = DEFAULT_MAX_IN_VM_CONNECTIONS;
+        private int maxInVmConnectionsPerGuest = DEFAULT_MAX_IN_VM_CONNECTIONS_PER_GUEST;
+        private Counters apiCounters = new Counters();
 
         /** Reads {@code /stats} and {@code /cam} from a network's switch and counters. */
         public Builder network(VirtualSwitch sw, Counters counters) {
@@ -68,6 +108,7 @@ public final class ApiContext {
             this.bytesReceived = sw::bytesReceived;
             this.counters = counters::snapshot;
             this.cam = sw::cam;
+            this.apiCounters = counters;
             return this;
         }
 
@@ -105,7 +146,8 @@ public final class ApiContext {
 
         /**
          * Requires {@code Authorization: Bearer <token>} on the in-VM API (gateway:80). Off (null) by default, as in
-         * gvproxy; any guest can otherwise create and remove host listeners.
+         * gvproxy; any process in any guest can otherwise manage the guest-created forwards (within the guest
+         * policy; host forwards are out of its reach either way).
          */
         public Builder inVmToken(String token) {
             if (token != null && token.isEmpty()) {
@@ -117,6 +159,35 @@ public final class ApiContext {
 
         public Builder maxBody(int bytes) {
             this.maxBody = bytes;
+            return this;
+        }
+
+        /** Where the API's own counters ({@code api.*}) go; {@link #network} sets the network's. */
+        public Builder apiCounters(Counters counters) {
+            this.apiCounters = Objects.requireNonNull(counters);
+            return this;
+        }
+
+        /** Runs request parsing and large formatting off the event loop (tests pass {@code Runnable::run}). */
+        public Builder offload(Executor executor) {
+            this.offload = Objects.requireNonNull(executor);
+            return this;
+        }
+
+        /** Idle limits in milliseconds (0 disables): before the first complete request, between keep-alive requests. */
+        public Builder idleTimeouts(long requestTimeoutMillis, long keepAliveIdleMillis) {
+            this.requestTimeoutMillis = requestTimeoutMillis;
+            this.keepAliveIdleMillis = keepAliveIdleMillis;
+            return this;
+        }
+
+        /** Concurrent in-VM API connections per network and per guest address; more are closed at once. */
+        public Builder maxInVmConnections(int perNetwork, int perGuest) {
+            if (perNetwork < 1 || perGuest < 1) {
+                throw new IllegalArgumentException("connection limits must be positive");
+            }
+            this.maxInVmConnections = perNetwork;
+            this.maxInVmConnectionsPerGuest = perGuest;
             return this;
         }
 

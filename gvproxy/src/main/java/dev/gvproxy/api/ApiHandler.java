@@ -1,6 +1,7 @@
 package dev.gvproxy.api;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -13,6 +14,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
@@ -26,14 +28,19 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -50,14 +57,31 @@ import java.util.regex.PatternSyntaxException;
  * roots redirect (301) to their slash form, non-canonical paths to their clean form. Routes that change state
  * only accept POST ({@code 400 post only}); the others accept any method.
  *
+ * <p>Requests never run on the network's event loop beyond copying them: the loop copies a complete request
+ * (bounded by the aggregator's body limit and the codec's header limits), and an offload executor
+ * ({@link ApiContext.Builder#offload}, virtual threads by default) checks the token, routes and decodes the JSON
+ * (itself bounded: {@link GoJson#MAX_DEPTH}, {@link GoJson#MAX_NUMBER_CHARS}); only the resulting action
+ * (reading a snapshot, exposing a forward) hops back to the loop, and large answers ({@code /cam}) are
+ * formatted off the loop again ({@code /tunnel} on the host API is routed on the loop, so the connection is taken
+ * over within the read that carried the request). Requests of one connection are answered in order, one at a time (at most
+ * {@link #MAX_PIPELINED} queued, more close the connection).
+ *
+ * <p>Idle connections are closed ({@code api.idleClosed}): {@link ApiContext#requestTimeoutMillis} without a
+ * complete first request, {@link ApiContext#keepAliveIdleMillis} between keep-alive requests (Go's
+ * {@code ReadHeaderTimeout}/{@code IdleTimeout}).
+ *
  * <p>Differences from gvproxy (fixes): a host name or IPv6 literal in an expose {@code remote}, and a non-IPv4
  * {@code ip} on {@code /tunnel}, get a 400 with a clear message (gvproxy crashes the handler or answers 500
- * {@code invalid remote addr}); the in-VM surface can require a bearer token.
+ * {@code invalid remote addr}); the in-VM surface can require a bearer token; the in-VM surface manages only
+ * guest-created forwards ({@link PortForwards.Origin#GUEST}, 403 otherwise); an expose of port 0 answers the
+ * bound forward as JSON (gvproxy: empty body, and lists {@code :0}).
  */
 public final class ApiHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = Logger.getLogger(ApiHandler.class.getName());
     static final String AGGREGATOR = "apiAggregator";
     private static final String TEXT = "text/plain; charset=utf-8";
+    /** Requests of one connection queued behind the one being answered. */
+    static final int MAX_PIPELINED = 8;
 
     /** Which routes a listener serves (spec 4.1). */
     public enum Surface {
@@ -69,57 +93,232 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         IN_VM
     }
 
+    /** A request copied off Netty's buffers, safe to hand to another thread. */
+    private record Request(HttpMethod method, String uri, String authorization, byte[] body, boolean keepAlive,
+                           SocketAddress caller, boolean malformed) {}
+
+    /** What the loop does for a routed request: a response (stage), or null when the connection was taken over. */
+    @FunctionalInterface
+    private interface Step {
+        CompletionStage<Response> run(ChannelHandlerContext ctx);
+    }
+
     private final ApiContext api;
     private final Surface surface;
+    private final PortForwards.Origin origin;
+    private final ArrayDeque<Request> queue = new ArrayDeque<>();
     private boolean addedAggregator;
     private boolean busy;
+    private ScheduledFuture<?> idleTimer;
 
     public ApiHandler(ApiContext api, Surface surface) {
         this.api = api;
         this.surface = surface;
+        this.origin = surface == Surface.IN_VM ? PortForwards.Origin.GUEST : PortForwards.Origin.HOST;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         ChannelPipeline p = ctx.pipeline();
         if (p.get(HttpObjectAggregator.class) == null) {
-            p.addBefore(ctx.name(), AGGREGATOR, new HttpObjectAggregator(api.maxBody));
+            p.addBefore(ctx.name(), AGGREGATOR, aggregator(api));
             addedAggregator = true;
         }
+        armIdle(ctx, api.requestTimeoutMillis);
+    }
+
+    /** Go's body limit role: bodies above {@link ApiContext#maxBody} get 413, counted {@code api.bodyTooLarge}. */
+    static HttpObjectAggregator aggregator(ApiContext api) {
+        return new HttpObjectAggregator(api.maxBody) {
+            @Override
+            protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) throws Exception {
+                api.bodyTooLarge.inc();
+                super.handleOversizedMessage(ctx, oversized);
+            }
+
+            @Override
+            protected Object newContinueResponse(HttpMessage start, int maxContentLength,
+                                                 io.netty.channel.ChannelPipeline pipeline) {
+                // "Expect: 100-continue" with a Content-Length above the limit is refused here, before any body.
+                Object r = super.newContinueResponse(start, maxContentLength, pipeline);
+                if (r instanceof io.netty.handler.codec.http.HttpResponse resp
+                        && resp.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()) {
+                    api.bodyTooLarge.inc();
+                }
+                return r;
+            }
+        };
     }
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancelIdle();
         if (addedAggregator && ctx.pipeline().context(AGGREGATOR) != null) {
             ctx.pipeline().remove(AGGREGATOR);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancelIdle();
+        queue.clear();
+        ctx.fireChannelInactive();
+    }
+
+    private void armIdle(ChannelHandlerContext ctx, long millis) {
+        cancelIdle();
+        if (millis <= 0) {
+            return;
+        }
+        idleTimer = ctx.executor().schedule(() -> {
+            idleTimer = null;
+            if (!busy && ctx.channel().isOpen()) {
+                api.idleClosed.inc();
+                LOG.log(Level.FINE, "{0}: closing idle API connection", ctx.channel());
+                ctx.close();
+            }
+        }, millis, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelIdle() {
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
         }
     }
 
     /** @param msg <b>taken</b> */
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest req)) {
-            if (msg instanceof HttpRequest r && !r.decoderResult().isSuccess()) {
-                ReferenceCountUtil.release(msg);
-                Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false).send(ctx);
-                return;
+        Request r;
+        if (msg instanceof FullHttpRequest req) {
+            try {
+                String auth = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+                r = new Request(req.method(), req.uri(), auth, ByteBufUtil.getBytes(req.content()),
+                        HttpUtil.isKeepAlive(req), ctx.channel().remoteAddress(), !req.decoderResult().isSuccess());
+            } finally {
+                req.release();
             }
+        } else if (msg instanceof HttpRequest req && !req.decoderResult().isSuccess()) {
+            ReferenceCountUtil.release(msg);
+            r = new Request(HttpMethod.GET, "/", null, new byte[0], false, null, true);
+        } else {
             ctx.fireChannelRead(msg);
             return;
         }
-        try {
-            if (!req.decoderResult().isSuccess()) {
-                Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false).send(ctx);
-                return;
-            }
-            handle(ctx, req);
-        } finally {
-            req.release();
+        cancelIdle();
+        if (surface != Surface.IN_VM && !busy && queue.isEmpty() && !r.malformed()
+                && new QueryStringDecoder(r.uri()).path().equals("/tunnel")) {
+            // Routed here, on the loop (a query string of at most the codec's line limit, no JSON): the hijack
+            // must remove the codec inside this read, so the bytes that came with the request reach the relay
+            // instead of being decoded as further requests. Host API only.
+            busy = true;
+            ctx.channel().config().setAutoRead(false);
+            run(ctx, r, prepare(r));
+            return;
+        }
+        if (queue.size() >= MAX_PIPELINED) {
+            api.pipelineLimit.inc();
+            ctx.close();
+            return;
+        }
+        queue.add(r);
+        ctx.channel().config().setAutoRead(false);
+        if (!busy) {
+            next(ctx);
         }
     }
 
-    private void handle(ChannelHandlerContext ctx, FullHttpRequest req) {
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
+    /** Starts the next queued request, or waits for one (re-arming the keep-alive idle timer). Loop only. */
+    private void next(ChannelHandlerContext ctx) {
+        Request r = queue.poll();
+        if (r == null) {
+            busy = false;
+            if (!ctx.isRemoved() && ctx.channel().isOpen()) {
+                ctx.channel().config().setAutoRead(true);
+                armIdle(ctx, api.keepAliveIdleMillis);
+            }
+            return;
+        }
+        busy = true;
+        Runnable work = () -> {
+            Step step;
+            try {
+                step = prepare(r);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "API request failed", e);
+                step = c -> done(Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error", false));
+            }
+            Step s = step;
+            onLoop(ctx, () -> run(ctx, r, s));
+        };
+        try {
+            api.offload.execute(work);
+        } catch (RejectedExecutionException e) {
+            ctx.close();
+        }
+    }
+
+    private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+        } else {
+            try {
+                ctx.executor().execute(task);
+            } catch (RejectedExecutionException e) {
+                LOG.log(Level.FINE, "API answer dropped: the network is closing");
+            }
+        }
+    }
+
+    private void run(ChannelHandlerContext ctx, Request r, Step step) {
+        if (ctx.isRemoved() || !ctx.channel().isOpen()) {
+            return;
+        }
+        CompletionStage<Response> stage;
+        try {
+            stage = step.run(ctx);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "API request failed", e);
+            stage = done(Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error", false));
+        }
+        if (stage == null) {
+            return; // the connection was taken over (/tunnel)
+        }
+        stage.whenComplete((resp, err) -> onLoop(ctx, () -> {
+            if (ctx.isRemoved()) {
+                return;
+            }
+            Response out = resp;
+            if (err != null) {
+                Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                out = Response.text(c instanceof PortForwards.Forbidden ? HttpResponseStatus.FORBIDDEN
+                        : HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(c.getMessage()), r.keepAlive());
+            }
+            out.send(ctx);
+            if (out.keepAlive) {
+                next(ctx);
+            } else {
+                queue.clear();
+            }
+        }));
+    }
+
+    private static CompletionStage<Response> done(Response r) {
+        return CompletableFuture.completedFuture(r);
+    }
+
+    /** Routes one request; runs on the offload executor (no network state is touched here). */
+    private Step prepare(Request req) {
+        boolean keepAlive = req.keepAlive();
+        if (req.malformed()) {
+            // Also a request line or headers beyond the codec's limits.
+            Response r = Response.text(HttpResponseStatus.BAD_REQUEST, "400 Bad Request", false);
+            return c -> {
+                api.badRequest.inc();
+                return done(r);
+            };
+        }
         QueryStringDecoder q = new QueryStringDecoder(req.uri());
         String path = q.path();
         if (path.isEmpty() || path.charAt(0) != '/') {
@@ -128,44 +327,68 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         if (!req.method().equals(HttpMethod.CONNECT)) {
             String clean = cleanPath(path);
             if (!clean.equals(path)) {
-                redirect(ctx, req, clean, q.rawQuery(), keepAlive);
-                return;
+                Response r = redirect(req, clean, q.rawQuery());
+                return c -> done(r);
             }
         }
         if (surface == Surface.IN_VM && api.inVmToken != null && !authorized(req)) {
             Response r = Response.text(HttpResponseStatus.UNAUTHORIZED, "unauthorized", keepAlive);
             r.headers.put("WWW-Authenticate", "Bearer realm=\"gvproxy\"");
-            r.send(ctx);
-            return;
+            return c -> {
+                api.unauthorized.inc();
+                return done(r);
+            };
         }
         boolean full = surface != Surface.IN_VM;
         switch (path) {
-            case "/services/forwarder/all" -> json(ctx, forwardsJson(), keepAlive);
-            case "/services/forwarder/expose" -> expose(ctx, req, keepAlive);
-            case "/services/forwarder/unexpose" -> unexpose(ctx, req, keepAlive);
-            case "/services/forwarder" -> redirect(ctx, req, "/services/forwarder/", q.rawQuery(), keepAlive);
-            default -> {
-                if (!full) {
-                    notFound(ctx, keepAlive);
-                    return;
-                }
-                switch (path) {
-                    case "/stats" -> json(ctx, statsJson(), keepAlive);
-                    case "/cam" -> json(ctx, camJson(), keepAlive);
-                    case "/leases", "/services/dhcp/leases" -> json(ctx, leasesJson(), keepAlive);
-                    case "/services/dns/all" -> json(ctx, dnsJson(), keepAlive);
-                    case "/services/dns/add" -> dnsAdd(ctx, req, keepAlive);
-                    case "/tunnel" -> tunnel(ctx, req, q, keepAlive);
-                    case "/services", "/services/dhcp", "/services/dns" ->
-                            redirect(ctx, req, path + "/", q.rawQuery(), keepAlive);
-                    default -> notFound(ctx, keepAlive);
-                }
+            case "/services/forwarder/all":
+                return c -> done(json(forwardsJson(), keepAlive));
+            case "/services/forwarder/expose":
+                return expose(req);
+            case "/services/forwarder/unexpose":
+                return unexpose(req);
+            case "/services/forwarder": {
+                Response r = redirect(req, "/services/forwarder/", q.rawQuery());
+                return c -> done(r);
             }
+            default:
+                break;
+        }
+        if (!full) {
+            return c -> done(notFound(keepAlive));
+        }
+        switch (path) {
+            case "/stats":
+                return c -> done(json(statsJson(), keepAlive));
+            case "/cam": {
+                // The snapshot is taken on the loop; sorting and formatting (large on a busy switch) happen here.
+                return c -> {
+                    Map<String, Integer> cam = api.cam.get();
+                    return CompletableFuture.supplyAsync(() -> json(camJson(cam), keepAlive), api.offload);
+                };
+            }
+            case "/leases":
+            case "/services/dhcp/leases":
+                return c -> done(json(leasesJson(), keepAlive));
+            case "/services/dns/all":
+                return c -> done(json(dnsJson(), keepAlive));
+            case "/services/dns/add":
+                return dnsAdd(req);
+            case "/tunnel":
+                return tunnel(q, keepAlive);
+            case "/services":
+            case "/services/dhcp":
+            case "/services/dns": {
+                Response r = redirect(req, path + "/", q.rawQuery());
+                return c -> done(r);
+            }
+            default:
+                return c -> done(notFound(keepAlive));
         }
     }
 
-    private boolean authorized(HttpRequest req) {
-        String h = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+    private boolean authorized(Request req) {
+        String h = req.authorization();
         if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return false;
         }
@@ -209,9 +432,13 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     }
 
     String camJson() {
+        return camJson(api.cam.get());
+    }
+
+    static String camJson(Map<String, Integer> cam) {
         StringBuilder b = new StringBuilder("{");
         boolean first = true;
-        for (Map.Entry<String, Integer> e : new TreeMap<>(api.cam.get()).entrySet()) {
+        for (Map.Entry<String, Integer> e : new TreeMap<>(cam).entrySet()) {
             if (!first) {
                 b.append(',');
             }
@@ -234,8 +461,9 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return b.append('}').toString();
     }
 
+    /** The forwards this surface may see (a guest: only guest-created ones). */
     String forwardsJson() {
-        List<PortForward> all = new ArrayList<>(api.forwards.all());
+        List<PortForward> all = new ArrayList<>(api.forwards.all(origin));
         all.sort(Comparator.comparing(PortForward::local).thenComparing(PortForward::protocol));
         StringBuilder b = new StringBuilder("[");
         for (int i = 0; i < all.size(); i++) {
@@ -243,11 +471,14 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             if (i > 0) {
                 b.append(',');
             }
-            b.append("{\"local\":").append(GoJson.string(f.local()))
-                    .append(",\"remote\":").append(GoJson.string(f.remote()))
-                    .append(",\"protocol\":").append(GoJson.string(f.protocol())).append('}');
+            b.append(forwardJson(f));
         }
         return b.append(']').toString();
+    }
+
+    static String forwardJson(PortForward f) {
+        return "{\"local\":" + GoJson.string(f.local()) + ",\"remote\":" + GoJson.string(f.remote())
+                + ",\"protocol\":" + GoJson.string(f.protocol()) + "}";
     }
 
     String dnsJson() {
@@ -257,38 +488,43 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         }
         StringBuilder b = new StringBuilder("[");
         for (int i = 0; i < zones.size(); i++) {
-            DnsZone z = zones.get(i);
             if (i > 0) {
                 b.append(',');
             }
-            b.append("{\"Name\":").append(GoJson.string(z.name())).append(",\"Records\":");
-            if (z.records() == null) {
-                b.append("null");
-            } else {
-                b.append('[');
-                for (int j = 0; j < z.records().size(); j++) {
-                    DnsRecord r = z.records().get(j);
-                    if (j > 0) {
-                        b.append(',');
-                    }
-                    b.append("{\"Name\":").append(GoJson.string(r.name())).append(",\"IP\":").append(GoJson.string(r.ip()));
-                    if (r.regexp() != null) {
-                        b.append(",\"Regexp\":").append(GoJson.string(r.regexp()));
-                    }
-                    b.append('}');
-                }
-                b.append(']');
-            }
-            b.append(",\"DefaultIP\":").append(GoJson.string(z.defaultIp())).append('}');
+            b.append(zoneJson(zones.get(i)));
         }
         return b.append(']').toString();
+    }
+
+    /** One zone as gvproxy's {@code types.Zone} JSON ({@link #decodeZone} reads it back). */
+    static String zoneJson(DnsZone z) {
+        StringBuilder b = new StringBuilder();
+        b.append("{\"Name\":").append(GoJson.string(z.name())).append(",\"Records\":");
+        if (z.records() == null) {
+            b.append("null");
+        } else {
+            b.append('[');
+            for (int j = 0; j < z.records().size(); j++) {
+                DnsRecord r = z.records().get(j);
+                if (j > 0) {
+                    b.append(',');
+                }
+                b.append("{\"Name\":").append(GoJson.string(r.name())).append(",\"IP\":").append(GoJson.string(r.ip()));
+                if (r.regexp() != null) {
+                    b.append(",\"Regexp\":").append(GoJson.string(r.regexp()));
+                }
+                b.append('}');
+            }
+            b.append(']');
+        }
+        return b.append(",\"DefaultIP\":").append(GoJson.string(z.defaultIp())).append('}').toString();
     }
 
     // --- state-changing routes ----------------------------------------------------------------------------
 
     /** Decodes the body as Go would into a struct; null (JSON {@code null}) means "all fields zero". */
-    private static Map<String, Object> decodeObject(FullHttpRequest req, String goType) throws GoJson.JsonException {
-        Object v = GoJson.decode(req.content().toString(StandardCharsets.UTF_8));
+    private static Map<String, Object> decodeObject(Request req, String goType) throws GoJson.JsonException {
+        Object v = GoJson.decode(new String(req.body(), StandardCharsets.UTF_8));
         if (v == null) {
             return Map.of();
         }
@@ -300,10 +536,18 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return m;
     }
 
-    private void expose(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+    private Step badRequest(String message, boolean keepAlive) {
+        Response r = Response.text(HttpResponseStatus.BAD_REQUEST, message, keepAlive);
+        return c -> {
+            api.badRequest.inc();
+            return done(r);
+        };
+    }
+
+    private Step expose(Request req) {
+        boolean keepAlive = req.keepAlive();
         if (!req.method().equals(HttpMethod.POST)) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
-            return;
+            return badRequest("post only", keepAlive);
         }
         PortForward f;
         try {
@@ -315,14 +559,16 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 protocol = "tcp";
             }
             if (protocol.equals("tcp") || protocol.equals("udp")) {
-                remote = normaliseRemote(remote, ctx.channel().remoteAddress());
+                remote = normaliseRemote(remote, req.caller());
             }
             f = new PortForward(local, remote, protocol);
         } catch (GoJson.JsonException | GoNet.GoError e) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
-            return;
+            return badRequest(e.getMessage(), keepAlive);
         }
-        complete(ctx, api.forwards.expose(f), keepAlive);
+        boolean anyPort = f.local().endsWith(":0") && !f.protocol().equals("unix");
+        return c -> api.forwards.expose(f, origin).thenApply(listed -> anyPort
+                // Port 0: say which port was bound (gvproxy answers an empty body and lists ":0").
+                ? json(forwardJson(listed), keepAlive) : Response.empty(keepAlive));
     }
 
     /**
@@ -351,10 +597,10 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return host + ":" + hp[1];
     }
 
-    private void unexpose(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+    private Step unexpose(Request req) {
+        boolean keepAlive = req.keepAlive();
         if (!req.method().equals(HttpMethod.POST)) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
-            return;
+            return badRequest("post only", keepAlive);
         }
         String local;
         String protocol;
@@ -363,31 +609,32 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             local = GoJson.stringField(m, "local", "", "UnexposeRequest.local", "string");
             protocol = GoJson.stringField(m, "protocol", "", "UnexposeRequest.protocol", "types.TransportProtocol");
         } catch (GoJson.JsonException e) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
-            return;
+            return badRequest(e.getMessage(), keepAlive);
         }
-        complete(ctx, api.forwards.unexpose(protocol.isEmpty() ? "tcp" : protocol, local), keepAlive);
+        String proto = protocol.isEmpty() ? "tcp" : protocol;
+        return c -> api.forwards.unexpose(proto, local, origin).thenApply(v -> Response.empty(keepAlive));
     }
 
-    private void dnsAdd(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+    private Step dnsAdd(Request req) {
+        boolean keepAlive = req.keepAlive();
         if (!req.method().equals(HttpMethod.POST)) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, "post only", keepAlive);
-            return;
+            return badRequest("post only", keepAlive);
         }
         DnsZone zone;
         try {
             zone = decodeZone(decodeObject(req, "types.Zone"));
         } catch (GoJson.JsonException e) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, e.getMessage(), keepAlive);
-            return;
+            return badRequest(e.getMessage(), keepAlive);
         }
-        try {
-            api.dns.add(zone);
-        } catch (RuntimeException e) {
-            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()), keepAlive);
-            return;
-        }
-        Response.empty(keepAlive).send(ctx);
+        return c -> {
+            try {
+                api.dns.add(zone);
+            } catch (RuntimeException e) {
+                return done(Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()),
+                        keepAlive));
+            }
+            return done(Response.empty(keepAlive));
+        };
     }
 
     /** gvproxy's {@code types.Zone} decoding (capitalised names, any case accepted), with IP and regexp checks. */
@@ -442,44 +689,29 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return s;
     }
 
-    private void complete(ChannelHandlerContext ctx, CompletionStage<Void> stage, boolean keepAlive) {
-        // Hold further requests of this connection until the answer is written (keeps pipelined answers in order).
-        busy = true;
-        Channel ch = ctx.channel();
-        ch.config().setAutoRead(false);
-        stage.whenComplete((v, err) -> ch.eventLoop().execute(() -> {
-            busy = false;
-            ch.config().setAutoRead(true);
-            if (err != null) {
-                Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
-                error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(c.getMessage()), keepAlive);
-            } else {
-                Response.empty(keepAlive).send(ctx);
-            }
-        }));
-    }
-
     // --- /tunnel ------------------------------------------------------------------------------------------
 
-    private void tunnel(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder q, boolean keepAlive) {
+    private Step tunnel(QueryStringDecoder q, boolean keepAlive) {
         String ip = first(q, "ip");
         if (ip.isEmpty()) {
-            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "ip is mandatory", keepAlive);
-            return;
+            Response r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "ip is mandatory", keepAlive);
+            return c -> done(r);
         }
         int port;
         try {
             port = (int) GoNet.parseUint(first(q, "port"), 16);
         } catch (GoNet.GoError e) {
-            error(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage(), keepAlive);
-            return;
+            Response r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage(), keepAlive);
+            return c -> done(r);
         }
         Integer addr = GoNet.parseIpv4(ip);
         if (addr == null) {
-            error(ctx, HttpResponseStatus.BAD_REQUEST, "ip must be an IPv4 address: " + ip, keepAlive);
-            return;
+            return badRequest("ip must be an IPv4 address: " + ip, keepAlive);
         }
-        hijackForTunnel(ctx, addr, port, ip + ":" + port);
+        return c -> {
+            hijackForTunnel(c, addr, port, ip + ":" + port);
+            return null;
+        };
     }
 
     private static String first(QueryStringDecoder q, String key) {
@@ -517,22 +749,18 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
 
     // --- responses ----------------------------------------------------------------------------------------
 
-    private void json(ChannelHandlerContext ctx, String json, boolean keepAlive) {
+    private static Response json(String json, boolean keepAlive) {
         // Go writes JSON without a Content-Type and then sniffs "text/plain; charset=utf-8".
-        Response.of(HttpResponseStatus.OK, TEXT, json + "\n", keepAlive).send(ctx);
+        return Response.of(HttpResponseStatus.OK, TEXT, json + "\n", keepAlive);
     }
 
-    private static void error(ChannelHandlerContext ctx, HttpResponseStatus status, String message, boolean keepAlive) {
-        Response.text(status, message, keepAlive).send(ctx);
-    }
-
-    private static void notFound(ChannelHandlerContext ctx, boolean keepAlive) {
-        error(ctx, HttpResponseStatus.NOT_FOUND, "404 page not found", keepAlive);
+    private static Response notFound(boolean keepAlive) {
+        return Response.text(HttpResponseStatus.NOT_FOUND, "404 page not found", keepAlive);
     }
 
     /** Go's {@code http.Redirect} with 301, as ServeMux does for subtree roots and unclean paths. */
-    private static void redirect(ChannelHandlerContext ctx, HttpRequest req, String path, String rawQuery,
-                                 boolean keepAlive) {
+    private static Response redirect(Request req, String path, String rawQuery) {
+        boolean keepAlive = req.keepAlive();
         String location = rawQuery.isEmpty() ? path : path + "?" + rawQuery;
         boolean getOrHead = req.method().equals(HttpMethod.GET) || req.method().equals(HttpMethod.HEAD);
         Response r = getOrHead
@@ -540,7 +768,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                         "<a href=\"" + htmlEscape(location) + "\">Moved Permanently</a>.\n\n", keepAlive)
                 : Response.of(HttpResponseStatus.MOVED_PERMANENTLY, null, "", keepAlive);
         r.headers.put("Location", location);
-        r.send(ctx);
+        return r;
     }
 
     private static String htmlEscape(String s) {

@@ -17,11 +17,22 @@ import java.util.Map;
  * {@link BigDecimal}, {@link Boolean} or {@code null}. {@link #field} does Go's struct-field lookup: exact name
  * first, then case-insensitive.
  *
+ * <p>Limits (the API's bodies come from untrusted guests): nesting deeper than {@link #MAX_DEPTH} and number
+ * literals longer than {@link #MAX_NUMBER_CHARS} characters are refused ({@code json: nesting too deep},
+ * {@code json: number too long}) before any conversion, so no input makes {@link BigDecimal} parse megabytes of
+ * digits (a single 1 MB number used to stall the event loop for seconds). No API field is a number, so nothing
+ * compatible is lost; Go itself refuses nesting deeper than 10,000.
+ *
  * <p>Writing: {@link #quote} escapes strings like Go ({@code <}, {@code >}, {@code &}, U+2028/2029 as
  * {@code \\u} escapes).
  */
 public final class GoJson {
     private GoJson() {}
+
+    /** Deepest nesting of objects and arrays accepted. */
+    public static final int MAX_DEPTH = 16;
+    /** Longest number literal accepted (a 64-bit integer has 20 characters; ports have 5). */
+    public static final int MAX_NUMBER_CHARS = 32;
 
     /** A decoding error whose message is what Go's decoder would have said. */
     public static final class JsonException extends Exception {
@@ -43,6 +54,7 @@ public final class GoJson {
     private static final class Reader {
         private final String s;
         private int pos;
+        private int depth;
 
         Reader(String s) {
             this.s = s;
@@ -108,13 +120,21 @@ public final class GoJson {
             // What follows a top-level scalar is not examined (Go's Decoder stops after the value).
         }
 
+        void enter() throws JsonException {
+            if (++depth > MAX_DEPTH) {
+                throw new JsonException("json: nesting too deep (more than " + MAX_DEPTH + " levels)");
+            }
+        }
+
         Map<String, Object> object() throws JsonException {
             pos++; // '{'
+            enter();
             Map<String, Object> out = new LinkedHashMap<>();
             skipSpace();
             char c = peek("");
             if (c == '}') {
                 pos++;
+                depth--;
                 return out;
             }
             while (true) {
@@ -142,6 +162,7 @@ public final class GoJson {
                 }
                 if (c == '}') {
                     pos++;
+                    depth--;
                     return out;
                 }
                 throw invalid(c, "after object key:value pair");
@@ -150,11 +171,13 @@ public final class GoJson {
 
         List<Object> array() throws JsonException {
             pos++; // '['
+            enter();
             List<Object> out = new ArrayList<>();
             skipSpace();
             char c = peek("");
             if (c == ']') {
                 pos++;
+                depth--;
                 return out;
             }
             while (true) {
@@ -168,6 +191,7 @@ public final class GoJson {
                 }
                 if (c == ']') {
                     pos++;
+                    depth--;
                     return out;
                 }
                 throw invalid(c, "after array element");
@@ -251,7 +275,14 @@ public final class GoJson {
                 }
                 digits();
             }
-            return new BigDecimal(s.substring(start, pos));
+            if (pos - start > MAX_NUMBER_CHARS) {
+                throw new JsonException("json: number too long (more than " + MAX_NUMBER_CHARS + " characters)");
+            }
+            try {
+                return new BigDecimal(s.substring(start, pos));
+            } catch (NumberFormatException e) { // an exponent beyond int range
+                throw new JsonException("json: number out of range: " + s.substring(start, pos));
+            }
         }
 
         void digits() {

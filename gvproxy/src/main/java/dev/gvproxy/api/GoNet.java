@@ -8,7 +8,7 @@ public final class GoNet {
     private GoNet() {}
 
     /** A Go error with its message. */
-    public static final class GoError extends Exception {
+    public static class GoError extends Exception {
         public GoError(String message) {
             super(message);
         }

@@ -37,7 +37,17 @@ public final class PortForwarderOpener implements PortForwardRegistry.Opener {
         if (sshTunnels != null && f.remote().startsWith("ssh-tunnel://")) {
             return sshTunnels.open(f);
         }
-        return forwarder.expose(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
-                .thenApply(v -> () -> forwarder.unexpose(f.local(), f.protocol()));
+        return forwarder.exposeBound(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
+                .thenApply(bound -> new PortForwardRegistry.Bound() {
+                    @Override
+                    public String boundLocal() {
+                        return bound.local();
+                    }
+
+                    @Override
+                    public void close() {
+                        forwarder.unexpose(bound.local(), bound.protocol());
+                    }
+                });
     }
 }

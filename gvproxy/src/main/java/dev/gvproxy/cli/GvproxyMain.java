@@ -8,6 +8,8 @@ import dev.gvproxy.api.InMemoryDnsZones;
 import dev.gvproxy.api.PortForward;
 import dev.gvproxy.api.PortForwardRegistry;
 import dev.gvproxy.api.PortForwarderOpener;
+import dev.gvproxy.api.PortForwards;
+import dev.gvproxy.api.StateStore;
 import dev.gvproxy.api.Tunneler;
 import dev.gvproxy.cli.flags.GoFlagSet;
 import dev.gvproxy.config.CliArgs;
@@ -29,6 +31,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,6 +90,10 @@ public final class GvproxyMain {
         final GoFlagSet.StringFlag notification = flags.string("notification", "", "Notification socket path");
         final GoFlagSet.BoolFlag debug = flags.bool("debug", false, "Print debug info");
         final GoFlagSet.BoolFlag ec2MetadataAccess = flags.bool("ec2-metadata-access", false, "Permits access to EC2 Metadata Service (TCP only)");
+        final GoFlagSet.StringFlag apiTokenFile = flags.string("api-token-file", "", "File holding the bearer token the in-VM API requires (at least 32 characters; or set GVISOR_API_TOKEN)");
+        final GoFlagSet.BoolFlag guestApiStrict = flags.bool("guest-api-strict", false, "Guests may expose only loopback addresses and ports 1024-65535");
+        final GoFlagSet.StringFlag guestUnixDir = flags.string("guest-unix-dir", "", "The only directory guests may create unix socket forwards in (default: none)");
+        final GoFlagSet.StringFlag stateDir = flags.string("state-dir", "", "Directory where API-created forwards and DNS zones are kept across restarts");
 
         CliArgs cliArgs() {
             CliArgs c = new CliArgs();
@@ -115,6 +122,10 @@ public final class GvproxyMain {
             c.notification = notification.get();
             c.debug = debug.get();
             c.ec2MetadataAccess = ec2MetadataAccess.get();
+            c.apiTokenFile = apiTokenFile.get();
+            c.guestApiStrict = guestApiStrict.get();
+            c.guestUnixDir = guestUnixDir.get();
+            c.stateDir = stateDir.get();
             return c;
         }
     }
@@ -223,6 +234,7 @@ public final class GvproxyMain {
         final CountDownLatch stopped = new CountDownLatch(1);
         PortForwardRegistry forwards;
         SshSocketForwards sshForwards;
+        PersistentState state;
         ApiContext api;
         volatile String reason = "stopped";
         volatile int status;
@@ -279,6 +291,9 @@ public final class GvproxyMain {
             }
             if (sshForwards != null) {
                 sshForwards.close();
+            }
+            if (state != null) {
+                state.close();
             }
             if (forwards != null) {
                 try {
@@ -385,28 +400,51 @@ public final class GvproxyMain {
             if (!cfg.pidFile.isEmpty()) {
                 run.pidFile = Path.of(cfg.pidFile);
                 Files.writeString(run.pidFile, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
+                // 0644 whatever the umask (under umask 000 it would be world-writable).
+                Files.setPosixFilePermissions(run.pidFile, PosixFilePermissions.fromString("rw-r--r--"));
             }
+            String token = apiToken(cfg);
+            PortForwardRegistry.GuestPolicy policy = guestPolicy(cfg);
             Services services = Services.of(net);
             PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder(),
-                    new SshTunnelOpener(net.eventLoop(), services.tunneler())));
+                    new SshTunnelOpener(net.eventLoop(), services.tunneler())), policy, net.counters());
+            for (Path p : ownedPaths(cfg)) {
+                forwards.protectPath(p);
+            }
             run.forwards = forwards;
+            dev.gvproxy.api.DnsZones dns = services.dns();
+            StateStore.State saved = StateStore.State.EMPTY;
+            if (!cfg.stateDir.isEmpty()) {
+                StateStore store = StateStore.open(Path.of(cfg.stateDir));
+                saved = store.load();
+                forwards.protectPath(store.file());
+                run.state = new PersistentState(store, net, forwards);
+                dns = run.state.recording(dns);
+            }
             run.api = ApiContext.builder()
                     .network(net.virtualSwitch(), net.counters())
                     .leases(services.leases())
-                    .dns(services.dns())
+                    .dns(dns)
                     .forwards(forwards)
                     .tunneler(services.tunneler())
+                    .inVmToken(token)
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveInStack(80, ApiServer.inVm(run.api));
             for (PortForward f : cfg.forwards) {
                 try {
-                    net.eventLoop().submit(() -> forwards.expose(f).toCompletableFuture()).get(10, TimeUnit.SECONDS)
+                    net.eventLoop().submit(() -> forwards.expose(f, PortForwards.Origin.CONFIG)
+                            .toCompletableFuture()).get(10, TimeUnit.SECONDS)
                             .get(10, TimeUnit.SECONDS);
                 } catch (java.util.concurrent.ExecutionException e) {
                     Throwable c = e.getCause() != null ? e.getCause() : e;
                     throw new IOException("cannot add forward " + f.local() + " -> " + f.remote() + ": " + c.getMessage());
                 }
+            }
+            if (run.state != null) {
+                // After the configuration's forwards (which win a conflict), before any guest can attach.
+                run.state.restore(saved, dns);
+                run.state.start();
             }
             if (!cfg.sshForwards.isEmpty()) {
                 List<SshSocketForwards.Spec> specs = new ArrayList<>();
@@ -424,8 +462,12 @@ public final class GvproxyMain {
             // gvproxy uses qemu framing on /connect when a qemu interface exists (spec 1.5); reproduced.
             Framing connectFraming = cfg.qemu.isEmpty() ? Framing.HYPERKIT : Framing.QEMU;
             for (String uri : cfg.listen) {
+                // A vsock endpoint is reached from inside the VMs (gvforwarder's /connect): beyond /connect it
+                // serves the in-VM surface with a guest's rights, never the host's full API.
+                ApiHandler.Surface surface = uri.startsWith("vsock:") ? ApiHandler.Surface.IN_VM
+                        : ApiHandler.Surface.FULL;
                 run.listeners.add(Transports.listenApi(uri, net.transportContext(),
-                        ApiServer.hostFallback(run.api, ApiHandler.Surface.FULL), connectFraming));
+                        ApiServer.hostFallback(run.api, surface), connectFraming));
                 LOG.info("listening " + uri);
             }
             if (!cfg.services.isEmpty()) {
@@ -444,13 +486,78 @@ public final class GvproxyMain {
                 // stdio is one guest for the process's life: its end ends gvproxy-java, as upstream.
                 l.closeFuture().whenComplete((v, t) -> run.fail("stdio transport ended"));
             }
-        } catch (IOException | RuntimeException | InterruptedException | java.util.concurrent.TimeoutException e) {
+        } catch (Exception e) {
             LOG.log(Level.FINE, "start-up failed", e);
             run.close();
             throw new StartupException(e.getMessage() == null ? e.toString() : e.getMessage());
         }
         notifications.send(Notification.READY);
         return run;
+    }
+
+    /** Environment variable holding the in-VM API token (upstream PR #724's name). */
+    static final String TOKEN_ENV = "GVISOR_API_TOKEN";
+    /** Shortest token accepted (upstream PR #724). */
+    static final int MIN_TOKEN_LENGTH = 32;
+
+    /** The in-VM API token from {@code -api-token-file} or {@code GVISOR_API_TOKEN}, or null for none. */
+    static String apiToken(GvproxyConfig cfg) throws IOException {
+        String token;
+        String from;
+        if (!cfg.apiTokenFile.isEmpty()) {
+            token = Files.readString(Path.of(cfg.apiTokenFile), StandardCharsets.UTF_8).strip();
+            from = "api-token-file " + cfg.apiTokenFile;
+        } else {
+            token = System.getenv(TOKEN_ENV);
+            from = TOKEN_ENV;
+        }
+        if (token == null || (token.isEmpty() && cfg.apiTokenFile.isEmpty())) {
+            return null;
+        }
+        if (token.length() < MIN_TOKEN_LENGTH) {
+            throw new IOException(from + ": the API token must be at least " + MIN_TOKEN_LENGTH + " characters");
+        }
+        return token;
+    }
+
+    static PortForwardRegistry.GuestPolicy guestPolicy(GvproxyConfig cfg) throws IOException {
+        Path dir = null;
+        if (!cfg.guestUnixDir.isEmpty()) {
+            dir = Path.of(cfg.guestUnixDir).toAbsolutePath();
+            if (!Files.isDirectory(dir)) {
+                throw new IOException("guest-unix-dir " + dir + ": not a directory");
+            }
+        }
+        return new PortForwardRegistry.GuestPolicy(cfg.guestApiStrict, dir);
+    }
+
+    /** Files gvproxy-java creates or uses; no expose may replace them. */
+    static List<Path> ownedPaths(GvproxyConfig cfg) {
+        List<String> specs = new ArrayList<>(cfg.listen);
+        specs.addAll(List.of(cfg.services, cfg.qemu, cfg.bess, cfg.vfkit, cfg.vpnkit, cfg.pidFile, cfg.logFile,
+                cfg.captureFile, cfg.notificationPath,
+                cfg.apiTokenFile));
+        for (dev.gvproxy.config.YamlConfig.SshForward f : cfg.sshForwards) {
+            specs.add(f.socket() == null ? "" : f.socket());
+        }
+        List<Path> out = new ArrayList<>();
+        for (String spec : specs) {
+            String p = spec;
+            int scheme = p.indexOf("://");
+            if (scheme > 0) {
+                p = p.substring(scheme + 3);
+                int q = p.indexOf('?');
+                p = q >= 0 ? p.substring(0, q) : p;
+            }
+            if (p.startsWith("/")) {
+                try {
+                    out.add(Path.of(p));
+                } catch (java.nio.file.InvalidPathException e) {
+                    // not a path gvproxy-java could have created either
+                }
+            }
+        }
+        return out;
     }
 
     private interface ListenAction {

@@ -34,4 +34,8 @@ public final class CliArgs {
     public String notification = "";
     public boolean debug;
     public boolean ec2MetadataAccess;
+    public String apiTokenFile = "";
+    public boolean guestApiStrict;
+    public String guestUnixDir = "";
+    public String stateDir = "";
 }

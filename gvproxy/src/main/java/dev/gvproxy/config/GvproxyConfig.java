@@ -84,6 +84,14 @@ public final class GvproxyConfig {
     public Map<Integer, Long> dhcpStaticLeases = new LinkedHashMap<>();
     public Map<String, Long> vpnkitUuidMacs = new LinkedHashMap<>();
     public boolean ec2MetadataAccess;
+    /** File holding the in-VM API bearer token ({@code -api-token-file}), "" for none. */
+    public String apiTokenFile = "";
+    /** Guests may expose only loopback addresses and unprivileged ports ({@code -guest-api-strict}). */
+    public boolean guestApiStrict;
+    /** The only directory guests may create unix sockets in ({@code -guest-unix-dir}), "" for none. */
+    public String guestUnixDir = "";
+    /** Where API-created forwards and DNS zones are kept across restarts ({@code -state-dir}), "" for nowhere. */
+    public String stateDir = "";
     /** Warnings to log once logging is set up. */
     public List<String> warnings = new ArrayList<>();
 
@@ -124,6 +132,10 @@ public final class GvproxyConfig {
         c.logFile = pick(cli.logFile, y.logFile);
         c.notificationUri = cli.notification;
         c.notificationPath = y.notification != null ? y.notification : "";
+        c.apiTokenFile = pick(cli.apiTokenFile, y.apiTokenFile);
+        c.guestApiStrict = cli.guestApiStrict || Boolean.TRUE.equals(y.guestApiStrict);
+        c.guestUnixDir = pick(cli.guestUnixDir, y.guestUnixDir);
+        c.stateDir = pick(cli.stateDir, y.stateDir);
 
         String level = "info";
         if (y.logLevel != null) {

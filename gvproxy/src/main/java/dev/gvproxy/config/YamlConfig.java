@@ -38,6 +38,14 @@ public final class YamlConfig {
     public String services;
     public Boolean ec2MetadataAccess;
     public String notification;
+    /** gvproxy-java: in-VM API bearer token file ({@code api-token-file}). */
+    public String apiTokenFile;
+    /** gvproxy-java: strict guest expose policy ({@code guest-api-strict}). */
+    public Boolean guestApiStrict;
+    /** gvproxy-java: the directory guests may create unix sockets in ({@code guest-unix-dir}). */
+    public String guestUnixDir;
+    /** gvproxy-java: where API-created state survives restarts ({@code state-dir}). */
+    public String stateDir;
 
     /** The {@code stack:} section (gvproxy's {@code types.Configuration}). */
     public static final class Stack {
@@ -116,6 +124,10 @@ public final class YamlConfig {
             c.services = string(m.get("services"), "services");
             c.ec2MetadataAccess = bool(m.get("ec2-metadata-access"), "ec2-metadata-access");
             c.notification = string(m.get("notification"), "notification");
+            c.apiTokenFile = string(m.get("api-token-file"), "api-token-file");
+            c.guestApiStrict = bool(m.get("guest-api-strict"), "guest-api-strict");
+            c.guestUnixDir = string(m.get("guest-unix-dir"), "guest-unix-dir");
+            c.stateDir = string(m.get("state-dir"), "state-dir");
         } catch (TypeError e) {
             throw new ConfigException("failed to parse configuration: " + e.getMessage());
         }

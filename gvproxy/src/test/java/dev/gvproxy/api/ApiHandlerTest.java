@@ -32,7 +32,8 @@ class ApiHandlerTest {
             .cam(() -> Map.of("5a:94:ef:e4:0c:ee", 0, "5a:94:ef:e4:0c:ef", 1))
             .leases(() -> Map.of("192.168.127.2", "5a:94:ef:e4:0c:ee", "192.168.127.1", "5a:94:ef:e4:0c:dd"))
             .dns(dns)
-            .forwards(fwd.registry);
+            .forwards(fwd.registry)
+            .offload(Runnable::run);
 
     /** An embedded channel whose peer has an address (guest or TCP caller). */
     static final class AddressedChannel extends EmbeddedChannel {
@@ -149,7 +150,7 @@ class ApiHandlerTest {
 
     @Test
     void emptyLeasesAndForwards() {
-        api = ApiContext.builder();
+        api = ApiContext.builder().offload(Runnable::run);
         assertEquals("{}\n", get("/leases").body());
         assertEquals("[]\n", get("/services/forwarder/all").body());
         assertEquals("{}\n", get("/cam").body());

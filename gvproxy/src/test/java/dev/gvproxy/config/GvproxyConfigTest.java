@@ -344,4 +344,27 @@ class GvproxyConfigTest {
     void stdioInYaml() throws Exception {
         assertEquals("accept", resolve(new CliArgs(), "interfaces:\n  stdio: accept\n").stdio);
     }
+
+    @org.junit.jupiter.api.Test
+    void guestApiAndStateKeysFromYamlAndFlags() throws ConfigException {
+        GvproxyConfig y = resolve(new CliArgs(), "api-token-file: /t\nguest-api-strict: true\nguest-unix-dir: /g\n"
+                + "state-dir: /s\n");
+        assertEquals("/t", y.apiTokenFile);
+        assertTrue(y.guestApiStrict);
+        assertEquals("/g", y.guestUnixDir);
+        assertEquals("/s", y.stateDir);
+        CliArgs cli = new CliArgs();
+        cli.apiTokenFile = "/t2";
+        cli.guestApiStrict = true;
+        cli.guestUnixDir = "/g2";
+        cli.stateDir = "/s2";
+        GvproxyConfig c = resolve(cli, "state-dir: /s\n");
+        assertEquals("/t2", c.apiTokenFile);
+        assertTrue(c.guestApiStrict);
+        assertEquals("/g2", c.guestUnixDir);
+        assertEquals("/s2", c.stateDir, "the flag wins");
+        GvproxyConfig none = resolve(new CliArgs(), "");
+        assertEquals("", none.stateDir);
+        org.junit.jupiter.api.Assertions.assertFalse(none.guestApiStrict);
+    }
 }

@@ -409,6 +409,20 @@ public final class LeasePool {
         return out;
     }
 
+    /**
+     * The unexpired BOUND dynamic leases (a copy), e.g. to save them across a restart; {@link #availableFor} and
+     * {@link #bind} restore one.
+     */
+    public java.util.List<Lease> boundLeases() {
+        java.util.List<Lease> out = new java.util.ArrayList<>();
+        for (Lease l : byIp.values()) {
+            if (l.state == State.BOUND) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
     /** Number of pool addresses currently available to a new client. */
     public int freeCount() {
         return size - unavailable.cardinality();

@@ -36,7 +36,8 @@ import java.util.logging.Logger;
  *       guest ({@link GuestTcpStream}) and relayed with half-close;</li>
  *   <li>{@code udp}: a host UDP socket; each host client address gets its own gateway-side source port
  *       ({@link UdpPortForward}), idle flows close after 90 s;</li>
- *   <li>{@code unix}: a host unix socket (path; an existing file is replaced) relayed to a guest TCP port
+ *   <li>{@code unix}: a host unix socket (path; only a stale socket there is replaced, see
+ *       {@code UnixPortForward}) relayed to a guest TCP port
  *       given as {@code tcp://IPv4:port}.</li>
  * </ul>
  * The guest sees connections from the gateway IP and an ephemeral port (49152-65535, unique per guest
@@ -127,6 +128,11 @@ public final class PortForwarder implements AutoCloseable {
     interface Active {
         Forward forward();
 
+        /** The forward as listed: {@link #forward()} with the bound port when {@code local} asked for port 0. */
+        default Forward bound() {
+            return forward();
+        }
+
         /** Closes the listener (existing TCP relays continue; UDP flows end). Runs on the loop. */
         void close();
     }
@@ -179,7 +185,15 @@ public final class PortForwarder implements AutoCloseable {
      *     (already exposed, bind failure)
      */
     public CompletableFuture<Void> expose(Forward f) {
-        CompletableFuture<Void> result = new CompletableFuture<>();
+        return exposeBound(f).thenApply(b -> null);
+    }
+
+    /**
+     * As {@link #expose}, completing with the forward as listed: a tcp/udp {@code local} with port 0 binds any
+     * free port and is listed (and unexposed) with that port, e.g. {@code 127.0.0.1:0} as {@code 127.0.0.1:45678}.
+     */
+    public CompletableFuture<Forward> exposeBound(Forward f) {
+        CompletableFuture<Forward> result = new CompletableFuture<>();
         Forward spec;
         Runnable start;
         try {
@@ -223,15 +237,30 @@ public final class PortForwarder implements AutoCloseable {
     }
 
     /** Called by a forward on the loop once its listener is bound. */
-    void registered(Active a, CompletableFuture<Void> result) {
+    void registered(Active a, CompletableFuture<Forward> result) {
         if (closed) {
             a.close();
             result.completeExceptionally(new IllegalStateException("port forwarder closed"));
             return;
         }
-        forwards.put(a.forward().key(), a);
-        LOG.info(() -> "exposed " + a.forward().protocol() + " " + a.forward().local() + " -> " + a.forward().remote());
-        result.complete(null);
+        Forward listed = a.bound();
+        if (!listed.key().equals(a.forward().key()) && forwards.containsKey(listed.key())) {
+            a.close();
+            result.completeExceptionally(new IllegalStateException("proxy already running for " + listed.protocol()
+                    + " on " + listed.local()));
+            return;
+        }
+        forwards.put(listed.key(), a);
+        LOG.info(() -> "exposed " + listed.protocol() + " " + listed.local() + " -> " + listed.remote());
+        result.complete(listed);
+    }
+
+    /** {@code f} with the bound port in place of a requested port 0 (tcp/udp). */
+    static Forward withBoundPort(Forward f, SocketAddress bound) {
+        if (!f.protocol().equals("unix") && f.local().endsWith(":0") && bound instanceof InetSocketAddress isa) {
+            return new Forward(f.local().substring(0, f.local().length() - 1) + isa.getPort(), f.remote(), f.protocol());
+        }
+        return f;
     }
 
     /**
@@ -260,7 +289,7 @@ public final class PortForwarder implements AutoCloseable {
     public List<Forward> list() {
         List<Forward> out = new ArrayList<>();
         for (Active a : forwards.values()) {
-            out.add(a.forward());
+            out.add(a.bound());
         }
         out.sort((a, b) -> {
             int c = a.local().compareTo(b.local());

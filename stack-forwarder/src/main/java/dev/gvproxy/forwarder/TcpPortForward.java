@@ -39,12 +39,12 @@ class TcpPortForward implements PortForwarder.Active {
 
     /** Binds {@code local} and registers the forward; runs on the loop. */
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
-            PortForwarder.GuestAddress remote, CompletableFuture<Void> result) {
+            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
         TcpPortForward f = new TcpPortForward(owner, forward, remote);
         f.bind(EpollServerSocketChannel.class, local, "tcp", result, true);
     }
 
-    void bind(Class<? extends ServerChannel> type, SocketAddress local, String network, CompletableFuture<Void> result,
+    void bind(Class<? extends ServerChannel> type, SocketAddress local, String network, CompletableFuture<PortForwarder.Forward> result,
             boolean tcp) {
         ServerBootstrap b = new ServerBootstrap().group(owner.loop()).channel(type)
                 .childOption(ChannelOption.AUTO_READ, false)
@@ -62,7 +62,16 @@ class TcpPortForward implements PortForwarder.Active {
         b.bind(local).addListener((ChannelFuture bf) -> {
             if (!bf.isSuccess()) {
                 bf.channel().close();
+                bindFailed();
                 result.completeExceptionally(PortForwarder.listenFailure(network, forward.local(), bf.cause()));
+                return;
+            }
+            try {
+                afterBind(bf.channel());
+            } catch (java.io.IOException | RuntimeException e) {
+                bf.channel().close();
+                bindFailed();
+                result.completeExceptionally(PortForwarder.listenFailure(network, forward.local(), e));
                 return;
             }
             server = bf.channel();
@@ -70,9 +79,20 @@ class TcpPortForward implements PortForwarder.Active {
         });
     }
 
+    /** Runs once the listener is bound, before the forward is registered (the unix forward sets its mode). */
+    void afterBind(Channel server) throws java.io.IOException {}
+
+    /** Runs when binding (or {@link #afterBind}) failed. */
+    void bindFailed() {}
+
     @Override
     public PortForwarder.Forward forward() {
         return forward;
+    }
+
+    @Override
+    public PortForwarder.Forward bound() {
+        return server == null ? forward : PortForwarder.withBoundPort(forward, server.localAddress());
     }
 
     @Override

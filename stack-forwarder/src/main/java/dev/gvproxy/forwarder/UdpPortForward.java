@@ -76,7 +76,7 @@ final class UdpPortForward implements PortForwarder.Active {
     }
 
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
-            PortForwarder.GuestAddress remote, CompletableFuture<Void> result) {
+            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
         UdpPortForward f = new UdpPortForward(owner, forward, remote);
         Bootstrap b = new Bootstrap().group(owner.loop()).channel(EpollDatagramChannel.class)
                 .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
@@ -101,6 +101,11 @@ final class UdpPortForward implements PortForwarder.Active {
     @Override
     public PortForwarder.Forward forward() {
         return forward;
+    }
+
+    @Override
+    public PortForwarder.Forward bound() {
+        return socket == null ? forward() : PortForwarder.withBoundPort(forward(), socket.localAddress());
     }
 
     int flowCount() {

@@ -80,7 +80,10 @@
  * before it dials); a reset of an established connection is relayed as a reset. {@code udp}: one host
  * socket; each client address gets a gateway-side source port bound in the stack's UDP demux, so guest
  * replies to it go back to that client; idle 90 s closes a flow. Unexpose closes the listener only
- * (running TCP relays finish; UDP flows end). {@code /tunnel} hands an accepted host channel (the HTTP
+ * (running TCP relays finish; UDP flows end). A tcp/udp {@code local} with port 0 binds a free port and is
+ * keyed and listed with it. A unix forward replaces only a stale socket at its path (connect refused), never a
+ * regular file, directory, symlink or live socket, and its socket is 0600 whatever the umask (bound under a
+ * sibling name, chmod-ed, renamed into place). {@code /tunnel} hands an accepted host channel (the HTTP
  * client's, after {@code OK}) to the same guest-side machinery. Optionally the guest sees the real client
  * instead of the gateway; a loopback client is then shown as the host alias 192.168.127.254 (a guest
  * drops 127.0.0.1 from its ethernet), and addresses inside the virtual subnet or IPv6 fall back to the

@@ -76,7 +76,8 @@ public final class Transports {
     public static Listener listenStream(String uri, NetworkContext ctx, Framing framing) throws IOException {
         EndpointUri ep = EndpointUri.parse(uri);
         String kind = framing.name().toLowerCase(java.util.Locale.ROOT);
-        return bindStream(ep, ctx, kind, true, false, framesChild(ctx, framing, kind, ep.path()));
+        // 0600 whatever the umask: the socket carries a VM's whole network (gvproxy leaves it to the umask).
+        return bindStream(ep, ctx, kind, true, true, framesChild(ctx, framing, kind, ep.path()));
     }
 
     /** Child setup for frames with no handshake: decoder, encoder, {@link ChannelPort}. */
@@ -115,7 +116,7 @@ public final class Transports {
             throws IOException {
         Consumer<Channel> init = vpnkitChild(ctx, mtu, macForUuid);
         EndpointUri ep = EndpointUri.parse(uri);
-        return bindStream(ep, ctx, "vpnkit", false, false, init);
+        return bindStream(ep, ctx, "vpnkit", false, true, init);
     }
 
     /**
@@ -177,6 +178,13 @@ public final class Transports {
         ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("listen unixgram " + path + ": " + f.cause().getMessage(), f.cause());
+        }
+        try {
+            // 0600 whatever the umask (a short window after bind; vfkit connects only once we are ready).
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | RuntimeException e) {
+            f.channel().close().awaitUninterruptibly();
+            throw new IOException("listen unixgram " + path + ": " + e.getMessage(), e);
         }
         // Netty's unix datagram config has no SO_RCVBUF option; set it on the socket (the kernel caps it at
         // net.core.rmem_max, as it does for gvproxy).

@@ -92,7 +92,8 @@
  * detaches when it closes; the switch then forgets its MACs. Every listener keeps accepting, so a VM can
  * disconnect and reconnect (new port id, its MAC is learned again); gvproxy accepts qemu/vfkit/stdio once and
  * exits. {@code /connect} keeps frame bytes that arrived in the same read as the request (gvproxy loses them).
- * API unix sockets are created 0600 (bound under a random sibling name, chmod-ed, renamed into place); qemu and
+ * API, qemu and vpnkit unix sockets are created 0600 whatever the umask (bound under a random sibling name,
+ * chmod-ed, renamed into place; vfkit's datagram socket is chmod-ed right after bind); qemu and
  * vfkit socket paths must not exist beforehand. A vpnkit connection whose init lacks the {@code VMN3T}
  * magic is closed with a logged reason (gvproxy attaches it anyway); one closed mid-handshake is logged. Transport errors close one connection, never the process.
  *

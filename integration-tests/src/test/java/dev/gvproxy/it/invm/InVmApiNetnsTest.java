@@ -91,8 +91,9 @@ class InVmApiNetnsTest {
         NetnsGuest g = dhcpGuest();
         ExecResult r = curl(g, "http://192.168.127.1/services/forwarder/all");
         assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics());
-        assertEquals("[{\"local\":\"127.0.0.1:" + sshPort + "\",\"remote\":\"192.168.127.2:22\",\"protocol\":\"tcp\"}]"
-                + "\n\n200", r.stdout(), r::toString);
+        // A guest lists only guest-created forwards (issue 9): the host's SSH forward (127.0.0.1:sshPort) is not
+        // shown to it; the host API lists it (InVmApiSecurityNetnsTest).
+        assertEquals("[]\n\n200", r.stdout(), r::toString);
         // Routes outside the in-VM subset are not served there (spec 4.1).
         ExecResult stats = curl(g, "http://192.168.127.1/stats");
         assertTrue(stats.stdout().endsWith("\n404"), stats::toString);

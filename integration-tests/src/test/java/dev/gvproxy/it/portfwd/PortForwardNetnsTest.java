@@ -282,7 +282,12 @@ class PortForwardNetnsTest {
         NetnsGuest g = guest();
         echoServer(g, 8080);
         Path sock = dir.resolve("fwd.sock");
-        Files.writeString(sock, "stale file, replaced by the listener");
+        // A stale socket (nobody accepts on it) is replaced, as gvproxy does; a regular file or a live socket never is
+        // (issue 9; UnixPortForwardTest and InVmApiSecurityNetnsTest cover those).
+        try (java.nio.channels.ServerSocketChannel stale = java.nio.channels.ServerSocketChannel.open(
+                StandardProtocolFamily.UNIX)) {
+            stale.bind(UnixDomainSocketAddress.of(sock));
+        }
         expose(sock.toString(), "tcp://" + guestIp + ":8080", "unix");
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(sock));
