@@ -47,7 +47,8 @@ class StackFuzzTest {
         for (FuzzInput.Rec r : FuzzInput.records(data)) {
             h.advance((r.flags() >>> 1) * 50 * MS);
             byte[] f = (r.flags() & 1) != 0 ? FuzzInput.repairChecksums(r.bytes()) : r.bytes();
-            ByteBuf b = Unpooled.wrappedBuffer(f);
+            // Not wrappedBuffer: for an empty array it returns the shared EMPTY_BUFFER, which never reaches refCnt 0.
+            ByteBuf b = Unpooled.buffer(f.length).writeBytes(f);
             handedIn.add(b);
             h.sw.deliver(h.guest, b);
             h.sw.flush();
