@@ -55,7 +55,10 @@ class ApiFuzzTest {
             // In two reads, as a socket may deliver it: the cut moves with the input's length.
             int cut = request.length / 3;
             ch.writeInbound(Unpooled.wrappedBuffer(request, 0, cut));
-            ch.writeInbound(Unpooled.wrappedBuffer(request, cut, request.length - cut));
+            // The handler may have closed the connection after a bad first part: a peer's write then goes nowhere.
+            if (ch.isOpen()) {
+                ch.writeInbound(Unpooled.wrappedBuffer(request, cut, request.length - cut));
+            }
             ch.runPendingTasks();
             ch.checkException();
         } catch (Exception e) {
