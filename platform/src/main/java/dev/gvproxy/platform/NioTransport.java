@@ -101,8 +101,10 @@ final class NioTransport extends SocketTransport {
     @Override
     public void sendEmpty(DatagramChannel channel, InetSocketAddress to) throws IOException {
         java.nio.channels.DatagramChannel ch = channel.attr(JDK_CHANNEL).get();
-        if (to == null) {
-            ch.write(ByteBuffer.allocate(0));
+        if (to == null || ch.isConnected()) {
+            // The JDK's connected DatagramChannel returns 0 for an empty buffer without sending anything, and
+            // an unconnected send is refused by a connected channel: say so, the caller counts it.
+            throw new IOException("the NIO transport cannot send an empty datagram on a connected socket");
         } else {
             ch.send(ByteBuffer.allocate(0), to);
         }

@@ -143,6 +143,8 @@ public abstract class SocketTransport {
      * Sends an empty datagram on {@code channel} (one of {@link #datagramChannel()}), to {@code to} or, when null, to
      * the peer it is connected to. Netty's datagram channels silently drop empty buffers, but an empty UDP
      * datagram is a valid packet a guest may send.
+     *
+     * @throws IOException if the socket refuses, or (NIO) the channel is connected: the JDK sends nothing then
      */
     public abstract void sendEmpty(DatagramChannel channel, InetSocketAddress to) throws IOException;
 

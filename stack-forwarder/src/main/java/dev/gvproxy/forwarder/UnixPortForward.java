@@ -1,7 +1,7 @@
 package dev.gvproxy.forwarder;
 
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
+import dev.gvproxy.platform.SocketTransport;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +32,7 @@ final class UnixPortForward extends TcpPortForward {
             return;
         }
         new UnixPortForward(owner, forward, p, remote)
-                .bind(EpollServerDomainSocketChannel.class, new DomainSocketAddress(path), "unix", result, false);
+                .bind(SocketTransport.get().serverDomainSocketChannel(), SocketTransport.get().domainAddress(p), "unix", result, false);
     }
 
     @Override
