@@ -115,6 +115,28 @@ class ForwardingNetnsTest {
     }
 
     @Test
+    void tcpRequestReplyThroughNat() throws Exception {
+        NetnsGuest.assumeSupported();
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "needs socat in the guest");
+        try (java.net.ServerSocket server = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Thread echo = Thread.ofPlatform().daemon().start(() -> {
+                try (java.net.Socket s = server.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                } catch (IOException e) {
+                    // the test's assertion reports it
+                }
+            });
+            String url = startNetwork(null);
+            NetnsGuest g = guest(url);
+            ExecResult r = g.exec("sh", "-c", "echo hello-over-tcp | socat -t 3 - TCP:192.168.127.254:"
+                    + server.getLocalPort());
+            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.counters().snapshot());
+            assertEquals("hello-over-tcp", r.stdout().trim(), r::toString);
+            echo.join(5000);
+        }
+    }
+
+    @Test
     void largeUdpDatagramIsFragmentedBothWays() throws Exception {
         NetnsGuest.assumeSupported();
         try (Echo echo = new Echo()) {
@@ -122,7 +144,10 @@ class ForwardingNetnsTest {
             NetnsGuest g = guest(url);
             // 8000 bytes in one datagram: the guest kernel fragments it, the stack reassembles; the echo
             // comes back fragmented by the stack and the guest kernel reassembles it.
-            ExecResult r = udpExchange(g, "head -c 8000 /dev/zero | tr '\\0' a", echo.port(), "| wc -c");
+            // dd hands socat the 8000 bytes in one write: tr writes 4096-byte chunks, and socat sends whatever
+            // one read returns as one datagram (this was flaky: sometimes two datagrams, 4096 + 3904).
+            ExecResult r = udpExchange(g, "head -c 8000 /dev/zero | tr '\\0' a | dd bs=8000 count=1 iflag=fullblock"
+                    + " 2>/dev/null", echo.port(), "| wc -c");
             assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.counters().snapshot());
             assertEquals("8000", r.stdout().trim(), r::toString);
             assertEquals(8000, echo.lastSize);
