@@ -10,6 +10,7 @@ import dev.gvproxy.forwarder.GuestFlows;
 import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
+import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.forwarder.UdpForwarder;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
@@ -23,8 +24,6 @@ import dev.gvproxy.transport.Transports;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
@@ -40,8 +39,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One virtual network: a switch, the gateway stack and its services, all on one Netty epoll event loop
- * (DESIGN.md "one event loop per virtual network"). This is the embedding API's root object: a VM
+ * One virtual network: a switch, the gateway stack and its services, all on one Netty event loop of the
+ * process's {@link SocketTransport} (epoll on Linux) (DESIGN.md "one event loop per virtual network"). This is the embedding API's root object: a VM
  * launcher builds one, attaches transports to it, and closes it when the VM is gone.
  *
  * <pre>{@code
@@ -80,7 +79,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private VirtualNetwork(Builder b) throws IOException {
         this.config = b.config;
         this.dnsTcpIdleNanos = b.dnsTcpIdle.toNanos();
-        this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        this.group = SocketTransport.get().newEventLoopGroup(1);
         this.loop = group.next();
         // Pcap timestamps are wall-clock; MAC ageing runs on the same monotonic clock as the stack's deadlines.
         this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos, System::nanoTime,

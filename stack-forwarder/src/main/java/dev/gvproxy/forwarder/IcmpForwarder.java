@@ -113,7 +113,8 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     public IcmpForwarder(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options,
             PingSocket.Opener opener) {
         if (!(loop instanceof IoEventLoop io) || !io.isCompatible(EpollIoHandle.class)) {
-            throw new IllegalArgumentException("IcmpForwarder needs an epoll IoEventLoop, got " + loop);
+            throw new IllegalArgumentException("ICMP echo forwarding needs Linux ping sockets on the epoll transport; this"
+                    + " network's loop is " + loop.getClass().getSimpleName() + " (-Dgvproxy.transport=nio or not Linux)");
         }
         this.stack = stack;
         this.loop = io;

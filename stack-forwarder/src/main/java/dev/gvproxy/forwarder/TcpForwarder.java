@@ -1,5 +1,7 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.tcp.TcpConnection;
@@ -11,7 +13,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollSocketChannel;
 import java.net.InetSocketAddress;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -81,7 +82,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.synQueueExpired = c.counter("tcp.forward.synWaitExpired");
         this.hostErrors = new HostErrors(c.counter("tcp.forward.readBeforeConnect"),
                 c.counter("tcp.forward.hostErrorUnattached"));
-        this.bootstrap = new Bootstrap().group(loop).channel(EpollSocketChannel.class)
+        this.bootstrap = new Bootstrap().group(loop).channel(SocketTransport.get().socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

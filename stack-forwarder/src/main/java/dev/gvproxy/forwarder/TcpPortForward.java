@@ -1,5 +1,7 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import dev.gvproxy.stack.Counters;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -9,8 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import java.net.SocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
@@ -41,7 +41,7 @@ class TcpPortForward implements PortForwarder.Active {
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
             PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
         TcpPortForward f = new TcpPortForward(owner, forward, remote);
-        f.bind(EpollServerSocketChannel.class, local, "tcp", result, true);
+        f.bind(SocketTransport.get().serverSocketChannel(), local, "tcp", result, true);
     }
 
     void bind(Class<? extends ServerChannel> type, SocketAddress local, String network, CompletableFuture<PortForwarder.Forward> result,
@@ -55,9 +55,14 @@ class TcpPortForward implements PortForwarder.Active {
             // gvproxy: Go's default 15 s listener keep-alive is overridden with 1 min on the client socket.
             b.option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childOption(ChannelOption.SO_KEEPALIVE, true)
-                    .childOption(EpollChannelOption.TCP_KEEPIDLE, 60)
-                    .childOption(EpollChannelOption.TCP_KEEPINTVL, 60);
+                    .childOption(ChannelOption.SO_KEEPALIVE, true);
+            SocketTransport t = SocketTransport.get();
+            if (t.tcpKeepIdle() != null) {
+                b.childOption(t.tcpKeepIdle(), 60);
+            }
+            if (t.tcpKeepInterval() != null) {
+                b.childOption(t.tcpKeepInterval(), 60);
+            }
         }
         b.bind(local).addListener((ChannelFuture bf) -> {
             if (!bf.isSuccess()) {

@@ -1,18 +1,19 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import dev.gvproxy.stack.wire.Ipv4Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
 /**
  * One UDP NAT flow: the guest side (guest ip:port talking to the original destination ip:port) and the host
- * side, an {@link EpollDatagramChannel} connected to the NAT'ed destination. Owned by {@link UdpForwarder};
+ * side, an {@link DatagramChannel} (of {@link SocketTransport}) connected to the NAT'ed destination. Owned by {@link UdpForwarder};
  * every method runs on the network's event loop.
  *
  * <p>Life cycle: created on the first guest datagram of a 4-tuple; {@code connecting} until the host
@@ -24,7 +25,6 @@ import java.util.ArrayDeque;
 public final class UdpFlow {
     /** Datagrams queued while the host socket connects; more are dropped (counted). */
     static final int MAX_PENDING = 16;
-    private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(1);
 
     final UdpForwarder.FlowKey key;
     final int guestIp;
@@ -34,7 +34,7 @@ public final class UdpFlow {
     final int dstPort;
     /** Where the host socket is connected (after NAT). */
     final int hostDstIp;
-    final EpollDatagramChannel channel;
+    final DatagramChannel channel;
     /** Monotonic nanoseconds of the last datagram in either direction. */
     long lastActive;
     /** UDP length of the last guest datagram, quoted in a port-unreachable to the guest. */
@@ -45,7 +45,7 @@ public final class UdpFlow {
     /** The guest's budget entry (null when the forwarder has no {@link GuestFlows}); released on close. */
     GuestFlows.Flow owner;
 
-    UdpFlow(UdpForwarder.FlowKey key, int hostDstIp, EpollDatagramChannel channel, long now) {
+    UdpFlow(UdpForwarder.FlowKey key, int hostDstIp, DatagramChannel channel, long now) {
         this.key = key;
         this.guestIp = key.guestIp();
         this.guestPort = key.guestPort();
@@ -106,7 +106,7 @@ public final class UdpFlow {
      */
     void writeEmpty() {
         try {
-            channel.fd().write(EMPTY, 0, 0);
+            SocketTransport.get().sendEmpty(channel, null);
         } catch (IOException e) {
             channel.pipeline().fireExceptionCaught(e);
         }

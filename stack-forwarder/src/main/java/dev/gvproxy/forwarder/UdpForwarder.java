@@ -1,5 +1,8 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
+import io.netty.channel.socket.DatagramChannel;
+
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.Ipv4Header;
@@ -14,8 +17,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -33,7 +34,7 @@ import java.util.logging.Logger;
  * a host socket, one {@link UdpFlow} per (guest ip, guest port, destination ip, destination port).
  *
  * <p>The first datagram of a 4-tuple applies NAT ({@code StackConfig.translate}) and opens an IPv4
- * {@link EpollDatagramChannel} on the network's event loop, bound to an ephemeral port and connected to
+ * UDP socket ({@link SocketTransport}) on the network's event loop, bound to an ephemeral port and connected to
  * the real destination, so the kernel filters replies to that exact address and port (no full-cone
  * mapping). Replies go to the guest as coming from the original, pre-NAT destination.
  *
@@ -252,9 +253,9 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
             }
         }
         int hostDst = stack.config().translate(key.dstIp());
-        EpollDatagramChannel ch;
+        DatagramChannel ch;
         try {
-            ch = new EpollDatagramChannel(SocketProtocolFamily.INET);
+            ch = SocketTransport.get().newDatagramChannel(SocketProtocolFamily.INET);
         } catch (RuntimeException e) {
             // Out of descriptors, typically.
             socketError.inc();
@@ -267,7 +268,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(MAX_PAYLOAD + 1));
         // Level-triggered: Netty stops a read batch at an empty datagram, and with edge triggering the
         // datagrams queued behind it would wait for the next arrival.
-        ch.config().setEpollMode(EpollMode.LEVEL_TRIGGERED);
+        SocketTransport.get().levelTriggered(ch);
         UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
         if (owner != null) {
             flow.owner = owner;

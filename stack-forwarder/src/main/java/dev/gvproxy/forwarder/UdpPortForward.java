@@ -1,5 +1,7 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.udp.UdpDatagram;
@@ -12,9 +14,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -56,7 +55,6 @@ final class UdpPortForward implements PortForwarder.Active {
     private final Counters.Counter expired;
     private final Counters.Counter unexpectedPeer;
     private final Counters.Counter hostError;
-    private static final java.nio.ByteBuffer EMPTY = java.nio.ByteBuffer.allocateDirect(0);
 
     private UdpPortForward(PortForwarder owner, PortForwarder.Forward forward, PortForwarder.GuestAddress remote) {
         this.owner = owner;
@@ -78,11 +76,9 @@ final class UdpPortForward implements PortForwarder.Active {
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
             PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
         UdpPortForward f = new UdpPortForward(owner, forward, remote);
-        Bootstrap b = new Bootstrap().group(owner.loop()).channel(EpollDatagramChannel.class)
+        Bootstrap b = new Bootstrap().group(owner.loop()).channelFactory(SocketTransport.get().datagramChannel())
                 .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
                         new FixedRecvByteBufAllocator(UdpForwarder.MAX_PAYLOAD + 1))
-                // Level-triggered: Netty ends a read batch at an empty datagram (see UdpForwarder).
-                .option(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED)
                 .option(io.netty.channel.ChannelOption.SO_REUSEADDR, true)
                 .handler(f.new HostHandler());
         b.bind(local).addListener((ChannelFuture bf) -> {
@@ -92,6 +88,8 @@ final class UdpPortForward implements PortForwarder.Active {
                 return;
             }
             f.socket = bf.channel();
+            // Level-triggered: Netty ends a read batch at an empty datagram (see UdpForwarder).
+            SocketTransport.get().levelTriggered(f.socket);
             f.sweeper = owner.loop().scheduleAtFixedRate(() -> f.sweep(f.stack.now()), SWEEP_MILLIS, SWEEP_MILLIS,
                     TimeUnit.MILLISECONDS);
             owner.registered(f, result);
@@ -251,7 +249,7 @@ final class UdpPortForward implements PortForwarder.Active {
         /** Netty's epoll datagram channel skips empty buffers: an empty datagram goes to the socket directly. */
         private void writeEmpty() {
             try {
-                ((io.netty.channel.unix.Socket) ((EpollDatagramChannel) socket).fd()).sendTo(EMPTY, 0, 0, client.getAddress(), client.getPort());
+                SocketTransport.get().sendEmpty((io.netty.channel.socket.DatagramChannel) socket, client);
             } catch (java.io.IOException e) {
                 hostError.inc();
             }

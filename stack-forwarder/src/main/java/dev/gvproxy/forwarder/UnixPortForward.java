@@ -1,8 +1,8 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
 import io.netty.channel.Channel;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
+
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
@@ -56,7 +56,7 @@ final class UnixPortForward extends TcpPortForward {
             tmp = p; // no room for a sibling name: bind in place and chmod right after
         }
         new UnixPortForward(owner, forward, p, tmp, remote)
-                .bind(EpollServerDomainSocketChannel.class, new DomainSocketAddress(tmp.toString()), "unix", result, false);
+                .bind(SocketTransport.get().serverDomainSocketChannel(), SocketTransport.get().domainAddress(tmp), "unix", result, false);
     }
 
     /**

@@ -14,7 +14,7 @@
  *
  * <p><b>UDP</b> ({@link dev.gvproxy.forwarder.UdpForwarder}, {@link dev.gvproxy.forwarder.UdpFlow}). Key:
  * (guest ip, guest port, destination ip, destination port). The first datagram of a key opens an
- * {@code EpollDatagramChannel} bound to an ephemeral port and connected to the NAT'ed destination; the
+ * UDP socket (of the process's {@code SocketTransport}, epoll by default) bound to an ephemeral port and connected to the NAT'ed destination; the
  * connected socket makes the kernel filter replies to that exact peer (endpoint-dependent mapping, like
  * gvproxy). Datagrams arriving before the connect completes wait in a queue of at most 16. Guest payloads
  * go out as retained slices of the received frame (no copy); replies are copied once into the outgoing
@@ -32,7 +32,9 @@
  * replaces the identifier with the socket's own and hands this socket only its replies, so a reply is
  * rebuilt for the guest from the flow (identifier, original destination) and the reply's sequence and
  * data. Ping sockets are registered directly with Netty's epoll loop as {@code EpollIoHandle}s — the same
- * mechanism Netty's channels use — so there is no polling thread. The kernel allows ping sockets only
+ * mechanism Netty's channels use — so there is no polling thread. That needs the epoll transport: under
+ * {@code -Dgvproxy.transport=nio} (or on macOS) the forwarder refuses to install with a message saying so and
+ * the network runs without ICMP echo forwarding (TCP and UDP are unaffected). The kernel allows ping sockets only
  * within {@code net.ipv4.ping_group_range}: when it refuses, one warning explains the sysctl and every
  * refused echo is counted.
  *

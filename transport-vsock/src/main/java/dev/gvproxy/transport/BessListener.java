@@ -56,7 +56,8 @@ final class BessListener implements Listener, EpollIoHandle {
     /** Binds, listens and registers; must not be called on the loop (it waits for the registration). */
     static BessListener bind(Path path, NetworkContext ctx) throws IOException {
         if (!(ctx.loop() instanceof IoEventLoop loop) || !loop.isCompatible(EpollIoHandle.class)) {
-            throw new IOException("-listen-bess needs the network on an epoll event loop, got " + ctx.loop());
+            throw new IOException("-listen-bess (SOCK_SEQPACKET) needs Linux and the epoll transport; this network's loop is "
+                    + ctx.loop().getClass().getSimpleName() + " (-Dgvproxy.transport=nio or not Linux)");
         }
         int fd = SeqPacket.socket();
         BessListener l = new BessListener(ctx, loop, path, fd);

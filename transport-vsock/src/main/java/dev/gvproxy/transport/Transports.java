@@ -13,16 +13,15 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollDomainDatagramChannel;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.VSockAddress;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.Socket;
+import io.netty.channel.unix.UnixChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.transport.vsock.VsockServerChannel;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
@@ -167,9 +166,15 @@ public final class Transports {
         checkNotOnLoop(ctx);
         Path path = Path.of(ep.path());
         refuseExisting(path);
+        Class<? extends Channel> type;
+        try {
+            type = SocketTransport.get().domainDatagramChannel();
+        } catch (UnsupportedOperationException e) {
+            throw new IOException("listen unixgram " + path + ": " + e.getMessage(), e);
+        }
         Bootstrap b = new Bootstrap()
                 .group(ctx.loop())
-                .channel(EpollDomainDatagramChannel.class)
+                .channel(type)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
                 // One datagram per read buffer; sized for the largest frame so none is truncated.
                 .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
@@ -188,7 +193,7 @@ public final class Transports {
         }
         // Netty's unix datagram config has no SO_RCVBUF option; set it on the socket (the kernel caps it at
         // net.core.rmem_max, as it does for gvproxy).
-        if (((EpollDomainDatagramChannel) f.channel()).fd() instanceof Socket socket) {
+        if (f.channel() instanceof UnixChannel uc && uc.fd() instanceof Socket socket) {
             try {
                 socket.setReceiveBufferSize(4 << 20);
             } catch (IOException e) {
@@ -291,6 +296,7 @@ public final class Transports {
                     Files.deleteIfExists(path);
                     return bindUnix(b, path, ctx, children, kind, false, privateSocket);
                 }
+                requireEpoll("listen vsock://");
                 b.channelFactory(VsockServerChannel::new);
                 Channel server = bindVsock(b, ep.vsock());
                 LOG.log(Level.INFO, "{0}: listening on vsock {1}", kind, server.localAddress());
@@ -300,7 +306,7 @@ public final class Transports {
                 return bindUnix(b, Path.of(ep.path()), ctx, children, kind, refuseExisting, privateSocket);
             }
             case "tcp" -> {
-                b.channel(EpollServerSocketChannel.class)
+                b.channel(SocketTransport.get().serverSocketChannel())
                         .option(ChannelOption.SO_REUSEADDR, true)
                         .childOption(ChannelOption.TCP_NODELAY, true);
                 Channel server = bind(b, ep.inet(), "tcp", ep.inet());
@@ -365,9 +371,9 @@ public final class Transports {
         } else if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("listen unix " + path + ": bind: address already in use");
         }
-        b.channel(EpollServerDomainSocketChannel.class);
+        b.channel(SocketTransport.get().serverDomainSocketChannel());
         Path bindPath = privateSocket ? tempSibling(path) : path;
-        Channel server = bind(b, new DomainSocketAddress(bindPath.toString()), "unix", path);
+        Channel server = bind(b, SocketTransport.get().domainAddress(bindPath), "unix", path);
         if (privateSocket) {
             try {
                 Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-------"));
@@ -380,6 +386,15 @@ public final class Transports {
         }
         LOG.log(Level.INFO, "{0}: listening on {1}", kind, path);
         return new ChannelListener(server, children, new DomainSocketAddress(path.toString()), path, ctx.loop());
+    }
+
+    /** Refuses a Linux/epoll-only listener with a message that says which transport is in use. */
+    private static void requireEpoll(String what) throws IOException {
+        try {
+            SocketTransport.get().requireEpoll(what);
+        } catch (UnsupportedOperationException e) {
+            throw new IOException(e.getMessage(), e);
+        }
     }
 
     private static Channel bind(ServerBootstrap b, SocketAddress addr, String net, Object shown) throws IOException {

@@ -62,6 +62,12 @@
  * copies each into a right-sized buffer; each outbound frame is one {@code send}, and on {@code EAGAIN} the rest
  * waits for {@code EPOLLOUT}.
  *
+ * <p><b>Transports other than epoll.</b> Every listener takes its channel classes and unix socket addresses from
+ * {@link dev.gvproxy.platform.SocketTransport}. Under kqueue or NIO the unix and tcp stream listeners work
+ * unchanged; vsock and BESS listeners refuse with a message naming the transport, and under NIO so does
+ * {@code unixgram://} (the JDK has no unix datagram channel). A listener's reported address stays Netty's
+ * {@code DomainSocketAddress} whatever the transport bound with.
+ *
  * <h2>Threading</h2>
  * Every channel that carries frames (accepted children, the datagram socket) is registered on the network's
  * single event loop ({@code ServerBootstrap.group(boss, loop)}), where the switch runs: no locks. Only stdio

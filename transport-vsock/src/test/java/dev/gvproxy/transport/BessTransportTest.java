@@ -19,7 +19,6 @@ import dev.gvproxy.stack.wire.MacAddress;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.FileDescriptor;
@@ -56,7 +55,9 @@ class BessTransportTest {
 
     @BeforeAll
     static void loops() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll native transport not available");
+        Assumptions.assumeTrue(dev.gvproxy.platform.SocketTransport.get().isEpoll(),
+                "skipped: needs the epoll transport (Linux-only socket types); transport is "
+                        + dev.gvproxy.platform.SocketTransport.get());
         network = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     }
 

@@ -1,5 +1,7 @@
 package dev.gvproxy.transport;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import static dev.gvproxy.transport.TestFrames.A;
 import static dev.gvproxy.transport.TestFrames.B;
 import static dev.gvproxy.transport.TestFrames.GW;
@@ -31,13 +33,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollDomainDatagramChannel;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.FixedRecvByteBufAllocator;
@@ -80,9 +76,8 @@ class TransportsSocketTest {
 
     @BeforeAll
     static void loops() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll native transport not available");
-        network = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        clients = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        network = SocketTransport.get().newEventLoopGroup(1);
+        clients = SocketTransport.get().newEventLoopGroup(1);
     }
 
     @AfterAll
@@ -133,7 +128,8 @@ class TransportsSocketTest {
         Client(SocketAddress addr, Framing framing) throws InterruptedException {
             Counters c = new Counters();
             Bootstrap b = new Bootstrap().group(clients)
-                    .channel(addr instanceof DomainSocketAddress ? EpollDomainSocketChannel.class : EpollSocketChannel.class)
+                    .channel(addr instanceof DomainSocketAddress ? SocketTransport.get().domainSocketChannel()
+                            : SocketTransport.get().socketChannel())
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
@@ -146,7 +142,8 @@ class TransportsSocketTest {
                                     });
                         }
                     });
-            ch = b.connect(addr).sync().channel();
+            ch = b.connect(addr instanceof DomainSocketAddress d ? SocketTransport.get().domainAddress(Path.of(d.path()))
+                    : addr).sync().channel();
         }
 
         void send(byte[]... frames) {
@@ -387,6 +384,22 @@ class TransportsSocketTest {
         }
     }
 
+    /** Unix datagram sockets exist on epoll and kqueue only; under NIO the listener refuses with a clear message. */
+    static void assumeUnixDatagrams() {
+        Assumptions.assumeTrue(SocketTransport.get().kind() != SocketTransport.Kind.NIO,
+                "skipped: unix datagram sockets need epoll or kqueue; transport is " + SocketTransport.get());
+    }
+
+    @Test
+    void unixDatagramUnderNioIsRefusedWithAClearMessage() throws Exception {
+        Assumptions.assumeTrue(SocketTransport.get().kind() == SocketTransport.Kind.NIO, "only under NIO");
+        setUp();
+        IOException e = assertThrows(IOException.class,
+                () -> Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
+        assertTrue(e.getMessage().contains("unix datagram sockets"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("dgram.sock")));
+    }
+
     /** A VM stand-in on a unix datagram socket (bound to a path unless {@code local} is null). */
     static final class DatagramClient implements AutoCloseable {
         final Channel ch;
@@ -396,7 +409,7 @@ class TransportsSocketTest {
         @SuppressWarnings("deprecation") // DATAGRAM_CHANNEL_ACTIVE_ON_REGISTRATION: lets an unbound socket send
         DatagramClient(Path local, DomainSocketAddress server) throws InterruptedException {
             this.server = server;
-            Bootstrap b = new Bootstrap().group(clients).channel(EpollDomainDatagramChannel.class)
+            Bootstrap b = new Bootstrap().group(clients).channel(SocketTransport.get().domainDatagramChannel())
                     .option(ChannelOption.DATAGRAM_CHANNEL_ACTIVE_ON_REGISTRATION, true)
                     .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                     .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
@@ -431,6 +444,7 @@ class TransportsSocketTest {
     void vfkitDatagramsWithHello() throws Exception {
         setUp();
         Path p = dir.resolve("vfkit.sock");
+        assumeUnixDatagrams();
         Listener l = track(Transports.listenDatagram("unixgram://" + p, ctx));
         DatagramClient vm = track(new DatagramClient(dir.resolve("vm.sock"), (DomainSocketAddress) l.localAddress()));
         vm.send("VFKT".getBytes(StandardCharsets.US_ASCII));
@@ -458,6 +472,7 @@ class TransportsSocketTest {
     @Test
     void datagramWithoutHelloIsTheFirstFrameAndPeerChangeReattaches() throws Exception {
         setUp();
+        assumeUnixDatagrams();
         Listener l = track(Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
         DomainSocketAddress server = (DomainSocketAddress) l.localAddress();
         DatagramClient vm = new DatagramClient(dir.resolve("vm1.sock"), server);
@@ -481,6 +496,7 @@ class TransportsSocketTest {
     @Test
     void helloFromTheSamePathStartsANewPort() throws Exception {
         setUp();
+        assumeUnixDatagrams();
         Listener l = track(Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
         DomainSocketAddress server = (DomainSocketAddress) l.localAddress();
         Path vmPath = dir.resolve("vm.sock");
@@ -505,6 +521,7 @@ class TransportsSocketTest {
     @Test
     void unnamedDatagramPeerIsDroppedAndCounted() throws Exception {
         setUp();
+        assumeUnixDatagrams();
         Listener l = track(Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
         DatagramClient anon = track(new DatagramClient(null, (DomainSocketAddress) l.localAddress()));
         anon.send(frame(GW, A, 100, 1));

@@ -1,5 +1,7 @@
 package dev.gvproxy.transport;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import static dev.gvproxy.transport.TestFrames.GW;
 import static dev.gvproxy.transport.TestFrames.await;
 import static dev.gvproxy.transport.TestFrames.frame;
@@ -16,9 +18,6 @@ import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.MacAddress;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -31,7 +30,6 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,8 +52,7 @@ class VpnkitSocketTest {
 
     @BeforeAll
     static void loops() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll native transport not available");
-        network = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        network = SocketTransport.get().newEventLoopGroup(1);
     }
 
     @AfterAll

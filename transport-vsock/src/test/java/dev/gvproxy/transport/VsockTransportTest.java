@@ -24,7 +24,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.VSockAddress;
 import io.netty.channel.unix.DomainSocketAddress;
@@ -71,7 +70,9 @@ class VsockTransportTest {
 
     @BeforeAll
     static void loops() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll native transport not available");
+        Assumptions.assumeTrue(dev.gvproxy.platform.SocketTransport.get().isEpoll(),
+                "skipped: needs the epoll transport (Linux-only socket types); transport is "
+                        + dev.gvproxy.platform.SocketTransport.get());
         network = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     }
 

@@ -17,7 +17,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -372,7 +371,7 @@ class PortForwardNetnsTest {
         NetnsGuest g = guest();
         echoServer(g, 8080);
         // Stands in for the HTTP API: after the request, write "OK" and hand the channel over.
-        Channel server = new ServerBootstrap().group(net.eventLoop()).channel(EpollServerSocketChannel.class)
+        Channel server = new ServerBootstrap().group(net.eventLoop()).channel(dev.gvproxy.platform.SocketTransport.get().serverSocketChannel())
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInboundHandlerAdapter() {
                     @Override

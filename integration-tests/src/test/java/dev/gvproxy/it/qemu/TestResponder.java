@@ -1,5 +1,7 @@
 package dev.gvproxy.it.qemu;
 
+import dev.gvproxy.platform.SocketTransport;
+
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -10,14 +12,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDomainDatagramChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import java.nio.file.Files;
@@ -39,7 +36,7 @@ final class TestResponder implements AutoCloseable {
     final AtomicLong dhcpReplies = new AtomicLong();
     /** MTU offered in DHCP option 26 (distinct from the default so the test sees it applied). */
     static final int DHCP_MTU = 1400;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    private final EventLoopGroup group = SocketTransport.get().newEventLoopGroup(1);
     private Channel channel;
     private volatile DomainSocketAddress datagramPeer;
 
@@ -48,10 +45,10 @@ final class TestResponder implements AutoCloseable {
     /** Listens on a unix stream socket at {@code path} (QEMU {@code -netdev stream} connects to it). */
     static TestResponder stream(Path path) throws InterruptedException {
         TestResponder r = new TestResponder();
-        r.channel = new ServerBootstrap().group(r.group).channel(EpollServerDomainSocketChannel.class)
-                .childHandler(new ChannelInitializer<DomainSocketChannel>() {
+        r.channel = new ServerBootstrap().group(r.group).channel(SocketTransport.get().serverDomainSocketChannel())
+                .childHandler(new ChannelInitializer<Channel>() {
                     @Override
-                    protected void initChannel(DomainSocketChannel ch) {
+                    protected void initChannel(Channel ch) {
                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(131072 + 4, 0, 4, 0, 4),
                                 new LengthFieldPrepender(4), new SimpleChannelInboundHandler<ByteBuf>() {
                                     @Override
@@ -64,14 +61,14 @@ final class TestResponder implements AutoCloseable {
                                 });
                     }
                 })
-                .bind(new DomainSocketAddress(path.toFile())).sync().channel();
+                .bind(SocketTransport.get().domainAddress(path)).sync().channel();
         return r;
     }
 
     /** Binds a unix datagram socket at {@code path} (QEMU {@code -netdev dgram} sends to it). */
     static TestResponder datagram(Path path) throws InterruptedException {
         TestResponder r = new TestResponder();
-        r.channel = new Bootstrap().group(r.group).channel(EpollDomainDatagramChannel.class)
+        r.channel = new Bootstrap().group(r.group).channel(SocketTransport.get().domainDatagramChannel())
                 // The default datagram allocator reads 2 KiB: frames up to 128 KiB must arrive whole.
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(131072))
                 .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
@@ -224,8 +221,9 @@ final class TestResponder implements AutoCloseable {
         } finally {
             group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
         }
-        if (channel != null && channel.localAddress() instanceof DomainSocketAddress a) {
-            Files.deleteIfExists(Path.of(a.path()));
+        Path bound = channel != null ? SocketTransport.domainPath(channel.localAddress()) : null;
+        if (bound != null) {
+            Files.deleteIfExists(bound);
         }
     }
 }

@@ -96,7 +96,17 @@ public final class Libc {
         Linker.Option[] opts = new Linker.Option[extra.length + 1];
         opts[0] = CAPTURE_ERRNO;
         System.arraycopy(extra, 0, opts, 1, extra.length);
-        return LINKER.downcallHandle(find(name), fd, opts);
+        java.util.Optional<MemorySegment> symbol = LIBC.find(name);
+        if (symbol.isEmpty()) {
+            // Not Linux (macOS has no setns or eventfd): fail when the feature is used, never at class load.
+            java.lang.invoke.MethodType type = fd.toMethodType().insertParameterTypes(0, MemorySegment.class);
+            MethodHandle thrower = java.lang.invoke.MethodHandles.insertArguments(
+                    java.lang.invoke.MethodHandles.throwException(type.returnType(), UnsupportedOperationException.class),
+                    0, new UnsupportedOperationException("libc has no " + name + "(): TAP devices, network namespaces"
+                            + " and AF_VSOCK need Linux"));
+            return java.lang.invoke.MethodHandles.dropArguments(thrower, 0, type.parameterList());
+        }
+        return LINKER.downcallHandle(symbol.get(), fd, opts);
     }
 
     private static int errno(MemorySegment state) {

@@ -1,0 +1,123 @@
+package dev.gvproxy.platform;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollDomainDatagramChannel;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollMode;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.Socket;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/** Linux epoll; loaded only when chosen. */
+final class EpollTransport extends SocketTransport {
+    private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
+
+    private EpollTransport() {
+    }
+
+    /** The epoll transport, or (when not {@code required}) null if its native library does not load here. */
+    static SocketTransport create(boolean required) {
+        if (!Epoll.isAvailable()) {
+            if (required) {
+                throw new IllegalStateException("-D" + PROPERTY + "=epoll: epoll is not available here: "
+                        + Epoll.unavailabilityCause());
+            }
+            return null;
+        }
+        return new EpollTransport();
+    }
+
+    @Override
+    public Kind kind() {
+        return Kind.EPOLL;
+    }
+
+    @Override
+    public IoHandlerFactory ioHandlerFactory() {
+        return EpollIoHandler.newFactory();
+    }
+
+    @Override
+    public Class<? extends SocketChannel> socketChannel() {
+        return EpollSocketChannel.class;
+    }
+
+    @Override
+    public Class<? extends ServerSocketChannel> serverSocketChannel() {
+        return EpollServerSocketChannel.class;
+    }
+
+    @Override
+    public ChannelFactory<DatagramChannel> datagramChannel() {
+        return EpollDatagramChannel::new;
+    }
+
+    @Override
+    public DatagramChannel newDatagramChannel(SocketProtocolFamily family) {
+        return new EpollDatagramChannel(family);
+    }
+
+    @Override
+    public Class<? extends Channel> domainSocketChannel() {
+        return EpollDomainSocketChannel.class;
+    }
+
+    @Override
+    public Class<? extends ServerChannel> serverDomainSocketChannel() {
+        return EpollServerDomainSocketChannel.class;
+    }
+
+    @Override
+    public Class<? extends Channel> domainDatagramChannel() {
+        return EpollDomainDatagramChannel.class;
+    }
+
+    @Override
+    public SocketAddress domainAddress(Path path) {
+        return new DomainSocketAddress(path.toString());
+    }
+
+    @Override
+    public void sendEmpty(DatagramChannel channel, InetSocketAddress to) throws IOException {
+        Socket fd = (Socket) ((EpollDatagramChannel) channel).fd();
+        if (to == null) {
+            fd.write(EMPTY, 0, 0);
+        } else {
+            fd.sendTo(EMPTY, 0, 0, to.getAddress(), to.getPort());
+        }
+    }
+
+    @Override
+    public void levelTriggered(Channel channel) {
+        channel.config().setOption(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED);
+    }
+
+    @Override
+    public ChannelOption<Integer> tcpKeepIdle() {
+        return EpollChannelOption.TCP_KEEPIDLE;
+    }
+
+    @Override
+    public ChannelOption<Integer> tcpKeepInterval() {
+        return EpollChannelOption.TCP_KEEPINTVL;
+    }
+}

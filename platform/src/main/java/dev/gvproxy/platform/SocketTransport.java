@@ -1,0 +1,186 @@
+package dev.gvproxy.platform;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * The one place that chooses Netty's channel classes for every host socket the project opens: epoll on Linux,
+ * kqueue on macOS, NIO elsewhere or when asked for with {@code -Dgvproxy.transport=nio}. Everything that makes an
+ * event loop, a socket or a unix socket address goes through {@link #get()}, so one network never mixes
+ * transports (a channel only registers on a loop of its own kind).
+ *
+ * <p>Each implementation is a separate class loaded only when chosen: nothing in this class refers to an epoll
+ * or kqueue class, so choosing NIO (or running on macOS) never loads a native library it cannot use.
+ */
+public abstract class SocketTransport {
+    /** The system property that forces a transport: {@code epoll}, {@code kqueue} or {@code nio}. */
+    public static final String PROPERTY = "gvproxy.transport";
+
+    private static final Logger LOG = System.getLogger(SocketTransport.class.getName());
+
+    /** The three kinds; {@link #NIO} is pure JDK and works everywhere. */
+    public enum Kind { EPOLL, KQUEUE, NIO }
+
+    private static final class Holder {
+        static final SocketTransport CHOSEN = choose(System.getProperty(PROPERTY), System.getProperty("os.name", ""));
+    }
+
+    SocketTransport() {
+    }
+
+    /** The process's transport, chosen once from {@value #PROPERTY} or the best available. */
+    public static SocketTransport get() {
+        return Holder.CHOSEN;
+    }
+
+    /**
+     * Chooses a transport: {@code requested} ({@code epoll|kqueue|nio}, case-insensitive) if given, otherwise the
+     * native one for {@code osName} when its library loads, otherwise NIO.
+     *
+     * @throws IllegalStateException when {@code requested} is unknown or cannot load here (a forced native
+     *     transport that is unavailable is an error, not a silent fallback)
+     */
+    static SocketTransport choose(String requested, String osName) {
+        SocketTransport t;
+        if (requested != null && !requested.isBlank()) {
+            t = switch (requested.trim().toLowerCase(Locale.ROOT)) {
+                case "epoll" -> EpollTransport.create(true);
+                case "kqueue" -> KqueueTransport.create(true);
+                case "nio" -> new NioTransport();
+                default -> throw new IllegalStateException("-D" + PROPERTY + "=" + requested
+                        + ": unknown transport (use epoll, kqueue or nio)");
+            };
+        } else {
+            String os = osName.toLowerCase(Locale.ROOT);
+            t = null;
+            if (os.startsWith("linux")) {
+                t = EpollTransport.create(false);
+            } else if (os.startsWith("mac") || os.contains("bsd")) {
+                t = KqueueTransport.create(false);
+            }
+            if (t == null) {
+                t = new NioTransport();
+            }
+        }
+        LOG.log(Level.DEBUG, "socket transport: {0}{1}", t.kind(),
+                requested == null ? "" : " (-D" + PROPERTY + "=" + requested + ")");
+        return t;
+    }
+
+    /** Which transport this is. */
+    public abstract Kind kind();
+
+    /** True for the epoll transport, the only one that runs the Linux-only features (vsock, BESS, ping sockets). */
+    public final boolean isEpoll() {
+        return kind() == Kind.EPOLL;
+    }
+
+    /** The I/O handler every event loop of this transport runs. */
+    public abstract IoHandlerFactory ioHandlerFactory();
+
+    /** A new event loop group of {@code threads} loops of this transport. */
+    public final EventLoopGroup newEventLoopGroup(int threads) {
+        return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory());
+    }
+
+    /** TCP client sockets. */
+    public abstract Class<? extends SocketChannel> socketChannel();
+
+    /** TCP listening sockets. */
+    public abstract Class<? extends ServerSocketChannel> serverSocketChannel();
+
+    /** UDP sockets, for {@code Bootstrap.channelFactory}. */
+    public abstract ChannelFactory<DatagramChannel> datagramChannel();
+
+    /** An unregistered UDP socket of {@code family} (for callers that register it themselves). */
+    public abstract DatagramChannel newDatagramChannel(SocketProtocolFamily family);
+
+    /** Unix stream client sockets; connect them to {@link #domainAddress}. */
+    public abstract Class<? extends Channel> domainSocketChannel();
+
+    /** Unix stream listening sockets; bind them to {@link #domainAddress}. */
+    public abstract Class<? extends ServerChannel> serverDomainSocketChannel();
+
+    /**
+     * Unix datagram sockets (vfkit, QEMU {@code -netdev dgram}); their packets carry Netty's
+     * {@code DomainDatagramPacket}.
+     *
+     * @throws UnsupportedOperationException under NIO, which has no unix datagram channel
+     */
+    public abstract Class<? extends Channel> domainDatagramChannel();
+
+    /** The address that binds or connects this transport's unix sockets to {@code path}. */
+    public abstract SocketAddress domainAddress(Path path);
+
+    /** The path of a unix socket address of this transport (or of the other kind), null if not a unix address. */
+    public static Path domainPath(SocketAddress address) {
+        if (address instanceof java.net.UnixDomainSocketAddress u) {
+            return u.getPath();
+        }
+        if (address instanceof io.netty.channel.unix.DomainSocketAddress d) {
+            return Path.of(d.path());
+        }
+        return null;
+    }
+
+    /**
+     * Sends an empty datagram on {@code channel} (one of {@link #datagramChannel()}), to {@code to} or, when null, to
+     * the peer it is connected to. Netty's datagram channels silently drop empty buffers, but an empty UDP
+     * datagram is a valid packet a guest may send.
+     *
+     * @throws IOException if the socket refuses, or (NIO) the channel is connected: the JDK sends nothing then
+     */
+    public abstract void sendEmpty(DatagramChannel channel, InetSocketAddress to) throws IOException;
+
+    /**
+     * Level-triggered readiness for a datagram channel where the transport has the choice (epoll): Netty ends a
+     * read batch at an empty datagram, and with edge triggering the datagrams queued behind it would wait for the
+     * next arrival. NIO's selector is level-triggered already; kqueue reads until the socket is drained.
+     */
+    public void levelTriggered(Channel channel) {
+    }
+
+    /**
+     * TCP keep-alive idle time and probe interval (seconds) as channel options of this transport, or null where
+     * the transport has none (the socket then keeps the system's defaults).
+     */
+    public abstract ChannelOption<Integer> tcpKeepIdle();
+
+    /** See {@link #tcpKeepIdle()}. */
+    public abstract ChannelOption<Integer> tcpKeepInterval();
+
+    /**
+     * Refuses a feature only the epoll transport has, with a message saying why and what to do.
+     *
+     * @param feature what was asked for, e.g. "AF_VSOCK listen"
+     * @throws UnsupportedOperationException unless this is epoll
+     */
+    public final void requireEpoll(String feature) {
+        if (!isEpoll()) {
+            throw new UnsupportedOperationException(feature + " needs Linux and the epoll transport (the "
+                    + kind().name().toLowerCase(Locale.ROOT) + " transport is in use"
+                    + (kind() == Kind.NIO ? "; do not set -D" + PROPERTY + "=nio" : "") + ")");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return kind().name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,19 @@
+/**
+ * Which of Netty's transports this process's host sockets use.
+ *
+ * <h2>Theory of operation</h2>
+ * A channel only registers on an event loop of its own transport, so a virtual network's loop and every socket
+ * opened on it must come from one choice. {@link dev.gvproxy.platform.SocketTransport#get()} makes it once per
+ * process: {@code -Dgvproxy.transport=epoll|kqueue|nio} if set (an unavailable native transport asked for by
+ * name is an error), otherwise epoll on Linux, kqueue on macOS, NIO where neither loads. Every module that makes
+ * an event loop group, a TCP/UDP/unix socket or a unix socket address asks it; nothing else names an
+ * {@code Epoll*}, {@code KQueue*} or {@code Nio*} channel class.
+ *
+ * <p>Each transport is its own class, loaded only when chosen, so nothing epoll-specific is touched at class-load
+ * time on macOS or under NIO. Features only Linux has (AF_VSOCK, BESS seqpacket, unprivileged ICMP ping sockets
+ * registered as epoll handles, TAP) call {@link dev.gvproxy.platform.SocketTransport#requireEpoll} or check
+ * {@link dev.gvproxy.platform.SocketTransport#isEpoll()} where they start, and fail with a message that names the
+ * transport in use. NIO has no unix datagram channel (vfkit's {@code unixgram://}); it has TCP, UDP and unix
+ * stream sockets (through {@link java.net.UnixDomainSocketAddress}).
+ */
+package dev.gvproxy.platform;

@@ -1,0 +1,176 @@
+package dev.gvproxy.platform;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.SocketProtocolFamily;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The seam's choice rules, and a round trip over each socket kind NIO also has, through whichever transport this
+ * JVM chose (the module's tests run twice: the default, and {@code -Dgvproxy.transport=nio}).
+ */
+class SocketTransportTest {
+    static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+    static EventLoopGroup group;
+    final SocketTransport t = SocketTransport.get();
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() {
+        group = SocketTransport.get().newEventLoopGroup(1);
+    }
+
+    @AfterAll
+    static void stop() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void choiceFollowsThePropertyThenThePlatform() {
+        assertEquals(SocketTransport.Kind.NIO, SocketTransport.choose("nio", "Linux").kind());
+        assertEquals(SocketTransport.Kind.NIO, SocketTransport.choose(" NIO ", "Linux").kind());
+        assertEquals(SocketTransport.Kind.NIO, SocketTransport.choose(null, "Windows 11").kind());
+        assertEquals(SocketTransport.Kind.EPOLL, SocketTransport.choose(null, "Linux").kind(), "this machine has epoll");
+        assertEquals(SocketTransport.Kind.EPOLL, SocketTransport.choose("epoll", "Linux").kind());
+        // macOS without a loadable kqueue library (as here, on Linux) falls back to NIO...
+        assertEquals(SocketTransport.Kind.NIO, SocketTransport.choose(null, "Mac OS X").kind());
+        // ...but asking for kqueue by name where it cannot load is an error, not a silent fallback.
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> SocketTransport.choose("kqueue", "Linux"));
+        assertTrue(e.getMessage().contains("kqueue is not available"), e.getMessage());
+        e = assertThrows(IllegalStateException.class, () -> SocketTransport.choose("uring", "Linux"));
+        assertTrue(e.getMessage().contains("unknown transport"), e.getMessage());
+    }
+
+    @Test
+    void propertyIsHonoured() {
+        String asked = System.getProperty(SocketTransport.PROPERTY);
+        if (asked != null) {
+            assertEquals(asked, t.toString());
+        } else {
+            assertEquals(SocketTransport.Kind.EPOLL, t.kind());
+        }
+    }
+
+    @Test
+    void onlyEpollRunsTheLinuxOnlyFeatures() {
+        if (t.isEpoll()) {
+            t.requireEpoll("AF_VSOCK listen");
+        } else {
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                    () -> t.requireEpoll("AF_VSOCK listen"));
+            assertTrue(e.getMessage().startsWith("AF_VSOCK listen needs Linux and the epoll transport"), e.getMessage());
+        }
+    }
+
+    @Test
+    void tcpEcho() throws Exception {
+        Channel server = echoServer(t.serverSocketChannel(), new InetSocketAddress(LOOPBACK, 0));
+        try {
+            assertEquals("tcp", roundTrip(t.socketChannel(), server.localAddress(), "tcp"));
+        } finally {
+            server.close().sync();
+        }
+    }
+
+    @Test
+    void unixStreamEcho() throws Exception {
+        Path sock = dir.resolve("echo.sock");
+        Channel server = echoServer(t.serverDomainSocketChannel(), t.domainAddress(sock));
+        try {
+            assertEquals(sock, SocketTransport.domainPath(server.localAddress()));
+            assertEquals("unix", roundTrip(t.domainSocketChannel(), t.domainAddress(sock), "unix"));
+        } finally {
+            server.close().sync();
+        }
+    }
+
+    @Test
+    void udpDatagramsIncludingAnEmptyOne() throws Exception {
+        try (java.nio.channels.DatagramChannel peer = java.nio.channels.DatagramChannel.open()) {
+            peer.bind(new InetSocketAddress(LOOPBACK, 0));
+            InetSocketAddress to = (InetSocketAddress) peer.getLocalAddress();
+            Channel ch = new Bootstrap().group(group).channelFactory(t.datagramChannel())
+                    .handler(new ChannelInboundHandlerAdapter()).bind(new InetSocketAddress(LOOPBACK, 0)).sync().channel();
+            try {
+                ch.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), to)).sync();
+                ch.eventLoop().submit(() -> {
+                    t.sendEmpty((DatagramChannel) ch, to);
+                    return null;
+                }).sync();
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
+                peer.receive(b);
+                assertArrayEquals(new byte[] {1, 2, 3}, java.util.Arrays.copyOf(b.array(), b.position()));
+                b.clear();
+                assertNotNull(peer.receive(b));
+                assertEquals(0, b.position(), "the empty datagram arrived");
+            } finally {
+                ch.close().sync();
+            }
+            DatagramChannel unregistered = t.newDatagramChannel(SocketProtocolFamily.INET);
+            group.next().register(unregistered).sync();
+            unregistered.close().sync();
+        }
+    }
+
+    private static Channel echoServer(Class<? extends io.netty.channel.ServerChannel> type, SocketAddress at)
+            throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(type)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ctx.writeAndFlush(msg);
+                    }
+                }).bind(at).sync().channel();
+    }
+
+    private static String roundTrip(Class<? extends Channel> type, SocketAddress to, String text) throws Exception {
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        Channel c = new Bootstrap().group(group).channel(type).handler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new SimpleChannelInboundHandler<ByteBuf>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                        got.add(new String(ByteBufUtil.getBytes(msg), java.nio.charset.StandardCharsets.US_ASCII));
+                    }
+                });
+            }
+        }).connect(to).sync().channel();
+        try {
+            c.writeAndFlush(Unpooled.copiedBuffer(text, java.nio.charset.StandardCharsets.US_ASCII)).sync();
+            return got.poll(5, TimeUnit.SECONDS);
+        } finally {
+            c.close().sync();
+        }
+    }
+}
