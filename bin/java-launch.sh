@@ -28,4 +28,4 @@ fi
 # what this code needs and starts one compiler thread instead of two; no hsperfdata file; Netty's leak detection
 # (paranoid in the tests) costs a sampled stack trace per buffer and stays off here.
 jvm_opts=(--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
-  -Xss512k -Dio.netty.leakDetection.level=disabled)
+  -Xss512k -Xms8m -Xmx256m -Dio.netty.leakDetection.level=disabled)
