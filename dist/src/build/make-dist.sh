@@ -38,6 +38,7 @@ if ! "$java" "${jvm_opts[@]}" -XX:AOTCacheOutput="$image/lib/gvproxy-java.aot" -
   exit 1
 fi
 trained=$(date +%s%N)
-tar -C "$target" -czf "$target/$dist_name.tar.gz" "$dist_name"
+# gzip -1: a few seconds less at every package for a tarball about 10% larger.
+tar -C "$target" -cf - "$dist_name" | gzip -1 > "$target/$dist_name.tar.gz"
 done_=$(date +%s%N)
 echo "make-dist: $target/$dist_name.tar.gz ($(du -sh "$image" | cut -f1) unpacked, runtime $(du -sh "$image/runtime" | cut -f1)): jlink $(( (jlinked - start) / 1000000 )) ms, AOT training $(( (trained - jlinked) / 1000000 )) ms, tar $(( (done_ - trained) / 1000000 )) ms"
