@@ -4,6 +4,7 @@ times, a fresh process serving the API and /connect on a unix socket (-listen; n
 switches to QEMU framing, as upstream's does, and gvforwarder cannot attach), then
 
   ready      ms from exec to the API socket accepting a connection (polled every 1 ms)
+  cpu        CPU ms (user + system, all threads) the process used until then: less sensitive to a busy machine
   rss0/thr0  RSS (MB) and threads right after ready, before any request
   idle       RSS and threads 2 s after a namespace guest attached (gvforwarder-java -netns, -preexisting TAP with
              a static address) and reached the host through the stack
@@ -48,6 +49,13 @@ def proc_status(pid):
     return rss, threads
 
 
+def cpu_ms(pid):
+    """utime + stime of the process (all its threads) so far, in ms: the start-up's cost, whatever the load."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def accepting(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -77,7 +85,7 @@ def get_stats(path):
 
 def one_run(name, cmd, forwarder, tmp):
     api = os.path.join(tmp, "api.sock")
-    log = open(os.path.join(tmp, name + ".log"), "w")
+    log = open(os.path.join(tmp, "stack.log"), "w")
     procs, guest, r = [], None, {}
     try:
         t0 = time.perf_counter()
@@ -90,6 +98,7 @@ def one_run(name, cmd, forwarder, tmp):
                 raise RuntimeError(f"{name} did not start; see {log.name}")
             time.sleep(0.001)
         r["ready"] = (time.perf_counter() - t0) * 1000
+        r["cpu"] = cpu_ms(gv.pid)
         r["rss0"], r["thr0"] = proc_status(gv.pid)
         get_stats(api)
         guest = Guest()
@@ -148,13 +157,13 @@ def main():
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
     print(f"\n{args.runs} runs each, medians (min-max for ready); load average {load}\n")
-    print("| stack | ready ms | RSS at ready MB | idle RSS, 1 guest MB | RSS after 1,000 conns MB | threads (ready / idle / 1k) |")
-    print("|---|---|---|---|---|---|")
+    print("| stack | ready ms | CPU ms to ready | RSS at ready MB | idle RSS, 1 guest MB | RSS after 1,000 conns MB | threads (ready / idle / 1k) |")
+    print("|---|---|---|---|---|---|---|")
     for name, runs in rows:
         def med(k):
             return statistics.median(r[k] for r in runs)
         ready = [r["ready"] for r in runs]
-        print(f"| {name} | {med('ready'):.0f} ({min(ready):.0f}-{max(ready):.0f}) | {med('rss0'):.0f} | "
+        print(f"| {name} | {med('ready'):.0f} ({min(ready):.0f}-{max(ready):.0f}) | {med('cpu'):.0f} | {med('rss0'):.0f} | "
               f"{med('idle'):.0f} | {med('rss1k'):.0f} | {med('thr0'):.0f} / {med('thr_idle'):.0f} / "
               f"{med('thr1k'):.0f} |")
 
