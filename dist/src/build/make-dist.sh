@@ -28,7 +28,8 @@ cp "$jar" "$image/lib/gvproxy-java.jar"
 cp "$bin/gvproxy-java" "$bin/gvforwarder-java" "$bin/java-launch.sh" "$image/bin/"
 ln -s gvproxy-java "$image/bin/gvproxy"
 
-# The AOT training run, with the launcher's own JVM options (a cache made under other options is not used).
+# The AOT training run, with the launcher's own JVM options (a cache made under other options is not used), on the
+# image's java and jar as java-launch.sh sets them ($java, $jar): the cache records the runtime and the class path.
 home="$image"
 . "$image/bin/java-launch.sh"
 if ! "$java" "${jvm_opts[@]}" -XX:AOTCacheOutput="$image/lib/gvproxy-java.aot" -cp "$jar" \
