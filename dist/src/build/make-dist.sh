@@ -20,9 +20,18 @@ image="$target/$dist_name"
 rm -rf "$image" "$target/$dist_name.tar.gz"
 mkdir -p "$image/bin" "$image/lib"
 
+# jlink and the training run are most of this script's time; a rebuild reuses their last output (kept beside the
+# image, removed by `mvn clean`) while what they were made from is the same: the JDK, the modules, the jar and the
+# launchers' options.
 start=$(date +%s%N)
-"$java_home/bin/jlink" --add-modules "$modules" --output "$image/runtime" \
-  --strip-debug --no-man-pages --no-header-files
+runtime_key="$java_home $(cat "$java_home/release" | md5sum) $modules"
+if [ ! -d "$target/jlink-runtime" ] || [ "$(cat "$target/jlink-runtime.key" 2>/dev/null)" != "$runtime_key" ]; then
+  rm -rf "$target/jlink-runtime" "$target/jlink-runtime.key"
+  "$java_home/bin/jlink" --add-modules "$modules" --output "$target/jlink-runtime" \
+    --strip-debug --no-man-pages --no-header-files
+  echo "$runtime_key" > "$target/jlink-runtime.key"
+fi
+cp -a "$target/jlink-runtime" "$image/runtime"
 jlinked=$(date +%s%N)
 cp "$jar" "$image/lib/gvproxy-java.jar"
 cp "$bin/gvproxy-java" "$bin/gvforwarder-java" "$bin/java-launch.sh" "$image/bin/"
@@ -32,11 +41,19 @@ ln -s gvproxy-java "$image/bin/gvproxy"
 # image's java and jar as java-launch.sh sets them ($java, $jar): the cache records the runtime and the class path.
 home="$image"
 . "$image/bin/java-launch.sh"
-if ! "$java" "${jvm_opts[@]}" -XX:AOTCacheOutput="$image/lib/gvproxy-java.aot" -cp "$jar" \
-    dev.gvproxy.cli.AotTraining > "$target/aot-training.log" 2>&1; then
-  cat "$target/aot-training.log" >&2
-  echo "make-dist: the AOT training run failed" >&2
-  exit 1
+aot_key="$runtime_key $(md5sum < "$jar") ${jvm_opts[*]}"
+if [ ! -f "$target/gvproxy-java.aot" ] || [ "$(cat "$target/gvproxy-java.aot.key" 2>/dev/null)" != "$aot_key" ]; then
+  rm -f "$target/gvproxy-java.aot" "$target/gvproxy-java.aot.key"
+  if ! "$java" "${jvm_opts[@]}" -XX:AOTCacheOutput="$image/lib/gvproxy-java.aot" -cp "$jar" \
+      dev.gvproxy.cli.AotTraining > "$target/aot-training.log" 2>&1; then
+    cat "$target/aot-training.log" >&2
+    echo "make-dist: the AOT training run failed" >&2
+    exit 1
+  fi
+  cp "$image/lib/gvproxy-java.aot" "$target/gvproxy-java.aot"
+  echo "$aot_key" > "$target/gvproxy-java.aot.key"
+else
+  cp "$target/gvproxy-java.aot" "$image/lib/gvproxy-java.aot"
 fi
 trained=$(date +%s%N)
 # gzip -1: a few seconds less at every package for a tarball about 10% larger.
