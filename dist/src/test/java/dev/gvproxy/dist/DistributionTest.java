@@ -4,22 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gvproxy.cli.AotTraining;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.ServerSocket;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -51,7 +47,7 @@ class DistributionTest {
                     .findFirst().orElseThrow(() -> new AssertionError("no tarball in " + target));
         }
         Path opt = Files.createDirectories(tmp.resolve("opt"));
-        assertEquals(0, run(List.of("tar", "-xzf", tarball.toString(), "-C", opt.toString()), Map.of()).status);
+        assertEquals(0, run(List.of("tar", "-xzf", tarball.toString(), "-C", opt.toString())).status);
         try (Stream<Path> s = Files.list(opt)) {
             home = s.findFirst().orElseThrow();
         }
@@ -102,7 +98,7 @@ class DistributionTest {
                 listening.complete(false);
             });
             assertTrue(listening.get(60, TimeUnit.SECONDS), () -> "gvproxy did not start:\n" + String.join("\n", lines));
-            String stats = get(services, "/stats");
+            String stats = AotTraining.get(services, "/stats");
             assertTrue(stats.startsWith("HTTP/1.1 200"), stats);
             assertTrue(stats.contains("{"), stats);
             assertEquals(Long.toString(p.pid()), Files.readString(pid).trim(), "the launcher execs the JVM");
@@ -127,7 +123,7 @@ class DistributionTest {
         }
         // Netty's natives ship inside the jar and are extracted at run time: check those of this machine too.
         Path natives = Files.createDirectories(tmp.resolve("natives"));
-        String arch = run(List.of("uname", "-m"), Map.of()).out.trim();
+        String arch = run(List.of("uname", "-m")).out.trim();
         try (ZipFile jar = new ZipFile(home.resolve("lib/gvproxy-java.jar").toFile())) {
             for (ZipEntry e : jar.stream().filter(e -> e.getName().startsWith("META-INF/native/")
                     && e.getName().endsWith(".so") && e.getName().contains(arch.replace("aarch64", "aarch_64")))
@@ -142,9 +138,9 @@ class DistributionTest {
         assertTrue(elf.stream().anyMatch(f -> f.endsWith("runtime/bin/java")), elf.toString());
         assertTrue(elf.stream().anyMatch(f -> f.toString().contains("netty_transport_native_epoll")), elf.toString());
         for (Path f : elf) {
-            String file = run(List.of("file", "-b", f.toString()), Map.of()).out;
+            String file = run(List.of("file", "-b", f.toString())).out;
             assertTrue(file.startsWith("ELF 64-bit"), f + ": " + file);
-            Result ldd = run(List.of("ldd", f.toString()), Map.of());
+            Result ldd = run(List.of("ldd", f.toString()));
             for (String line : ldd.out.lines().toList()) {
                 // libjvm.so is found as the JDK finds it: the launcher loads runtime/lib/server/libjvm.so first.
                 boolean jvm = line.trim().startsWith("libjvm.so => not found")
@@ -167,14 +163,14 @@ class DistributionTest {
 
     @Test
     void runtimeHoldsTheModulesJdepsFinds() throws Exception {
-        Result listed = run(List.of(home.resolve("runtime/bin/java").toString(), "--list-modules"), Map.of());
+        Result listed = run(List.of(home.resolve("runtime/bin/java").toString(), "--list-modules"));
         Set<String> image = listed.out.lines().map(l -> l.split("@")[0]).collect(Collectors.toCollection(TreeSet::new));
         // jlink adds what those need (java.security.jgss brings java.security.sasl)
         assertTrue(image.containsAll(Arrays.asList(System.getProperty("dist.modules").split(","))), image.toString());
         assertFalse(image.contains("jdk.jfr"), image.toString());
         Path jdeps = Path.of(System.getProperty("java.home"), "bin", "jdeps");
         Result used = run(List.of(jdeps.toString(), "--print-module-deps", "--ignore-missing-deps", "--multi-release",
-                "25", home.resolve("lib/gvproxy-java.jar").toString()), Map.of());
+                "25", home.resolve("lib/gvproxy-java.jar").toString()));
         assertEquals(0, used.status, used.out);
         Set<String> needed = new TreeSet<>(Arrays.asList(used.out.trim().split(",")));
         needed.remove("jdk.jfr"); // left out on purpose: see dist.modules in dist/pom.xml
@@ -203,27 +199,10 @@ class DistributionTest {
         }
     }
 
-    private static String get(Path socket, String path) throws IOException {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.write(StandardCharsets.US_ASCII.encode("GET " + path + " HTTP/1.1\r\nHost: gvproxy\r\n"
-                    + "Connection: close\r\n\r\n"));
-            StringBuilder out = new StringBuilder();
-            ByteBuffer buf = ByteBuffer.allocate(8192);
-            while (ch.read(buf) >= 0) {
-                out.append(StandardCharsets.UTF_8.decode(buf.flip()));
-                buf.clear();
-            }
-            return out.toString();
-        }
-    }
-
     private record Result(int status, String out) {}
 
-    private static Result run(List<String> cmd, Map<String, String> env) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        Process p = pb.start();
+    private static Result run(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd));
         return new Result(p.exitValue(), out);

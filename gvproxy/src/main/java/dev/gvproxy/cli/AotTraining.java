@@ -90,7 +90,12 @@ public final class AotTraining {
         }
     }
 
-    private static String get(Path socket, String path) throws IOException {
+    /**
+     * One {@code GET} on an API unix socket, as a client that closes after the answer.
+     *
+     * @return the whole response: status line, headers and body
+     */
+    public static String get(Path socket, String path) throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(StandardCharsets.US_ASCII.encode("GET " + path + " HTTP/1.1\r\nHost: gvproxy\r\n"
