@@ -3,6 +3,7 @@
 
   netprobe.py server HOST PORT         host side: echo server (selectors, one thread); runs until killed
   netprobe.py connects HOST PORT SECS  guest side: connect + close in a loop; prints {"connects_per_s": ...}
+  netprobe.py connects-n HOST PORT N   guest side: the same loop for N connects (startup_bench.py's 1,000)
   netprobe.py rr HOST PORT SECS        guest side: 1-byte request/response on one connection; prints percentiles
 
 Only ever pointed at 127.0.0.1 (server) and the stack's host alias from inside a benchmark namespace (clients).
@@ -49,11 +50,11 @@ def server(host, port):
                     c.close()
 
 
-def connects(host, port, secs):
+def connects(host, port, secs, limit=None):
     n = fails = 0
     t0 = time.perf_counter()
     end = t0 + secs
-    while time.perf_counter() < end:
+    while time.perf_counter() < end and (limit is None or n + fails < limit):
         s = socket.socket()
         s.settimeout(2)
         try:
@@ -91,6 +92,8 @@ if __name__ == "__main__":
         server(sys.argv[2], int(sys.argv[3]))
     elif mode == "connects":
         connects(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "connects-n":
+        connects(sys.argv[2], int(sys.argv[3]), 600, int(sys.argv[4]))
     elif mode == "rr":
         rr(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
