@@ -18,6 +18,12 @@ public final class SwitchPort {
      * modified, by the event loop, so any thread can read a consistent copy (the API's {@code /cam}).
      */
     volatile long[] macs = new long[0];
+    /**
+     * MACs of this port that aged out of the CAM (an idle VM): they still belong to the port for the
+     * listeners (flows, notifications) until the port detaches or the MAC shows up elsewhere. Oldest first,
+     * at most {@code macsPerPort}. Event loop only.
+     */
+    long[] dormant = new long[0];
 
     // Counters are written by the event loop and read by the API; AtomicLong keeps reads tear-free.
     final AtomicLong framesIn = new AtomicLong();

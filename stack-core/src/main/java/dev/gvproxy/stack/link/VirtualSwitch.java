@@ -45,10 +45,11 @@ public final class VirtualSwitch {
     static final int ETH_HEADER = 14;
 
     /**
-     * Told when a MAC is learned on a port and when it leaves that port: because the port detached (then
-     * {@code port.isAttached()} is false) or because it aged out while the port stays attached (an idle VM; it
-     * is {@code established} again when it next speaks). A MAC never moves between ports without a
-     * {@code closed} on the old one first. Called on the event loop.
+     * Told when a MAC is learned on a port and when it leaves that port: because the port detached, or because
+     * the MAC, silent for the ageing time, appeared on another port, or because its port needed room for a new
+     * MAC. Ageing alone is not leaving: an idle VM's MAC is <em>dormant</em> on its still attached port (out of
+     * the CAM, so it may move) and wakes without an event when it speaks again. A MAC never moves between ports
+     * without a {@code closed} on the old one first. Called on the event loop.
      */
     public interface MacListener {
         void established(long mac, SwitchPort port);
@@ -106,6 +107,8 @@ public final class VirtualSwitch {
     private final LongSupplier monotonic;
     private final PortSecurity security;
     private final LongObjectHashMap<CamEntry> cam = new LongObjectHashMap<>();
+    /** Aged-out MACs of attached ports (each port holds at most {@code macsPerPort}): MAC -> its port. */
+    private final LongObjectHashMap<SwitchPort> dormant = new LongObjectHashMap<>();
     /** Ageing list: {@code oldest} was heard from least recently. */
     private CamEntry oldest;
     private CamEntry newest;
@@ -235,6 +238,9 @@ public final class VirtualSwitch {
                 forget(e);
             }
         }
+        while (p.dormant.length > 0) {
+            leaveDormant(p.dormant[0], p);
+        }
         dirty.remove(p);
     }
 
@@ -294,15 +300,15 @@ public final class VirtualSwitch {
         } else if (MacAddress.isMulticast(dst)) {
             floodExcept(from, frame, dst == MacAddress.BROADCAST);
         } else {
-            CamEntry to = cam.get(dst);
+            SwitchPort to = portFor(dst);
             if (to == null) {
                 unknownDestination.inc();
                 frame.release();
-            } else if (to.port == from) {
+            } else if (to == from) {
                 hairpin.inc();
                 frame.release();
             } else {
-                write(to.port, frame);
+                write(to, frame);
             }
         }
     }
@@ -333,13 +339,22 @@ public final class VirtualSwitch {
             floodExcept(null, frame, false);
             return;
         }
-        CamEntry to = cam.get(dst);
+        SwitchPort to = portFor(dst);
         if (to == null) {
             unknownDestination.inc();
             frame.release();
         } else {
-            write(to.port, frame);
+            write(to, frame);
         }
+    }
+
+    /**
+     * Where unicast to {@code mac} goes: its CAM port, else the port it is dormant on (an idle VM still
+     * receives: a host connect through a port forward must reach it), else nowhere.
+     */
+    private SwitchPort portFor(long mac) {
+        CamEntry e = cam.get(mac);
+        return e != null ? e.port : dormant.get(mac);
     }
 
     /** Flushes every port written since the last flush. */
@@ -393,14 +408,21 @@ public final class VirtualSwitch {
     }
 
     /**
-     * Forgets every MAC not heard from for the ageing time at {@code now} (monotonic nanoseconds), telling the
-     * listeners. Called for every frame and by the network's deadline driver; costs O(1) when nothing expired.
+     * Takes every MAC not heard from for the ageing time at {@code now} (monotonic nanoseconds) out of the CAM:
+     * it becomes dormant on its port (free to move, no listener event). Called for every frame and by the
+     * network's deadline driver; costs O(1) when nothing expired.
      */
     public void expire(long now) {
         long ageing = security.macAgeingNanos();
         for (CamEntry e; (e = oldest) != null && now - e.lastSeen >= ageing; ) {
             macAged.inc();
-            forget(e);
+            SwitchPort p = e.port;
+            unlearn(e);
+            if (p.dormant.length >= security.macsPerPort()) {
+                leaveDormant(p.dormant[0], p); // the port's longest-dormant MAC makes room
+            }
+            p.dormant = append(p.dormant, e.mac);
+            dormant.put(e.mac, p);
         }
     }
 
@@ -450,36 +472,67 @@ public final class VirtualSwitch {
             camFull.inc();
             return false;
         }
+        SwitchPort sleptOn = dormant.get(src);
+        if (sleptOn != null && sleptOn != from) {
+            leaveDormant(src, sleptOn); // silent for the ageing time: it may move, and leaves its old port
+            sleptOn = null;
+        }
+        boolean woke = sleptOn != null;
+        if (woke) {
+            dormant.remove(src);
+            from.dormant = without(from.dormant, src);
+        }
         e = new CamEntry(src, from, now);
         cam.put(src, e);
         append(e);
-        long[] old = from.macs;
-        long[] next = Arrays.copyOf(old, old.length + 1);
-        next[old.length] = src;
-        from.macs = next;
-        for (MacListener l : listeners) {
-            l.established(src, from);
+        from.macs = append(from.macs, src);
+        if (!woke) {
+            for (MacListener l : listeners) {
+                l.established(src, from);
+            }
         }
         return true;
     }
 
-    /** Removes a learned MAC (aged out or its port detached) and tells the listeners. */
+    /** Removes a learned MAC (its port detached) and tells the listeners. */
     private void forget(CamEntry e) {
+        unlearn(e);
+        for (MacListener l : listeners) {
+            l.closed(e.mac, e.port);
+        }
+    }
+
+    /** Takes a MAC out of the CAM, the ageing list and its port's list; no event. */
+    private void unlearn(CamEntry e) {
         cam.remove(e.mac);
         unlink(e);
-        SwitchPort p = e.port;
-        long[] old = p.macs;
-        long[] next = new long[Math.max(0, old.length - 1)];
+        e.port.macs = without(e.port.macs, e.mac);
+    }
+
+    /** A dormant MAC leaves its port for good: forgotten, listeners told. */
+    private void leaveDormant(long mac, SwitchPort p) {
+        dormant.remove(mac);
+        p.dormant = without(p.dormant, mac);
+        for (MacListener l : listeners) {
+            l.closed(mac, p);
+        }
+    }
+
+    private static long[] append(long[] a, long v) {
+        long[] next = Arrays.copyOf(a, a.length + 1);
+        next[a.length] = v;
+        return next;
+    }
+
+    private static long[] without(long[] a, long v) {
+        long[] next = new long[Math.max(0, a.length - 1)];
         int j = 0;
-        for (long m : old) {
-            if (m != e.mac && j < next.length) {
+        for (long m : a) {
+            if (m != v && j < next.length) {
                 next[j++] = m;
             }
         }
-        p.macs = next;
-        for (MacListener l : listeners) {
-            l.closed(e.mac, p);
-        }
+        return next;
     }
 
     private void append(CamEntry e) {

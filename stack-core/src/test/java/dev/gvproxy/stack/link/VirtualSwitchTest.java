@@ -191,7 +191,7 @@ class VirtualSwitchTest {
         }
 
         @Test
-        void silentMacsAgeOutOnTheClockAndTellTheListeners() {
+        void silentMacsAgeOutOnTheClockWithoutLeavingTheirPort() {
             SwitchPort p = s.attach("a", new Sink());
             s.deliver(p, frame(GW, A, 46));
             s.deliver(p, frame(GW, B, 46));
@@ -203,7 +203,7 @@ class VirtualSwitchTest {
             assertNull(s.portOf(A));
             assertEquals(p, s.portOf(B));
             assertEquals(1, c.get("switch.macAged"));
-            assertEquals("down " + A + " 0", log.get(log.size() - 1));
+            assertEquals(List.of("up " + A + " 0", "up " + B + " 0"), log, "ageing is not leaving");
             assertEquals(now + 200 * SECOND, s.nextDeadline());
             now += 200 * SECOND;
             s.expire(now);
@@ -239,6 +239,46 @@ class VirtualSwitchTest {
             s.deliver(thief, frame(GW, A, 46));
             assertEquals(thief, s.portOf(A));
             assertEquals(List.of("up " + A + " 0", "down " + A + " 0", "up " + A + " 1"), log);
+        }
+
+        @Test
+        void aDormantMacStillReceivesAndWakesWithoutAnEvent() {
+            Sink vm = new Sink();
+            SwitchPort p = s.attach("idle", vm);
+            s.deliver(p, frame(GW, A, 46));
+            now += 300 * SECOND;
+            s.expire(now);
+            assertNull(s.portOf(A));
+            s.transmitFromGateway(frame(A, GW, 46)); // a host connect through a port forward to an idle VM
+            assertEquals(List.of(A), vm.dsts);
+            assertEquals(0, c.get("switch.unknownDestination"));
+            s.deliver(p, frame(GW, A, 46));
+            assertEquals(p, s.portOf(A));
+            assertEquals(List.of("up " + A + " 0"), log);
+        }
+
+        @Test
+        void detachTellsTheListenersAboutDormantMacsToo() {
+            SwitchPort p = s.attach("idle", new Sink());
+            s.deliver(p, frame(GW, A, 46));
+            now += 300 * SECOND;
+            s.expire(now);
+            s.detach(p);
+            assertEquals(List.of("up " + A + " 0", "down " + A + " 0"), log);
+            s.transmitFromGateway(frame(A, GW, 46));
+            assertEquals(1, c.get("switch.unknownDestination"));
+        }
+
+        @Test
+        void aPortKeepsAtMostItsLimitOfDormantMacs() {
+            SwitchPort p = s.attach("cycler", new Sink());
+            for (long m = 2; m < 8; m++) { // six MACs one after the other, each silent for the ageing time
+                s.deliver(p, frame(GW, m << 8, 46));
+                now += 300 * SECOND;
+                s.expire(now);
+            }
+            assertEquals(List.of("down " + (2L << 8) + " 0", "down " + (3L << 8) + " 0"),
+                    log.stream().filter(l -> l.startsWith("down")).toList(), "the oldest dormant MACs leave");
         }
 
         @Test
