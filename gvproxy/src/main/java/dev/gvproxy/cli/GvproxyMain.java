@@ -94,6 +94,7 @@ public final class GvproxyMain {
         final GoFlagSet.BoolFlag guestApiStrict = flags.bool("guest-api-strict", false, "Guests may expose only loopback addresses and ports 1024-65535");
         final GoFlagSet.StringFlag guestUnixDir = flags.string("guest-unix-dir", "", "The only directory guests may create unix socket forwards in (default: none)");
         final GoFlagSet.StringFlag stateDir = flags.string("state-dir", "", "Directory where API-created forwards and DNS zones are kept across restarts");
+        final GoFlagSet.StringListFlag limit = flags.stringList("limit", "Resource limit name=value, e.g. sockets-per-guest=2000 or tcp-memory=64MiB (repeatable; see the README)");
 
         CliArgs cliArgs() {
             CliArgs c = new CliArgs();
@@ -126,6 +127,7 @@ public final class GvproxyMain {
             c.guestApiStrict = guestApiStrict.get();
             c.guestUnixDir = guestUnixDir.get();
             c.stateDir = stateDir.get();
+            c.limit = new ArrayList<>(limit.get());
             return c;
         }
     }
@@ -378,10 +380,10 @@ public final class GvproxyMain {
         for (dev.gvproxy.api.DnsZone z : cfg.dnsZones) {
             zones.add(toZone(z));
         }
-        VirtualNetwork.Builder nb = VirtualNetwork.builder().config(cfg.stackConfig())
-                .dhcp(true, dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
-                        .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList()).build())
-                .dns(true, dev.gvproxy.dns.DnsConfig.builder().zones(zones).build());
+        VirtualNetwork.Builder nb = cfg.limits.apply(VirtualNetwork.builder().config(cfg.stackConfig())
+                .dhcp(true, cfg.limits.apply(dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
+                        .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList())).build())
+                .dns(true, cfg.limits.apply(dev.gvproxy.dns.DnsConfig.builder().zones(zones)).build()));
         if (!cfg.captureFile.isEmpty()) {
             nb.pcap(Path.of(cfg.captureFile));
         }

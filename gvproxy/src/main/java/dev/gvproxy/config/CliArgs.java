@@ -38,4 +38,6 @@ public final class CliArgs {
     public boolean guestApiStrict;
     public String guestUnixDir = "";
     public String stateDir = "";
+    /** {@code -limit name=value}, in order (see {@link Limits}). */
+    public List<String> limit = new ArrayList<>();
 }

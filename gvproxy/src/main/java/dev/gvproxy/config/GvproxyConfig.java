@@ -92,6 +92,8 @@ public final class GvproxyConfig {
     public String guestUnixDir = "";
     /** Where API-created forwards and DNS zones are kept across restarts ({@code -state-dir}), "" for nowhere. */
     public String stateDir = "";
+    /** Resource limits: YAML {@code limits:} overridden by {@code -limit} flags. */
+    public Limits limits = new Limits();
     /** Warnings to log once logging is set up. */
     public List<String> warnings = new ArrayList<>();
 
@@ -136,6 +138,14 @@ public final class GvproxyConfig {
         c.guestApiStrict = cli.guestApiStrict || Boolean.TRUE.equals(y.guestApiStrict);
         c.guestUnixDir = pick(cli.guestUnixDir, y.guestUnixDir);
         c.stateDir = pick(cli.stateDir, y.stateDir);
+        if (y.limits != null) {
+            for (Map.Entry<String, String> e : y.limits.entrySet()) {
+                c.limits.set(e.getKey(), e.getValue(), "limits." + e.getKey());
+            }
+        }
+        for (String l : cli.limit) {
+            c.limits.setFlag(l);
+        }
 
         String level = "info";
         if (y.logLevel != null) {
@@ -354,7 +364,8 @@ public final class GvproxyConfig {
         }
         try {
             stackConfig = derived.toBuilder().gatewayVirtualIps(gatewayVirtualIps).nat(nat)
-                    .dhcpStaticLeases(dhcpStaticLeases).build();
+                    .dhcpStaticLeases(dhcpStaticLeases).portSecurity(limits.portSecurity(derived.portSecurity()))
+                    .build();
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }

@@ -46,6 +46,8 @@ public final class YamlConfig {
     public String guestUnixDir;
     /** gvproxy-java: where API-created state survives restarts ({@code state-dir}). */
     public String stateDir;
+    /** gvproxy-java: resource limits ({@code limits:}, name -> value as written; see {@link Limits}). */
+    public Map<String, String> limits;
 
     /** The {@code stack:} section (gvproxy's {@code types.Configuration}). */
     public static final class Stack {
@@ -128,6 +130,16 @@ public final class YamlConfig {
             c.guestApiStrict = bool(m.get("guest-api-strict"), "guest-api-strict");
             c.guestUnixDir = string(m.get("guest-unix-dir"), "guest-unix-dir");
             c.stateDir = string(m.get("state-dir"), "state-dir");
+            if (m.get("limits") != null) {
+                c.limits = new LinkedHashMap<>();
+                for (Map.Entry<String, Object> e : map(m.get("limits"), "limits").entrySet()) {
+                    Object v = e.getValue();
+                    if (!(v instanceof String || v instanceof Number || v instanceof Boolean)) {
+                        throw new TypeError("limits." + e.getKey(), "a scalar", v);
+                    }
+                    c.limits.put(e.getKey(), String.valueOf(v));
+                }
+            }
         } catch (TypeError e) {
             throw new ConfigException("failed to parse configuration: " + e.getMessage());
         }
