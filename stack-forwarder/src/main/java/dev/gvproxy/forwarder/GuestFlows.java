@@ -4,7 +4,6 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.MacAddress;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -107,18 +106,9 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
         }
     }
 
-    /**
-     * The process's open-file limit ({@code RLIMIT_NOFILE}, soft), as the JVM reports it (it reads
-     * {@code getrlimit}); 1024 when the platform does not say.
-     */
+    /** The process's open-file limit ({@code RLIMIT_NOFILE}, soft). */
     public static long descriptorLimit() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean u) {
-            long max = u.getMaxFileDescriptorCount();
-            if (max > 0) {
-                return max;
-            }
-        }
-        return 1024;
+        return dev.gvproxy.platform.DescriptorLimit.get();
     }
 
     /** One registered flow; {@link #release} when its host resources are gone. */

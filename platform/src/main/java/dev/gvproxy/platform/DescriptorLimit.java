@@ -1,0 +1,51 @@
+package dev.gvproxy.platform;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Locale;
+
+/**
+ * The process's open-file limit, {@code getrlimit(RLIMIT_NOFILE)}'s soft value, read through FFM: the
+ * budgets of guest flows are derived from it. Not {@code java.lang.management}: that module is not in the
+ * distribution's runtime and costs start-up time for one number.
+ */
+public final class DescriptorLimit {
+    /** When the platform does not say (or says unlimited, capped here): Linux's usual soft default. */
+    static final long UNKNOWN = 1024;
+    /** An "unlimited" limit is taken as this many (more than any budget needs). */
+    static final long UNLIMITED = 1L << 20;
+
+    private DescriptorLimit() {}
+
+    /** The soft {@code RLIMIT_NOFILE}; {@value #UNKNOWN} when it cannot be read. */
+    public static long get() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        int resource;
+        if (os.contains("linux")) {
+            resource = 7;
+        } else if (os.contains("mac") || os.contains("bsd")) {
+            resource = 8;
+        } else {
+            return UNKNOWN;
+        }
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle getrlimit = linker.downcallHandle(linker.defaultLookup().find("getrlimit").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment rlimit = arena.allocate(16, 8); // struct rlimit { rlim_t rlim_cur, rlim_max; }
+                if ((int) getrlimit.invokeExact(resource, rlimit) != 0) {
+                    return UNKNOWN;
+                }
+                long cur = rlimit.get(ValueLayout.JAVA_LONG, 0);
+                return cur < 0 || cur > UNLIMITED ? UNLIMITED : cur == 0 ? UNKNOWN : cur;
+            }
+        } catch (Throwable t) {
+            return UNKNOWN;
+        }
+    }
+}

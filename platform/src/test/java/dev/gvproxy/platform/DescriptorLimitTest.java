@@ -1,0 +1,16 @@
+package dev.gvproxy.platform;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.management.ManagementFactory;
+import org.junit.jupiter.api.Test;
+
+/** getrlimit through FFM agrees with what the JVM's management bean reports. */
+class DescriptorLimitTest {
+    @Test
+    void matchesTheJvmsView() {
+        long jvm = ((com.sun.management.UnixOperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getMaxFileDescriptorCount();
+        assertEquals(Math.min(jvm, DescriptorLimit.UNLIMITED), DescriptorLimit.get());
+    }
+}
