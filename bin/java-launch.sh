@@ -28,5 +28,9 @@ fi
 # (no GC threads), no hsperfdata file; Netty's leak detection (paranoid in the tests) costs a sampled stack trace
 # per buffer and stays off. C2 stays on: C1 alone (-XX:TieredStopAtLevel=1) starts one thread fewer and a little
 # faster, but the data path's checksums and copies want C2 (GVPROXY_JAVA_OPTS can choose otherwise).
+# Netty may use sun.misc.Unsafe (off by default on JDK 24+): its direct buffers are then freed without the FFM
+# cleaner, whose downcall linking was a third of the start-up CPU (ready in ~330 ms instead of ~600 ms, 5 MB less
+# RSS; benchmarks/README.md). JDK 25 allows it without a warning with --sun-misc-unsafe-memory-access=allow; the
+# tests keep the FFM path (Netty's default), so both are exercised.
 jvm_opts=(--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:-UsePerfData -Xss512k -Xms8m -Xmx256m
-  -Dio.netty.leakDetection.level=disabled)
+  -Dio.netty.leakDetection.level=disabled -Dio.netty.noUnsafe=false --sun-misc-unsafe-memory-access=allow)
