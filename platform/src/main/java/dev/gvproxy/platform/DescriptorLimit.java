@@ -9,8 +9,9 @@ import java.lang.invoke.MethodHandle;
 import java.util.Locale;
 
 /**
- * The process's open-file limit, {@code getrlimit(RLIMIT_NOFILE)}'s soft value, read through FFM: the
- * budgets of guest flows are derived from it. Not {@code java.lang.management}: that module is not in the
+ * The process's open-file limit, {@code getrlimit(RLIMIT_NOFILE)}'s soft value: the budgets of guest flows are
+ * derived from it. On Linux it is read from {@code /proc/self/limits} (a downcall's linking costs tens of
+ * milliseconds of start-up), elsewhere through FFM. Not {@code java.lang.management}: that module is not in the
  * distribution's runtime and costs start-up time for one number.
  */
 public final class DescriptorLimit {
@@ -21,11 +22,34 @@ public final class DescriptorLimit {
 
     private DescriptorLimit() {}
 
+    /** The soft "Max open files" of {@code /proc/self/limits}, {@value #UNLIMITED} for unlimited, 0 if unread. */
+    static long fromProcLimits() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                    if (soft.equals("unlimited")) {
+                        return UNLIMITED;
+                    }
+                    long n = Long.parseLong(soft);
+                    return n <= 0 ? 0 : Math.min(n, UNLIMITED);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // fall back to getrlimit
+        }
+        return 0;
+    }
+
     /** The soft {@code RLIMIT_NOFILE}; {@value #UNKNOWN} when it cannot be read. */
     public static long get() {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         int resource;
         if (os.contains("linux")) {
+            long fromProc = fromProcLimits();
+            if (fromProc != 0) {
+                return fromProc;
+            }
             resource = 7;
         } else if (os.contains("mac") || os.contains("bsd")) {
             resource = 8;

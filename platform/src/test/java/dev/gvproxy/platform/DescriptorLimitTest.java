@@ -13,4 +13,13 @@ class DescriptorLimitTest {
                 .getMaxFileDescriptorCount();
         assertEquals(Math.min(jvm, DescriptorLimit.UNLIMITED), DescriptorLimit.get());
     }
+
+    @Test
+    void procLimitsAgreesWithGetrlimit() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.exists(java.nio.file.Path.of("/proc/self/limits")),
+                "no /proc/self/limits (not Linux)");
+        long jvm = ((com.sun.management.UnixOperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getMaxFileDescriptorCount();
+        assertEquals(Math.min(jvm, DescriptorLimit.UNLIMITED), DescriptorLimit.fromProcLimits());
+    }
 }
