@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.cli.GvproxyMain;
+import dev.gvproxy.it.netns.InProcessGvproxy;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -14,6 +15,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -40,15 +42,10 @@ class CurlApiTest {
         dir = Files.createTempDirectory("gvj-api");
         api = dir.resolve("api.sock");
         services = dir.resolve("services.sock");
-        CompletableFuture<GvproxyMain.Running> started = new CompletableFuture<>();
-        exit = new CompletableFuture<>();
         String[] args = {"-listen", "unix://" + api, "-services", "unix://" + services, "-ssh-port", Integer.toString(freePort())};
-        Thread.ofPlatform().name("gvproxy-java").start(() -> exit.complete(
-                GvproxyMain.run(args, System.out, System.err, started::complete)));
-        running = CompletableFuture.anyOf(started, exit).thenApply(x -> started.getNow(null)).get(30, TimeUnit.SECONDS);
-        if (running == null) {
-            throw new AssertionError("gvproxy-java did not start: exit " + exit.get());
-        }
+        InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(30), args);
+        running = gv.running();
+        exit = gv.exit();
     }
 
     @AfterAll

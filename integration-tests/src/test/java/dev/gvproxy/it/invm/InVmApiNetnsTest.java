@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.cli.GvproxyMain;
 import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.InProcessGvproxy;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
 import java.io.IOException;
@@ -48,14 +49,9 @@ class InVmApiNetnsTest {
         sshPort = freePort();
         Path api = dir.resolve("api.sock");
         String[] args = {"-listen", "unix://" + api, "-ssh-port", Integer.toString(sshPort)};
-        CompletableFuture<GvproxyMain.Running> started = new CompletableFuture<>();
-        exit = new CompletableFuture<>();
-        Thread.ofPlatform().name("gvproxy-java").start(() -> exit.complete(
-                GvproxyMain.run(args, System.out, System.err, started::complete)));
-        running = CompletableFuture.anyOf(started, exit).thenApply(x -> started.getNow(null)).get(60, TimeUnit.SECONDS);
-        if (running == null) {
-            throw new AssertionError("gvproxy-java did not start: exit " + exit.get());
-        }
+        InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(60), args);
+        running = gv.running();
+        exit = gv.exit();
     }
 
     @AfterEach

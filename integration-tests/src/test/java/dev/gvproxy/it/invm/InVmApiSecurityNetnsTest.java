@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.cli.GvproxyMain;
 import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.InProcessGvproxy;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
 import java.io.IOException;
@@ -65,14 +66,9 @@ class InVmApiSecurityNetnsTest {
         List<String> args = new ArrayList<>(List.of("-listen", "unix://" + dir.resolve("api.sock"), "-ssh-port",
                 Integer.toString(sshPort), "-pid-file", dir.resolve("gv.pid").toString()));
         args.addAll(Arrays.asList(extra));
-        CompletableFuture<GvproxyMain.Running> started = new CompletableFuture<>();
-        exit = new CompletableFuture<>();
-        Thread.ofPlatform().name("gvproxy-java").start(() -> exit.complete(
-                GvproxyMain.run(args.toArray(String[]::new), System.out, System.err, started::complete)));
-        running = CompletableFuture.anyOf(started, exit).thenApply(x -> started.getNow(null)).get(60, TimeUnit.SECONDS);
-        if (running == null) {
-            throw new AssertionError("gvproxy-java did not start: exit " + exit.get());
-        }
+        InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(60), args.toArray(String[]::new));
+        running = gv.running();
+        exit = gv.exit();
     }
 
     @AfterEach

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.cli.GvproxyMain;
+import dev.gvproxy.it.netns.InProcessGvproxy;
 import dev.gvproxy.it.netns.NetnsGuest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -103,14 +104,9 @@ class SshNetnsTest {
         String[] args = {"-listen", "unix://" + api, "-ssh-port", Integer.toString(sshPort),
                 "-forward-sock", "unix://" + forwardSock, "-forward-dest", guestEcho.toString(),
                 "-forward-user", "root", "-forward-identity", key.toString()};
-        CompletableFuture<GvproxyMain.Running> started = new CompletableFuture<>();
-        exit = new CompletableFuture<>();
-        Thread.ofPlatform().name("gvproxy-java").start(() -> exit.complete(
-                GvproxyMain.run(args, System.out, System.err, started::complete)));
-        running = CompletableFuture.anyOf(started, exit).thenApply(x -> started.getNow(null)).get(60, TimeUnit.SECONDS);
-        if (running == null) {
-            throw new AssertionError("gvproxy-java did not start: exit " + exit.get());
-        }
+        InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(60), args);
+        running = gv.running();
+        exit = gv.exit();
         // The forward's socket exists before sshd is reachable (its clients wait in the backlog).
         assertTrue(Files.exists(forwardSock), "the -forward-sock socket is created at start-up");
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(forwardSock)));
