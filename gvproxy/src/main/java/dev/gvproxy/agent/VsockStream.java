@@ -1,6 +1,6 @@
 package dev.gvproxy.agent;
 
-import dev.gvproxy.transport.tap.Libc;
+import dev.gvproxy.platform.Libc;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

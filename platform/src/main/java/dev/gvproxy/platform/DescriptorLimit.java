@@ -1,17 +1,11 @@
 package dev.gvproxy.platform;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.Locale;
 
 /**
  * The process's open-file limit, {@code getrlimit(RLIMIT_NOFILE)}'s soft value: the budgets of guest flows are
  * derived from it. On Linux it is read from {@code /proc/self/limits} (a downcall's linking costs tens of
- * milliseconds of start-up), elsewhere through FFM. Not {@code java.lang.management}: that module is not in the
+ * milliseconds of start-up), elsewhere through {@link Libc#getrlimitSoft}. Not {@code java.lang.management}: that module is not in the
  * distribution's runtime and costs start-up time for one number.
  */
 public final class DescriptorLimit {
@@ -57,17 +51,8 @@ public final class DescriptorLimit {
             return UNKNOWN;
         }
         try {
-            Linker linker = Linker.nativeLinker();
-            MethodHandle getrlimit = linker.downcallHandle(linker.defaultLookup().find("getrlimit").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment rlimit = arena.allocate(16, 8); // struct rlimit { rlim_t rlim_cur, rlim_max; }
-                if ((int) getrlimit.invokeExact(resource, rlimit) != 0) {
-                    return UNKNOWN;
-                }
-                long cur = rlimit.get(ValueLayout.JAVA_LONG, 0);
-                return cur < 0 || cur > UNLIMITED ? UNLIMITED : cur == 0 ? UNKNOWN : cur;
-            }
+            long cur = Libc.getrlimitSoft(resource);
+            return cur < 0 || cur > UNLIMITED ? UNLIMITED : cur == 0 ? UNKNOWN : cur;
         } catch (Throwable t) {
             return UNKNOWN;
         }

@@ -15,5 +15,11 @@
  * {@link dev.gvproxy.platform.SocketTransport#isEpoll()} where they start, and fail with a message that names the
  * transport in use. NIO has no unix datagram channel (vfkit's {@code unixgram://}); it has TCP, UDP and unix
  * stream sockets (through {@link java.net.UnixDomainSocketAddress}).
+ *
+ * <p>{@link dev.gvproxy.platform.Libc} is the project's one binding of the C library through FFM, for the few
+ * system calls neither the JDK nor Netty wraps (TAP, setns, AF_VSOCK, seqpacket, ping sockets, getrlimit): one
+ * errno capture (a per-thread buffer), one failure type ({@link dev.gvproxy.platform.NativeException}), each
+ * downcall linked on first use. {@link dev.gvproxy.platform.DescriptorLimit} reads {@code RLIMIT_NOFILE}, from
+ * which the guest budgets are derived.
  */
 package dev.gvproxy.platform;

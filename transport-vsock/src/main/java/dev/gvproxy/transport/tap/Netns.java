@@ -1,5 +1,7 @@
 package dev.gvproxy.transport.tap;
 
+import dev.gvproxy.platform.Libc;
+import dev.gvproxy.platform.NativeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

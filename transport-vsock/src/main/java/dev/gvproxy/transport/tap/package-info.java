@@ -1,9 +1,9 @@
 /**
  * TAP devices and network namespaces through {@code java.lang.foreign} (no JNI, no helper binaries).
  *
- * <p>Theory of operation: {@link dev.gvproxy.transport.tap.Libc} binds the few system calls needed (open, ioctl,
+ * <p>Theory of operation: {@link dev.gvproxy.platform.Libc} (the project's one libc binding) binds the few system calls needed (open, ioctl,
  * read/write, poll, eventfd, socket/connect, setns) with errno capture; failures become
- * {@link dev.gvproxy.transport.tap.NativeException} carrying errno and strerror text.
+ * {@link dev.gvproxy.platform.NativeException} carrying errno and strerror text.
  * {@link dev.gvproxy.transport.tap.Netns} runs a short task on a fresh platform thread that has {@code setns}-ed
  * into {@code /var/run/netns/NAME} and switches back before ending, so no pooled or virtual thread is ever left in
  * a foreign namespace. {@link dev.gvproxy.transport.tap.TapDevice} creates the interface with {@code TUNSETIFF}

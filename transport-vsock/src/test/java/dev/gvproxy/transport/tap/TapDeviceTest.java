@@ -1,5 +1,7 @@
 package dev.gvproxy.transport.tap;
 
+import dev.gvproxy.platform.Libc;
+import dev.gvproxy.platform.NativeException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.gvproxy.transport.tap;
+package dev.gvproxy.platform;
 
 import java.io.IOException;
 
