@@ -12,12 +12,12 @@ import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import java.io.IOException;
-import java.lang.System.Logger;
-import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The one place that chooses Netty's channel classes for every host socket the project opens: epoll on Linux,
@@ -32,7 +32,7 @@ public abstract class SocketTransport {
     /** The system property that forces a transport: {@code epoll}, {@code kqueue} or {@code nio}. */
     public static final String PROPERTY = "gvproxy.transport";
 
-    private static final Logger LOG = System.getLogger(SocketTransport.class.getName());
+    private static final Logger LOG = Logger.getLogger(SocketTransport.class.getName());
 
     /** The three kinds; {@link #NIO} is pure JDK and works everywhere. */
     public enum Kind { EPOLL, KQUEUE, NIO }
@@ -78,8 +78,7 @@ public abstract class SocketTransport {
                 t = new NioTransport();
             }
         }
-        LOG.log(Level.DEBUG, "socket transport: {0}{1}", t.kind(),
-                requested == null ? "" : " (-D" + PROPERTY + "=" + requested + ")");
+        LOG.log(Level.FINE, "socket transport: {0}{1}", new Object[] {t.kind(), requested == null ? "" : " (-D" + PROPERTY + "=" + requested + ")"});
         return t;
     }
 

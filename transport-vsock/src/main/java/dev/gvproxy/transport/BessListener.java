@@ -11,7 +11,6 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +21,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * {@code -listen-bess unixpacket:///path}: a listening {@code AF_UNIX}/{@code SOCK_SEQPACKET} socket (User-Mode
@@ -30,7 +31,7 @@ import java.util.concurrent.TimeoutException;
  * goes; this keeps accepting, so a VM can reconnect and several can attach.
  */
 final class BessListener implements Listener, EpollIoHandle {
-    private static final System.Logger LOG = System.getLogger(BessListener.class.getName());
+    private static final Logger LOG = Logger.getLogger(BessListener.class.getName());
     private static final int BACKLOG = 128;
 
     private final NetworkContext ctx;
@@ -110,7 +111,7 @@ final class BessListener implements Listener, EpollIoHandle {
             if (c < 0) {
                 // EMFILE and friends: the connection stays queued; log, count, keep listening.
                 acceptError.inc();
-                LOG.log(Level.WARNING, "bess {0}: accept: {1}", path, SeqPacket.strerror(-c));
+                LOG.log(Level.WARNING, "bess {0}: accept: {1}", new Object[] {path, SeqPacket.strerror(-c)});
                 return;
             }
             attach(c);
@@ -132,7 +133,7 @@ final class BessListener implements Listener, EpollIoHandle {
     private void registered(BessPort p, Future<IoRegistration> f) {
         if (!f.isSuccess()) {
             acceptError.inc();
-            LOG.log(Level.WARNING, "bess {0}: epoll registration failed: {1}", path, f.cause());
+            LOG.log(Level.WARNING, "bess {0}: epoll registration failed: {1}", new Object[] {path, f.cause()});
             p.close("registration failed");
             return;
         }
@@ -182,7 +183,7 @@ final class BessListener implements Listener, EpollIoHandle {
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "cannot delete {0}: {1}", path, e.toString());
+            LOG.log(Level.WARNING, "cannot delete {0}: {1}", new Object[] {path, e.toString()});
         }
         closeFuture.complete(null);
     }

@@ -13,12 +13,13 @@ import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * One accepted BESS connection (an {@code AF_UNIX}/{@code SOCK_SEQPACKET} socket, one message = one frame) as a
@@ -33,7 +34,7 @@ import java.util.function.Consumer;
  * <p>Everything runs on the loop; EOF or an error closes this port only.
  */
 final class BessPort implements EpollIoHandle, LinkEndpoint {
-    private static final System.Logger LOG = System.getLogger(BessPort.class.getName());
+    private static final Logger LOG = Logger.getLogger(BessPort.class.getName());
     static final int READS_PER_EVENT = 64;
     /** Above this many queued bytes the port reports not writable (the channels' high water mark). */
     static final int HIGH_WATER = 1 << 20;
@@ -225,7 +226,7 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
         if (port != null && port.isAttached()) {
             sw.detach(port);
         }
-        LOG.log(Level.INFO, "{0}: closing: {1}", port == null ? name : port, reason);
+        LOG.log(Level.INFO, "{0}: closing: {1}", new Object[] {port == null ? name : port, reason});
         // Deregister before closing so the descriptor number cannot be reused while still in epoll.
         if (registration != null) {
             registration.cancel();

@@ -8,7 +8,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
@@ -22,6 +21,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Frames over a pair of blocking byte channels (stdin/stdout for {@code -listen-stdio}, or pipes).
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * End of input or any I/O error ends the port; {@link #closeFuture()} then completes.
  */
 final class BlockingStreamPort implements LinkEndpoint, Listener {
-    private static final System.Logger LOG = System.getLogger(BlockingStreamPort.class.getName());
+    private static final Logger LOG = Logger.getLogger(BlockingStreamPort.class.getName());
     private static final int READ_CHUNK = 256 * 1024;
     private static final int MAX_BATCHES_IN_FLIGHT = 16;
     private static final int WRITABLE_BELOW = 1 << 20;
@@ -116,7 +117,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     if (length == 0 || length > VirtualSwitch.MAX_FRAME) {
                         badLength.inc();
                         LOG.log(Level.WARNING, "{0}: invalid packet size: {1} is zero or exceeds maximum {2}; closing the port",
-                                name, Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME));
+                                new Object[] {name, Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME)});
                         handOver(frames); // frames before the bad header are good
                         return;
                     }
@@ -133,7 +134,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
             }
         } catch (IOException | RuntimeException e) {
             if (!closed.get()) {
-                LOG.log(Level.WARNING, "{0}: read failed: {1}", name, e.toString());
+                LOG.log(Level.WARNING, "{0}: read failed: {1}", new Object[] {name, e.toString()});
             }
         } finally {
             cum.release();
@@ -197,7 +198,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
             }
         } catch (IOException | RuntimeException e) {
             if (!closed.get()) {
-                LOG.log(Level.WARNING, "{0}: write failed: {1}", name, e.toString());
+                LOG.log(Level.WARNING, "{0}: write failed: {1}", new Object[] {name, e.toString()});
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -262,7 +263,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
 
     @Override
     public void close(String reason) {
-        LOG.log(Level.INFO, "{0}: closing: {1}", name, reason);
+        LOG.log(Level.INFO, "{0}: closing: {1}", new Object[] {name, reason});
         close();
     }
 

@@ -9,8 +9,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
-import java.lang.System.Logger.Level;
 import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Makes one stream channel a {@link VirtualSwitch} port. It sits last in the pipeline, after a frame
@@ -22,7 +23,7 @@ import java.util.function.Consumer;
  * Must run on the network's event loop (the channel must be registered on it).
  */
 public final class ChannelPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
-    private static final System.Logger LOG = System.getLogger(ChannelPort.class.getName());
+    private static final Logger LOG = Logger.getLogger(ChannelPort.class.getName());
 
     /** Pending outbound bytes past which frames are dropped instead of queued (Ethernet is lossy). */
     static final int MAX_QUEUED_BYTES = 4 << 20;
@@ -78,7 +79,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
     private void attach() {
         if (port == null && !detached) {
             port = sw.attach(name, this);
-            LOG.log(Level.DEBUG, "{0} attached to {1}", port, channel);
+            LOG.log(Level.FINE, "{0} attached to {1}", new Object[] {port, channel});
             onAttach.accept(port);
         }
     }
@@ -125,7 +126,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
         // A transport error ends this port only; the switch and the other ports carry on.
         if (ctx.channel().isOpen()) {
             portError.inc();
-            LOG.log(Level.WARNING, "{0}: closing after error: {1}", port == null ? name : port, cause.toString());
+            LOG.log(Level.WARNING, "{0}: closing after error: {1}", new Object[] {port == null ? name : port, cause.toString()});
             ctx.close();
         }
     }
@@ -165,7 +166,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
     public void close(String reason) {
         Channel ch = channel;
         if (ch != null && ch.isOpen()) {
-            LOG.log(Level.INFO, "{0}: closing: {1}", port == null ? name : port, reason);
+            LOG.log(Level.INFO, "{0}: closing: {1}", new Object[] {port == null ? name : port, reason});
             ch.close();
         }
     }

@@ -20,9 +20,10 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
-import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Routes requests on an API connection (spec 1.5, 4.1): a request for {@code /connect} (any method, any
@@ -36,7 +37,7 @@ import java.util.function.Supplier;
  * that drops the request's trailing {@code HttpContent}s.
  */
 final class ConnectHandler extends ChannelInboundHandlerAdapter {
-    private static final System.Logger LOG = System.getLogger(ConnectHandler.class.getName());
+    private static final Logger LOG = Logger.getLogger(ConnectHandler.class.getName());
     static final String FALLBACK_NAME = "httpFallback";
     private static final byte[] NOT_FOUND = "404 page not found\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] BAD_REQUEST = "400 Bad Request".getBytes(StandardCharsets.US_ASCII);
@@ -125,7 +126,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         p.addAfter(ctx.name(), "frameDecoder", connectFraming.newDecoder(counters));
         p.addAfter("frameDecoder", "frameEncoder", connectFraming.newEncoder(counters));
         p.addAfter("frameEncoder", "port", new ChannelPort(sw, counters, name));
-        LOG.log(Level.DEBUG, "{0}: /connect, {1} framing", ctx.channel(), connectFraming);
+        LOG.log(Level.FINE, "{0}: /connect, {1} framing", new Object[] {ctx.channel(), connectFraming});
         // Removing the codec hands its buffered bytes (the first frames) to the frame decoder.
         p.remove(HttpServerCodec.class);
     }

@@ -11,7 +11,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.ReferenceCountUtil;
-import java.lang.System.Logger.Level;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * A bound unix datagram socket as a switch port (spec 1.7: vfkit, libkrun, krunkit; also QEMU
@@ -29,7 +30,7 @@ import java.lang.System.Logger.Level;
  * the frame and are counted; they never close the socket.
  */
 final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
-    private static final System.Logger LOG = System.getLogger(DatagramPort.class.getName());
+    private static final Logger LOG = Logger.getLogger(DatagramPort.class.getName());
     private static final int VFKT = 0x56464b54; // "VFKT"
     private static final int SLACK = 16 * 1024;
 
@@ -110,12 +111,12 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
 
     private void learn(DomainSocketAddress sender) {
         if (port != null) {
-            LOG.log(Level.INFO, "{0}: new peer {1} (was {2}); treating as a reconnect", port, sender.path(), peer.path());
+            LOG.log(Level.INFO, "{0}: new peer {1} (was {2}); treating as a reconnect", new Object[] {port, sender.path(), peer.path()});
             sw.detach(port);
         }
         peer = sender;
         port = sw.attach(name, this);
-        LOG.log(Level.INFO, "{0}: peer {1}", port, sender.path());
+        LOG.log(Level.INFO, "{0}: peer {1}", new Object[] {port, sender.path()});
     }
 
     @Override
@@ -136,7 +137,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // Failed sendto to a vanished peer, ENOBUFS...: Ethernet is lossy, keep the socket.
         sendError.inc();
-        LOG.log(Level.DEBUG, "{0}: {1}", name, cause.toString());
+        LOG.log(Level.FINE, "{0}: {1}", new Object[] {name, cause.toString()});
     }
 
     /** @param frame <b>taken</b> */
@@ -174,7 +175,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
     @Override
     public void close(String reason) {
         // One socket serves the VM for the listener's lifetime; closing the port forgets the peer only.
-        LOG.log(Level.INFO, "{0}: dropping peer: {1}", port == null ? name : port, reason);
+        LOG.log(Level.INFO, "{0}: dropping peer: {1}", new Object[] {port == null ? name : port, reason});
         if (port != null) {
             sw.detach(port);
             port = null;

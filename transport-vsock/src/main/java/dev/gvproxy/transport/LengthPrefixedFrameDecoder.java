@@ -5,7 +5,8 @@ import dev.gvproxy.stack.link.VirtualSwitch;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import java.lang.System.Logger.Level;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Splits a byte stream into frames using {@link Framing}'s prefix; Netty's decoder does the splitting and
@@ -16,7 +17,7 @@ import java.lang.System.Logger.Level;
  * {@code transport.badFrameLength}, logs, discards everything that follows and closes this channel only.
  */
 final class LengthPrefixedFrameDecoder extends LengthFieldBasedFrameDecoder {
-    private static final System.Logger LOG = System.getLogger(LengthPrefixedFrameDecoder.class.getName());
+    private static final Logger LOG = Logger.getLogger(LengthPrefixedFrameDecoder.class.getName());
 
     private final Framing framing;
     private final Counters.Counter badLength;
@@ -41,7 +42,7 @@ final class LengthPrefixedFrameDecoder extends LengthFieldBasedFrameDecoder {
                 failed = true;
                 badLength.inc();
                 LOG.log(Level.WARNING, "{0}: invalid packet size: {1} is zero or exceeds maximum {2}; closing the port",
-                        ctx.channel(), Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME));
+                        new Object[] {ctx.channel(), Long.toString(length), Integer.toString(VirtualSwitch.MAX_FRAME)});
                 in.skipBytes(in.readableBytes());
                 ctx.close();
                 return null;

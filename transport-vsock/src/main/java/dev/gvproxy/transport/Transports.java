@@ -27,7 +27,6 @@ import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.net.SocketAddress;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
@@ -41,6 +40,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Entry points that attach VMs to a network's {@link VirtualSwitch}: one static method per kind of
@@ -52,7 +53,7 @@ import java.util.function.Supplier;
  * disconnect and reconnect (gvproxy accepts qemu, bess and vfkit once and exits when that one ends).
  */
 public final class Transports {
-    private static final System.Logger LOG = System.getLogger(Transports.class.getName());
+    private static final Logger LOG = Logger.getLogger(Transports.class.getName());
 
     /** Write buffer marks for VM connections: above the high mark the port reports not writable. */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
@@ -197,7 +198,7 @@ public final class Transports {
             try {
                 socket.setReceiveBufferSize(4 << 20);
             } catch (IOException e) {
-                LOG.log(Level.WARNING, "{0}: cannot set SO_RCVBUF: {1}", path, e.toString());
+                LOG.log(Level.WARNING, "{0}: cannot set SO_RCVBUF: {1}", new Object[] {path, e.toString()});
             }
         }
         LOG.log(Level.INFO, "listening for datagram frames on {0}", path);
@@ -299,7 +300,7 @@ public final class Transports {
                 requireEpoll("listen vsock://");
                 b.channelFactory(VsockServerChannel::new);
                 Channel server = bindVsock(b, ep.vsock());
-                LOG.log(Level.INFO, "{0}: listening on vsock {1}", kind, server.localAddress());
+                LOG.log(Level.INFO, "{0}: listening on vsock {1}", new Object[] {kind, server.localAddress()});
                 return new ChannelListener(server, children, server.localAddress(), null, ctx.loop());
             }
             case "unix" -> {
@@ -310,7 +311,7 @@ public final class Transports {
                         .option(ChannelOption.SO_REUSEADDR, true)
                         .childOption(ChannelOption.TCP_NODELAY, true);
                 Channel server = bind(b, ep.inet(), "tcp", ep.inet());
-                LOG.log(Level.INFO, "{0}: listening on {1}", kind, server.localAddress());
+                LOG.log(Level.INFO, "{0}: listening on {1}", new Object[] {kind, server.localAddress()});
                 return new ChannelListener(server, children, server.localAddress(), null, ctx.loop());
             }
             default -> throw new IOException("unexpected scheme");
@@ -384,7 +385,7 @@ public final class Transports {
                 throw new IOException("listen unix " + path + ": " + e.getMessage(), e);
             }
         }
-        LOG.log(Level.INFO, "{0}: listening on {1}", kind, path);
+        LOG.log(Level.INFO, "{0}: listening on {1}", new Object[] {kind, path});
         return new ChannelListener(server, children, new DomainSocketAddress(path.toString()), path, ctx.loop());
     }
 
@@ -435,7 +436,7 @@ public final class Transports {
                 try {
                     Files.deleteIfExists(socketFile);
                 } catch (IOException e) {
-                    LOG.log(Level.WARNING, "cannot delete {0}: {1}", socketFile, e.toString());
+                    LOG.log(Level.WARNING, "cannot delete {0}: {1}", new Object[] {socketFile, e.toString()});
                 }
             }
             if (children != null) {

@@ -7,11 +7,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Server side of hyperkit's {@code virtio-vpnkit} handshake (spec 1.6), then hyperkit framing.
@@ -24,7 +25,7 @@ import java.util.function.Function;
  * already received past the handshake.
  */
 final class VpnkitHandshake extends ByteToMessageDecoder {
-    private static final System.Logger LOG = System.getLogger(VpnkitHandshake.class.getName());
+    private static final Logger LOG = Logger.getLogger(VpnkitHandshake.class.getName());
     static final int INIT_LENGTH = 49;
     static final int COMMAND_LENGTH = 41;
     static final int RESPONSE_LENGTH = 258;
@@ -79,7 +80,7 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
         MacAddress.write(resp, vmMac);
         resp.writeZero(RESPONSE_LENGTH - resp.writerIndex());
         ctx.writeAndFlush(resp);
-        LOG.log(Level.INFO, "vpnkit: VM {0} gets MAC {1}", uuid, MacAddress.format(vmMac));
+        LOG.log(Level.INFO, "vpnkit: VM {0} gets MAC {1}", new Object[] {uuid, MacAddress.format(vmMac)});
 
         ChannelPipeline p = ctx.pipeline();
         p.addAfter(ctx.name(), "frameDecoder", Framing.HYPERKIT.newDecoder(counters));
@@ -93,7 +94,7 @@ final class VpnkitHandshake extends ByteToMessageDecoder {
         // Still in the pipeline: the handshake never completed (the port was never attached).
         badHandshake.inc();
         LOG.log(Level.WARNING, "vpnkit: {0}: connection closed during the handshake ({1})",
-                ctx.channel().remoteAddress(), initDone ? "after the init" : "before the init");
+                new Object[] {ctx.channel().remoteAddress(), initDone ? "after the init" : "before the init"});
         super.channelInactive(ctx);
     }
 }
