@@ -84,7 +84,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
     }
 
     /**
-     * Connection handlers for {@code TcpForwarder.registerLocal}: each accepted guest connection becomes a
+     * Connection handlers for {@code TcpLayer.listen}: each accepted guest connection becomes a
      * {@code StackChannel} whose pipeline starts with {@code initializer} (which must be {@code @Sharable}, as a
      * {@link io.netty.channel.ChannelInitializer} is).
      */

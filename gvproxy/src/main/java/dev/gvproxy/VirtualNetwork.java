@@ -117,7 +117,7 @@ public final class VirtualNetwork implements AutoCloseable {
         tcpForwarder.setGuestFlows(guestFlows);
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         if (dns != null) {
-            tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
+            stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
         this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
@@ -270,7 +270,10 @@ public final class VirtualNetwork implements AutoCloseable {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
-        run(() -> tcpForwarder.registerLocal(config.gatewayIp(), port, StackChannel.acceptor(stack, loop, initializer)));
+        run(() -> {
+            stack.tcp().unlisten(config.gatewayIp(), port);
+            stack.tcp().listen(config.gatewayIp(), port, StackChannel.acceptor(stack, loop, initializer));
+        });
     }
 
     /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */

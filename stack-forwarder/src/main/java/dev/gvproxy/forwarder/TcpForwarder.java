@@ -52,8 +52,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final EventLoop loop;
     private final Options options;
     private final Bootstrap bootstrap;
-    private final java.util.HashMap<Long, java.util.function.Supplier<TcpConnection.Handler>> localServices =
-            new java.util.HashMap<>();
     private int inFlight;
     private GuestFlows guests;
 
@@ -113,14 +111,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         return f;
     }
 
-    /**
-     * Serves {@code ip:port} inside the stack (DNS over TCP, the in-VM API) instead of forwarding: a SYN
-     * for it is accepted at once with a handler from {@code handlers}.
-     */
-    public void registerLocal(int ip, int port, java.util.function.Supplier<TcpConnection.Handler> handlers) {
-        localServices.put(((long) ip << 16) | port, handlers);
-    }
-
     public int inFlight() {
         return inFlight;
     }
@@ -133,11 +123,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
         int dst = req.dstIp();
-        java.util.function.Supplier<TcpConnection.Handler> local = localServices.get(((long) dst << 16) | req.dstPort());
-        if (local != null) {
-            layer.accept(req, local.get(), now);
-            return;
-        }
         if (dst == stack.config().gatewayIp() && !stack.config().nat().containsKey(dst)) {
             layer.reject(req, now); // the gateway itself: a port nothing listens on
             return;
