@@ -77,7 +77,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
     /** Bytes handed to the pipeline but not yet reported consumed (held while the channel is not writable). */
     private int unconsumed;
 
-    private StackChannel(NetworkStack stack, EventLoop loop, ChannelHandler initializer, Counters.Counter dataAfterClose) {
+    private StackChannel(EventLoop loop, ChannelHandler initializer, Counters.Counter dataAfterClose) {
         super(null);
         this.networkLoop = loop;
         this.initializer = initializer;
@@ -94,7 +94,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         Counters.Counter dataAfterClose = stack.counters().counter("instack.dataAfterClose");
         return () -> {
             GuestStream stream = new GuestStream(stack, loop);
-            StackChannel ch = new StackChannel(stack, loop, initializer, dataAfterClose);
+            StackChannel ch = new StackChannel(loop, initializer, dataAfterClose);
             stream.start(ch.new Adapter(stream));
             stream.established().thenRun(() -> ch.established(stream));
             return stream;

@@ -1,7 +1,6 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
-import dev.gvproxy.stack.tcp.TcpConnection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -114,11 +113,6 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
                 host.eventLoop().execute(r);
             }
         });
-    }
-
-    /** For tests and callers that started the stream with a connection: the guest connection, or null. */
-    TcpConnection connection() {
-        return stream instanceof GuestStream g ? g.connection() : null;
     }
 
     private void releaseEarly() {
