@@ -1,5 +1,7 @@
 package dev.gvproxy;
 
+import dev.gvproxy.forwarder.GuestStream;
+import dev.gvproxy.forwarder.TunnelStream;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.tcp.TcpConnection;
@@ -31,7 +33,8 @@ import java.util.function.Supplier;
  * (a guest connecting to an in-stack service such as the in-VM API on gateway:80), so any Netty pipeline
  * (HTTP codec, relays...) can serve guests without a host socket.
  *
- * <p>Theory of operation. The channel is the connection's {@link TcpConnection.Handler} from the SYN on; it is
+ * <p>Theory of operation. The channel consumes the connection's {@link GuestStream} (the one application side
+ * of guest TCP connections, see {@code dev.gvproxy.forwarder}) from the SYN on; it is
  * registered on the network's event loop (the only loop it is compatible with) when the handshake completes,
  * then becomes active. Everything runs on that loop, so Netty's own thread hops (a handler completing a future
  * on another thread and writing) land on the stack's thread.
@@ -55,13 +58,13 @@ import java.util.function.Supplier;
 public final class StackChannel extends AbstractChannel implements DuplexChannel {
     private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
 
-    private final NetworkStack stack;
     private final EventLoop networkLoop;
     private final ChannelHandler initializer;
     private final Counters.Counter dataAfterClose;
     private final Config config;
     private final ArrayDeque<ByteBuf> inbound = new ArrayDeque<>();
-    private TcpConnection conn;
+    /** The guest connection's stream; {@code conn} is set once it is established. */
+    private GuestStream conn;
     private InetSocketAddress local;
     private InetSocketAddress remote;
     private boolean open = true;
@@ -74,9 +77,8 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
     /** Bytes handed to the pipeline but not yet reported consumed (held while the channel is not writable). */
     private int unconsumed;
 
-    private StackChannel(NetworkStack stack, EventLoop loop, ChannelHandler initializer, Counters.Counter dataAfterClose) {
+    private StackChannel(EventLoop loop, ChannelHandler initializer, Counters.Counter dataAfterClose) {
         super(null);
-        this.stack = stack;
         this.networkLoop = loop;
         this.initializer = initializer;
         this.dataAfterClose = dataAfterClose;
@@ -84,48 +86,58 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
     }
 
     /**
-     * Connection handlers for {@code TcpForwarder.registerLocal}: each accepted guest connection becomes a
+     * Connection handlers for {@code TcpLayer.listen}: each accepted guest connection's {@link GuestStream} feeds a
      * {@code StackChannel} whose pipeline starts with {@code initializer} (which must be {@code @Sharable}, as a
      * {@link io.netty.channel.ChannelInitializer} is).
      */
     public static Supplier<TcpConnection.Handler> acceptor(NetworkStack stack, EventLoop loop, ChannelHandler initializer) {
         Counters.Counter dataAfterClose = stack.counters().counter("instack.dataAfterClose");
-        return () -> new StackChannel(stack, loop, initializer, dataAfterClose).new Adapter();
+        return () -> {
+            GuestStream stream = new GuestStream(stack, loop);
+            StackChannel ch = new StackChannel(loop, initializer, dataAfterClose);
+            stream.start(ch.new Adapter(stream));
+            stream.established().thenRun(() -> ch.established(stream));
+            return stream;
+        };
+    }
+
+    /** The handshake completed: the channel registers on the network's loop and becomes active. */
+    private void established(GuestStream stream) {
+        TcpConnection c = stream.connection();
+        conn = stream;
+        local = address(c.localIp(), c.localPort());
+        remote = address(c.remoteIp(), c.remotePort());
+        pipeline().addLast(initializer);
+        ChannelFuture f = networkLoop.register(this);
+        if (f.isDone() && !f.isSuccess()) {
+            stream.abort();
+        }
     }
 
     // --- TcpConnection side ----------------------------------------------------------------------------------
 
     /** The connection's events; all on the network's loop. */
-    private final class Adapter implements TcpConnection.Handler {
-        @Override
-        public void onEstablished(TcpConnection c) {
-            conn = c;
-            local = address(c.localIp(), c.localPort());
-            remote = address(c.remoteIp(), c.remotePort());
-            pipeline().addLast(initializer);
-            ChannelFuture f = networkLoop.register(StackChannel.this);
-            if (f.isDone() && !f.isSuccess()) {
-                c.abort(stack.now());
-                flushSwitch();
-            }
+    private final class Adapter implements TunnelStream.Handler {
+        private final GuestStream c;
+
+        Adapter(GuestStream c) {
+            this.c = c;
         }
 
         /** @param data <b>taken</b> */
         @Override
-        public void onData(TcpConnection c, ByteBuf data) {
+        public void onData(ByteBuf data) {
             if (!open) {
                 // Nobody will read it: reset, as a kernel does for data to a closed socket.
                 data.release();
                 dataAfterClose.inc();
-                c.abort(stack.now());
-                flushSwitch();
+                c.abort();
                 return;
             }
             if (inputShutdown) {
                 int n = data.readableBytes();
                 data.release();
-                c.consumed(n, stack.now());
-                flushSwitch();
+                c.consumed(n);
                 return;
             }
             inbound.add(data);
@@ -133,13 +145,13 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         }
 
         @Override
-        public void onFin(TcpConnection c) {
+        public void onFin() {
             finReceived = true;
             scheduleDeliver();
         }
 
         @Override
-        public void onSendSpace(TcpConnection c) {
+        public void onSendSpace() {
             if (open && isRegistered()) {
                 ((StackUnsafe) unsafe()).flushNow();
                 releaseConsumed();
@@ -147,7 +159,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         }
 
         @Override
-        public void onClosed(TcpConnection c) {
+        public void onClosed() {
             connClosed = true;
             if (open) {
                 if (isRegistered()) {
@@ -167,10 +179,6 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         } catch (UnknownHostException e) {
             throw new IllegalStateException(e); // 4 bytes is always a valid address
         }
-    }
-
-    private void flushSwitch() {
-        stack.virtualSwitch().flush();
     }
 
     private void scheduleDeliver() {
@@ -220,8 +228,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         if (unconsumed > 0 && conn != null && !connClosed && isWritable()) {
             int n = unconsumed;
             unconsumed = 0;
-            conn.consumed(n, stack.now());
-            flushSwitch();
+            conn.consumed(n);
         }
     }
 
@@ -297,11 +304,10 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         if (conn != null && !connClosed) {
             if (undelivered > 0) {
                 dataAfterClose.inc();
-                conn.abort(stack.now());
+                conn.abort();
             } else {
-                conn.shutdownOutput(stack.now());
+                conn.shutdownOutput();
             }
-            flushSwitch();
         }
     }
 
@@ -309,8 +315,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
     protected void doShutdownOutput() {
         outputShutdown = true;
         if (conn != null && !connClosed) {
-            conn.shutdownOutput(stack.now());
-            flushSwitch();
+            conn.shutdownOutput();
         }
     }
 
@@ -339,33 +344,25 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         if (conn == null || connClosed || outputShutdown) {
             throw new ClosedChannelException();
         }
-        boolean sent = false;
-        try {
-            for (Object msg; (msg = in.current()) != null; ) {
-                ByteBuf buf = (ByteBuf) msg;
-                int len = buf.readableBytes();
-                if (len == 0) {
-                    in.remove();
-                    continue;
-                }
-                int space = conn.sendSpace();
-                if (space <= 0) {
-                    break; // onSendSpace flushes the rest
-                }
-                sent = true;
-                if (len <= space) {
-                    ByteBuf whole = buf.retain();
-                    in.remove(); // releases the outbound buffer's reference; ours goes to the connection
-                    conn.send(whole, stack.now());
-                } else {
-                    ByteBuf part = buf.readRetainedSlice(space);
-                    in.progress(space);
-                    conn.send(part, stack.now());
-                }
+        for (Object msg; (msg = in.current()) != null; ) {
+            ByteBuf buf = (ByteBuf) msg;
+            int len = buf.readableBytes();
+            if (len == 0) {
+                in.remove();
+                continue;
             }
-        } finally {
-            if (sent) {
-                flushSwitch();
+            int space = conn.sendSpace();
+            if (space <= 0) {
+                break; // onSendSpace flushes the rest
+            }
+            if (len <= space) {
+                ByteBuf whole = buf.retain();
+                in.remove(); // releases the outbound buffer's reference; ours goes to the connection
+                conn.send(whole); // the stream flushes the switch once this loop task ends
+            } else {
+                ByteBuf part = buf.readRetainedSlice(space);
+                in.progress(space);
+                conn.send(part);
             }
         }
         releaseConsumed();
@@ -419,8 +416,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
             inputShutdown = true;
             int n = releaseInbound();
             if (n > 0 && conn != null && !connClosed) {
-                conn.consumed(n, stack.now());
-                flushSwitch();
+                conn.consumed(n);
             }
         }
         promise.trySuccess();

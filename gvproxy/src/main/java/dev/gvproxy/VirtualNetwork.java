@@ -7,9 +7,11 @@ import dev.gvproxy.dns.DnsServer;
 import dev.gvproxy.dns.DnsTcpSession;
 import dev.gvproxy.dns.Zone;
 import dev.gvproxy.forwarder.GuestFlows;
+import dev.gvproxy.forwarder.GuestStream;
 import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
+import dev.gvproxy.forwarder.TunnelStream;
 import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.forwarder.UdpForwarder;
 import dev.gvproxy.stack.Counters;
@@ -117,7 +119,7 @@ public final class VirtualNetwork implements AutoCloseable {
         tcpForwarder.setGuestFlows(guestFlows);
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         if (dns != null) {
-            tcpForwarder.registerLocal(config.gatewayIp(), 53, this::dnsOverTcp);
+            stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
         this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
@@ -173,91 +175,95 @@ public final class VirtualNetwork implements AutoCloseable {
         }
     }
 
-    /** DNS over TCP on gateway:53: a connection handler feeding a {@link DnsTcpSession}. */
+    /** DNS over TCP on gateway:53: each guest connection's {@link GuestStream} feeds a {@link DnsTcpSession}. */
     private TcpConnection.Handler dnsOverTcp() {
-        Counters.Counter idleClosed = counters.counter("dns.tcp.idleClosed");
-        return new TcpConnection.Handler() {
-            private DnsTcpSession session;
-            private long lastActive = System.nanoTime();
-            private ScheduledFuture<?> idleTimer;
-            private boolean finSent;
+        GuestStream stream = new GuestStream(stack, loop);
+        stream.start(new DnsOverTcp(stream));
+        return stream;
+    }
 
-            private DnsTcpSession session(TcpConnection c) {
-                if (session == null) {
-                    session = new DnsTcpSession(dns, counters, framed -> {
-                        c.send(framed, stack.now());
-                        sw.flush();
-                    }, stack.ipOutput().alloc(), 16, c.remoteIp());
-                }
-                return session;
-            }
+    /**
+     * One DNS-over-TCP connection. RFC 7766 6.2.3: the server closes idle connections. After the idle time with
+     * no query pending, a FIN; a client that does not close within another idle time is reset, so no guest can
+     * hold connections (and their buffers) open for ever.
+     */
+    private final class DnsOverTcp implements TunnelStream.Handler {
+        private final GuestStream stream;
+        private final Counters.Counter idleClosed = counters.counter("dns.tcp.idleClosed");
+        private DnsTcpSession session;
+        private long lastActive = System.nanoTime();
+        private ScheduledFuture<?> idleTimer;
+        private boolean finSent;
+        private boolean closed;
 
-            @Override
-            public void onEstablished(TcpConnection c) {
-                armIdle(c, dnsTcpIdleNanos);
-            }
+        DnsOverTcp(GuestStream stream) {
+            this.stream = stream;
+            stream.established().thenRun(() -> armIdle(dnsTcpIdleNanos));
+        }
 
-            private void armIdle(TcpConnection c, long delay) {
-                idleTimer = loop.schedule(() -> idleCheck(c), delay, TimeUnit.NANOSECONDS);
+        private DnsTcpSession session() {
+            if (session == null) {
+                session = new DnsTcpSession(dns, counters, stream::send, stack.ipOutput().alloc(), 16,
+                        stream.connection().remoteIp());
             }
+            return session;
+        }
 
-            /**
-             * RFC 7766 6.2.3: the server closes idle connections. After the idle time with no query pending, a FIN;
-             * a client that does not close within another idle time is reset, so no guest can hold connections
-             * (and their buffers) open for ever.
-             */
-            private void idleCheck(TcpConnection c) {
-                if (c.state() == dev.gvproxy.stack.tcp.TcpState.CLOSED) {
-                    return;
-                }
-                long idleFor = System.nanoTime() - lastActive;
-                if (idleFor < dnsTcpIdleNanos || (session != null && session.pending() > 0)) {
-                    armIdle(c, Math.max(dnsTcpIdleNanos - idleFor, 1_000_000L));
-                    return;
-                }
-                if (!finSent) {
-                    finSent = true;
-                    idleClosed.inc();
-                    c.shutdownOutput(stack.now());
-                    sw.flush();
-                    armIdle(c, dnsTcpIdleNanos);
-                    return;
-                }
-                c.abort(stack.now());
-                sw.flush();
-            }
+        private void armIdle(long delay) {
+            idleTimer = loop.schedule(this::idleCheck, delay, TimeUnit.NANOSECONDS);
+        }
 
-            @Override
-            public void onData(TcpConnection c, io.netty.buffer.ByteBuf data) {
-                lastActive = System.nanoTime();
-                int n = data.readableBytes();
-                try {
-                    session(c).received(data);
-                } finally {
-                    data.release();
-                }
-                c.consumed(n, stack.now());
+        private void idleCheck() {
+            if (closed) {
+                return;
             }
+            long idleFor = System.nanoTime() - lastActive;
+            if (idleFor < dnsTcpIdleNanos || (session != null && session.pending() > 0)) {
+                armIdle(Math.max(dnsTcpIdleNanos - idleFor, 1_000_000L));
+                return;
+            }
+            if (!finSent) {
+                finSent = true;
+                idleClosed.inc();
+                stream.shutdownOutput();
+                armIdle(dnsTcpIdleNanos);
+                return;
+            }
+            stream.abort();
+        }
 
-            @Override
-            public void onFin(TcpConnection c) {
-                // RFC 7766: the client may half-close after its queries; answer them, then close.
-                session(c).finishThen(() -> {
-                    c.shutdownOutput(stack.now());
-                    sw.flush();
-                });
+        /** @param data <b>taken</b> */
+        @Override
+        public void onData(io.netty.buffer.ByteBuf data) {
+            lastActive = System.nanoTime();
+            int n = data.readableBytes();
+            try {
+                session().received(data);
+            } finally {
+                data.release();
             }
+            stream.consumed(n);
+        }
 
-            @Override
-            public void onClosed(TcpConnection c) {
-                if (idleTimer != null) {
-                    idleTimer.cancel(false);
-                }
-                if (session != null) {
-                    session.close();
-                }
+        @Override
+        public void onFin() {
+            // RFC 7766: the client may half-close after its queries; answer them, then close.
+            session().finishThen(stream::shutdownOutput);
+        }
+
+        @Override
+        public void onSendSpace() {}
+
+        @Override
+        public void onClosed() {
+            closed = true;
+            if (idleTimer != null) {
+                idleTimer.cancel(false);
             }
-        };
+            if (session != null) {
+                session.close();
+            }
+        }
     }
 
     /**
@@ -270,13 +276,37 @@ public final class VirtualNetwork implements AutoCloseable {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
-        run(() -> tcpForwarder.registerLocal(config.gatewayIp(), port, StackChannel.acceptor(stack, loop, initializer)));
+        run(() -> {
+            stack.tcp().unlisten(config.gatewayIp(), port);
+            stack.tcp().listen(config.gatewayIp(), port, StackChannel.acceptor(stack, loop, initializer));
+        });
     }
 
     /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */
     public dev.gvproxy.api.Tunneler tunneler() {
-        return new StackTunneler(stack, loop, 10_000);
+        return (ip, port) -> {
+            java.util.concurrent.CompletableFuture<dev.gvproxy.forwarder.TunnelStream> result =
+                    new java.util.concurrent.CompletableFuture<>();
+            loop.execute(() -> {
+                try {
+                    GuestStream.open(stack, loop, config.gatewayIp(), -1, ip, port, TUNNEL_DIAL_TIMEOUT_MILLIS)
+                            .established().whenComplete((st, e) -> {
+                                if (e != null) {
+                                    result.completeExceptionally(e);
+                                } else {
+                                    result.complete(st);
+                                }
+                            });
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(e);
+                }
+            });
+            return result;
+        };
     }
+
+    /** gvproxy's dial timeout for connections into the guest. */
+    private static final long TUNNEL_DIAL_TIMEOUT_MILLIS = 10_000;
 
     public DhcpServer dhcp() {
         return dhcp;

@@ -1,5 +1,7 @@
 package dev.gvproxy.api;
 
+import dev.gvproxy.forwarder.TcpBridge;
+import dev.gvproxy.forwarder.TunnelStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -728,7 +730,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         ChannelPipeline p = ctx.pipeline();
         // The relay goes last; then everything HTTP leaves, and the codec hands the bytes it had buffered past
         // the request to the relay (they are tunnel payload, queued until the stream is connected).
-        TunnelRelay relay = TunnelRelay.attach(ch, "tunnel to " + target);
+        TcpBridge relay = TcpBridge.attach(api.apiCounters, ch);
         if (p.context(AGGREGATOR) != null) {
             p.remove(AGGREGATOR);
         }
@@ -743,6 +745,11 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         } catch (RuntimeException e) {
             connect = java.util.concurrent.CompletableFuture.failedFuture(e);
         }
+        connect.whenComplete((s, err) -> {
+            if (err != null) {
+                LOG.log(Level.INFO, "tunnel to {0}: {1}", new Object[] {target, err.getMessage()});
+            }
+        });
         relay.connect(connect);
         LOG.log(Level.FINE, "{0}: tunnel to {1}", new Object[] {ch, target});
     }

@@ -1,5 +1,6 @@
 package dev.gvproxy.api;
 
+import dev.gvproxy.forwarder.TunnelStream;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 

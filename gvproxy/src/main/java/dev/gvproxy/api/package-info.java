@@ -26,8 +26,9 @@
  * {@link dev.gvproxy.api.LeaseSource} (DHCP), {@link dev.gvproxy.api.DnsZones} (DNS),
  * {@link dev.gvproxy.api.PortForwards} (forwarder; {@link dev.gvproxy.api.PortForwardRegistry} implements gvproxy's
  * keying, checks and error texts over an opener such as {@link dev.gvproxy.api.PortForwarderOpener}), and
- * {@link dev.gvproxy.api.Tunneler} (active TCP opens into the network, for {@code /tunnel} and stream forwards,
- * relayed by {@link dev.gvproxy.api.TunnelRelay}).
+ * {@link dev.gvproxy.api.Tunneler} (active TCP opens into the network, for {@code /tunnel} and SSH forwards; a
+ * {@code /tunnel} connection is relayed by the same {@link dev.gvproxy.forwarder.TcpBridge} as every forwarded
+ * host socket).
  *
  * <h2>Compatibility</h2>
  * Bodies, statuses and JSON shapes follow gvproxy and Go's {@code net/http}/{@code encoding/json} exactly

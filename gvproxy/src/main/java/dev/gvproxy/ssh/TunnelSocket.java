@@ -2,7 +2,7 @@ package dev.gvproxy.ssh;
 
 import com.jcraft.jsch.Proxy;
 import com.jcraft.jsch.SocketFactory;
-import dev.gvproxy.api.TunnelStream;
+import dev.gvproxy.forwarder.TunnelStream;
 import dev.gvproxy.api.Tunneler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -9,7 +9,7 @@
  *   <li>{@link dev.gvproxy.ssh.TunnelSocket}: the SSH connection's TCP leg is an active open from the gateway into
  *       the virtual network ({@link dev.gvproxy.api.Tunneler}), exactly as gvproxy dials sshd from its gVisor
  *       stack; no host port forward is needed (so it works with {@code -ssh-port -1} and in config mode). It adapts
- *       the loop-bound {@link dev.gvproxy.api.TunnelStream} to the blocking streams JSch wants, with the guest's TCP
+ *       the loop-bound {@link dev.gvproxy.forwarder.TunnelStream} to the blocking streams JSch wants, with the guest's TCP
  *       window as backpressure on reads and the stream's send space on writes.</li>
  *   <li>{@link dev.gvproxy.ssh.SshClient}: one JSch session per forward, gvproxy's retry rules (60 start-up tries
  *       with back-off for {@code -forward-sock}; per client 3 channel opens with keep-alive check and reconnect),
@@ -38,7 +38,7 @@
  *       Maven registry here) has no client support for it: its jar contains no "direct-streamlocal" string, only
  *       {@code ChannelDirectTcpip}/{@code TcpipClientChannel}; it would need a hand-written channel class.</li>
  *   <li>Pluggable transport: JSch's {@code Proxy} interface is just "connect, then give me an InputStream and an
- *       OutputStream", so the SSH connection can ride a {@link dev.gvproxy.api.TunnelStream} without a host socket.
+ *       OutputStream", so the SSH connection can ride a {@link dev.gvproxy.forwarder.TunnelStream} without a host socket.
  *       MINA's transport is an {@code IoServiceFactory} (NIO2/MINA/Netty connectors to a {@code SocketAddress});
  *       bridging it to the virtual network would need a custom connector or a loopback listener.</li>
  *   <li>Maintained and small: regular releases (2.27.3, August 2025, served by the registry here), JDK-only (no

@@ -1,5 +1,6 @@
 package dev.gvproxy.api;
 
+import dev.gvproxy.forwarder.TunnelStream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.api.TunnelStream;
+import dev.gvproxy.forwarder.TunnelStream;
 import dev.gvproxy.api.Tunneler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -7,7 +7,6 @@ import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
@@ -27,13 +26,13 @@ import java.util.logging.Logger;
 
 /**
  * Host -> guest port forwards (spec 5.6: {@code expose}/{@code unexpose}, {@code stack.forwards}, the
- * default SSH forward) and the {@code /tunnel} relay (spec 4.2).
+ * default SSH forward).
  *
  * <p>A forward is keyed by {@code protocol + "/" + local}, the literal strings ({@code :9090} and
  * {@code 0.0.0.0:9090} are different forwards). Protocols:
  * <ul>
  *   <li>{@code tcp}: a host listener; each accepted client gets a connection actively opened into the
- *       guest ({@link GuestTcpStream}) and relayed with half-close;</li>
+ *       guest ({@link GuestStream}) and relayed with half-close ({@link TcpBridge});</li>
  *   <li>{@code udp}: a host UDP socket; each host client address gets its own gateway-side source port
  *       ({@link UdpPortForward}), idle flows close after 90 s;</li>
  *   <li>{@code unix}: a host unix socket (path; only a stale socket there is replaced, see
@@ -50,7 +49,7 @@ import java.util.logging.Logger;
  * {@code listen tcp 127.0.0.1:9090: bind: address already in use}).
  *
  * <p><b>Threading.</b> Listeners and relays live on the network's event loop. {@link #expose},
- * {@link #unexpose}, {@link #tunnel} and {@link #close} may be called from any thread, including the loop
+ * {@link #unexpose} and {@link #close} may be called from any thread, including the loop
  * itself (the in-VM API runs there), and return futures; {@link #list} is safe from any thread.
  */
 public final class PortForwarder implements AutoCloseable {
@@ -310,49 +309,6 @@ public final class PortForwarder implements AutoCloseable {
         return sb.append(']').toString();
     }
 
-    /**
-     * {@code /tunnel}: relays {@code client} (an accepted host connection, e.g. the HTTP client's channel
-     * after the server wrote {@code OK} and removed its HTTP handlers) to {@code guestIp:port}, opened from
-     * the gateway IP and an ephemeral port. The channel must be registered on this network's event loop;
-     * auto-read is switched off and half-closure allowed here.
-     *
-     * @param initial <b>taken</b>: bytes the client sent after its request that the HTTP decoder already
-     *     read (sent to the guest first), or null
-     * @return completes once the guest accepted; fails (and the client is closed, i.e. sees EOF after
-     *     {@code OK}, like gvproxy) when it refused or did not answer within the dial timeout
-     */
-    public CompletableFuture<TcpConnection> tunnel(Channel client, String guestIp, int port, ByteBuf initial) {
-        CompletableFuture<TcpConnection> result = new CompletableFuture<>();
-        int ip;
-        try {
-            ip = parseGuestIp(guestIp, guestIp);
-            if (port <= 0 || port > 65535) {
-                throw new IllegalArgumentException("invalid port " + port);
-            }
-            if (client.eventLoop() != loop) {
-                throw new IllegalArgumentException("the client channel must be registered on the network's event loop");
-            }
-        } catch (IllegalArgumentException e) {
-            if (initial != null) {
-                initial.release();
-            }
-            client.close();
-            result.completeExceptionally(e);
-            return result;
-        }
-        onLoop(result, () -> {
-            prepareHostChannel(client);
-            openGuest(client, ip, port, stack.config().gatewayIp(), -1, initial).whenComplete((c, e) -> {
-                if (e != null) {
-                    result.completeExceptionally(e);
-                } else {
-                    result.complete(c);
-                }
-            });
-        });
-        return result;
-    }
-
     /** Closes every forward (not the running relays). */
     @Override
     public void close() {
@@ -376,11 +332,6 @@ public final class PortForwarder implements AutoCloseable {
 
     // ---- shared by the forwards (loop only) ---------------------------------------------------------
 
-    static void prepareHostChannel(Channel ch) {
-        ch.config().setAutoRead(false);
-        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-    }
-
     /**
      * Opens a guest connection for a host client. {@code srcPort} -1 (or a taken 4-tuple) picks an
      * ephemeral port.
@@ -389,20 +340,25 @@ public final class PortForwarder implements AutoCloseable {
      */
     CompletableFuture<TcpConnection> openGuest(Channel host, int guestIp, int guestPort, int srcIp, int srcPort,
             ByteBuf initial) {
-        TcpLayer tcp = stack.tcp();
-        if (srcPort <= 0 || tcp.connection(new TcpLayer.FlowKey(srcIp, srcPort, guestIp, guestPort)) != null) {
-            srcPort = tcp.ephemeralPort(srcIp, guestIp, guestPort);
-        }
-        if (srcPort < 0) {
+        GuestStream s;
+        try {
+            s = GuestStream.open(stack, loop, srcIp, srcPort, guestIp, guestPort, options.dialTimeoutMillis());
+        } catch (RuntimeException e) {
             if (initial != null) {
                 initial.release();
             }
-            stack.counters().counter("tcp.portfwd.noSourcePort").inc();
             host.close();
-            return CompletableFuture.failedFuture(new IllegalStateException("no free source port towards "
-                    + Ipv4Address.format(guestIp) + ":" + guestPort));
+            return CompletableFuture.failedFuture(e);
         }
-        return GuestTcpStream.open(stack, host, srcIp, srcPort, guestIp, guestPort, initial, options.dialTimeoutMillis());
+        if (initial != null) {
+            if (initial.isReadable()) {
+                s.send(initial);
+            } else {
+                initial.release();
+            }
+        }
+        TcpBridge.attach(stack.counters(), host).connect(s);
+        return s.established().thenApply(GuestStream::connection);
     }
 
     /** The source the guest should see for a host client (gateway, or the client with the option on). */

@@ -1,9 +1,6 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
-import dev.gvproxy.stack.NetworkStack;
-import dev.gvproxy.stack.tcp.TcpConnection;
-import dev.gvproxy.stack.tcp.TcpState;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -13,30 +10,34 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
 
 /**
- * Relays one guest TCP connection and one host socket, both ways, on the network's event loop.
+ * The one relay between a guest TCP connection ({@link TunnelStream}, i.e. a {@link GuestStream}) and a host
+ * channel, both ways, on the network's event loop: outbound connections (the SYN gate's host socket), port
+ * forwards (the accepted client), {@code /tunnel} (the hijacked HTTP connection).
  *
  * <p>Backpressure without unbounded queues:
  * <ul>
  *   <li>guest -> host: in-order data is written to the host channel as it arrives (a retained slice, no
- *       copy); the connection is told the bytes are {@link TcpConnection#consumed consumed} only when the
+ *       copy); the connection is told the bytes are {@link TunnelStream#consumed consumed} only when the
  *       write completed, so a host that stops reading closes the guest's receive window;</li>
- *   <li>host -> guest: the host channel runs with auto-read off and is read only while the connection's
- *       send buffer has space; acknowledgements from the guest free space and trigger the next read.</li>
+ *   <li>host -> guest: the host channel runs with auto-read off and is read only while the stream has
+ *       send space; acknowledgements from the guest free space and trigger the next read.</li>
  * </ul>
  * Half-close is propagated both ways (guest FIN -> host {@code shutdownOutput} after pending writes; host
  * EOF -> guest FIN after queued data); resets map to resets (guest RST -> host RST via SO_LINGER 0; host
- * error -> guest RST).
+ * error -> guest RST). Host bytes read before the stream is {@link #connect connected} (those that came
+ * with a {@code /tunnel} request) wait, in order, and go first.
  */
-final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnection.Handler {
-    private final NetworkStack stack;
+public final class TcpBridge extends ChannelInboundHandlerAdapter implements TunnelStream.Handler {
     private final Channel host;
     private final Counters.Counter toHost;
     private final Counters.Counter toGuest;
     private final Counters.Counter copied;
     private final Counters.Counter hostError;
-    private TcpConnection conn;
+    private TunnelStream stream;
+    private java.util.ArrayDeque<ByteBuf> early;
     private boolean guestFin;
     private boolean hostEof;
     private boolean reading;
@@ -44,45 +45,93 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     /** Guest bytes written to the host channel since the last {@link #flushBatch}. */
     private int batchBytes;
 
-    TcpBridge(NetworkStack stack, Channel host) {
-        this.stack = stack;
+    private TcpBridge(Counters counters, Channel host) {
         this.host = host;
-        this.toHost = stack.counters().counter("tcp.bridge.bytesToHost");
-        this.toGuest = stack.counters().counter("tcp.bridge.bytesToGuest");
-        this.copied = stack.counters().counter("tcp.bridge.bytesCopiedWhileBlocked");
-        this.hostError = stack.counters().counter("tcp.bridge.hostError");
+        this.toHost = counters.counter("tcp.bridge.bytesToHost");
+        this.toGuest = counters.counter("tcp.bridge.bytesToGuest");
+        this.copied = counters.counter("tcp.bridge.bytesCopiedWhileBlocked");
+        this.hostError = counters.counter("tcp.bridge.hostError");
     }
 
-    /** Called once the guest connection exists (SYN-ACK sent); starts reading the host. */
-    void attach(TcpConnection c) {
-        this.conn = c;
+    /**
+     * Puts a bridge into {@code host}'s pipeline (before the forwarder's error handler, else last), with
+     * auto-read off and half-closure allowed; host bytes wait until {@link #connect}. Call on the loop.
+     *
+     * @param counters the network's: {@code tcp.bridge.*} count bytes both ways, copies and host errors
+     */
+    public static TcpBridge attach(Counters counters, Channel host) {
+        TcpBridge b = new TcpBridge(counters, host);
+        host.config().setAutoRead(false);
+        host.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         if (host.pipeline().get(TcpForwarder.HOST_ERRORS) != null) {
-            host.pipeline().addBefore(TcpForwarder.HOST_ERRORS, null, this);
+            host.pipeline().addBefore(TcpForwarder.HOST_ERRORS, null, b);
         } else {
-            host.pipeline().addLast(this);
+            host.pipeline().addLast(b);
         }
-        if (!host.isActive()) {
+        return b;
+    }
+
+    /** Starts relaying {@code s}; reads the host once the stream has send space. Call on the loop. */
+    public void connect(TunnelStream s) {
+        this.stream = s;
+        s.start(this);
+        if (early != null) {
+            for (ByteBuf b; (b = early.pollFirst()) != null; ) {
+                s.send(b);
+            }
+            early = null;
+        }
+        if (!host.isActive() || hostEof) {
             // The host side closed between connect and accept.
             hostEof = true;
-            c.shutdownOutput(stack.now());
+            s.shutdownOutput();
+        } else {
+            maybeRead();
         }
     }
 
-    // ---- guest side (TcpConnection.Handler) -----------------------------------------------------
-
-    @Override
-    public void onEstablished(TcpConnection c) {
-        maybeRead();
+    /**
+     * {@link #connect} once {@code connecting} completes on the loop; a failure closes the host channel
+     * (the client sees EOF, as with gvproxy, which accepts first and closes when its dial fails).
+     */
+    public void connect(java.util.concurrent.CompletionStage<? extends TunnelStream> connecting) {
+        connecting.whenComplete((s, err) -> {
+            Runnable r = () -> {
+                if (err != null || s == null) {
+                    releaseEarly();
+                    host.close();
+                } else if (!host.isOpen()) {
+                    releaseEarly();
+                    s.abort();
+                } else {
+                    connect(s);
+                }
+            };
+            if (host.eventLoop().inEventLoop()) {
+                r.run();
+            } else {
+                host.eventLoop().execute(r);
+            }
+        });
     }
+
+    private void releaseEarly() {
+        if (early != null) {
+            early.forEach(ByteBuf::release);
+            early = null;
+        }
+    }
+
+    // ---- guest side (TunnelStream.Handler) ------------------------------------------------------
 
     /** @param data <b>taken</b> */
     @Override
-    public void onData(TcpConnection c, ByteBuf data) {
+    public void onData(ByteBuf data) {
         int n = data.readableBytes();
         toHost.add(n);
         if (!host.isActive()) {
             data.release();
-            c.consumed(n, stack.now());
+            stream.consumed(n);
             return;
         }
         if (!host.isWritable()) {
@@ -121,8 +170,7 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
         if (n > 0) {
             host.write(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {
-                    conn.consumed(n, stack.now());
-                    stack.virtualSwitch().flush();
+                    stream.consumed(n);
                 }
             });
         }
@@ -130,7 +178,7 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     }
 
     @Override
-    public void onFin(TcpConnection c) {
+    public void onFin() {
         guestFin = true;
         if (host.isActive()) {
             if (batchBytes > 0) {
@@ -146,7 +194,7 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     }
 
     @Override
-    public void onReset(TcpConnection c) {
+    public void onReset() {
         if (host.isOpen()) {
             host.config().setOption(ChannelOption.SO_LINGER, 0); // tell the host side with a RST too
             host.close();
@@ -154,12 +202,12 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     }
 
     @Override
-    public void onSendSpace(TcpConnection c) {
+    public void onSendSpace() {
         maybeRead();
     }
 
     @Override
-    public void onClosed(TcpConnection c) {
+    public void onClosed() {
         if (host.isOpen()) {
             host.close();
         }
@@ -172,8 +220,7 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     }
 
     private void maybeRead() {
-        if (!reading && !hostEof && conn != null && conn.sendSpace() > 0 && host.isActive()
-                && conn.state().synchronizedState()) {
+        if (!reading && !hostEof && stream != null && stream.sendSpace() > 0 && host.isActive()) {
             reading = true;
             host.read();
         }
@@ -181,21 +228,27 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
 
     // ---- host side (Netty) ----------------------------------------------------------------------
 
+    /** @param msg <b>taken</b> */
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        ByteBuf data = (ByteBuf) msg;
-        toGuest.add(data.readableBytes());
-        if (conn.state() == TcpState.CLOSED) {
-            data.release();
+        if (!(msg instanceof ByteBuf data)) {
+            ReferenceCountUtil.release(msg);
             return;
         }
-        conn.send(data, stack.now());
+        toGuest.add(data.readableBytes());
+        if (stream == null) {
+            if (early == null) {
+                early = new java.util.ArrayDeque<>();
+            }
+            early.add(data);
+            return;
+        }
+        stream.send(data);
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        reading = false;
-        stack.virtualSwitch().flush();
+        reading = false; // the stream flushes what this read batch sent once the loop task ends
         maybeRead();
     }
 
@@ -203,8 +256,9 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             hostEof = true;
-            conn.shutdownOutput(stack.now());
-            stack.virtualSwitch().flush();
+            if (stream != null) {
+                stream.shutdownOutput();
+            }
             closeHostIfDone();
         }
         ctx.fireUserEventTriggered(evt);
@@ -212,11 +266,14 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        releaseEarly();
         if (!hostEof) {
             hostEof = true;
-            conn.shutdownOutput(stack.now());
-            stack.virtualSwitch().flush();
+            if (stream != null) {
+                stream.shutdownOutput();
+            }
         }
+        ctx.fireChannelInactive();
     }
 
     @Override
@@ -228,8 +285,9 @@ final class TcpBridge extends ChannelInboundHandlerAdapter implements TcpConnect
         java.util.logging.Logger.getLogger(TcpBridge.class.getName()).log(java.util.logging.Level.FINE,
                 () -> host + ": " + cause);
         hostEof = true;
-        conn.abort(stack.now());
-        stack.virtualSwitch().flush();
+        if (stream != null) {
+            stream.abort();
+        }
         ctx.close();
     }
 }

@@ -7,13 +7,15 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.wire.Ipv4Address;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -31,6 +33,10 @@ import java.util.logging.Logger;
  * ({@code tcp.forward.synWaitExpired}); a full queue drops it ({@code tcp.forwardMaxInFlightDrop},
  * {@code tcp.forward.budgetDropped}; the guest retransmits). A guest out of host sockets gets a RST.
  * 169.254.0.0/16 is refused unless enabled (spec 3.3).
+ *
+ * <p>Hosts are reached through a {@link HostConnector} (host sockets by default); the connect timeout is the
+ * forwarder's own, a task on the network's loop that fails the connect and closes its channel, so a scripted
+ * connector on an embedded loop exercises the whole gate (TcpForwarderGateTest).
  */
 public final class TcpForwarder implements TcpLayer.SynHandler {
     private static final Logger LOG = Logger.getLogger(TcpForwarder.class.getName());
@@ -51,9 +57,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final NetworkStack stack;
     private final EventLoop loop;
     private final Options options;
-    private final Bootstrap bootstrap;
-    private final java.util.HashMap<Long, java.util.function.Supplier<TcpConnection.Handler>> localServices =
-            new java.util.HashMap<>();
+    private final HostConnector connector;
     private int inFlight;
     private GuestFlows guests;
 
@@ -68,6 +72,14 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final HostErrors hostErrors;
 
     public TcpForwarder(NetworkStack stack, EventLoop loop, Options options) {
+        this(stack, loop, options, null);
+    }
+
+    /**
+     * @param loop the network's event loop: connects complete and connect timeouts run there
+     * @param connector how hosts are reached; null for {@link HostConnector#sockets} on {@code loop}
+     */
+    public TcpForwarder(NetworkStack stack, EventLoop loop, Options options, HostConnector connector) {
         this.stack = stack;
         this.loop = loop;
         this.options = options;
@@ -82,20 +94,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.synQueueExpired = c.counter("tcp.forward.synWaitExpired");
         this.hostErrors = new HostErrors(c.counter("tcp.forward.readBeforeConnect"),
                 c.counter("tcp.forward.hostErrorUnattached"));
-        this.bootstrap = new Bootstrap().group(loop).channel(SocketTransport.get().socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, options.connectTimeoutMillis())
-                // Low marks: bytes the host socket did not take wait here; past the high mark the bridge copies them
-                // out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 16 * 1024))
-                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(HOST_ERRORS, hostErrors);
-                    }
-                });
+        this.connector = connector != null ? connector : HostConnector.sockets(loop, hostErrors);
     }
 
     /**
@@ -108,17 +107,14 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     /** Makes a forwarder the stack's SYN handler. Call on the loop or before traffic flows. */
     public static TcpForwarder install(NetworkStack stack, EventLoop loop, Options options) {
-        TcpForwarder f = new TcpForwarder(stack, loop, options);
-        stack.tcp().setSynHandler(f);
-        return f;
+        return install(stack, loop, options, null);
     }
 
-    /**
-     * Serves {@code ip:port} inside the stack (DNS over TCP, the in-VM API) instead of forwarding: a SYN
-     * for it is accepted at once with a handler from {@code handlers}.
-     */
-    public void registerLocal(int ip, int port, java.util.function.Supplier<TcpConnection.Handler> handlers) {
-        localServices.put(((long) ip << 16) | port, handlers);
+    /** {@link #install} with a {@link HostConnector} (null: host sockets). */
+    public static TcpForwarder install(NetworkStack stack, EventLoop loop, Options options, HostConnector connector) {
+        TcpForwarder f = new TcpForwarder(stack, loop, options, connector);
+        stack.tcp().setSynHandler(f);
+        return f;
     }
 
     public int inFlight() {
@@ -133,11 +129,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
         int dst = req.dstIp();
-        java.util.function.Supplier<TcpConnection.Handler> local = localServices.get(((long) dst << 16) | req.dstPort());
-        if (local != null) {
-            layer.accept(req, local.get(), now);
-            return;
-        }
         if (dst == stack.config().gatewayIp() && !stack.config().nat().containsKey(dst)) {
             layer.reject(req, now); // the gateway itself: a port nothing listens on
             return;
@@ -261,17 +252,32 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         }
         inFlight++;
         InetSocketAddress target = new InetSocketAddress(Ipv4Address.toInet(hostDst), req.dstPort());
-        ChannelFuture f = bootstrap.connect(target);
+        ChannelFuture f = connector.connect(target);
+        // The outcome: the connect's, or a timeout's if that comes first (the late channel is then closed).
+        Promise<Channel> outcome = loop.newPromise();
+        f.addListener((ChannelFuture cf) -> {
+            if (cf.isSuccess() ? !outcome.trySuccess(cf.channel()) : !outcome.tryFailure(cf.cause())) {
+                cf.channel().close();
+            }
+        });
+        ScheduledFuture<?> timeout = loop.schedule(() -> {
+            if (outcome.tryFailure(new ConnectTimeoutException("connection timed out after "
+                    + options.connectTimeoutMillis() + " ms: " + target))) {
+                f.channel().close();
+            }
+        }, options.connectTimeoutMillis(), TimeUnit.MILLISECONDS);
         GuestFlows.Flow owned = flow;
         if (owned != null) {
             // The descriptor is the budgeted resource: released when the host channel closes, whatever closed it.
             f.channel().closeFuture().addListener(x -> owned.release());
             owned.onAbort(() -> {
                 layer.drop(req);
+                outcome.tryFailure(new java.nio.channels.ClosedChannelException());
                 f.channel().close();
             });
         }
-        f.addListener((ChannelFuture cf) -> {
+        outcome.addListener((Future<Channel> cf) -> {
+            timeout.cancel(false);
             inFlight--;
             if (owned != null) {
                 owned.connected();
@@ -287,15 +293,16 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 }
                 return;
             }
-            Channel ch = cf.channel();
-            TcpBridge bridge = new TcpBridge(stack, ch);
-            TcpConnection c = layer.accept(req, bridge, t);
+            Channel ch = cf.getNow();
+            GuestStream guest = new GuestStream(stack, loop);
+            TcpConnection c = layer.accept(req, guest, t);
             if (c == null) {
                 ch.close(); // the request vanished meanwhile (stack closing, or its guest left)
                 return;
             }
             connected.inc();
-            bridge.attach(c);
+            guest.bind(c);
+            TcpBridge.attach(stack.counters(), ch).connect(guest);
             if (owned != null) {
                 owned.onAbort(() -> {
                     c.abort(stack.now()); // onClosed closes the host channel

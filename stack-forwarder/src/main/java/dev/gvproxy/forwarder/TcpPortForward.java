@@ -19,7 +19,7 @@ import java.util.logging.Logger;
 /**
  * A {@code tcp} port forward: a host listener on the network's loop; every accepted client is relayed to
  * the guest's {@code ip:port} through a connection actively opened from the gateway
- * ({@link GuestTcpStream}). Also the base of {@link UnixPortForward}, which only differs in the listener.
+ * ({@link GuestStream}, relayed by {@link TcpBridge}). Also the base of {@link UnixPortForward}, which only differs in the listener.
  */
 class TcpPortForward implements PortForwarder.Active {
     private static final Logger LOG = Logger.getLogger(TcpPortForward.class.getName());

@@ -56,6 +56,20 @@
  * copies the guest's payload out of the frame so that a stalled host pins payload bytes, not whole
  * transport read buffers ({@code tcp.bridge.bytesCopiedWhileBlocked}).
  *
+ * <p><b>One attach path for TCP.</b> Every guest TCP connection the gateway terminates has the same
+ * application side, {@link dev.gvproxy.forwarder.GuestStream}: the stack's connection events as a
+ * {@link dev.gvproxy.forwarder.TunnelStream} (events before the consumer starts are held), whether the guest
+ * opened it (the SYN gate's connections) or the gateway did ({@code GuestStream.open}: port forwards,
+ * {@code /tunnel}, SSH forwards; dial timeout, refusal and the established future live there). A stream
+ * meets a host channel in one relay, {@link dev.gvproxy.forwarder.TcpBridge}: outbound connections, tcp and
+ * unix port forwards and {@code /tunnel} all go through it. In-stack services (DNS over TCP, the in-VM API)
+ * are registered with stack-core's {@code TcpLayer.listen}, TCP's counterpart of {@code UdpDemux.bind}.
+ *
+ * <p><b>The SYN gate's seam.</b> {@link dev.gvproxy.forwarder.TcpForwarder} reaches hosts through a
+ * {@link dev.gvproxy.forwarder.HostConnector} (host sockets by default) and times connects out itself on the
+ * network's loop, so the gate (SYN-ACK only once connected, RST on refusal or timeout, the in-flight cap and
+ * the per-guest budgets) is tested segment by segment with a scripted connector and a hand-moved clock.
+ *
  * <p><b>Host-socket errors.</b> Every forwarded host channel ends in a handler that keeps errors off Netty's
  * pipeline tail: epoll may report a connecting socket readable before its connect completes, Netty's read
  * then fails with {@code NotYetConnectedException} (ENOTCONN); that is harmless and counted
@@ -70,7 +84,7 @@
  * not forwarded increments one, named for the reason.
  *
  * <p><b>Port forwards, host -> guest</b> ({@link dev.gvproxy.forwarder.PortForwarder},
- * {@code TcpPortForward}, {@code UdpPortForward}, {@code UnixPortForward}, {@code GuestTcpStream}). The other
+ * {@code TcpPortForward}, {@code UdpPortForward}, {@code UnixPortForward}). The other
  * direction: a host listener is the host side, and the guest side is created by the gateway itself. A
  * forward is keyed by {@code protocol/local} with the literal {@code local} string, as in gvproxy. For
  * {@code tcp} and {@code unix} (unix socket -> {@code tcp://IPv4:port}) every accepted client gets a

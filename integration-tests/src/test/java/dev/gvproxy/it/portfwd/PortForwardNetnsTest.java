@@ -379,7 +379,10 @@ class PortForwardNetnsTest {
                         Channel ch = ctx.channel();
                         ctx.pipeline().remove(this);
                         ch.writeAndFlush(Unpooled.copiedBuffer("OK", StandardCharsets.US_ASCII))
-                                .addListener((ChannelFutureListener) f -> pf.tunnel(ch, guestIp, 8080, null));
+                                .addListener((ChannelFutureListener) f -> dev.gvproxy.forwarder.TcpBridge
+                                        .attach(net.counters(), ch)
+                                        .connect(net.tunneler().connect(
+                                                dev.gvproxy.stack.wire.Ipv4Address.parse(guestIp), 8080)));
                     }
 
                     @Override

@@ -18,12 +18,15 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import java.util.function.LongConsumer;
 
 /**
- * TCP at the gateway: validates segments, finds their connection by 4-tuple, hands unknown SYNs to the
- * {@link SynHandler} (the forwarder, which connects to the host first), answers everything else that
- * matches no connection with a RST (RFC 9293 3.10.7.1), and runs the connections' timers.
+ * TCP at the gateway: validates segments, finds their connection by 4-tuple, accepts SYNs for an in-stack
+ * service registered with {@link #listen} (DNS over TCP, the in-VM API) at once, hands other unknown SYNs to
+ * the {@link SynHandler} (the forwarder, which connects to the host first), answers everything else that
+ * matches no connection with a RST (RFC 9293 3.10.7.1), and runs the connections' timers. {@link #listen}
+ * is TCP's counterpart of {@link dev.gvproxy.stack.udp.UdpDemux#bind}.
  *
  * <p>Timers: each connection reports {@link TcpConnection#nextDeadline()}; the layer keeps a priority
  * queue of (deadline, connection) entries and lazily skips stale ones. The owner calls {@link #poll} at
@@ -66,6 +69,8 @@ public final class TcpLayer implements TransportHandler {
     private final IntSupplier issGenerator;
     private final HashMap<FlowKey, TcpConnection> connections = new HashMap<>();
     private final HashMap<FlowKey, SynRequest> pending = new HashMap<>();
+    /** In-stack services by (ip << 16 | port): their SYNs are accepted at once, without the SYN handler. */
+    private final HashMap<Long, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
     private final TcpSegment segment = new TcpSegment();
     private final TcpConnection.Output output;
@@ -114,6 +119,27 @@ public final class TcpLayer implements TransportHandler {
 
     public TcpMemory memory() {
         return memory;
+    }
+
+    private static long listenKey(int ip, int port) {
+        return ((long) ip << 16) | port;
+    }
+
+    /**
+     * Serves {@code ip:port} inside the stack: a guest's SYN for it is answered with a SYN-ACK at once (no host
+     * connect, no {@link SynHandler}) and the connection gets a fresh handler from {@code acceptor}.
+     *
+     * @throws IllegalStateException when {@code ip:port} is already served (as {@code UdpDemux.bind})
+     */
+    public void listen(int ip, int port, Supplier<TcpConnection.Handler> acceptor) {
+        if (listeners.putIfAbsent(listenKey(ip, port), acceptor) != null) {
+            throw new IllegalStateException("TCP " + Ipv4Address.format(ip) + ":" + port + " already served");
+        }
+    }
+
+    /** Stops serving {@code ip:port} (its connections continue); new SYNs go to the {@link SynHandler}. */
+    public void unlisten(int ip, int port) {
+        listeners.remove(listenKey(ip, port));
     }
 
     public void setSynHandler(SynHandler synHandler) {
@@ -175,6 +201,12 @@ public final class TcpLayer implements TransportHandler {
                     return;
                 }
                 SynRequest req = new SynRequest(ip.srcMac, ip.src, seg.srcPort, ip.dst, seg.dstPort, copy(seg));
+                Supplier<TcpConnection.Handler> service = listeners.get(listenKey(ip.dst, seg.dstPort));
+                if (service != null) {
+                    pending.put(key, req);
+                    accept(req, service.get(), now);
+                    return;
+                }
                 if (synHandler == null) {
                     noSynHandler.inc();
                     reject(req, now);

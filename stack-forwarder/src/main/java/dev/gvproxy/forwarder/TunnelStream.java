@@ -1,11 +1,12 @@
-package dev.gvproxy.api;
+package dev.gvproxy.forwarder;
 
 import io.netty.buffer.ByteBuf;
 
 /**
- * A TCP connection from the gateway into the virtual network, as {@code /tunnel} and TCP port forwards relay it.
- * Modelled on {@code TcpConnection}'s application side, so the adapter over the stack's active open is thin.
- * Every method is called on the network's event loop, and every {@link Handler} callback must run there too.
+ * A guest TCP connection as a byte stream: what every relay of the gateway (host sockets through
+ * {@link TcpBridge}: outbound connections, port forwards, {@code /tunnel}; JSch's SSH socket) sees of it.
+ * {@link GuestStream} is the one implementation over the stack; tests script their own. Every method is
+ * called on the network's event loop, and every {@link Handler} callback runs there too.
  */
 public interface TunnelStream {
     /** Events from the guest side. */
@@ -18,6 +19,9 @@ public interface TunnelStream {
 
         /** Acknowledgements freed send space: {@link #sendSpace()} grew. */
         void onSendSpace();
+
+        /** The guest reset an established connection (relayed as a reset); {@link #onClosed} follows. */
+        default void onReset() {}
 
         /** The connection is gone (fully closed, reset or aborted); called once, last. */
         void onClosed();
