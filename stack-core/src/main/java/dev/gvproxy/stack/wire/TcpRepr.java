@@ -66,49 +66,34 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
         byte[] unknown = NO_BYTES;
         int unknownLen = 0;
 
-        int i = off + TcpPacket.MIN_HEADER_LEN;
         int end = off + TcpPacket.headerLength(buf, off);
-        while (i < end) {
-            int kind = buf.getUnsignedByte(i);
-            if (kind == TcpOptions.END) {
-                break;
-            }
-            if (kind == TcpOptions.NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                break; // cannot happen after check(); stay total anyway
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2 || olen > end - i || !TcpOptions.lengthFits(kind, olen)) {
-                break;
-            }
-            switch (kind) {
-                case TcpOptions.MSS -> mss = buf.getUnsignedShort(i + 2);
-                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(i + 2);
+        // After check() the walk ends in DONE; should it stop early (MALFORMED), parse stays total.
+        for (int at = TcpOptions.first(buf, off + TcpPacket.MIN_HEADER_LEN, end); at >= 0;
+                at = TcpOptions.next(buf, at, end)) {
+            int olen = OptionIterator.length(buf, at);
+            switch (OptionIterator.kind(buf, at)) {
+                case TcpOptions.MSS -> mss = buf.getUnsignedShort(at + 2);
+                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(at + 2);
                 case TcpOptions.SACK_PERMITTED -> sackPerm = true;
                 case TcpOptions.TIMESTAMPS -> {
                     ts = true;
-                    tsVal = buf.getInt(i + 2);
-                    tsEcr = buf.getInt(i + 6);
+                    tsVal = buf.getInt(at + 2);
+                    tsEcr = buf.getInt(at + 6);
                 }
                 case TcpOptions.SACK -> {
-                    int n = (olen - 2) / 8;
-                    sack = new int[2 * n];
-                    for (int b = 0; b < 2 * n; b++) {
-                        sack[b] = buf.getInt(i + 2 + 4 * b);
+                    sack = new int[2 * ((olen - 2) / 8)];
+                    for (int b = 0; b < sack.length; b++) {
+                        sack[b] = buf.getInt(at + 2 + 4 * b);
                     }
                 }
                 default -> {
                     if (unknown == NO_BYTES) {
                         unknown = new byte[MAX_OPTIONS];
                     }
-                    buf.getBytes(i, unknown, unknownLen, olen);
+                    buf.getBytes(at, unknown, unknownLen, olen);
                     unknownLen += olen;
                 }
             }
-            i += olen;
         }
         if (unknownLen > 0) {
             unknown = Arrays.copyOf(unknown, unknownLen);
