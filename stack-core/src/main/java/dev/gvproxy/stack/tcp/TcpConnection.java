@@ -5,15 +5,12 @@ import static dev.gvproxy.stack.wire.SeqNum.gt;
 import static dev.gvproxy.stack.wire.SeqNum.le;
 import static dev.gvproxy.stack.wire.SeqNum.lt;
 
-import dev.gvproxy.stack.wire.Checksums;
-import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.SeqNum;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpOptions;
-import dev.gvproxy.stack.wire.TcpPacket;
+import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 
 /**
  * One TCP connection between the gateway (which impersonates the guest's destination) and a guest.
@@ -199,7 +196,7 @@ public final class TcpConnection {
     private final int[] sacked = new int[2 * 8];
     private int sackedCount;
 
-    private final int[] sackOut = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
+    private final TcpSegmentWriter writer = new TcpSegmentWriter();
     private final int[] sackRest = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
 
     TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
@@ -1309,137 +1306,109 @@ public final class TcpConnection {
     }
 
     /**
-     * Builds and transmits one segment; every segment but a bare SYN carries our ACK and window.
+     * Builds and transmits one segment; every segment but a bare SYN carries our ACK and window. The receiver
+     * state an ACK changes (the advertised edge, a pending DSACK, the delayed-ACK bookkeeping) is updated by
+     * {@link #advertiseWindow}, {@link #fillSackBlocks} and {@link #ackSent}; {@link TcpSegmentWriter} only writes.
      *
      * @param payload <b>taken</b> (may be null)
      */
     private void emit(int flags, int seq, ByteBuf payload, long now) {
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean rst = (flags & TcpFlags.RST) != 0;
-        int optLen = 0;
-        int sackBlocks = 0;
-        if (syn) {
-            optLen = 4 + (cfg.timestamps() && (!passiveOpen || tsOk) ? 12 : (cfg.sack() && (!passiveOpen || sackOk) ? 4 : 0))
-                    + (rcvShiftOffered() ? 4 : 0);
-        } else if (!rst) {
-            if (tsOk) {
-                optLen += 12;
-            }
-            int maxBlocks = tsOk ? 3 : 4;
-            if (sackOk && dsackPending && (flags & TcpFlags.ACK) != 0) {
-                sackOut[0] = dsackLeft;
-                sackOut[1] = dsackRight;
-                sackBlocks = 1;
-                dsackPending = false;
-                counters.dsacksSent.inc();
-            }
-            if (sackOk && !ooo.isEmpty()) {
-                int[] rest = sackBlocks == 0 ? sackOut : sackRest;
-                int n = ooo.sackBlocks(rest, maxBlocks - sackBlocks);
-                if (rest != sackOut) {
-                    System.arraycopy(rest, 0, sackOut, 2 * sackBlocks, 2 * n);
-                }
-                sackBlocks += n;
-            }
-            if (sackBlocks > 0) {
-                optLen += 4 + 8 * sackBlocks;
-            }
-        }
-        int hl = TcpPacket.MIN_HEADER_LEN + optLen;
-        ByteBuf h = alloc.buffer(hl);
-        h.writeShort(localPort).writeShort(remotePort).writeInt(seq);
         boolean ack = (flags & TcpFlags.ACK) != 0;
-        h.writeInt(ack ? rcvNxt : 0);
-        h.writeShort(((hl / 4) << 12) | (flags & TcpFlags.MASK));
-        int window;
-        if (rst) {
-            window = 0;
-        } else if (syn) {
-            int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
-            if (memory != null) {
-                w = memory.cap(w, rcvUser); // a SYN's window is a promise like any other
-            }
-            window = w;
-            rcvAdv = rcvNxt + w;
-            rcvAdvMax = rcvAdv;
-        } else {
-            int space = receiveSpace();
-            int edge = Math.max(0, rcvAdv - rcvNxt);
-            int raw;
-            if (space - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
-                // Keep the right edge (RFC 9293 3.8.6.2.2; receiver SWS avoidance: no tiny openings). Round
-                // it down: rounding a held edge up would move it by up to a scale unit on every ACK, letting
-                // a peer that fills the window push the stack past its receive buffer. Truncating by less than
-                // one unit is the apparent shrink RFC 7323 2.4 tolerates (Linux does the same).
-                raw = edge >>> rcvShift;
-            } else {
-                // Fresh space rounds down too: the window never offers more than the buffer holds, so the
-                // furthest edge ever advertised (which stays acceptable) is within the buffer.
-                raw = space >>> rcvShift;
-            }
-            raw = Math.min(65535, raw);
-            window = raw;
-            rcvAdv = rcvNxt + (raw << rcvShift);
-            if (gt(rcvAdv, rcvAdvMax)) {
-                rcvAdvMax = rcvAdv;
-            }
-        }
-        h.writeShort(window).writeShort(0).writeShort(0);
+        TcpSegmentWriter w = writer.header(localPort, remotePort, seq, ack ? rcvNxt : 0, flags, 0);
         if (syn) {
-            h.writeByte(TcpOptions.MSS).writeByte(4).writeShort(cfg.mss());
-            boolean ts = cfg.timestamps() && (!passiveOpen || tsOk);
-            boolean sack = cfg.sack() && (!passiveOpen || sackOk);
-            if (ts) {
-                if (sack) {
-                    h.writeByte(TcpOptions.SACK_PERMITTED).writeByte(2);
-                } else {
-                    h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
-                }
-                h.writeByte(TcpOptions.TIMESTAMPS).writeByte(10).writeInt(tsNow(now)).writeInt(passiveOpen ? tsRecent : 0);
-            } else if (sack) {
-                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
-                        .writeByte(TcpOptions.SACK_PERMITTED).writeByte(2);
-            }
-            if (rcvShiftOffered()) {
-                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.WINDOW_SCALE).writeByte(3).writeByte(cfg.windowScale());
-            }
+            w.mss = cfg.mss();
+            w.timestamps = cfg.timestamps() && (!passiveOpen || tsOk);
+            w.sackPermitted = cfg.sack() && (!passiveOpen || sackOk);
+            w.tsVal = tsNow(now);
+            w.tsEcr = passiveOpen ? tsRecent : 0;
+            w.windowScale = rcvShiftOffered() ? cfg.windowScale() : -1;
+            w.window = synWindow();
         } else if (!rst) {
-            if (tsOk) {
-                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
-                        .writeByte(TcpOptions.TIMESTAMPS).writeByte(10).writeInt(tsNow(now)).writeInt(tsRecent);
-            }
-            if (sackBlocks > 0) {
-                h.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP)
-                        .writeByte(TcpOptions.SACK).writeByte(2 + 8 * sackBlocks);
-                for (int i = 0; i < 2 * sackBlocks; i++) {
-                    h.writeInt(sackOut[i]);
-                }
-            }
+            w.timestamps = tsOk;
+            w.tsVal = tsNow(now);
+            w.tsEcr = tsRecent;
+            w.sackCount = fillSackBlocks(w.sack, tsOk ? 3 : 4, ack);
+            w.window = advertiseWindow();
         }
-        int payloadLen = payload == null ? 0 : payload.readableBytes();
-        long sum = Checksums.pseudoHeader(localIp, remoteIp, IpProtocol.TCP, hl + payloadLen);
-        int partial = Checksums.partial(h, h.readerIndex(), hl, (int) Checksums.fold(sum));
-        if (payloadLen > 0) {
-            partial = Checksums.partial(payload, payload.readerIndex(), payloadLen, partial);
-        }
-        h.setShort(h.readerIndex() + 16, Checksums.finish(partial));
-        ByteBuf seg;
-        if (payload == null) {
-            seg = h;
-        } else {
-            CompositeByteBuf c = alloc.compositeBuffer(2);
-            c.addComponent(true, h);
-            c.addComponent(true, payload);
-            seg = c;
-        }
+        ByteBuf seg = w.segment(alloc, localIp, remoteIp, payload);
         if (ack && !rst) {
-            ackPending = 0;
-            ackNow = false;
-            delAckDeadline = NEVER;
-            lastAckSent = rcvNxt;
+            ackSent();
         }
         counters.segmentsOut.inc();
         output.transmit(this, seg, now);
+    }
+
+    /** The window of our SYN (never scaled, RFC 7323 2.2); it becomes the advertised edge. */
+    private int synWindow() {
+        int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
+        if (memory != null) {
+            w = memory.cap(w, rcvUser); // a SYN's window is a promise like any other
+        }
+        rcvAdv = rcvNxt + w;
+        rcvAdvMax = rcvAdv;
+        return w;
+    }
+
+    /** The raw window field of an ACK; moves the advertised edge (RCV.NXT + RCV.WND) accordingly. */
+    private int advertiseWindow() {
+        int space = receiveSpace();
+        int edge = Math.max(0, rcvAdv - rcvNxt);
+        int raw;
+        if (space - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
+            // Keep the right edge (RFC 9293 3.8.6.2.2; receiver SWS avoidance: no tiny openings). Round
+            // it down: rounding a held edge up would move it by up to a scale unit on every ACK, letting
+            // a peer that fills the window push the stack past its receive buffer. Truncating by less than
+            // one unit is the apparent shrink RFC 7323 2.4 tolerates (Linux does the same).
+            raw = edge >>> rcvShift;
+        } else {
+            // Fresh space rounds down too: the window never offers more than the buffer holds, so the
+            // furthest edge ever advertised (which stays acceptable) is within the buffer.
+            raw = space >>> rcvShift;
+        }
+        raw = Math.min(65535, raw);
+        rcvAdv = rcvNxt + (raw << rcvShift);
+        if (gt(rcvAdv, rcvAdvMax)) {
+            rcvAdvMax = rcvAdv;
+        }
+        return raw;
+    }
+
+    /**
+     * Fills {@code out} with the SACK blocks of an outgoing segment: a pending DSACK first (only on an ACK; it
+     * is then reported), then the out-of-order ranges (RFC 2018, RFC 2883). Returns the number of blocks.
+     */
+    private int fillSackBlocks(int[] out, int maxBlocks, boolean ack) {
+        if (!sackOk) {
+            return 0;
+        }
+        int n = 0;
+        if (dsackPending && ack) {
+            out[0] = dsackLeft;
+            out[1] = dsackRight;
+            n = 1;
+            dsackPending = false;
+            counters.dsacksSent.inc();
+        }
+        if (!ooo.isEmpty()) {
+            if (n == 0) {
+                n = ooo.sackBlocks(out, maxBlocks);
+            } else {
+                int m = ooo.sackBlocks(sackRest, maxBlocks - n);
+                System.arraycopy(sackRest, 0, out, 2 * n, 2 * m);
+                n += m;
+            }
+        }
+        return n;
+    }
+
+    /** An ACK for everything up to RCV.NXT left: nothing is owed to the peer any more. */
+    private void ackSent() {
+        ackPending = 0;
+        ackNow = false;
+        delAckDeadline = NEVER;
+        lastAckSent = rcvNxt;
     }
 
     private boolean rcvShiftOffered() {
