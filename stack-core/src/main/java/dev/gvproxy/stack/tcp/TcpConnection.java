@@ -79,7 +79,7 @@ public final class TcpConnection {
     private final ByteBufAllocator alloc;
     private final Output output;
     private final TcpCounters counters;
-    private Handler handler;
+    Handler handler;
     TimerHook timerHook;
     /** The layer's bookkeeping: the deadline currently queued for this connection. */
     long scheduledDeadline = NEVER;
@@ -111,27 +111,12 @@ public final class TcpConnection {
     private int finSeq;
     private boolean finAcked;
 
-    // Receive sequence space.
-    private int irs;
-    private int rcvNxt;
-    /** RCV.NXT + RCV.WND as last advertised: the right edge we must never retract. */
-    private int rcvAdv;
-    /**
-     * The furthest right edge ever advertised. Segments up to it stay acceptable even after rounding a held
-     * edge down to the scale unit made RCV.NXT + RCV.WND appear to shrink (RFC 7323 2.4), so data the peer
-     * already sent into the old window is not rejected.
-     */
-    private int rcvAdvMax;
-    private int rcvShift;
-    /** Bytes delivered to the application that it has not yet {@link #consumed}. */
-    private int rcvUser;
-    private final Reassembler ooo;
-    private boolean finReceived;
-    private int lastAckSent;
+    /** The receiving half: RCV.NXT, the advertised window, reassembly, delayed ACK, DSACK. */
+    final TcpReceiver rcv;
 
     // Options.
     private boolean tsOk;
-    private boolean sackOk;
+    boolean sackOk;
     /** Window scaling in use (RFC 7323 1.3: only when both SYNs carry the option); offered in our SYN until known. */
     private boolean wsOk = true;
     private int tsRecent;
@@ -140,14 +125,11 @@ public final class TcpConnection {
     // Timers (absolute nanoseconds, NEVER when off).
     private long rtxDeadline = NEVER;
     private long persistDeadline = NEVER;
-    private long delAckDeadline = NEVER;
     private long timeWaitDeadline = NEVER;
     private long keepaliveDeadline = NEVER;
     private int rtxCount;
     private int persistBackoff;
     private int keepaliveProbes;
-    private int ackPending;
-    private boolean ackNow;
     private final RttEstimator rtt;
     private boolean rttTiming;
     private int rttSeq;
@@ -185,10 +167,6 @@ public final class TcpConnection {
     private int undoRetransmissions;
     private int priorCwnd;
     private int priorSsthresh;
-    // Receiver side: a duplicate range to report as the first SACK block of the next ACK (RFC 2883).
-    private boolean dsackPending;
-    private int dsackLeft;
-    private int dsackRight;
     private boolean inRecovery;
     private int recover;
     private int bytesAckedCa;
@@ -197,7 +175,6 @@ public final class TcpConnection {
     private int sackedCount;
 
     private final TcpSegmentWriter writer = new TcpSegmentWriter();
-    private final int[] sackRest = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
 
     TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
             Output output, TcpCounters counters, Handler handler, int iss) {
@@ -212,7 +189,7 @@ public final class TcpConnection {
         this.handler = handler;
         this.iss = iss;
         this.tsOffset = Integer.rotateLeft(iss, 13) ^ 0x5bd1e995;
-        this.ooo = new Reassembler(cfg.maxOutOfOrderSegments());
+        this.rcv = new TcpReceiver(this, cfg, counters);
         this.rtt = new RttEstimator(cfg.initialRto(), cfg.minRto(), cfg.maxRto());
         this.state = TcpState.CLOSED;
     }
@@ -223,8 +200,8 @@ public final class TcpConnection {
      */
     void acceptSyn(TcpSegment syn, long now) {
         passiveOpen = true;
-        irs = syn.seq;
-        rcvNxt = irs + 1;
+        rcv.irs = syn.seq;
+        rcv.rcvNxt = rcv.irs + 1;
         negotiate(syn);
         if (syn.hasTimestamps && tsOk) {
             tsRecent = syn.tsVal;
@@ -246,7 +223,7 @@ public final class TcpConnection {
         sndUna = iss;
         sndNxt = iss;
         sndMax = iss;
-        rcvShift = 0; // our SYN's window is never scaled; the shift applies once the peer agrees
+        rcv.rcvShift = 0; // our SYN's window is never scaled; the shift applies once the peer agrees
         effMss = Math.min(cfg.mss(), DEFAULT_PEER_MSS);
         state = TcpState.SYN_SENT;
         sendSyn(false, now);
@@ -258,10 +235,10 @@ public final class TcpConnection {
         wsOk = syn.windowScale >= 0 && cfg.windowScale() >= 0;
         if (wsOk) {
             sndShift = Math.min(syn.windowScale, TcpOptions.MAX_WINDOW_SCALE);
-            rcvShift = cfg.windowScale();
+            rcv.rcvShift = cfg.windowScale();
         } else {
             sndShift = 0;
-            rcvShift = 0;
+            rcv.rcvShift = 0;
         }
         tsOk = cfg.timestamps() && syn.hasTimestamps;
         sackOk = cfg.sack() && syn.sackPermitted;
@@ -315,11 +292,11 @@ public final class TcpConnection {
         if (!seg.syn()) {
             return;
         }
-        irs = seg.seq;
-        rcvNxt = irs + 1;
+        rcv.irs = seg.seq;
+        rcv.rcvNxt = rcv.irs + 1;
         negotiate(seg);
-        rcvAdv = rcvNxt + Math.min(65535, cfg.receiveBuffer()); // what our SYN offered, unscaled
-        rcvAdvMax = rcvAdv;
+        rcv.rcvAdv = rcv.rcvNxt + Math.min(65535, cfg.receiveBuffer()); // what our SYN offered, unscaled
+        rcv.rcvAdvMax = rcv.rcvAdv;
         if (seg.hasTimestamps && tsOk) {
             tsRecent = seg.tsVal;
         }
@@ -336,7 +313,7 @@ public final class TcpConnection {
                 rttTiming = false;
             }
             state = TcpState.ESTABLISHED;
-            ackNow = true;
+            rcv.ackNow = true;
             startKeepalive(now);
             handler.onEstablished(this);
         } else {
@@ -350,15 +327,15 @@ public final class TcpConnection {
     private void synchronizedOrSynReceived(TcpSegment seg, long now) {
         int segLen = seg.segmentLength();
         // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
-        if (state == TcpState.SYN_RECEIVED && seg.syn() && !seg.ackFlag() && seg.seq == irs) {
+        if (state == TcpState.SYN_RECEIVED && seg.syn() && !seg.ackFlag() && seg.seq == rcv.irs) {
             sndNxt = iss;
             sendSyn(true, now);
             return;
         }
         // TIME-WAIT: the peer retransmitting its FIN lost our ACK; acknowledge again and restart the 2 MSL
         // timer (RFC 9293 3.10.7.4, eighth step; the window test alone would only ACK it).
-        if (state == TcpState.TIME_WAIT && seg.fin() && !seg.rst() && seg.seq + seg.payloadLength() + 1 == rcvNxt) {
-            ackNow = true;
+        if (state == TcpState.TIME_WAIT && seg.fin() && !seg.rst() && seg.seq + seg.payloadLength() + 1 == rcv.rcvNxt) {
+            rcv.ackNow = true;
             timeWaitDeadline = now + cfg.timeWait();
             return;
         }
@@ -366,24 +343,24 @@ public final class TcpConnection {
         // is exempt (Linux's "disordered ACK"): on a reordering path a delayed ACK carries an older timestamp,
         // it cannot corrupt the byte stream, and dropping it would hide duplicate ACKs and window updates.
         boolean pureAck = seg.payloadLength() == 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) == 0;
-        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent) && !(pureAck && seg.seq == rcvNxt)) {
+        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent) && !(pureAck && seg.seq == rcv.rcvNxt)) {
             counters.paws.inc();
-            ackNow = true;
+            rcv.ackNow = true;
             return;
         }
         // First: sequence number acceptability (RFC 9293 3.10.7.4).
-        int rcvWnd = Math.max(0, rcvAdvMax - rcvNxt);
-        if (!acceptable(seg.seq, segLen, rcvWnd)) {
+        int rcvWnd = rcv.acceptWindow();
+        if (!rcv.acceptable(seg.seq, segLen, rcvWnd)) {
             counters.outOfWindow.inc();
-            if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcvNxt)) {
-                recordDsack(seg.seq, seg.seq + seg.payloadLength()); // a duplicate: tell the sender (RFC 2883)
+            if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcv.rcvNxt)) {
+                rcv.recordDsack(seg.seq, seg.seq + seg.payloadLength()); // a duplicate: tell the sender (RFC 2883)
             }
             if (!seg.rst()) {
-                ackNow = true;
+                rcv.ackNow = true;
             }
             // RFC 9293 3.10.7.4: with RCV.WND zero "special allowance should be made to accept valid ACKs":
             // the data is refused, but the acknowledgement and window it carries still count.
-            if (rcvWnd == 0 && seg.seq == rcvNxt && seg.ackFlag() && !seg.rst() && !seg.syn()
+            if (rcvWnd == 0 && seg.seq == rcv.rcvNxt && seg.ackFlag() && !seg.rst() && !seg.syn()
                     && state.synchronizedState() && !gt(seg.ack, sndMax)
                     && !lt(seg.ack, sndUna - Math.max(maxSndWnd, 1))) {
                 processAck(seg, now);
@@ -391,12 +368,12 @@ public final class TcpConnection {
             return;
         }
         // RFC 7323 4.3: remember the timestamp of the segment at the left edge.
-        if (tsOk && seg.hasTimestamps && le(seg.seq, lastAckSent) && ge(seg.tsVal, tsRecent)) {
+        if (tsOk && seg.hasTimestamps && le(seg.seq, rcv.lastAckSent) && ge(seg.tsVal, tsRecent)) {
             tsRecent = seg.tsVal;
         }
         // Second: RST, validated as RFC 5961 section 3 requires.
         if (seg.rst()) {
-            if (seg.seq == rcvNxt) {
+            if (seg.seq == rcv.rcvNxt) {
                 counters.resetsReceived.inc();
                 reset();
             } else {
@@ -440,7 +417,7 @@ public final class TcpConnection {
         }
         if (gt(seg.ack, sndMax)) {
             counters.ackUnsent.inc();
-            ackNow = true;
+            rcv.ackNow = true;
             return;
         }
         if (lt(seg.ack, sndUna - Math.max(maxSndWnd, 1))) {
@@ -458,20 +435,9 @@ public final class TcpConnection {
         }
     }
 
-    /** RFC 9293 3.10.7.4, the table of the four acceptability cases. */
-    private boolean acceptable(int seq, int segLen, int rcvWnd) {
-        if (segLen == 0) {
-            return rcvWnd == 0 ? seq == rcvNxt : SeqNum.inWindow(seq, rcvNxt, rcvWnd) || seq == rcvNxt;
-        }
-        if (rcvWnd == 0) {
-            return false;
-        }
-        return SeqNum.inWindow(seq, rcvNxt, rcvWnd) || SeqNum.inWindow(seq + segLen - 1, rcvNxt, rcvWnd);
-    }
-
     private void challengeAck() {
         counters.challengeAcks.inc();
-        ackNow = true;
+        rcv.ackNow = true;
     }
 
     private void processAck(TcpSegment seg, long now) {
@@ -800,15 +766,6 @@ public final class TcpConnection {
         return n;
     }
 
-    private void recordDsack(int left, int right) {
-        if (sackOk) {
-            dsackPending = true;
-            dsackLeft = left;
-            dsackRight = right;
-            ackNow = true;
-        }
-    }
-
     private void insertSacked(int l, int r) {
         // Merge [l, r) into the sorted, disjoint scoreboard.
         int[] tmp = new int[2 * (sackedCount + 1)];
@@ -867,88 +824,16 @@ public final class TcpConnection {
                 counters.dataAfterClose.inc();
             }
             if (state == TcpState.TIME_WAIT && seg.fin()) {
-                ackNow = true; // the peer did not get our ACK of its FIN: send it again, restart 2MSL
+                rcv.ackNow = true; // the peer did not get our ACK of its FIN: send it again, restart 2MSL
                 timeWaitDeadline = now + cfg.timeWait();
             }
             return;
         }
-        ByteBuf p = seg.payload;
-        int seq = seg.seq;
-        int len = seg.payloadLength();
-        boolean fin = seg.fin();
-        int off = 0;
-        if (lt(seq, rcvNxt)) {
-            int skip = Math.min(rcvNxt - seq, len);
-            if (skip > 0) {
-                recordDsack(seq, seq + skip);
-            }
-            off = skip;
-            len -= skip;
-            seq = rcvNxt;
-        }
-        int rightEdge = rcvAdvMax;
-        if (gt(seq + len, rightEdge)) {
-            len = Math.max(0, rightEdge - seq);
-            fin = false; // the FIN lies beyond the window
-        }
-        if (seq != rcvNxt) {
-            counters.outOfOrder.inc();
-            ByteBuf part = p.slice(p.readerIndex() + off, len);
-            if (!ooo.add(seq, part, fin)) {
-                counters.outOfOrderOverflow.inc();
-            }
-            ackNow = true; // a duplicate ACK with SACK tells the sender about the hole (RFC 5681 4.2)
-            return;
-        }
-        boolean filledHole = !ooo.isEmpty();
-        if (len > 0) {
-            deliver(p.retainedSlice(p.readerIndex() + off, len));
-        }
-        if (fin) {
-            processFin(now);
-        } else {
-            for (ByteBuf more; (more = ooo.pull(rcvNxt)) != null; ) {
-                boolean finAfter = ooo.pulledFin;
-                deliver(more);
-                if (finAfter) {
-                    processFin(now);
-                    break;
-                }
-            }
-            if (ooo.pulledFin && state.receivesData()) {
-                processFin(now);
-            }
-        }
-        if (state == TcpState.CLOSED) {
-            return;
-        }
-        ackPending++;
-        if (filledHole || ackPending >= 2 || finReceived) {
-            ackNow = true;
-        } else if (delAckDeadline == NEVER) {
-            delAckDeadline = now + cfg.delayedAck();
-        }
+        rcv.onText(seg, now);
     }
 
-    /** @param data <b>taken</b> */
-    private void deliver(ByteBuf data) {
-        int n = data.readableBytes();
-        if (n == 0) {
-            data.release();
-            return;
-        }
-        rcvNxt += n;
-        rcvUser += n;
-        handler.onData(this, data);
-    }
-
-    private void processFin(long now) {
-        if (finReceived) {
-            return;
-        }
-        finReceived = true;
-        rcvNxt += 1;
-        ackNow = true;
+    /** The receiver took the peer's FIN (RFC 9293 3.10.7.4, eighth step). */
+    void peerFin(long now) {
         switch (state) {
             case ESTABLISHED, SYN_RECEIVED -> state = TcpState.CLOSE_WAIT;
             case FIN_WAIT_1 -> {
@@ -1014,16 +899,13 @@ public final class TcpConnection {
 
     /** The application wrote {@code n} delivered bytes out: the receive window may reopen. */
     public void consumed(int n, long now) {
-        rcvUser = Math.max(0, rcvUser - n);
+        rcv.rcvUser = Math.max(0, rcv.rcvUser - n);
         recharge();
         if (!state.receivesData()) {
             return;
         }
-        int advertised = rcvAdv - rcvNxt;
-        int possible = receiveSpace();
-        if (possible - advertised >= Math.min(cfg.receiveBuffer() / 2, 2 * cfg.mss()) || (advertised < effMss
-                && possible >= Math.min(cfg.receiveBuffer() / 2, effMss))) {
-            ackNow = true; // window update (RFC 1122 4.2.3.3: only when it opens by a useful amount)
+        if (rcv.windowUpdateDue()) {
+            rcv.ackNow = true; // window update (RFC 1122 4.2.3.3: only when it opens by a useful amount)
             transmitPending(now);
             changed();
         }
@@ -1035,7 +917,7 @@ public final class TcpConnection {
             return;
         }
         if (state != TcpState.SYN_SENT && state != TcpState.TIME_WAIT) {
-            sendReset(sndNxt, rcvNxt, true, now);
+            sendReset(sndNxt, rcv.rcvNxt, true, now);
         }
         counters.aborted.inc();
         close();
@@ -1051,7 +933,7 @@ public final class TcpConnection {
 
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        return Math.min(Math.min(Math.min(rtxDeadline, persistDeadline), Math.min(delAckDeadline, timeWaitDeadline)),
+        return Math.min(Math.min(Math.min(rtxDeadline, persistDeadline), Math.min(rcv.delAckDeadline, timeWaitDeadline)),
                 Math.min(keepaliveDeadline, tlpDeadline));
     }
 
@@ -1075,8 +957,8 @@ public final class TcpConnection {
         if (state != TcpState.CLOSED && keepaliveDeadline <= now) {
             keepaliveProbe(now);
         }
-        if (state != TcpState.CLOSED && delAckDeadline <= now) {
-            ackNow = true;
+        if (state != TcpState.CLOSED && rcv.delAckDeadline <= now) {
+            rcv.ackNow = true;
         }
         if (state != TcpState.CLOSED) {
             transmitPending(now);
@@ -1125,7 +1007,7 @@ public final class TcpConnection {
     }
 
     private void abortByTimeout(long now) {
-        sendReset(sndNxt, rcvNxt, true, now);
+        sendReset(sndNxt, rcv.rcvNxt, true, now);
         counters.aborted.inc();
         handler.onReset(this);
         close();
@@ -1225,7 +1107,7 @@ public final class TcpConnection {
                 persistDeadline = NEVER;
             }
         }
-        if (ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
+        if (rcv.ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
             emit(TcpFlags.ACK, acceptableSeq(), null, now);
         }
     }
@@ -1293,18 +1175,6 @@ public final class TcpConnection {
         return (int) (now / 1_000_000L) + tsOffset;
     }
 
-    /** Free receive space we can offer now (RFC 9293 RCV.WND before scaling). */
-    private int receiveSpace() {
-        int max = 65535 << rcvShift;
-        int space = Math.max(0, Math.min(max, cfg.receiveBuffer() - rcvUser));
-        int promised = Math.max(0, rcvAdvMax - rcvNxt);
-        if (memory != null && space > promised) {
-            // Only growth beyond what is already promised is new memory; the budget decides how much.
-            space = promised + memory.cap(space - promised, (long) rcvUser + promised);
-        }
-        return space;
-    }
-
     /**
      * Builds and transmits one segment; every segment but a bare SYN carries our ACK and window. The receiver
      * state an ACK changes (the advertised edge, a pending DSACK, the delayed-ACK bookkeeping) is updated by
@@ -1316,7 +1186,7 @@ public final class TcpConnection {
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean rst = (flags & TcpFlags.RST) != 0;
         boolean ack = (flags & TcpFlags.ACK) != 0;
-        TcpSegmentWriter w = writer.header(localPort, remotePort, seq, ack ? rcvNxt : 0, flags, 0);
+        TcpSegmentWriter w = writer.header(localPort, remotePort, seq, ack ? rcv.rcvNxt : 0, flags, 0);
         if (syn) {
             w.mss = cfg.mss();
             w.timestamps = cfg.timestamps() && (!passiveOpen || tsOk);
@@ -1324,91 +1194,20 @@ public final class TcpConnection {
             w.tsVal = tsNow(now);
             w.tsEcr = passiveOpen ? tsRecent : 0;
             w.windowScale = rcvShiftOffered() ? cfg.windowScale() : -1;
-            w.window = synWindow();
+            w.window = rcv.synWindow();
         } else if (!rst) {
             w.timestamps = tsOk;
             w.tsVal = tsNow(now);
             w.tsEcr = tsRecent;
-            w.sackCount = fillSackBlocks(w.sack, tsOk ? 3 : 4, ack);
-            w.window = advertiseWindow();
+            w.sackCount = rcv.fillSackBlocks(w.sack, tsOk ? 3 : 4, ack);
+            w.window = rcv.advertiseWindow();
         }
         ByteBuf seg = w.segment(alloc, localIp, remoteIp, payload);
         if (ack && !rst) {
-            ackSent();
+            rcv.ackSent();
         }
         counters.segmentsOut.inc();
         output.transmit(this, seg, now);
-    }
-
-    /** The window of our SYN (never scaled, RFC 7323 2.2); it becomes the advertised edge. */
-    private int synWindow() {
-        int w = Math.min(65535, Math.min(cfg.receiveBuffer(), 65535 << cfg.windowScale()));
-        if (memory != null) {
-            w = memory.cap(w, rcvUser); // a SYN's window is a promise like any other
-        }
-        rcvAdv = rcvNxt + w;
-        rcvAdvMax = rcvAdv;
-        return w;
-    }
-
-    /** The raw window field of an ACK; moves the advertised edge (RCV.NXT + RCV.WND) accordingly. */
-    private int advertiseWindow() {
-        int space = receiveSpace();
-        int edge = Math.max(0, rcvAdv - rcvNxt);
-        int raw;
-        if (space - edge < Math.min(cfg.receiveBuffer() / 2, effMss) && edge > 0) {
-            // Keep the right edge (RFC 9293 3.8.6.2.2; receiver SWS avoidance: no tiny openings). Round
-            // it down: rounding a held edge up would move it by up to a scale unit on every ACK, letting
-            // a peer that fills the window push the stack past its receive buffer. Truncating by less than
-            // one unit is the apparent shrink RFC 7323 2.4 tolerates (Linux does the same).
-            raw = edge >>> rcvShift;
-        } else {
-            // Fresh space rounds down too: the window never offers more than the buffer holds, so the
-            // furthest edge ever advertised (which stays acceptable) is within the buffer.
-            raw = space >>> rcvShift;
-        }
-        raw = Math.min(65535, raw);
-        rcvAdv = rcvNxt + (raw << rcvShift);
-        if (gt(rcvAdv, rcvAdvMax)) {
-            rcvAdvMax = rcvAdv;
-        }
-        return raw;
-    }
-
-    /**
-     * Fills {@code out} with the SACK blocks of an outgoing segment: a pending DSACK first (only on an ACK; it
-     * is then reported), then the out-of-order ranges (RFC 2018, RFC 2883). Returns the number of blocks.
-     */
-    private int fillSackBlocks(int[] out, int maxBlocks, boolean ack) {
-        if (!sackOk) {
-            return 0;
-        }
-        int n = 0;
-        if (dsackPending && ack) {
-            out[0] = dsackLeft;
-            out[1] = dsackRight;
-            n = 1;
-            dsackPending = false;
-            counters.dsacksSent.inc();
-        }
-        if (!ooo.isEmpty()) {
-            if (n == 0) {
-                n = ooo.sackBlocks(out, maxBlocks);
-            } else {
-                int m = ooo.sackBlocks(sackRest, maxBlocks - n);
-                System.arraycopy(sackRest, 0, out, 2 * n, 2 * m);
-                n += m;
-            }
-        }
-        return n;
-    }
-
-    /** An ACK for everything up to RCV.NXT left: nothing is owed to the peer any more. */
-    private void ackSent() {
-        ackPending = 0;
-        ackNow = false;
-        delAckDeadline = NEVER;
-        lastAckSent = rcvNxt;
     }
 
     private boolean rcvShiftOffered() {
@@ -1431,7 +1230,7 @@ public final class TcpConnection {
         state = TcpState.CLOSED;
         rtxDeadline = NEVER;
         persistDeadline = NEVER;
-        delAckDeadline = NEVER;
+        rcv.delAckDeadline = NEVER;
         timeWaitDeadline = NEVER;
         tlpDeadline = NEVER;
         keepaliveDeadline = NEVER;
@@ -1450,9 +1249,9 @@ public final class TcpConnection {
         }
         long c = 0;
         if (state != TcpState.CLOSED) {
-            c = (long) rcvUser + sndBuf.size();
+            c = (long) rcv.rcvUser + sndBuf.size();
             if (state.receivesData() || state == TcpState.SYN_RECEIVED) {
-                c += Math.max(0, rcvAdvMax - rcvNxt);
+                c += Math.max(0, rcv.rcvAdvMax - rcv.rcvNxt);
             }
         }
         if (c != charged) {
@@ -1468,7 +1267,7 @@ public final class TcpConnection {
 
     private void releaseBuffers() {
         sndBuf.release();
-        ooo.release();
+        rcv.release();
     }
 
     private void changed() {
@@ -1518,11 +1317,11 @@ public final class TcpConnection {
     }
 
     public int rcvNxt() {
-        return rcvNxt;
+        return rcv.rcvNxt;
     }
 
     public int rcvWnd() {
-        return rcvAdv - rcvNxt;
+        return rcv.rcvAdv - rcv.rcvNxt;
     }
 
     public int cwnd() {
@@ -1550,7 +1349,7 @@ public final class TcpConnection {
     }
 
     public int receiveWindowShift() {
-        return rcvShift;
+        return rcv.rcvShift;
     }
 
     public long rto() {
@@ -1562,11 +1361,11 @@ public final class TcpConnection {
     }
 
     public int outOfOrderBytes() {
-        return ooo.bytes();
+        return rcv.ooo.bytes();
     }
 
     public int unconsumedBytes() {
-        return rcvUser;
+        return rcv.rcvUser;
     }
 
     @Override
