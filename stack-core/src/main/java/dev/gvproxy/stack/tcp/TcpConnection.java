@@ -1,13 +1,9 @@
 package dev.gvproxy.stack.tcp;
 
-import static dev.gvproxy.stack.wire.SeqNum.ge;
 import static dev.gvproxy.stack.wire.SeqNum.gt;
-import static dev.gvproxy.stack.wire.SeqNum.le;
 import static dev.gvproxy.stack.wire.SeqNum.lt;
 
-import dev.gvproxy.stack.wire.SeqNum;
 import dev.gvproxy.stack.wire.TcpFlags;
-import dev.gvproxy.stack.wire.TcpOptions;
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -15,10 +11,9 @@ import io.netty.buffer.ByteBufAllocator;
 /**
  * One TCP connection between the gateway (which impersonates the guest's destination) and a guest.
  *
- * <p>Heads up: read RFC 9293 (the state machine and its "segment arrives" section 3.10.7), RFC 7323
- * (window scale, timestamps, PAWS), RFC 2018 (SACK), RFC 5681 and 6582 (congestion control, NewReno),
- * RFC 6298 (RTO), RFC 5961 (RST/SYN/ACK validation) and RFC 1122 4.2.3 (delayed ACK, SWS) before
- * changing this file. Variables carry the RFC names: SND.UNA is {@code sndUna}, RCV.NXT {@code rcvNxt}.
+ * <p>Heads up: read the package documentation (its RFC list and how the work is cut) before changing this
+ * file. This class holds the state and SEGMENT ARRIVES for synchronized states (RFC 9293 3.10.7.4); opening is
+ * in {@code TcpHandshake}, the send side in {@code TcpSender}, the receive side in {@code TcpReceiver}.
  *
  * <p>Deterministic: no clock, no threads, no sockets. Every entry point takes {@code now} (monotonic
  * nanoseconds); {@link #nextDeadline()} says when {@link #poll} has work. Segments leave through
@@ -64,7 +59,6 @@ public final class TcpConnection {
     }
 
     static final long NEVER = Long.MAX_VALUE;
-    static final int DEFAULT_PEER_MSS = 536; // RFC 9293 3.7.1
 
     // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest.
     final int localIp;
@@ -72,10 +66,10 @@ public final class TcpConnection {
     final int remoteIp;
     final int remotePort;
 
-    private final TcpConfig cfg;
+    final TcpConfig cfg;
     private final ByteBufAllocator alloc;
     private final Output output;
-    private final TcpCounters counters;
+    final TcpCounters counters;
     Handler handler;
     TimerHook timerHook;
     /** The layer's bookkeeping: the deadline currently queued for this connection. */
@@ -85,8 +79,8 @@ public final class TcpConnection {
     /** What this connection is charged in {@link #memory} now. */
     private long charged;
 
-    private TcpState state;
-    private boolean passiveOpen;
+    TcpState state;
+    boolean passiveOpen;
 
     /** The sending half: SND.UNA/SND.NXT, the send buffer, congestion control, loss recovery, RTO, persist. */
     final TcpSender snd;
@@ -97,14 +91,11 @@ public final class TcpConnection {
     boolean tsOk;
     boolean sackOk;
     /** Window scaling in use (RFC 7323 1.3: only when both SYNs carry the option); offered in our SYN until known. */
-    private boolean wsOk = true;
-    private int tsRecent;
+    boolean wsOk = true;
     private final int tsOffset;
 
     // Connection timers (absolute nanoseconds, NEVER when off); the halves keep their own.
     private long timeWaitDeadline = NEVER;
-    private long keepaliveDeadline = NEVER;
-    private int keepaliveProbes;
 
     private final TcpSegmentWriter writer = new TcpSegmentWriter();
 
@@ -130,51 +121,14 @@ public final class TcpConnection {
      * The forwarder calls this only after the host connection succeeded.
      */
     void acceptSyn(TcpSegment syn, long now) {
-        passiveOpen = true;
-        rcv.irs = syn.seq;
-        rcv.rcvNxt = rcv.irs + 1;
-        negotiate(syn);
-        if (syn.hasTimestamps && tsOk) {
-            tsRecent = syn.tsVal;
-        }
-        snd.sndWnd = syn.window; // never scaled in a SYN (RFC 7323 2.2)
-        snd.maxSndWnd = snd.sndWnd;
-        snd.sndWl1 = syn.seq;
-        snd.sndWl2 = snd.iss;
-        snd.sndUna = snd.iss;
-        snd.sndNxt = snd.iss;
-        snd.sndMax = snd.iss;
-        state = TcpState.SYN_RECEIVED;
-        snd.sendSyn(true, now);
+        TcpHandshake.passiveOpen(this, syn, now);
         changed();
     }
 
     /** Active open: sends a SYN (RFC 9293 3.10.1), entering SYN-SENT. */
     void connect(long now) {
-        snd.sndUna = snd.iss;
-        snd.sndNxt = snd.iss;
-        snd.sndMax = snd.iss;
-        rcv.rcvShift = 0; // our SYN's window is never scaled; the shift applies once the peer agrees
-        snd.effMss = Math.min(cfg.mss(), DEFAULT_PEER_MSS);
-        state = TcpState.SYN_SENT;
-        snd.sendSyn(false, now);
+        TcpHandshake.activeOpen(this, now);
         changed();
-    }
-
-    private void negotiate(TcpSegment syn) {
-        int peerMss = syn.mss > 0 ? syn.mss : DEFAULT_PEER_MSS;
-        wsOk = syn.windowScale >= 0 && cfg.windowScale() >= 0;
-        if (wsOk) {
-            snd.sndShift = Math.min(syn.windowScale, TcpOptions.MAX_WINDOW_SCALE);
-            rcv.rcvShift = cfg.windowScale();
-        } else {
-            snd.sndShift = 0;
-            rcv.rcvShift = 0;
-        }
-        tsOk = cfg.timestamps() && syn.hasTimestamps;
-        sackOk = cfg.sack() && syn.sackPermitted;
-        snd.effMss = Math.max(64, Math.min(peerMss, cfg.mss()) - (tsOk ? 12 : 0));
-        snd.cwnd = Math.min(10 * snd.effMss, Math.max(2 * snd.effMss, 14600)); // RFC 6928 initial window
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -189,74 +143,19 @@ public final class TcpConnection {
         counters.segmentsIn.inc();
         switch (state) {
             case CLOSED -> { }
-            case SYN_SENT -> synSent(seg, now);
+            case SYN_SENT -> TcpHandshake.synSent(this, seg, now);
             default -> synchronizedOrSynReceived(seg, now);
         }
         if (state != TcpState.CLOSED) {
             // Anything heard from the peer proves it alive: restart the keepalive idle time.
-            keepaliveProbes = 0;
-            startKeepalive(now);
+            snd.keepaliveProbes = 0;
+            snd.startKeepalive(now);
             transmitPending(now);
         }
         changed();
     }
 
-    private void synSent(TcpSegment seg, long now) {
-        boolean ackOk = false;
-        if (seg.ackFlag()) {
-            if (le(seg.ack, snd.iss) || gt(seg.ack, snd.sndMax)) {
-                if (!seg.rst()) {
-                    sendReset(seg.ack, 0, false, now);
-                }
-                counters.badSynAck.inc();
-                return;
-            }
-            ackOk = true;
-        }
-        if (seg.rst()) {
-            if (ackOk) {
-                counters.resetsReceived.inc();
-                reset();
-            }
-            return;
-        }
-        if (!seg.syn()) {
-            return;
-        }
-        rcv.irs = seg.seq;
-        rcv.rcvNxt = rcv.irs + 1;
-        negotiate(seg);
-        rcv.rcvAdv = rcv.rcvNxt + Math.min(65535, cfg.receiveBuffer()); // what our SYN offered, unscaled
-        rcv.rcvAdvMax = rcv.rcvAdv;
-        if (seg.hasTimestamps && tsOk) {
-            tsRecent = seg.tsVal;
-        }
-        if (ackOk) {
-            snd.sndUna = seg.ack;
-            snd.sndWnd = seg.window;
-            snd.maxSndWnd = snd.sndWnd;
-            snd.sndWl1 = seg.seq;
-            snd.sndWl2 = seg.ack;
-            snd.rtxDeadline = NEVER;
-            snd.rtxCount = 0;
-            if (snd.rttTiming) {
-                snd.rtt.sample(now - snd.rttTime);
-                snd.rttTiming = false;
-            }
-            state = TcpState.ESTABLISHED;
-            rcv.ackNow = true;
-            startKeepalive(now);
-            handler.onEstablished(this);
-        } else {
-            // Simultaneous open (RFC 9293 3.5, figure 8).
-            state = TcpState.SYN_RECEIVED;
-            snd.sndNxt = snd.iss;
-            snd.sendSyn(true, now);
-        }
-    }
-
     private void synchronizedOrSynReceived(TcpSegment seg, long now) {
-        int segLen = seg.segmentLength();
         // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
         if (state == TcpState.SYN_RECEIVED && seg.syn() && !seg.ackFlag() && seg.seq == rcv.irs) {
             snd.sndNxt = snd.iss;
@@ -270,37 +169,16 @@ public final class TcpConnection {
             timeWaitDeadline = now + cfg.timeWait();
             return;
         }
-        // PAWS (RFC 7323 5.3): a timestamp older than TS.Recent marks an old duplicate. A pure ACK at RCV.NXT
-        // is exempt (Linux's "disordered ACK"): on a reordering path a delayed ACK carries an older timestamp,
-        // it cannot corrupt the byte stream, and dropping it would hide duplicate ACKs and window updates.
-        boolean pureAck = seg.payloadLength() == 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) == 0;
-        if (tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent) && !(pureAck && seg.seq == rcv.rcvNxt)) {
-            counters.paws.inc();
-            rcv.ackNow = true;
-            return;
-        }
-        // First: sequence number acceptability (RFC 9293 3.10.7.4).
-        int rcvWnd = rcv.acceptWindow();
-        if (!rcv.acceptable(seg.seq, segLen, rcvWnd)) {
-            counters.outOfWindow.inc();
-            if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcv.rcvNxt)) {
-                rcv.recordDsack(seg.seq, seg.seq + seg.payloadLength()); // a duplicate: tell the sender (RFC 2883)
-            }
-            if (!seg.rst()) {
-                rcv.ackNow = true;
-            }
+        // First: sequence number acceptability, PAWS and TS.Recent (RFC 9293 3.10.7.4, RFC 7323).
+        int verdict = rcv.check(seg);
+        if (verdict != TcpReceiver.ACCEPT) {
             // RFC 9293 3.10.7.4: with RCV.WND zero "special allowance should be made to accept valid ACKs":
             // the data is refused, but the acknowledgement and window it carries still count.
-            if (rcvWnd == 0 && seg.seq == rcv.rcvNxt && seg.ackFlag() && !seg.rst() && !seg.syn()
-                    && state.synchronizedState() && !gt(seg.ack, snd.sndMax)
+            if (verdict == TcpReceiver.ACK_FIELD_ONLY && state.synchronizedState() && !gt(seg.ack, snd.sndMax)
                     && !lt(seg.ack, snd.sndUna - Math.max(snd.maxSndWnd, 1))) {
                 processAck(seg, now);
             }
             return;
-        }
-        // RFC 7323 4.3: remember the timestamp of the segment at the left edge.
-        if (tsOk && seg.hasTimestamps && le(seg.seq, rcv.lastAckSent) && ge(seg.tsVal, tsRecent)) {
-            tsRecent = seg.tsVal;
         }
         // Second: RST, validated as RFC 5961 section 3 requires.
         if (seg.rst()) {
@@ -322,29 +200,8 @@ public final class TcpConnection {
             counters.noAck.inc();
             return;
         }
-        if (state == TcpState.SYN_RECEIVED) {
-            if (lt(snd.sndUna, seg.ack) && le(seg.ack, snd.sndMax)) {
-                state = TcpState.ESTABLISHED;
-                snd.sndUna = snd.iss + 1;
-                snd.rtxDeadline = NEVER;
-                snd.rtxCount = 0;
-                snd.rtt.resetBackoff();
-                if (snd.rttTiming) {
-                    snd.rtt.sample(now - snd.rttTime);
-                    snd.rttTiming = false;
-                }
-                snd.sndWnd = seg.window << snd.sndShift;
-                snd.maxSndWnd = Math.max(snd.maxSndWnd, snd.sndWnd);
-                snd.sndWl1 = seg.seq;
-                snd.sndWl2 = seg.ack;
-                handler.onEstablished(this);
-                if (state == TcpState.CLOSED) {
-                    return;
-                }
-            } else {
-                sendReset(seg.ack, 0, false, now);
-                return;
-            }
+        if (state == TcpState.SYN_RECEIVED && !TcpHandshake.synReceivedAck(this, seg, now)) {
+            return;
         }
         if (gt(seg.ack, snd.sndMax)) {
             counters.ackUnsent.inc();
@@ -429,7 +286,7 @@ public final class TcpConnection {
         timeWaitDeadline = now + cfg.timeWait();
         snd.rtxDeadline = NEVER;
         snd.persistDeadline = NEVER;
-        keepaliveDeadline = NEVER;
+        snd.keepaliveDeadline = NEVER;
         releaseBuffers();
     }
 
@@ -509,7 +366,7 @@ public final class TcpConnection {
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
         return Math.min(Math.min(Math.min(snd.rtxDeadline, snd.persistDeadline), Math.min(rcv.delAckDeadline, timeWaitDeadline)),
-                Math.min(keepaliveDeadline, snd.tlpDeadline));
+                Math.min(snd.keepaliveDeadline, snd.tlpDeadline));
     }
 
     /** Runs the timers due at {@code now}. */
@@ -529,8 +386,8 @@ public final class TcpConnection {
         if (state != TcpState.CLOSED && snd.persistDeadline <= now) {
             snd.persistProbe(now);
         }
-        if (state != TcpState.CLOSED && keepaliveDeadline <= now) {
-            keepaliveProbe(now);
+        if (state != TcpState.CLOSED && snd.keepaliveDeadline <= now) {
+            snd.keepaliveProbe(now);
         }
         if (state != TcpState.CLOSED && rcv.delAckDeadline <= now) {
             rcv.ackNow = true;
@@ -548,24 +405,6 @@ public final class TcpConnection {
         close();
     }
 
-    private void keepaliveProbe(long now) {
-        if (keepaliveProbes >= cfg.keepaliveCount()) {
-            abortByTimeout(now);
-            return;
-        }
-        keepaliveProbes++;
-        counters.keepaliveProbes.inc();
-        emit(TcpFlags.ACK, snd.sndUna - 1, null, now);
-        keepaliveDeadline = now + cfg.keepaliveInterval();
-    }
-
-    private void startKeepalive(long now) {
-        if (cfg.keepaliveIdle() > 0 && state.synchronizedState() && state != TcpState.TIME_WAIT) {
-            // keepaliveProbes > 0 means probing is under way: the next probe follows at the interval.
-            keepaliveDeadline = now + (keepaliveProbes == 0 ? cfg.keepaliveIdle() : cfg.keepaliveInterval());
-        }
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Output
 
@@ -578,7 +417,7 @@ public final class TcpConnection {
     }
 
     /** A reset not tied to this connection's state (e.g. answering a bad ACK in SYN-RECEIVED). */
-    private void sendReset(int seq, int ack, boolean withAck, long now) {
+    void sendReset(int seq, int ack, boolean withAck, long now) {
         emit(withAck ? TcpFlags.RST | TcpFlags.ACK : TcpFlags.RST, seq, null, now);
     }
 
@@ -589,7 +428,8 @@ public final class TcpConnection {
     /**
      * Builds and transmits one segment; every segment but a bare SYN carries our ACK and window. The receiver
      * state an ACK changes (the advertised edge, a pending DSACK, the delayed-ACK bookkeeping) is updated by
-     * {@link #advertiseWindow}, {@link #fillSackBlocks} and {@link #ackSent}; {@link TcpSegmentWriter} only writes.
+     * {@link TcpReceiver#advertiseWindow}, {@link TcpReceiver#fillSackBlocks} and
+     * {@link TcpReceiver#ackSent}; {@link TcpSegmentWriter} only writes.
      *
      * @param payload <b>taken</b> (may be null)
      */
@@ -599,17 +439,12 @@ public final class TcpConnection {
         boolean ack = (flags & TcpFlags.ACK) != 0;
         TcpSegmentWriter w = writer.header(localPort, remotePort, seq, ack ? rcv.rcvNxt : 0, flags, 0);
         if (syn) {
-            w.mss = cfg.mss();
-            w.timestamps = cfg.timestamps() && (!passiveOpen || tsOk);
-            w.sackPermitted = cfg.sack() && (!passiveOpen || sackOk);
-            w.tsVal = tsNow(now);
-            w.tsEcr = passiveOpen ? tsRecent : 0;
-            w.windowScale = rcvShiftOffered() ? cfg.windowScale() : -1;
+            TcpHandshake.synOptions(this, w, now);
             w.window = rcv.synWindow();
         } else if (!rst) {
             w.timestamps = tsOk;
             w.tsVal = tsNow(now);
-            w.tsEcr = tsRecent;
+            w.tsEcr = rcv.tsRecent;
             w.sackCount = rcv.fillSackBlocks(w.sack, tsOk ? 3 : 4, ack);
             w.window = rcv.advertiseWindow();
         }
@@ -621,15 +456,10 @@ public final class TcpConnection {
         output.transmit(this, seg, now);
     }
 
-    private boolean rcvShiftOffered() {
-        // Active open: offered in the SYN. Passive: only when the peer offered (RFC 7323 1.3).
-        return cfg.windowScale() >= 0 && wsOk;
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Closing
 
-    private void reset() {
+    void reset() {
         handler.onReset(this);
         close();
     }
@@ -644,7 +474,7 @@ public final class TcpConnection {
         rcv.delAckDeadline = NEVER;
         timeWaitDeadline = NEVER;
         snd.tlpDeadline = NEVER;
-        keepaliveDeadline = NEVER;
+        snd.keepaliveDeadline = NEVER;
         releaseBuffers();
         recharge();
         handler.onClosed(this);

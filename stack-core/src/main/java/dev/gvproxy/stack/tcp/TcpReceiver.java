@@ -1,9 +1,12 @@
 package dev.gvproxy.stack.tcp;
 
+import static dev.gvproxy.stack.wire.SeqNum.ge;
 import static dev.gvproxy.stack.wire.SeqNum.gt;
+import static dev.gvproxy.stack.wire.SeqNum.le;
 import static dev.gvproxy.stack.wire.SeqNum.lt;
 
 import dev.gvproxy.stack.wire.SeqNum;
+import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpOptions;
 import io.netty.buffer.ByteBuf;
 
@@ -39,6 +42,8 @@ final class TcpReceiver {
     int rcvUser;
     boolean finReceived;
     int lastAckSent;
+    /** TS.Recent (RFC 7323 4.3): the timestamp to echo, and the PAWS reference. */
+    int tsRecent;
 
     /** An ACK is owed now (out-of-order data, a window update, a challenge, a timer). */
     boolean ackNow;
@@ -59,13 +64,53 @@ final class TcpReceiver {
         this.ooo = new Reassembler(cfg.maxOutOfOrderSegments());
     }
 
+    /** {@link #check}: the segment goes on to the RST, SYN and ACK steps. */
+    static final int ACCEPT = 0;
+    /** {@link #check}: the segment is dropped (an ACK may be owed). */
+    static final int DROP = 1;
+    /** {@link #check}: the data is refused by a zero window, but its ACK field may still count. */
+    static final int ACK_FIELD_ONLY = 2;
+
+    /**
+     * The first check of SEGMENT ARRIVES in a synchronized state (RFC 9293 3.10.7.4): PAWS (RFC 7323 5.3), the
+     * four acceptability cases, and TS.Recent (RFC 7323 4.3) for an accepted segment.
+     */
+    int check(TcpSegment seg) {
+        // PAWS: a timestamp older than TS.Recent marks an old duplicate. A pure ACK at RCV.NXT is exempt
+        // (Linux's "disordered ACK"): on a reordering path a delayed ACK carries an older timestamp, it
+        // cannot corrupt the byte stream, and dropping it would hide duplicate ACKs and window updates.
+        boolean pureAck = seg.payloadLength() == 0 && (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST)) == 0;
+        if (c.tsOk && seg.hasTimestamps && !seg.rst() && lt(seg.tsVal, tsRecent) && !(pureAck && seg.seq == rcvNxt)) {
+            counters.paws.inc();
+            ackNow = true;
+            return DROP;
+        }
+        int rcvWnd = acceptWindow();
+        if (!acceptable(seg.seq, seg.segmentLength(), rcvWnd)) {
+            counters.outOfWindow.inc();
+            if (seg.payloadLength() > 0 && le(seg.seq + seg.payloadLength(), rcvNxt)) {
+                recordDsack(seg.seq, seg.seq + seg.payloadLength()); // a duplicate: tell the sender (RFC 2883)
+            }
+            if (!seg.rst()) {
+                ackNow = true;
+            }
+            return rcvWnd == 0 && seg.seq == rcvNxt && seg.ackFlag() && !seg.rst() && !seg.syn()
+                    ? ACK_FIELD_ONLY : DROP;
+        }
+        // Remember the timestamp of the segment at the left edge.
+        if (c.tsOk && seg.hasTimestamps && le(seg.seq, lastAckSent) && ge(seg.tsVal, tsRecent)) {
+            tsRecent = seg.tsVal;
+        }
+        return ACCEPT;
+    }
+
     /** RCV.WND as the acceptability test sees it: up to the furthest edge ever advertised. */
-    int acceptWindow() {
+    private int acceptWindow() {
         return Math.max(0, rcvAdvMax - rcvNxt);
     }
 
     /** RFC 9293 3.10.7.4, the table of the four acceptability cases. */
-    boolean acceptable(int seq, int segLen, int rcvWnd) {
+    private boolean acceptable(int seq, int segLen, int rcvWnd) {
         if (segLen == 0) {
             return rcvWnd == 0 ? seq == rcvNxt : SeqNum.inWindow(seq, rcvNxt, rcvWnd) || seq == rcvNxt;
         }

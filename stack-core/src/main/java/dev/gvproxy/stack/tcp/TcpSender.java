@@ -58,6 +58,8 @@ final class TcpSender {
     long persistDeadline = NEVER;
     int rtxCount;
     int persistBackoff;
+    long keepaliveDeadline = NEVER;
+    int keepaliveProbes;
     final RttEstimator rtt;
     boolean rttTiming;
     int rttSeq;
@@ -108,6 +110,24 @@ final class TcpSender {
         this.alloc = alloc;
         this.iss = iss;
         this.rtt = new RttEstimator(cfg.initialRto(), cfg.minRto(), cfg.maxRto());
+    }
+
+    /**
+     * Our SYN is acknowledged: SND.UNA moves past it, the handshake gives the first RTT sample (RFC 6298 2.2)
+     * and {@code wnd} is the peer's first window.
+     */
+    void synAcked(int una, int wnd, TcpSegment seg, long now) {
+        sndUna = una;
+        rtxDeadline = NEVER;
+        rtxCount = 0;
+        if (rttTiming) {
+            rtt.sample(now - rttTime);
+            rttTiming = false;
+        }
+        sndWnd = wnd;
+        maxSndWnd = Math.max(maxSndWnd, wnd);
+        sndWl1 = seg.seq;
+        sndWl2 = seg.ack;
     }
 
     void processAck(TcpSegment seg, long now) {
@@ -451,6 +471,25 @@ final class TcpSender {
         c.emit(TcpFlags.ACK, sndUna - 1, null, now);
         persistBackoff = Math.min(persistBackoff + 1, 10);
         persistDeadline = now + Math.min(cfg.maxRto(), rtt.rto() << persistBackoff);
+    }
+
+    /** RFC 9293 3.8.4 (RFC 1122 4.2.3.6): a probe at SND.UNA - 1 after the idle time; abort after enough. */
+    void keepaliveProbe(long now) {
+        if (keepaliveProbes >= cfg.keepaliveCount()) {
+            c.abortByTimeout(now);
+            return;
+        }
+        keepaliveProbes++;
+        counters.keepaliveProbes.inc();
+        c.emit(TcpFlags.ACK, sndUna - 1, null, now);
+        keepaliveDeadline = now + cfg.keepaliveInterval();
+    }
+
+    void startKeepalive(long now) {
+        if (cfg.keepaliveIdle() > 0 && c.state().synchronizedState() && c.state() != TcpState.TIME_WAIT) {
+            // keepaliveProbes > 0 means probing is under way: the next probe follows at the interval.
+            keepaliveDeadline = now + (keepaliveProbes == 0 ? cfg.keepaliveIdle() : cfg.keepaliveInterval());
+        }
     }
 
     /** Sends whatever data and FIN the state and the windows allow; arms the RTO, TLP and persist timers. */
