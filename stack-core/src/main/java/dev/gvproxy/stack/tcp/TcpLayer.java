@@ -4,12 +4,12 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.ip.TransportHandler;
-import dev.gvproxy.stack.wire.Checksums;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.SeqNum;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpPacket;
+import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.util.Collection;
@@ -73,6 +73,7 @@ public final class TcpLayer implements TransportHandler {
     private final HashMap<Long, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
     private final TcpSegment segment = new TcpSegment();
+    private final TcpSegmentWriter resetWriter = new TcpSegmentWriter();
     private final TcpConnection.Output output;
     private SynHandler synHandler;
     private int nextEphemeralPort = EPHEMERAL_FIRST;
@@ -396,12 +397,8 @@ public final class TcpLayer implements TransportHandler {
     private void sendReset(int srcIp, int srcPort, int dstIp, int dstPort, int seq, int ack, boolean withAck,
             long now) {
         resetsSent.inc();
-        ByteBuf h = alloc.buffer(TcpPacket.MIN_HEADER_LEN);
-        h.writeShort(srcPort).writeShort(dstPort).writeInt(seq).writeInt(withAck ? ack : 0);
-        h.writeShort((5 << 12) | TcpFlags.RST | (withAck ? TcpFlags.ACK : 0));
-        h.writeShort(0).writeShort(0).writeShort(0);
-        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, TcpPacket.MIN_HEADER_LEN);
-        h.setShort(16, Checksums.finish(Checksums.partial(h, 0, TcpPacket.MIN_HEADER_LEN, Checksums.fold(sum))));
+        ByteBuf h = resetWriter.header(srcPort, dstPort, seq, withAck ? ack : 0,
+                TcpFlags.RST | (withAck ? TcpFlags.ACK : 0), 0).segment(alloc, srcIp, dstIp, null);
         ipOutput.send(srcIp, dstIp, IpProtocol.TCP, h, now);
     }
 

@@ -72,43 +72,27 @@ public final class TcpSegment {
         hasTimestamps = false;
         sackCount = 0;
         int hl = TcpPacket.headerLength(buf, off);
-        int i = off + TcpPacket.MIN_HEADER_LEN;
         int end = off + hl;
-        while (i < end) {
-            int kind = buf.getUnsignedByte(i);
-            if (kind == TcpOptions.END) {
-                break;
-            }
-            if (kind == TcpOptions.NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                break;
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2 || olen > end - i || !TcpOptions.lengthFits(kind, olen)) {
-                break;
-            }
-            switch (kind) {
-                case TcpOptions.MSS -> mss = buf.getUnsignedShort(i + 2);
-                case TcpOptions.WINDOW_SCALE -> windowScale = buf.getUnsignedByte(i + 2);
+        for (int at = TcpOptions.first(buf, off + TcpPacket.MIN_HEADER_LEN, end); at >= 0;
+                at = TcpOptions.next(buf, at, end)) {
+            switch (buf.getUnsignedByte(at)) {
+                case TcpOptions.MSS -> mss = buf.getUnsignedShort(at + 2);
+                case TcpOptions.WINDOW_SCALE -> windowScale = buf.getUnsignedByte(at + 2);
                 case TcpOptions.SACK_PERMITTED -> sackPermitted = true;
                 case TcpOptions.TIMESTAMPS -> {
                     hasTimestamps = true;
-                    tsVal = buf.getInt(i + 2);
-                    tsEcr = buf.getInt(i + 6);
+                    tsVal = buf.getInt(at + 2);
+                    tsEcr = buf.getInt(at + 6);
                 }
                 case TcpOptions.SACK -> {
-                    int n = Math.min((olen - 2) / 8, TcpOptions.MAX_SACK_BLOCKS);
+                    int n = Math.min((buf.getUnsignedByte(at + 1) - 2) / 8, TcpOptions.MAX_SACK_BLOCKS);
                     for (int b = 0; b < 2 * n; b++) {
-                        sack[b] = buf.getInt(i + 2 + 4 * b);
+                        sack[b] = buf.getInt(at + 2 + 4 * b);
                     }
                     sackCount = n;
                 }
                 default -> { }
             }
-            i += olen;
         }
         payload = buf.slice(off + hl, len - hl);
         return this;

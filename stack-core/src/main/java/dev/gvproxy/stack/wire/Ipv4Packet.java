@@ -39,8 +39,8 @@ public final class Ipv4Packet {
     public static final int PROTO_UDP = IpProtocol.UDP;
 
     /** Option kinds (RFC 791); an open set. */
-    public static final int OPT_END = 0;
-    public static final int OPT_NOP = 1;
+    public static final int OPT_END = OptionIterator.END;
+    public static final int OPT_NOP = OptionIterator.NOP;
     public static final int OPT_RECORD_ROUTE = 7;
     public static final int OPT_ROUTER_ALERT = 148;
 
@@ -279,27 +279,8 @@ public final class Ipv4Packet {
      * byte >= 2 that fits in the header), else {@link Error#BAD_OPTION}. Never throws. buf: borrowed.
      */
     public static Error checkOptions(ByteBuf buf, int off) {
-        int i = off + MIN_HEADER_LEN;
-        int end = off + headerLength(buf, off);
-        while (i < end) {
-            int kind = buf.getUnsignedByte(i);
-            if (kind == OPT_END) {
-                return null;
-            }
-            if (kind == OPT_NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                return Error.BAD_OPTION;
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2 || olen > end - i) {
-                return Error.BAD_OPTION;
-            }
-            i += olen;
-        }
-        return null;
+        return OptionIterator.wellFormed(buf, off + MIN_HEADER_LEN, off + headerLength(buf, off))
+                ? null : Error.BAD_OPTION;
     }
 
     /**
@@ -307,29 +288,6 @@ public final class Ipv4Packet {
      * {@link #checkOptions}, or -1. buf: borrowed.
      */
     public static int findOption(ByteBuf buf, int off, int kind) {
-        int i = off + MIN_HEADER_LEN;
-        int end = off + headerLength(buf, off);
-        while (i < end) {
-            int k = buf.getUnsignedByte(i);
-            if (k == kind) {
-                return i;
-            }
-            if (k == OPT_END) {
-                return -1;
-            }
-            if (k == OPT_NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                return -1;
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2) {
-                return -1;
-            }
-            i += olen;
-        }
-        return -1;
+        return OptionIterator.find(buf, off + MIN_HEADER_LEN, off + headerLength(buf, off), kind);
     }
 }

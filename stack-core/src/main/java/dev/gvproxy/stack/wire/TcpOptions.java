@@ -3,7 +3,7 @@ package dev.gvproxy.stack.wire;
 import io.netty.buffer.ByteBuf;
 
 /**
- * TCP option kinds and a non-throwing walker over the option bytes of a header.
+ * TCP option kinds and TCP's rules on top of the shared {@link OptionIterator} walk.
  *
  * <p>Validation rules ({@link #check}): END stops the walk (the rest is padding); NOP is one byte; every other
  * option needs a length byte, at least 2, not running past the header. The kinds the stack understands must
@@ -12,8 +12,8 @@ import io.netty.buffer.ByteBuf;
  * {@link TcpRepr}. Buffers are <b>borrowed</b>.
  */
 public final class TcpOptions {
-    public static final int END = 0;
-    public static final int NOP = 1;
+    public static final int END = OptionIterator.END;
+    public static final int NOP = OptionIterator.NOP;
     /** Maximum segment size (RFC 9293 section 3.2). */
     public static final int MSS = 2;
     /** Window scale (RFC 7323 section 2). */
@@ -37,30 +37,33 @@ public final class TcpOptions {
     private TcpOptions() {}
 
     /**
+     * The first option in {@code [start, end)} by {@link OptionIterator}'s walk, with TCP's rule added: a kind the
+     * stack understands with another length than its own is {@link OptionIterator#MALFORMED}. buf: borrowed.
+     */
+    public static int first(ByteBuf buf, int start, int end) {
+        return fitting(buf, OptionIterator.first(buf, start, end));
+    }
+
+    /** The option after the one at {@code at}, as {@link #first} walks. buf: borrowed. */
+    public static int next(ByteBuf buf, int at, int end) {
+        return fitting(buf, OptionIterator.next(buf, at, end));
+    }
+
+    private static int fitting(ByteBuf buf, int at) {
+        return at >= 0 && !lengthFits(OptionIterator.kind(buf, at), OptionIterator.length(buf, at))
+                ? OptionIterator.MALFORMED : at;
+    }
+
+    /**
      * True when the option bytes in {@code [start, end)} are well formed (see the class comment). Never throws
      * for indexes inside the buffer. buf: borrowed.
      */
     public static boolean check(ByteBuf buf, int start, int end) {
-        int i = start;
-        while (i < end) {
-            int kind = buf.getUnsignedByte(i);
-            if (kind == END) {
-                return true;
-            }
-            if (kind == NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                return false;
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2 || olen > end - i || !lengthFits(kind, olen)) {
-                return false;
-            }
-            i += olen;
+        int at = first(buf, start, end);
+        while (at >= 0) {
+            at = next(buf, at, end);
         }
-        return true;
+        return at == OptionIterator.DONE;
     }
 
     /** Whether {@code olen} is a valid total length for an option of {@code kind}; any length for unknown kinds. */
@@ -80,29 +83,7 @@ public final class TcpOptions {
      * -1. For looking up one option without building a {@link TcpRepr}. buf: borrowed.
      */
     public static int find(ByteBuf buf, int start, int end, int kind) {
-        int i = start;
-        while (i < end) {
-            int k = buf.getUnsignedByte(i);
-            if (k == kind) {
-                return i;
-            }
-            if (k == END) {
-                return -1;
-            }
-            if (k == NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                return -1;
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2) {
-                return -1;
-            }
-            i += olen;
-        }
-        return -1;
+        return OptionIterator.find(buf, start, end, kind);
     }
 
     public static String kindName(int kind) {

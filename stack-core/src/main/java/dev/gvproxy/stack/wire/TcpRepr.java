@@ -7,12 +7,8 @@ import java.util.Arrays;
  * Value form of a TCP header with its options. The payload is not part of the value: it stays in its buffer
  * ({@link TcpPacket#payloadOffset}) and is passed, borrowed, to {@link #emit}.
  *
- * <p><b>Option layout on emit.</b> Known options are written the way Linux writes them ({@code tcp_options_write}):
- * MSS; timestamps (prefixed by SACK-permitted when both are present, else by two NOPs); SACK-permitted alone as
- * {@code NOP NOP 4 2}; {@code NOP} + window scale; {@code NOP NOP} + SACK blocks; then the unknown options;
- * then END bytes up to a multiple of 4. Segments built by Linux therefore re-emit byte for byte. If that layout
- * would not fit in 40 bytes (possible for valid but densely packed options from other stacks) the options are
- * written without the NOP padding, which always fits when the value came from {@link #parse}.
+ * <p>{@link #emit} lays the header out with {@link TcpSegmentWriter} (Linux's option order), so segments built
+ * by Linux re-emit byte for byte.
  *
  * @param flags the 12 bits of {@link TcpFlags} (reserved bits included, so parse-then-emit is lossless)
  * @param window the raw, unscaled window field
@@ -66,49 +62,34 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
         byte[] unknown = NO_BYTES;
         int unknownLen = 0;
 
-        int i = off + TcpPacket.MIN_HEADER_LEN;
         int end = off + TcpPacket.headerLength(buf, off);
-        while (i < end) {
-            int kind = buf.getUnsignedByte(i);
-            if (kind == TcpOptions.END) {
-                break;
-            }
-            if (kind == TcpOptions.NOP) {
-                i++;
-                continue;
-            }
-            if (end - i < 2) {
-                break; // cannot happen after check(); stay total anyway
-            }
-            int olen = buf.getUnsignedByte(i + 1);
-            if (olen < 2 || olen > end - i || !TcpOptions.lengthFits(kind, olen)) {
-                break;
-            }
-            switch (kind) {
-                case TcpOptions.MSS -> mss = buf.getUnsignedShort(i + 2);
-                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(i + 2);
+        // After check() the walk ends in DONE; should it stop early (MALFORMED), parse stays total.
+        for (int at = TcpOptions.first(buf, off + TcpPacket.MIN_HEADER_LEN, end); at >= 0;
+                at = TcpOptions.next(buf, at, end)) {
+            int olen = OptionIterator.length(buf, at);
+            switch (OptionIterator.kind(buf, at)) {
+                case TcpOptions.MSS -> mss = buf.getUnsignedShort(at + 2);
+                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(at + 2);
                 case TcpOptions.SACK_PERMITTED -> sackPerm = true;
                 case TcpOptions.TIMESTAMPS -> {
                     ts = true;
-                    tsVal = buf.getInt(i + 2);
-                    tsEcr = buf.getInt(i + 6);
+                    tsVal = buf.getInt(at + 2);
+                    tsEcr = buf.getInt(at + 6);
                 }
                 case TcpOptions.SACK -> {
-                    int n = (olen - 2) / 8;
-                    sack = new int[2 * n];
-                    for (int b = 0; b < 2 * n; b++) {
-                        sack[b] = buf.getInt(i + 2 + 4 * b);
+                    sack = new int[2 * ((olen - 2) / 8)];
+                    for (int b = 0; b < sack.length; b++) {
+                        sack[b] = buf.getInt(at + 2 + 4 * b);
                     }
                 }
                 default -> {
                     if (unknown == NO_BYTES) {
                         unknown = new byte[MAX_OPTIONS];
                     }
-                    buf.getBytes(i, unknown, unknownLen, olen);
+                    buf.getBytes(at, unknown, unknownLen, olen);
                     unknownLen += olen;
                 }
             }
-            i += olen;
         }
         if (unknownLen > 0) {
             unknown = Arrays.copyOf(unknown, unknownLen);
@@ -140,8 +121,7 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
 
     /** Option bytes {@link #emit} writes, padding included (a multiple of 4, at most 40). */
     public int optionsLength() {
-        int canonical = pad(canonicalOptionsLength());
-        return canonical <= MAX_OPTIONS ? canonical : pad(compactOptionsLength());
+        return writer().optionsLength();
     }
 
     /** Header bytes {@link #emit} writes before the payload. */
@@ -162,15 +142,10 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
      * @throws IllegalArgumentException when the options do not fit in 40 bytes (only for hand-built values)
      */
     public void emit(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
-        int start = out.writerIndex();
-        int plen = payload == null ? 0 : payload.readableBytes();
-        int hl = headerLength();
-        out.ensureWritable(hl + plen);
-        writeHeader(out, hl);
-        if (plen > 0) {
-            out.writeBytes(payload, payload.readerIndex(), plen);
+        emitHeader(out, srcIp, dstIp, payload);
+        if (payload != null && payload.isReadable()) {
+            out.writeBytes(payload, payload.readerIndex(), payload.readableBytes());
         }
-        TcpPacket.fillChecksum(out, start, hl + plen, srcIp, dstIp);
     }
 
     /**
@@ -181,133 +156,23 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
      * @param payload borrowed; only summed (null for none)
      */
     public void emitHeader(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
-        int start = out.writerIndex();
-        int plen = payload == null ? 0 : payload.readableBytes();
-        int hl = headerLength();
-        out.ensureWritable(hl);
-        writeHeader(out, hl);
-        // The header length is a multiple of 4, so the payload's words line up with the header's.
-        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, hl + plen)
-                + Checksums.partial(out, start, hl, 0)
-                + (plen > 0 ? Checksums.partial(payload, payload.readerIndex(), plen, 0) : 0);
-        TcpPacket.setChecksum(out, start, Checksums.finish(sum));
+        writer().writeHeader(out, srcIp, dstIp, payload);
     }
 
-    private void writeHeader(ByteBuf out, int hl) {
-        out.writeShort(srcPort);
-        out.writeShort(dstPort);
-        out.writeInt(seq);
-        out.writeInt(ack);
-        out.writeShort(((hl >>> 2) << 12) | (flags & TcpFlags.MASK));
-        out.writeShort(window);
-        out.writeShort(0);
-        out.writeShort(urgent);
-        int optStart = out.writerIndex();
-        if (pad(canonicalOptionsLength()) <= MAX_OPTIONS) {
-            writeCanonicalOptions(out);
-        } else {
-            writeCompactOptions(out);
-        }
-        int written = out.writerIndex() - optStart;
-        if (written > MAX_OPTIONS) {
-            throw new IllegalArgumentException("TCP options do not fit in 40 bytes: " + this);
-        }
-        out.writeZero(hl - TcpPacket.MIN_HEADER_LEN - written);
-    }
-
-    private static int pad(int n) {
-        return (n + 3) & ~3;
-    }
-
-    private int canonicalOptionsLength() {
-        int n = 0;
-        if (mss >= 0) {
-            n += 4;
-        }
-        if (hasTimestamps) {
-            n += 12;
-        } else if (sackPermitted) {
-            n += 4;
-        }
-        if (windowScale >= 0) {
-            n += 4;
-        }
-        if (sackBlocks.length > 0) {
-            n += 4 + 4 * sackBlocks.length;
-        }
-        return n + unknownOptions.length;
-    }
-
-    private int compactOptionsLength() {
-        int n = 0;
-        if (mss >= 0) {
-            n += TcpOptions.MSS_LEN;
-        }
-        if (hasTimestamps) {
-            n += TcpOptions.TIMESTAMPS_LEN;
-        }
-        if (sackPermitted) {
-            n += TcpOptions.SACK_PERMITTED_LEN;
-        }
-        if (windowScale >= 0) {
-            n += TcpOptions.WINDOW_SCALE_LEN;
-        }
-        if (sackBlocks.length > 0) {
-            n += 2 + 4 * sackBlocks.length;
-        }
-        return n + unknownOptions.length;
-    }
-
-    private void writeCanonicalOptions(ByteBuf out) {
-        if (mss >= 0) {
-            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
-        }
-        if (hasTimestamps) {
-            if (sackPermitted) {
-                out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
-            } else {
-                out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
-            }
-            out.writeByte(TcpOptions.TIMESTAMPS).writeByte(TcpOptions.TIMESTAMPS_LEN).writeInt(tsVal).writeInt(tsEcr);
-        } else if (sackPermitted) {
-            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
-            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
-        }
-        if (windowScale >= 0) {
-            out.writeByte(TcpOptions.NOP);
-            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
-        }
-        if (sackBlocks.length > 0) {
-            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
-            writeSack(out);
-        }
-        out.writeBytes(unknownOptions);
-    }
-
-    private void writeCompactOptions(ByteBuf out) {
-        if (mss >= 0) {
-            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
-        }
-        if (sackPermitted) {
-            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
-        }
-        if (hasTimestamps) {
-            out.writeByte(TcpOptions.TIMESTAMPS).writeByte(TcpOptions.TIMESTAMPS_LEN).writeInt(tsVal).writeInt(tsEcr);
-        }
-        if (windowScale >= 0) {
-            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
-        }
-        if (sackBlocks.length > 0) {
-            writeSack(out);
-        }
-        out.writeBytes(unknownOptions);
-    }
-
-    private void writeSack(ByteBuf out) {
-        out.writeByte(TcpOptions.SACK).writeByte(2 + 4 * sackBlocks.length);
-        for (int v : sackBlocks) {
-            out.writeInt(v);
-        }
+    /** This value as the {@link TcpSegmentWriter} template that lays it out. */
+    private TcpSegmentWriter writer() {
+        TcpSegmentWriter w = new TcpSegmentWriter().header(srcPort, dstPort, seq, ack, flags, window);
+        w.urgent = urgent;
+        w.mss = mss;
+        w.windowScale = windowScale;
+        w.sackPermitted = sackPermitted;
+        w.timestamps = hasTimestamps;
+        w.tsVal = tsVal;
+        w.tsEcr = tsEcr;
+        System.arraycopy(sackBlocks, 0, w.sack, 0, sackBlocks.length);
+        w.sackCount = sackBlocks.length / 2;
+        w.extraOptions = unknownOptions.length == 0 ? null : unknownOptions;
+        return w;
     }
 
     public Builder toBuilder() {

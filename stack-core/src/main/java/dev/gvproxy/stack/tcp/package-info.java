@@ -1,0 +1,62 @@
+/**
+ * TCP at the gateway: the stack terminates every connection a guest opens (impersonating its destination)
+ * and opens connections into guests for port forwards.
+ *
+ * <h2>Theory of operation</h2>
+ *
+ * <p><b>Reading list.</b> RFC 9293 (the state machine; SEGMENT ARRIVES, section 3.10.7, is the order of the
+ * checks), RFC 5961 (RST/SYN/ACK validation, challenge ACKs), RFC 7323 (window scale, timestamps, PAWS), RFC
+ * 2018 and 2883 (SACK, DSACK), RFC 5681 and 6582 (congestion control, NewReno), RFC 6675 (SACK-based loss
+ * recovery: the scoreboard and IsLost), RFC 8985 section 7 (the tail loss probe; RACK's time-based loss
+ * detection is not implemented), RFC 6298 (the retransmission timer), RFC 6928 (initial window), RFC 1122
+ * 4.2.3 (delayed ACK, silly window avoidance, keepalive). Fields carry the RFC names: SND.UNA is {@code sndUna},
+ * RCV.NXT {@code rcvNxt}, SEG.SEQ {@code seg.seq}.
+ *
+ * <p><b>Path of a segment.</b> {@link dev.gvproxy.stack.tcp.TcpLayer} checks it ({@code TcpPacket.check}), parses
+ * it into its one reused {@link dev.gvproxy.stack.tcp.TcpSegment} (no allocation per segment), finds the
+ * connection by 4-tuple, hands a new SYN to the {@code SynHandler} (the forwarder connects to the host first
+ * and only then accepts, so a refused host connect becomes a RST) and answers anything else with a RST
+ * (RFC 9293 3.10.7.1). The connection's {@code onSegment} runs the checks of SEGMENT ARRIVES in RFC order and
+ * then sends whatever the state, windows and timers call for.
+ *
+ * <p><b>How a connection is cut.</b> Along the lines its tests already follow (sender, receiver, congestion):
+ * <ul>
+ *   <li>{@link dev.gvproxy.stack.tcp.TcpConnection}: the state, SEGMENT ARRIVES for synchronized states
+ *       (RST, SYN, ACK field, text in that order), close and TIME-WAIT, the timers' dispatch, the memory charge,
+ *       the {@code Handler} events and the public API the forwarder uses. It composes every outgoing header
+ *       ({@code emit}): the sender chooses sequence number, flags and payload, the receiver supplies ACK number,
+ *       window and SACK blocks.</li>
+ *   <li>{@code TcpHandshake}: OPEN, SYN-SENT and the ACK completing SYN-RECEIVED, and the SYN options
+ *       negotiation; it only runs before the connection is established.</li>
+ *   <li>{@code TcpSender}: the send sequence space and {@code SendBuffer}, the ACK field,
+ *       NewReno with a {@code SackScoreboard} picking the holes to resend, DSACK-driven undo and reordering
+ *       detection, lost-retransmission detection, the tail loss probe, the RTO
+ *       ({@link dev.gvproxy.stack.tcp.RttEstimator}), zero-window (persist) and keepalive probes.</li>
+ *   <li>{@code TcpReceiver}: the receive sequence space, acceptability, PAWS and TS.Recent, the
+ *       {@code Reassembler} for out-of-order data, the advertised window (receiver SWS
+ *       avoidance; a scaled edge is never retracted beyond what RFC 7323 2.4 allows), delayed ACKs and the
+ *       DSACK to report.</li>
+ * </ul>
+ * The halves are package-private classes reached through final fields; they share the connection's state
+ * rather than copying it, so nothing is allocated or looked up per segment. Advertising a window changes
+ * receiver state (the right edge promised); that happens in the receiver before the header is written, and
+ * {@code TcpReceiver.ackSent} records the ACK afterwards. The bytes of every TCP header the stack sends,
+ * connections' and the layer's resets alike, are laid out by {@link dev.gvproxy.stack.wire.TcpSegmentWriter}
+ * (Linux's option order), and every option list is walked by {@link dev.gvproxy.stack.wire.OptionIterator}.
+ *
+ * <p><b>Time.</b> Nothing here reads a clock: every entry point takes {@code now} (monotonic nanoseconds).
+ * Each connection reports {@code nextDeadline()} (retransmission, TLP, persist, keepalive, delayed ACK,
+ * TIME-WAIT); the layer keeps a priority queue of them and its owner calls {@code poll(now)} at the earliest.
+ * Tests drive a manual clock and never sleep.
+ *
+ * <p><b>Buffers.</b> A received segment's payload is <b>borrowed</b> for the call; in-order data goes to
+ * {@code Handler.onData} as a retained slice the handler <b>takes</b>, out-of-order data is kept as retained
+ * slices until delivered or the connection closes. {@code send} <b>takes</b> the application's buffer into
+ * the send buffer until acknowledged; each transmission is a new buffer (header plus retained payload slices)
+ * that {@code Output.transmit} takes. Closing a connection releases both buffers.
+ *
+ * <p><b>Limits.</b> Per-connection buffers come from {@link dev.gvproxy.stack.tcp.TcpConfig}; the network-wide
+ * budget {@link dev.gvproxy.stack.tcp.TcpMemory} caps what windows may promise and what may be queued. Drops
+ * and refusals are counted in {@code TcpCounters} and the layer's {@code tcp.*} counters.
+ */
+package dev.gvproxy.stack.tcp;

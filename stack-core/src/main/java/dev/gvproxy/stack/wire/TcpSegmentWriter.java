@@ -1,0 +1,237 @@
+package dev.gvproxy.stack.wire;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+
+/**
+ * The one place TCP headers are laid out: every segment the stack sends (connections, the layer's resets) and
+ * every {@link TcpRepr#emit} goes through it. A reusable template: the sender sets the fields for one segment
+ * and writes it; nothing is allocated but the header buffer, and writing changes no state but the output.
+ *
+ * <p><b>Option layout.</b> Known options are written the way Linux writes them ({@code tcp_options_write}):
+ * MSS; timestamps (prefixed by SACK-permitted when both are present, else by two NOPs); SACK-permitted alone as
+ * {@code NOP NOP 4 2}; {@code NOP} + window scale; {@code NOP NOP} + SACK blocks; then {@link #extraOptions};
+ * then END bytes up to a multiple of 4. Segments built by Linux therefore re-emit byte for byte. If that layout
+ * would not fit in 40 bytes (possible for valid but densely packed options from other stacks) the options are
+ * written without the NOP padding, which always fits for options that came from a parsed header.
+ *
+ * <p>Field names follow RFC 9293 3.1; {@code window} is the raw (already scaled down) field.
+ */
+public final class TcpSegmentWriter {
+    private static final int MAX_OPTIONS = TcpPacket.MAX_HEADER_LEN - TcpPacket.MIN_HEADER_LEN;
+
+    public int srcPort;
+    public int dstPort;
+    public int seq;
+    public int ack;
+    /** The 12 bits of {@link TcpFlags}. */
+    public int flags;
+    public int window;
+    public int urgent;
+    /** -1 for none. */
+    public int mss = -1;
+    /** -1 for none. */
+    public int windowScale = -1;
+    public boolean sackPermitted;
+    public boolean timestamps;
+    public int tsVal;
+    public int tsEcr;
+    /** SACK blocks as {@code [left0, right0, left1, right1, ...]}; {@link #sackCount} pairs are written. */
+    public final int[] sack = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
+    public int sackCount;
+    /** Raw options of other kinds, written after the known ones; null for none. */
+    public byte[] extraOptions;
+
+    /** Sets the fixed header fields and clears every option. */
+    public TcpSegmentWriter header(int srcPort, int dstPort, int seq, int ack, int flags, int window) {
+        this.srcPort = srcPort;
+        this.dstPort = dstPort;
+        this.seq = seq;
+        this.ack = ack;
+        this.flags = flags;
+        this.window = window;
+        this.urgent = 0;
+        this.mss = -1;
+        this.windowScale = -1;
+        this.sackPermitted = false;
+        this.timestamps = false;
+        this.sackCount = 0;
+        this.extraOptions = null;
+        return this;
+    }
+
+    /** Option bytes {@link #writeHeader} writes, padding included (a multiple of 4). */
+    public int optionsLength() {
+        int canonical = pad(linuxOptionsLength());
+        return canonical <= MAX_OPTIONS ? canonical : pad(compactOptionsLength());
+    }
+
+    /** Header bytes {@link #writeHeader} writes. */
+    public int headerLength() {
+        return TcpPacket.MIN_HEADER_LEN + optionsLength();
+    }
+
+    /**
+     * Appends the header at the writer index of {@code out}, with a checksum (IPv4 pseudo-header from
+     * {@code srcIp} to {@code dstIp}) that already covers {@code payload}, which the caller sends after it.
+     *
+     * @param out borrowed
+     * @param payload borrowed; only summed (null for none)
+     * @throws IllegalArgumentException when the options do not fit in 40 bytes (only for hand-built values)
+     */
+    public void writeHeader(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
+        int start = out.writerIndex();
+        int plen = payload == null ? 0 : payload.readableBytes();
+        boolean linux = pad(linuxOptionsLength()) <= MAX_OPTIONS;
+        int hl = TcpPacket.MIN_HEADER_LEN + (linux ? pad(linuxOptionsLength()) : pad(compactOptionsLength()));
+        out.ensureWritable(hl);
+        out.writeShort(srcPort).writeShort(dstPort).writeInt(seq).writeInt(ack);
+        out.writeShort(((hl >>> 2) << 12) | (flags & TcpFlags.MASK));
+        out.writeShort(window).writeShort(0).writeShort(urgent);
+        int optStart = out.writerIndex();
+        if (linux) {
+            writeLinuxOptions(out);
+        } else {
+            writeCompactOptions(out);
+        }
+        int written = out.writerIndex() - optStart;
+        if (written > MAX_OPTIONS) {
+            out.writerIndex(start);
+            throw new IllegalArgumentException("TCP options do not fit in 40 bytes");
+        }
+        out.writeZero(hl - TcpPacket.MIN_HEADER_LEN - written);
+        // The header length is a multiple of 4, so the payload's words line up with the header's.
+        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, hl + plen)
+                + Checksums.partial(out, start, hl, 0)
+                + (plen > 0 ? Checksums.partial(payload, payload.readerIndex(), plen, 0) : 0);
+        TcpPacket.setChecksum(out, start, Checksums.finish(sum));
+    }
+
+    /**
+     * A whole segment in a new buffer: the header, followed without copying by the payload.
+     *
+     * @param payload <b>taken</b> (null for none)
+     * @return a new buffer the caller owns
+     */
+    public ByteBuf segment(ByteBufAllocator alloc, int srcIp, int dstIp, ByteBuf payload) {
+        ByteBuf h = alloc.buffer(headerLength());
+        writeHeader(h, srcIp, dstIp, payload);
+        if (payload == null) {
+            return h;
+        }
+        CompositeByteBuf c = alloc.compositeBuffer(2);
+        c.addComponent(true, h);
+        c.addComponent(true, payload);
+        return c;
+    }
+
+    private static int pad(int n) {
+        return (n + 3) & ~3;
+    }
+
+    private int extraLength() {
+        return extraOptions == null ? 0 : extraOptions.length;
+    }
+
+    private int linuxOptionsLength() {
+        int n = 0;
+        if (mss >= 0) {
+            n += 4;
+        }
+        if (timestamps) {
+            n += 12;
+        } else if (sackPermitted) {
+            n += 4;
+        }
+        if (windowScale >= 0) {
+            n += 4;
+        }
+        if (sackCount > 0) {
+            n += 4 + 8 * sackCount;
+        }
+        return n + extraLength();
+    }
+
+    private int compactOptionsLength() {
+        int n = 0;
+        if (mss >= 0) {
+            n += TcpOptions.MSS_LEN;
+        }
+        if (timestamps) {
+            n += TcpOptions.TIMESTAMPS_LEN;
+        }
+        if (sackPermitted) {
+            n += TcpOptions.SACK_PERMITTED_LEN;
+        }
+        if (windowScale >= 0) {
+            n += TcpOptions.WINDOW_SCALE_LEN;
+        }
+        if (sackCount > 0) {
+            n += 2 + 8 * sackCount;
+        }
+        return n + extraLength();
+    }
+
+    private void writeLinuxOptions(ByteBuf out) {
+        if (mss >= 0) {
+            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
+        }
+        if (timestamps) {
+            if (sackPermitted) {
+                out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+            } else {
+                out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            }
+            writeTimestamps(out);
+        } else if (sackPermitted) {
+            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+        }
+        if (windowScale >= 0) {
+            out.writeByte(TcpOptions.NOP);
+            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
+        }
+        if (sackCount > 0) {
+            out.writeByte(TcpOptions.NOP).writeByte(TcpOptions.NOP);
+            writeSack(out);
+        }
+        writeExtra(out);
+    }
+
+    private void writeCompactOptions(ByteBuf out) {
+        if (mss >= 0) {
+            out.writeByte(TcpOptions.MSS).writeByte(TcpOptions.MSS_LEN).writeShort(mss);
+        }
+        if (sackPermitted) {
+            out.writeByte(TcpOptions.SACK_PERMITTED).writeByte(TcpOptions.SACK_PERMITTED_LEN);
+        }
+        if (timestamps) {
+            writeTimestamps(out);
+        }
+        if (windowScale >= 0) {
+            out.writeByte(TcpOptions.WINDOW_SCALE).writeByte(TcpOptions.WINDOW_SCALE_LEN).writeByte(windowScale);
+        }
+        if (sackCount > 0) {
+            writeSack(out);
+        }
+        writeExtra(out);
+    }
+
+    private void writeTimestamps(ByteBuf out) {
+        out.writeByte(TcpOptions.TIMESTAMPS).writeByte(TcpOptions.TIMESTAMPS_LEN).writeInt(tsVal).writeInt(tsEcr);
+    }
+
+    private void writeSack(ByteBuf out) {
+        out.writeByte(TcpOptions.SACK).writeByte(2 + 8 * sackCount);
+        for (int i = 0; i < 2 * sackCount; i++) {
+            out.writeInt(sack[i]);
+        }
+    }
+
+    private void writeExtra(ByteBuf out) {
+        if (extraOptions != null) {
+            out.writeBytes(extraOptions);
+        }
+    }
+}
