@@ -1431,18 +1431,20 @@ def write_report(soak, args, error=None):
              "0.3 s (local zone and forwarded; every 10th over TCP), ping = ICMP echo to the gateway every 0.5 s.\n"
              % args.bulk_mib)
     if any(ph.get("nmt") for ph in phases):
-        L.append("What the RSS is made of at each phase end (MB committed, `jcmd VM.native_memory summary`; "
-                 "direct ByteBuffers count as Other; RSS - NMT total is mostly the C heap's and shared "
-                 "libraries' pages):\n")
-        L.append("| phase end | RSS | NMT total | Java heap committed | live heap after GC | Other (direct buffers) "
+        L.append("What the RSS is made of at each phase end (MB committed, `jcmd VM.native_memory summary`). "
+                 "Netty's packet buffers are not in NMT: on JDK 24+ Netty allocates direct memory with malloc "
+                 "through FFM (`CleanerJava24Linker`), so they are in RSS - NMT total, with the shared libraries' "
+                 "pages and the C heap:\n")
+        L.append("| phase end | RSS | RSS - NMT total | NMT total | Java heap committed | live heap after GC | Other "
                  "| Code | Metaspace+Class | Thread |")
-        L.append("|---|---|---|---|---|---|---|---|---|")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
         for ph in phases:
             n = ph.get("nmt") or {}
             es = ph.get("last")
             rss = es["rss_mb"] if es else None
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                ph["name"], "%.0f" % rss if rss is not None else "", n.get("total", ""), n.get("Java Heap", ""),
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                ph["name"], "%.0f" % rss if rss is not None else "",
+                "%.0f" % (rss - n["total"]) if rss is not None and "total" in n else "", n.get("total", ""), n.get("Java Heap", ""),
                 ph.get("live_heap_mb") or "", n.get("Other", ""), n.get("Code", ""),
                 round(n.get("Metaspace", 0) + n.get("Class", 0), 1) if n else "", n.get("Thread", "")))
         L.append("")
@@ -1471,14 +1473,15 @@ def write_report(soak, args, error=None):
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(L))
     with open(os.path.join(out, "phases.json"), "w") as f:
-        json.dump({"phases": phases, "plan": getattr(soak, "plan", {}), "ports": soak.ports}, f, indent=1)
+        json.dump({"phases": phases, "plan": getattr(soak, "plan", {}), "ports": soak.ports, "t0": soak.t0,
+                   "margins": margins}, f, indent=1)
     write_svg(os.path.join(out, "soak.svg"), samples, phases, margins)
     print("\n".join(L[:4 + len(phases) + 2]))
     return ok
 
 
 def write_svg(path, samples, phases, margins):
-    W, PH, ML, MR, MT, GAP = 960, 170, 60, 20, 30, 34
+    W, PH, ML, MR, MT, GAP = 960, 170, 60, 20, 50, 34
     series = [("rss_mb", "RSS (MB)", "#1f77b4", "rss"), ("fds", "open descriptors", "#d62728", "fds"),
               ("threads", "threads", "#2ca02c", "threads")]
     H = MT + len(series) * (PH + GAP) + 20
@@ -1487,8 +1490,10 @@ def write_svg(path, samples, phases, margins):
     esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;")
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
          'font-size="11">' % (W, H), '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="16" font-size="13">gvproxy-java soak: shaded = attack phase (from the attacker guest); '
-         'dots = end of each quiet period; dashed = baseline + margin</text>' % ML]
+         '<text x="%d" y="16" font-size="13">gvproxy-java soak: shaded = attack phase (from the attacker guest), '
+         'white = quiet period;</text>' % ML,
+         '<text x="%d" y="31" font-size="13">dots = end of each quiet period (the values the verdict compares); '
+         'dashed = baseline + margin</text>' % ML]
     base = next((p["end_sample"] for p in phases if p["kind"] == "quiet" and "end_sample" in p), None)
     for i, (key, label, colour, mkey) in enumerate(series):
         top = MT + i * (PH + GAP)
@@ -1558,6 +1563,22 @@ def main():
         return traffic_main(json.loads(sys.argv[2]))
     if len(sys.argv) > 3 and sys.argv[1] == "_attack":
         return attack_main(sys.argv[2], json.loads(sys.argv[3]))
+    if len(sys.argv) > 2 and sys.argv[1] == "--replot":  # redraw DIR/soak.svg from DIR's samples and phases
+        d = sys.argv[2]
+        with open(os.path.join(d, "phases.json")) as f:
+            pj = json.load(f)
+        with open(os.path.join(d, "samples.csv")) as f:
+            hdr = f.readline().strip().split(",")
+            samples = []
+            for line in f:
+                row = dict(zip(hdr, line.strip().split(",")))
+                for k in ("t", "rss_mb", "load1"):
+                    row[k] = float(row[k])
+                for k in ("fds", "threads"):
+                    row[k] = int(row[k])
+                samples.append(row)
+        margins = pj.get("margins") or {"rss": 160, "fds": 64, "threads": 16}
+        return write_svg(os.path.join(d, "soak.svg"), samples, pj["phases"], margins)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=parse_duration, default=1800.0, help="total, e.g. 30m (default), 5m")
     ap.add_argument("--out", help="output directory (default soak-YYYYmmdd-HHMMSS)")
