@@ -1,11 +1,11 @@
 package dev.gvproxy.examples;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.api.ApiContext;
 import dev.gvproxy.api.ApiServer;
-import dev.gvproxy.api.PortForward;
-import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.PortForwarderOpener;
+import dev.gvproxy.model.PortForward;
+import dev.gvproxy.model.PortForwardRegistry;
+import dev.gvproxy.model.PortForwarderOpener;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 

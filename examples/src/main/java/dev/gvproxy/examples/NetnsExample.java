@@ -1,6 +1,6 @@
 package dev.gvproxy.examples;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.agent.Gvforwarder;
 import dev.gvproxy.agent.Options;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package dev.gvproxy.examples;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,17 +1,18 @@
 package dev.gvproxy.cli;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.platform.cli.LogSetup;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.api.ApiContext;
 import dev.gvproxy.api.ApiHandler;
 import dev.gvproxy.api.ApiServer;
-import dev.gvproxy.api.InMemoryDnsZones;
-import dev.gvproxy.api.PortForward;
-import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.PortForwarderOpener;
-import dev.gvproxy.api.PortForwards;
+import dev.gvproxy.model.InMemoryDnsZones;
+import dev.gvproxy.model.PortForward;
+import dev.gvproxy.model.PortForwardRegistry;
+import dev.gvproxy.model.PortForwarderOpener;
+import dev.gvproxy.model.PortForwards;
 import dev.gvproxy.api.StateStore;
-import dev.gvproxy.api.Tunneler;
-import dev.gvproxy.cli.flags.GoFlagSet;
+import dev.gvproxy.model.Tunneler;
+import dev.gvproxy.platform.cli.GoFlagSet;
 import dev.gvproxy.config.CliArgs;
 import dev.gvproxy.config.ConfigException;
 import dev.gvproxy.config.GvproxyConfig;
@@ -58,7 +59,7 @@ import sun.misc.Signal;
  */
 public final class GvproxyMain {
     private static final Logger LOG = Logger.getLogger("gvproxy");
-    public static final String VERSION = "v0.1.0-java";
+    public static final String VERSION = dev.gvproxy.platform.cli.Version.VERSION;
 
     private GvproxyMain() {}
 
@@ -320,14 +321,14 @@ public final class GvproxyMain {
      * The services behind the API: the network's DHCP leases, DNS zones, and the stack's active TCP open into
      * the guests, which /tunnel and TCP/unix port forwards carry their traffic over.
      */
-    record Services(dev.gvproxy.api.LeaseSource leases, dev.gvproxy.api.DnsZones dns, Tunneler tunneler) {
+    record Services(dev.gvproxy.model.LeaseSource leases, dev.gvproxy.model.DnsZones dns, Tunneler tunneler) {
         static Services of(VirtualNetwork net) {
-            dev.gvproxy.api.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
-            dev.gvproxy.api.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
+            dev.gvproxy.model.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
+            dev.gvproxy.model.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
             return new Services(leases, dns, net.tunneler());
         }
 
-        private static dev.gvproxy.api.LeaseSource gatewayOnly(StackConfig sc) {
+        private static dev.gvproxy.model.LeaseSource gatewayOnly(StackConfig sc) {
             Map<String, String> leases = new LinkedHashMap<>();
             leases.put(Ipv4Address.format(sc.gatewayIp()), MacAddress.format(sc.gatewayMac()));
             sc.dhcpStaticLeases().forEach((ip, mac) -> leases.put(Ipv4Address.format(ip), MacAddress.format(mac)));
@@ -336,35 +337,35 @@ public final class GvproxyMain {
     }
 
     /** The API's zone model over the DNS server's. */
-    record DnsServerZones(dev.gvproxy.dns.DnsServer server) implements dev.gvproxy.api.DnsZones {
+    record DnsServerZones(dev.gvproxy.dns.DnsServer server) implements dev.gvproxy.model.DnsZones {
         @Override
-        public List<dev.gvproxy.api.DnsZone> zones() {
-            List<dev.gvproxy.api.DnsZone> out = new ArrayList<>();
+        public List<dev.gvproxy.model.DnsZone> zones() {
+            List<dev.gvproxy.model.DnsZone> out = new ArrayList<>();
             for (dev.gvproxy.dns.Zone z : server.zones()) {
-                List<dev.gvproxy.api.DnsRecord> records = null;
+                List<dev.gvproxy.model.DnsRecord> records = null;
                 if (!z.records().isEmpty()) {
                     records = new ArrayList<>();
                     for (dev.gvproxy.dns.ZoneRecord r : z.records()) {
-                        records.add(new dev.gvproxy.api.DnsRecord(r.name(), r.ip() == 0 ? "" : Ipv4Address.format(r.ip()),
+                        records.add(new dev.gvproxy.model.DnsRecord(r.name(), r.ip() == 0 ? "" : Ipv4Address.format(r.ip()),
                                 r.regexp()));
                     }
                 }
-                out.add(new dev.gvproxy.api.DnsZone(z.name(), records,
+                out.add(new dev.gvproxy.model.DnsZone(z.name(), records,
                         z.defaultIp().isPresent() ? Ipv4Address.format(z.defaultIp().getAsInt()) : ""));
             }
             return out;
         }
 
         @Override
-        public void add(dev.gvproxy.api.DnsZone zone) {
+        public void add(dev.gvproxy.model.DnsZone zone) {
             server.addZone(toZone(zone));
         }
     }
 
-    static dev.gvproxy.dns.Zone toZone(dev.gvproxy.api.DnsZone z) {
+    static dev.gvproxy.dns.Zone toZone(dev.gvproxy.model.DnsZone z) {
         List<dev.gvproxy.dns.ZoneRecord> records = new ArrayList<>();
         if (z.records() != null) {
-            for (dev.gvproxy.api.DnsRecord r : z.records()) {
+            for (dev.gvproxy.model.DnsRecord r : z.records()) {
                 records.add(new dev.gvproxy.dns.ZoneRecord(r.name(), r.ip().isEmpty() ? 0 : Ipv4Address.parse(r.ip()),
                         r.regexp()));
             }
@@ -377,7 +378,7 @@ public final class GvproxyMain {
         NotificationSender notifications = cfg.notificationPath.isEmpty() ? NotificationSender.none()
                 : new NotificationSender(Path.of(cfg.notificationPath));
         List<dev.gvproxy.dns.Zone> zones = new ArrayList<>();
-        for (dev.gvproxy.api.DnsZone z : cfg.dnsZones) {
+        for (dev.gvproxy.model.DnsZone z : cfg.dnsZones) {
             zones.add(toZone(z));
         }
         VirtualNetwork.Builder nb = cfg.limits.apply(VirtualNetwork.builder().config(cfg.stackConfig())
@@ -414,7 +415,7 @@ public final class GvproxyMain {
                 forwards.protectPath(p);
             }
             run.forwards = forwards;
-            dev.gvproxy.api.DnsZones dns = services.dns();
+            dev.gvproxy.model.DnsZones dns = services.dns();
             StateStore.State saved = StateStore.State.EMPTY;
             if (!cfg.stateDir.isEmpty()) {
                 StateStore store = StateStore.open(Path.of(cfg.stateDir));

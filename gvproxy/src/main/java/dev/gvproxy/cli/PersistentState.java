@@ -1,11 +1,11 @@
 package dev.gvproxy.cli;
 
-import dev.gvproxy.VirtualNetwork;
-import dev.gvproxy.api.DnsZone;
-import dev.gvproxy.api.DnsZones;
-import dev.gvproxy.api.PortForward;
-import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.PortForwards;
+import dev.gvproxy.network.VirtualNetwork;
+import dev.gvproxy.model.DnsZone;
+import dev.gvproxy.model.DnsZones;
+import dev.gvproxy.model.PortForward;
+import dev.gvproxy.model.PortForwardRegistry;
+import dev.gvproxy.model.PortForwards;
 import dev.gvproxy.api.StateStore;
 import dev.gvproxy.dhcp.LeasePool;
 import dev.gvproxy.stack.Counters;

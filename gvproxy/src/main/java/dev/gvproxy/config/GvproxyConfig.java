@@ -1,9 +1,9 @@
 package dev.gvproxy.config;
 
-import dev.gvproxy.api.DnsRecord;
-import dev.gvproxy.api.DnsZone;
-import dev.gvproxy.api.GoNet;
-import dev.gvproxy.api.PortForward;
+import dev.gvproxy.model.DnsRecord;
+import dev.gvproxy.model.DnsZone;
+import dev.gvproxy.model.GoNet;
+import dev.gvproxy.model.PortForward;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.MacAddress;
@@ -348,7 +348,7 @@ public final class GvproxyConfig {
             }
             try {
                 GoNet.splitHostPort(key);
-                dev.gvproxy.api.PortForwardRegistry.parseIpv4Remote(e.getValue());
+                dev.gvproxy.model.PortForwardRegistry.parseIpv4Remote(e.getValue());
             } catch (GoNet.GoError err) {
                 throw new ConfigException("stack.forwards." + e.getKey() + ": " + err.getMessage());
             }
@@ -443,7 +443,7 @@ public final class GvproxyConfig {
         for (YamlConfig.SshForward f : sshForwards) {
             String id = f.identity() == null ? "" : f.identity();
             if (!Files.isReadable(Path.of(id)) || Files.isDirectory(Path.of(id))) {
-                throw new ConfigException("identity file " + dev.gvproxy.api.GoJson.quote(id) + " can't be loaded: open "
+                throw new ConfigException("identity file " + dev.gvproxy.model.GoJson.quote(id) + " can't be loaded: open "
                         + id + ": no such file or directory");
             }
         }
@@ -459,7 +459,7 @@ public final class GvproxyConfig {
 
     private static void refuseExisting(String path) throws ConfigException {
         if (path != null && !path.isEmpty() && Files.exists(Path.of(path), LinkOption.NOFOLLOW_LINKS)) {
-            throw new ConfigException(dev.gvproxy.api.GoJson.quote(path) + " already exists");
+            throw new ConfigException(dev.gvproxy.model.GoJson.quote(path) + " already exists");
         }
     }
 

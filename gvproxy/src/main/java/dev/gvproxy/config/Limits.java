@@ -1,6 +1,6 @@
 package dev.gvproxy.config;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.dhcp.DhcpConfig;
 import dev.gvproxy.dns.DnsConfig;
 import dev.gvproxy.forwarder.GuestFlows;

@@ -1,7 +1,7 @@
 package dev.gvproxy.config;
 
-import dev.gvproxy.api.DnsRecord;
-import dev.gvproxy.api.DnsZone;
+import dev.gvproxy.model.DnsRecord;
+import dev.gvproxy.model.DnsZone;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package dev.gvproxy.notify;
 
-import dev.gvproxy.api.GoJson;
+import dev.gvproxy.model.GoJson;
 
 /**
  * One notification (spec 1.11): {@code {"notification_type":"<type>"}} plus {@code "mac_address"} when set.

@@ -4,7 +4,7 @@ import com.jcraft.jsch.ChannelDirectStreamLocal;
 import com.jcraft.jsch.JSch;
 import com.jcraft.jsch.JSchException;
 import com.jcraft.jsch.Session;
-import dev.gvproxy.api.Tunneler;
+import dev.gvproxy.model.Tunneler;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.io.OutputStream;

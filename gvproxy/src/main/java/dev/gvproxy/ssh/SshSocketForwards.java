@@ -1,6 +1,6 @@
 package dev.gvproxy.ssh;
 
-import dev.gvproxy.api.Tunneler;
+import dev.gvproxy.model.Tunneler;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package dev.gvproxy.ssh;
 
-import dev.gvproxy.api.GoNet;
+import dev.gvproxy.model.GoNet;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;

@@ -1,9 +1,9 @@
 package dev.gvproxy.ssh;
 
-import dev.gvproxy.api.GoNet;
-import dev.gvproxy.api.PortForward;
-import dev.gvproxy.api.PortForwardRegistry;
-import dev.gvproxy.api.Tunneler;
+import dev.gvproxy.model.GoNet;
+import dev.gvproxy.model.PortForward;
+import dev.gvproxy.model.PortForwardRegistry;
+import dev.gvproxy.model.Tunneler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

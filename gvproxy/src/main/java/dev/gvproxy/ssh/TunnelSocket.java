@@ -3,7 +3,7 @@ package dev.gvproxy.ssh;
 import com.jcraft.jsch.Proxy;
 import com.jcraft.jsch.SocketFactory;
 import dev.gvproxy.forwarder.TunnelStream;
-import dev.gvproxy.api.Tunneler;
+import dev.gvproxy.model.Tunneler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;

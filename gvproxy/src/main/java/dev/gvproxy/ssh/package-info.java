@@ -7,7 +7,7 @@
  * <h2>Theory of operation</h2>
  * <ul>
  *   <li>{@link dev.gvproxy.ssh.TunnelSocket}: the SSH connection's TCP leg is an active open from the gateway into
- *       the virtual network ({@link dev.gvproxy.api.Tunneler}), exactly as gvproxy dials sshd from its gVisor
+ *       the virtual network ({@link dev.gvproxy.model.Tunneler}), exactly as gvproxy dials sshd from its gVisor
  *       stack; no host port forward is needed (so it works with {@code -ssh-port -1} and in config mode). It adapts
  *       the loop-bound {@link dev.gvproxy.forwarder.TunnelStream} to the blocking streams JSch wants, with the guest's TCP
  *       window as backpressure on reads and the stream's send space on writes.</li>

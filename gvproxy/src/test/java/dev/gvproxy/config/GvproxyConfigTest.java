@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.api.DnsRecord;
-import dev.gvproxy.api.DnsZone;
-import dev.gvproxy.api.PortForward;
+import dev.gvproxy.model.DnsRecord;
+import dev.gvproxy.model.DnsZone;
+import dev.gvproxy.model.PortForward;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.MacAddress;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.api.GoNet;
+import dev.gvproxy.model.GoNet;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

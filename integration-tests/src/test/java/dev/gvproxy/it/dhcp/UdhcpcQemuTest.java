@@ -3,7 +3,7 @@ package dev.gvproxy.it.dhcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.dhcp.DhcpConfig;
 import dev.gvproxy.dhcp.DhcpServer;
 import dev.gvproxy.it.qemu.QemuGuest;

@@ -3,7 +3,7 @@ package dev.gvproxy.it.netns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.transport.Listener;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package dev.gvproxy.it.netns;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.stack.PortSecurity;
 import dev.gvproxy.stack.StackConfig;
 import java.nio.file.Path;

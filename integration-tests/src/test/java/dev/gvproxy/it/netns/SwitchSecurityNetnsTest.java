@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.stack.PortSecurity;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import java.io.IOException;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
@@ -248,12 +248,12 @@ class PortForwardNetnsTest {
         NetnsGuest g = guest();
         serve(g, "udp", 5353, "socat", "-T", "5", "UDP-RECVFROM:5353,fork,reuseaddr", "EXEC:cat");
         echoServer(g, 8080);
-        dev.gvproxy.api.PortForwardRegistry registry =
-                new dev.gvproxy.api.PortForwardRegistry(new dev.gvproxy.api.PortForwarderOpener(pf));
+        dev.gvproxy.model.PortForwardRegistry registry =
+                new dev.gvproxy.model.PortForwardRegistry(new dev.gvproxy.model.PortForwarderOpener(pf));
         int port = freePort();
         for (String proto : new String[] {"udp", "tcp"}) {
             String remote = guestIp + (proto.equals("udp") ? ":5353" : ":8080");
-            net.eventLoop().submit(() -> registry.expose(new dev.gvproxy.api.PortForward("127.0.0.1:" + port, remote, proto))
+            net.eventLoop().submit(() -> registry.expose(new dev.gvproxy.model.PortForward("127.0.0.1:" + port, remote, proto))
                     .toCompletableFuture()).get(10, TimeUnit.SECONDS).get(20, TimeUnit.SECONDS);
         }
         try (DatagramSocket a = new DatagramSocket(0, LOOPBACK)) {

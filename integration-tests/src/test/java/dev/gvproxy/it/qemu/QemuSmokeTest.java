@@ -3,7 +3,7 @@ package dev.gvproxy.it.qemu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.transport.Listener;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -3,7 +3,7 @@ package dev.gvproxy.it.tcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.VirtualNetwork;
+import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.forwarder.GuestFlows;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;

@@ -1,0 +1,20 @@
+package dev.gvproxy.model;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A static DNS zone as the API and the YAML show it (gvproxy's {@code types.Zone}).
+ *
+ * @param name zone name with trailing dot, e.g. {@code containers.internal.}
+ * @param records the records in evaluation order, or {@code null} when absent (JSON {@code null})
+ * @param defaultIp dotted IPv4 answered for names without a record, or {@code ""} when unset
+ */
+public record DnsZone(String name, List<DnsRecord> records, String defaultIp) {
+    public DnsZone {
+        name = name == null ? "" : name;
+        records = records == null ? null : Collections.unmodifiableList(new ArrayList<>(records));
+        defaultIp = defaultIp == null ? "" : defaultIp;
+    }
+}

@@ -1,0 +1,15 @@
+package dev.gvproxy.model;
+
+import java.util.Map;
+
+/** The DHCP leases the API lists ({@code /leases}, {@code /services/dhcp/leases}). Called on the network loop. */
+@FunctionalInterface
+public interface LeaseSource {
+    /** @return every lease including reservations, dotted IPv4 -> lower-case colon MAC (any order; the API sorts) */
+    Map<String, String> leases();
+
+    /** No DHCP server: an empty object. */
+    static LeaseSource none() {
+        return Map::of;
+    }
+}

@@ -1,0 +1,53 @@
+package dev.gvproxy.model;
+
+import dev.gvproxy.forwarder.PortForwarder;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * A {@link PortForwardRegistry.Opener} over the stack-forwarder's {@link PortForwarder}: {@code tcp},
+ * {@code udp} (per-client flows, 90 s idle) and {@code unix} with a {@code tcp://IPv4:port} remote. The
+ * registry keeps gvproxy's bookkeeping and error texts; the forwarder creates the listeners and relays
+ * (through {@code TcpBridge}, with backpressure and half-close; a refused or unanswered guest closes the
+ * client with EOF). The handle's {@code close()} unexposes the forward in the forwarder too.
+ *
+ * <pre>{@code
+ * PortForwarder pf = new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS);
+ * PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(pf));
+ * }</pre>
+ */
+public final class PortForwarderOpener implements PortForwardRegistry.Opener {
+    private final PortForwarder forwarder;
+    private final PortForwardRegistry.Opener sshTunnels;
+
+    public PortForwarderOpener(PortForwarder forwarder) {
+        this(forwarder, null);
+    }
+
+    /**
+     * @param sshTunnels opens {@code unix} forwards whose remote is {@code ssh-tunnel://...} (the
+     *     {@code dev.gvproxy.ssh} package); null refuses them
+     */
+    public PortForwarderOpener(PortForwarder forwarder, PortForwardRegistry.Opener sshTunnels) {
+        this.forwarder = forwarder;
+        this.sshTunnels = sshTunnels;
+    }
+
+    @Override
+    public CompletionStage<AutoCloseable> open(PortForward f) {
+        if (sshTunnels != null && f.remote().startsWith("ssh-tunnel://")) {
+            return sshTunnels.open(f);
+        }
+        return forwarder.exposeBound(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
+                .thenApply(bound -> new PortForwardRegistry.Bound() {
+                    @Override
+                    public String boundLocal() {
+                        return bound.local();
+                    }
+
+                    @Override
+                    public void close() {
+                        forwarder.unexpose(bound.local(), bound.protocol());
+                    }
+                });
+    }
+}

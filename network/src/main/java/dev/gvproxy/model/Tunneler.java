@@ -1,0 +1,27 @@
+package dev.gvproxy.model;
+
+import dev.gvproxy.forwarder.TunnelStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Opens TCP connections from the gateway into the virtual network: the hook behind {@code /tunnel} (and the
+ * default TCP port-forward opener). The network's owner implements it over the stack's active open (source =
+ * gateway IP, ephemeral port, dial timeout 10 s like gvproxy).
+ */
+@FunctionalInterface
+public interface Tunneler {
+    /**
+     * Connects to {@code ip:port}. Called on the network's event loop; the stage completes (on the loop) with the
+     * established stream, or exceptionally (refused, timeout) - the relay then closes the host side.
+     *
+     * @param ip IPv4 address as an int
+     */
+    CompletionStage<TunnelStream> connect(int ip, int port);
+
+    /** Until the stack can open connections: every dial fails. */
+    static Tunneler unavailable() {
+        return (ip, port) -> CompletableFuture.failedFuture(
+                new UnsupportedOperationException("connections into the virtual network are not available"));
+    }
+}

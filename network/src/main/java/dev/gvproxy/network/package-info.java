@@ -1,0 +1,17 @@
+/**
+ * The embedding library: one {@link dev.gvproxy.network.VirtualNetwork} is a switch, the gateway stack, DHCP, DNS,
+ * the host forwarder and its transports, all on one event loop.
+ *
+ * <h2>Theory of operation</h2>
+ * This module wires the modules below it together and nothing else: the protocol machines live in stack-core,
+ * stack-dhcp and stack-dns, host sockets in stack-forwarder, framings in transport-vsock. A VM launcher (or the
+ * gvproxy-java binary, or a test) builds a network, attaches transports to it ({@code listen*}/{@code attach*}),
+ * and closes it. Every state change of the network runs on its event loop; methods callable from other threads
+ * say so and hop onto the loop themselves.
+ *
+ * <h2>Why the cut is here</h2>
+ * The module depends on no YAML, SSH, HTTP or logging-binding library, so an embedder inherits only Netty and
+ * dnsjava. gvproxy's HTTP API (module api-http) and its command line, YAML and SSH forwards (module gvproxy) sit
+ * above it; the value types those front ends share with the library are in {@link dev.gvproxy.model}.
+ */
+package dev.gvproxy.network;
