@@ -5,11 +5,11 @@ import java.util.Locale;
 /**
  * The process's open-file limit, {@code getrlimit(RLIMIT_NOFILE)}'s soft value: the budgets of guest flows are
  * derived from it. On Linux it is read from {@code /proc/self/limits} (a downcall's linking costs tens of
- * milliseconds of start-up), elsewhere through {@link Libc#getrlimitSoft}. Not {@code java.lang.management}: that module is not in the
- * distribution's runtime and costs start-up time for one number.
+ * milliseconds of start-up), elsewhere through {@link Libc#getrlimitSoft}. Not {@code java.lang.management}: that
+ * module is not in the distribution's runtime and costs start-up time for one number.
  */
 public final class DescriptorLimit {
-    /** When the platform does not say (or says unlimited, capped here): Linux's usual soft default. */
+    /** When neither source can be read: Linux's usual soft default. */
     static final long UNKNOWN = 1024;
     /** An "unlimited" limit is taken as this many (more than any budget needs). */
     static final long UNLIMITED = 1L << 20;
