@@ -209,25 +209,41 @@ public final class Libc {
         throw new IllegalStateException(t);
     }
 
+    /** One downcall on the calling thread's errno capture buffer. */
+    @FunctionalInterface
+    private interface Call {
+        long invoke(MemorySegment state) throws Throwable;
+    }
+
+    /**
+     * The cold-path wrapper shape: runs {@code call} until it returns {@code >= 0} (retrying EINTR if asked), and
+     * throws {@link NativeException} with {@code what} and errno otherwise. The hot-path calls (read, write, send,
+     * recv, accept4) stay written out: they return EAGAIN as a value, not an exception.
+     */
+    private static long checked(String what, boolean retryEintr, Call call) throws NativeException {
+        MemorySegment st = STATE.get();
+        while (true) {
+            long r;
+            try {
+                r = call.invoke(st);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int e = errno(st);
+            if (!retryEintr || e != EINTR) {
+                throw new NativeException(what, e);
+            }
+        }
+    }
+
     /** {@code open(path, flags)}, retrying EINTR. */
     public static int open(String path, int flags) throws NativeException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocateFrom(path);
-            MemorySegment st = STATE.get();
-            while (true) {
-                int r = (int) Open.H.invokeExact(st, p, flags, 0);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e != EINTR) {
-                    throw new NativeException("open " + path, e);
-                }
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+            return (int) checked("open " + path, true, st -> (int) Open.H.invokeExact(st, p, flags, 0));
         }
     }
 
@@ -315,82 +331,28 @@ public final class Libc {
 
     /** {@code ioctl(fd, request, arg)} with a pointer argument, retrying EINTR. */
     public static int ioctl(int fd, long request, MemorySegment arg, String what) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            while (true) {
-                int r = (int) Ioctl.H.invokeExact(st, fd, request, arg);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e != EINTR) {
-                    throw new NativeException(what, e);
-                }
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) checked(what, true, st -> (int) Ioctl.H.invokeExact(st, fd, request, arg));
     }
 
     /** {@code socket(domain, type, protocol)}. */
     public static int socket(int domain, int type, int protocol) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            int r = (int) Socket.H.invokeExact(st, domain, type, protocol);
-            if (r < 0) {
-                throw new NativeException("socket(" + domain + ", " + type + ", " + protocol + ")", errno(st));
-            }
-            return r;
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) checked("socket(" + domain + ", " + type + ", " + protocol + ")", false,
+                st -> (int) Socket.H.invokeExact(st, domain, type, protocol));
     }
 
     /** {@code connect(fd, addr, addr.byteSize())}; blocking or, on a non-blocking fd, immediate (unix, ICMP). */
     public static void connect(int fd, MemorySegment addr, String what) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            int r = (int) Connect.H.invokeExact(st, fd, addr, (int) addr.byteSize());
-            if (r < 0) {
-                throw new NativeException("connect " + what, errno(st));
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("connect " + what, false, st -> (int) Connect.H.invokeExact(st, fd, addr, (int) addr.byteSize()));
     }
 
     /** {@code bind(fd, addr, addr.byteSize())}. */
     public static void bind(int fd, MemorySegment addr, String what) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            if ((int) Bind.H.invokeExact(st, fd, addr, (int) addr.byteSize()) < 0) {
-                throw new NativeException("bind " + what, errno(st));
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("bind " + what, false, st -> (int) Bind.H.invokeExact(st, fd, addr, (int) addr.byteSize()));
     }
 
     /** {@code listen(fd, backlog)}. */
     public static void listen(int fd, int backlog, String what) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            if ((int) Listen.H.invokeExact(st, fd, backlog) < 0) {
-                throw new NativeException("listen " + what, errno(st));
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("listen " + what, false, st -> (int) Listen.H.invokeExact(st, fd, backlog));
     }
 
     /** {@code accept4(fd, NULL, NULL, flags)}. @return the new descriptor, or minus errno */
@@ -437,54 +399,17 @@ public final class Libc {
 
     /** {@code setns(fd, nstype)} for the calling thread. */
     public static void setns(int fd, int nstype, String what) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            int r = (int) Setns.H.invokeExact(st, fd, nstype);
-            if (r < 0) {
-                throw new NativeException("setns " + what, errno(st));
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("setns " + what, false, st -> (int) Setns.H.invokeExact(st, fd, nstype));
     }
 
     /** {@code eventfd(initval, flags)}. */
     public static int eventfd(int initval, int flags) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            int r = (int) Eventfd.H.invokeExact(st, initval, flags);
-            if (r < 0) {
-                throw new NativeException("eventfd", errno(st));
-            }
-            return r;
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) checked("eventfd", false, st -> (int) Eventfd.H.invokeExact(st, initval, flags));
     }
 
     /** {@code poll(fds, nfds, timeoutMs)}, retrying EINTR; returns the number of ready entries. */
     public static int poll(MemorySegment fds, int nfds, int timeoutMs) throws NativeException {
-        try {
-            MemorySegment st = STATE.get();
-            while (true) {
-                int r = (int) Poll.H.invokeExact(st, fds, (long) nfds, timeoutMs);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e != EINTR) {
-                    throw new NativeException("poll", e);
-                }
-            }
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) checked("poll", true, st -> (int) Poll.H.invokeExact(st, fds, (long) nfds, timeoutMs));
     }
 
     /** @return the interface index in the calling thread's network namespace, or 0 if there is no such interface */
@@ -503,15 +428,8 @@ public final class Libc {
     public static long getrlimitSoft(int resource) throws NativeException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment rlimit = a.allocate(16, 8); // struct rlimit { rlim_t rlim_cur, rlim_max; }
-            MemorySegment st = STATE.get();
-            if ((int) Getrlimit.H.invokeExact(st, resource, rlimit) != 0) {
-                throw new NativeException("getrlimit(" + resource + ")", errno(st));
-            }
+            checked("getrlimit(" + resource + ")", false, st -> (int) Getrlimit.H.invokeExact(st, resource, rlimit));
             return rlimit.get(JAVA_LONG, 0);
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 }
