@@ -1,5 +1,6 @@
 package dev.gvproxy.agent;
 
+import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.transport.tap.TapDevice;
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.gvproxy.agent;
 
+import dev.gvproxy.stack.link.Impairment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.SplittableRandom;
 import java.util.concurrent.DelayQueue;
 import java.util.concurrent.Delayed;
 import java.util.concurrent.TimeUnit;
@@ -10,9 +10,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * Applies an {@link Impairment} between a pump and its output. Frames not delayed are written inline by the pump
- * thread; delayed ones go through a {@link DelayQueue} served by a sender thread. Writes are serialized, so the
- * output sees one writer at a time.
+ * Applies an {@link Impairment} (the stack's one impairment model, deciding with its {@link Impairment.Dice}, so
+ * the numbers mean what they mean on the gateway's egress) between a pump and its output. Frames not delayed are
+ * written inline by the pump thread; delayed ones go through a {@link DelayQueue} served by a sender thread.
+ * Writes are serialized, so the output sees one writer at a time. The pump is a blocking thread, not an event
+ * loop, hence this applier beside {@link dev.gvproxy.stack.link.LinkImpairment}.
  */
 final class ImpairedWriter implements AutoCloseable {
     /** Where frames finally go (the TAP, or the stream with the length header added). */
@@ -20,9 +22,8 @@ final class ImpairedWriter implements AutoCloseable {
         void write(ByteBuffer frame) throws IOException;
     }
 
-    private final Impairment imp;
     private final Output out;
-    private final SplittableRandom rnd;
+    private final Impairment.Dice dice;
     private final DelayQueue<Item> queue = new DelayQueue<>();
     private final Thread sender;
     private final Consumer<Throwable> onError;
@@ -40,13 +41,12 @@ final class ImpairedWriter implements AutoCloseable {
     }
 
     ImpairedWriter(Impairment imp, Output out, String name, Stats stats, Consumer<Throwable> onError) {
-        this.imp = imp;
         this.passed = stats.passed();
         this.dropped = stats.dropped();
         this.duplicated = stats.duplicated();
         this.delayed = stats.delayed();
         this.out = out;
-        this.rnd = new SplittableRandom(imp.seed());
+        this.dice = imp.dice();
         this.onError = onError;
         this.sender = imp.delays() ? Thread.ofPlatform().daemon(true).name("impair-" + name).start(this::sendLoop)
                 : null;
@@ -56,22 +56,16 @@ final class ImpairedWriter implements AutoCloseable {
      * Offers one frame (the buffer's remaining bytes; borrowed: copied if it must outlive the call).
      */
     void submit(ByteBuffer frame) throws IOException {
-        if (rnd.nextDouble() < imp.loss()) {
+        if (dice.lose()) {
             dropped.incrementAndGet();
             return;
         }
-        int copies = rnd.nextDouble() < imp.duplicate() ? 2 : 1;
+        int copies = dice.duplicate() ? 2 : 1;
         if (copies == 2) {
             duplicated.incrementAndGet();
         }
         for (int i = 0; i < copies; i++) {
-            long delayNanos = imp.delay().toNanos();
-            if (!imp.jitter().isZero()) {
-                delayNanos += (long) (rnd.nextDouble() * imp.jitter().toNanos());
-            }
-            if (imp.reorder() > 0 && rnd.nextDouble() < imp.reorder()) {
-                delayNanos += imp.reorderDelay().toNanos();
-            }
+            long delayNanos = dice.delayNanos();
             if (delayNanos <= 0) {
                 write(frame.duplicate());
             } else {

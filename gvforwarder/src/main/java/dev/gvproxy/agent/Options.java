@@ -1,5 +1,6 @@
 package dev.gvproxy.agent;
 
+import dev.gvproxy.stack.link.Impairment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -10,7 +10,7 @@
  * our own lease script, so a namespace never touches the host's resolv.conf. Any failure closes the attempt and
  * retries after a second, redoing everything, so gvproxy restarts and TAP removal heal by themselves.
  * {@link dev.gvproxy.agent.GvforwarderMain} is the command line; tests drive {@code Gvforwarder} in-process and may
- * put an {@link dev.gvproxy.agent.Impairment} (seeded loss, duplication, reordering, delay) into either pump
- * direction, since this machine has no netem.
+ * put an {@link dev.gvproxy.stack.link.Impairment} (seeded loss, duplication, delay, jitter, reordering: the
+ * stack's one impairment model) into either pump direction, since this machine has no netem.
  */
 package dev.gvproxy.agent;

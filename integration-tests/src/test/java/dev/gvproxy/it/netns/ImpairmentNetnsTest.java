@@ -2,7 +2,7 @@ package dev.gvproxy.it.netns;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.agent.Impairment;
+import dev.gvproxy.stack.link.Impairment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;

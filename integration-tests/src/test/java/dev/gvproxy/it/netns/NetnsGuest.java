@@ -1,7 +1,7 @@
 package dev.gvproxy.it.netns;
 
 import dev.gvproxy.agent.Gvforwarder;
-import dev.gvproxy.agent.Impairment;
+import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.agent.Options;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -2,12 +2,11 @@ package dev.gvproxy.it.tcp;
 
 import dev.gvproxy.network.VirtualNetwork;
 
-import dev.gvproxy.agent.Impairment;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
+import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.stack.link.LinkImpairment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,10 +30,13 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
      */
     static final long HOST_TO_GUEST = Long.getLong("gvproxy.it.tcp.impairedBytes", 32L << 20);
 
-    static final Impairment GUEST_SIDE = Impairment.none().withSeed(0x6e57).withReorder(0.25, Duration.ofMillis(5))
-            .withDuplicate(0.01);
+    /** 25% of the guest's frames held back 5 ms (netem's reorder: the other 75% skip the delay), 1% duplicated. */
+    static final Impairment GUEST_SIDE = Impairment.none().withSeed(0x6e57).withDelay(Duration.ofMillis(5))
+            .withReorder(0.75).withDuplicate(0.01);
 
-    static final LinkImpairment.Spec STACK_SIDE = new LinkImpairment.Spec(0, 0.25, 0.01, 5_000_000L, 0x5eed);
+    /** 75% of the stack's frames held back 5 ms, 25% sent at once (reordered ahead of them), 1% duplicated. */
+    static final Impairment STACK_SIDE = Impairment.none().withSeed(0x5eed).withDelay(Duration.ofMillis(5))
+            .withReorder(0.25).withDuplicate(0.01);
 
     NetnsGuest impairedGuest() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/iptables")), "needs iptables");

@@ -4,6 +4,7 @@ import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.stack.link.LinkImpairment;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +55,7 @@ abstract class TcpNetnsBase {
     }
 
     /** Impairs every frame the stack sends towards the ports, on the network's event loop. */
-    LinkImpairment impairStackEgress(LinkImpairment.Spec spec) {
+    LinkImpairment impairStackEgress(Impairment spec) {
         LinkImpairment i = new LinkImpairment(spec, System::nanoTime,
                 (task, delay) -> net.eventLoop().schedule(task, delay, TimeUnit.NANOSECONDS),
                 net.virtualSwitch()::flush, 1 << 16);

@@ -1,23 +1,21 @@
 package dev.gvproxy.stack.link;
 
 import io.netty.buffer.ByteBuf;
-import java.util.ArrayDeque;
-import java.util.SplittableRandom;
+import java.util.PriorityQueue;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * A seeded netem stand-in for tests (the kernels these tests run on have no {@code sch_netem}): drops,
- * duplicates, delays and reorders frames, with netem's meaning of the numbers.
+ * Applies an {@link Impairment} to the gateway's egress on the network's event loop: drops, duplicates, delays
+ * and reorders frames with the model's (netem's) meaning of the numbers, deciding with the model's
+ * {@link Impairment.Dice}.
  *
- * <p>Per frame, in this order: lost with probability {@code loss}; duplicated with probability
- * {@code duplicate} (the copy takes the same path as an independent frame); then sent at once with
- * probability {@code reorder} (it overtakes the frames still held back: that is netem's reordering, which
- * therefore needs a delay), otherwise held for {@code delayNanos} in a FIFO. A single timer runs for the
- * head of the FIFO, so a held frame costs a queue slot, not a scheduled task.
+ * <p>Held frames wait in a queue ordered by due time (arrival order among equal times, so without jitter it is
+ * a FIFO); a single timer runs for the head of the queue, so a held frame costs a queue slot, not a scheduled
+ * task.
  *
  * <p>Not thread-safe: every call, including the scheduler's callbacks, must run on one thread (the
- * network's event loop when installed with {@link VirtualSwitch#setGatewayEgress}). The FIFO is bounded
+ * network's event loop when installed with {@link VirtualSwitch#setGatewayEgress}). The queue is bounded
  * by {@code maxHeld}: a frame arriving when it is full is dropped and counted as {@link #overflowed()},
  * so a runaway sender cannot grow it without limit.
  */
@@ -28,44 +26,18 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
         void schedule(Runnable task, long delayNanos);
     }
 
-    /** What to do to frames; probabilities in [0, 1]. */
-    public record Spec(double loss, double reorder, double duplicate, long delayNanos, long seed) {
-        public Spec {
-            check(loss, "loss");
-            check(reorder, "reorder");
-            check(duplicate, "duplicate");
-            if (delayNanos < 0) {
-                throw new IllegalArgumentException("delay must be >= 0");
-            }
-        }
+    private record Held(long due, long order, ByteBuf frame, Consumer<ByteBuf> out) {}
 
-        private static void check(double p, String what) {
-            if (!(p >= 0 && p <= 1)) {
-                throw new IllegalArgumentException(what + " must be a probability, got " + p);
-            }
-        }
-
-        /** No impairment at all. */
-        public static Spec none() {
-            return new Spec(0, 0, 0, 0, 1);
-        }
-
-        @Override
-        public String toString() {
-            return String.format("loss %.1f%% reorder %.1f%% duplicate %.1f%% delay %.1f ms seed %d", loss * 100,
-                    reorder * 100, duplicate * 100, delayNanos / 1e6, seed);
-        }
-    }
-
-    private record Held(long due, ByteBuf frame, Consumer<ByteBuf> out) {}
-
-    private final Spec spec;
-    private final SplittableRandom random;
+    private final Impairment spec;
+    private final Impairment.Dice dice;
     private final LongSupplier clock;
     private final Scheduler scheduler;
     private final Runnable flush;
     private final int maxHeld;
-    private final ArrayDeque<Held> held = new ArrayDeque<>();
+    /** Due time first (compared as a difference: nanoTime values), arrival order among equals. */
+    private final PriorityQueue<Held> held = new PriorityQueue<>((a, b) -> a.due() != b.due()
+            ? Long.signum(a.due() - b.due()) : Long.compare(a.order(), b.order()));
+    private long order;
     private boolean timerArmed;
     private boolean closed;
 
@@ -82,16 +54,16 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
      * @param flush called after held frames were released from the timer (e.g. {@code VirtualSwitch::flush})
      * @param maxHeld bound of the delay FIFO
      */
-    public LinkImpairment(Spec spec, LongSupplier clock, Scheduler scheduler, Runnable flush, int maxHeld) {
+    public LinkImpairment(Impairment spec, LongSupplier clock, Scheduler scheduler, Runnable flush, int maxHeld) {
         this.spec = spec;
-        this.random = new SplittableRandom(spec.seed());
+        this.dice = spec.dice();
         this.clock = clock;
         this.scheduler = scheduler;
         this.flush = flush;
         this.maxHeld = maxHeld;
     }
 
-    public Spec spec() {
+    public Impairment spec() {
         return spec;
     }
 
@@ -106,12 +78,12 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
             return;
         }
         frames++;
-        if (spec.loss() > 0 && random.nextDouble() < spec.loss()) {
+        if (dice.lose()) {
             dropped++;
             frame.release();
             return;
         }
-        if (spec.duplicate() > 0 && random.nextDouble() < spec.duplicate()) {
+        if (dice.duplicate()) {
             duplicated++;
             // A retained duplicate shares the bytes; the switch and transports never modify frames.
             route(frame.retainedDuplicate(), out);
@@ -121,7 +93,8 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
 
     /** @param frame <b>taken</b> */
     private void route(ByteBuf frame, Consumer<ByteBuf> out) {
-        if (spec.delayNanos() == 0 || (spec.reorder() > 0 && random.nextDouble() < spec.reorder())) {
+        long delay = dice.delayNanos();
+        if (delay == 0) {
             if (!held.isEmpty()) {
                 reordered++; // it overtakes frames sent before it
             }
@@ -134,7 +107,7 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
             return;
         }
         delayed++;
-        held.addLast(new Held(clock.getAsLong() + spec.delayNanos(), frame, out));
+        held.add(new Held(clock.getAsLong() + delay, order++, frame, out));
         armTimer();
     }
 
@@ -143,7 +116,7 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
             return;
         }
         timerArmed = true;
-        long delay = Math.max(0, held.peekFirst().due() - clock.getAsLong());
+        long delay = Math.max(0, held.peek().due() - clock.getAsLong());
         scheduler.schedule(this::release, delay);
     }
 
@@ -155,8 +128,8 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
         }
         long now = clock.getAsLong();
         boolean sent = false;
-        for (Held h; (h = held.peekFirst()) != null && h.due() - now <= 0; ) {
-            held.pollFirst();
+        for (Held h; (h = held.peek()) != null && h.due() - now <= 0; ) {
+            held.poll();
             h.out().accept(h.frame());
             sent = true;
         }
@@ -169,7 +142,7 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
     /** Releases every held frame; later frames are dropped. */
     public void close() {
         closed = true;
-        for (Held h; (h = held.pollFirst()) != null; ) {
+        for (Held h; (h = held.poll()) != null; ) {
             h.frame().release();
         }
     }

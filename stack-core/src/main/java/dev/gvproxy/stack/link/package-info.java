@@ -18,5 +18,10 @@
  * counter per frame and no memory. {@link dev.gvproxy.stack.link.VirtualSwitch.IngressFilter} lets the
  * gateway stack check what passed for network-layer spoofing. Each port publishes its MAC list as an
  * immutable array, so the {@code /cam} view is built off the event loop.
+ *
+ * <p>Tests of the stack over a bad link describe it with the one impairment model,
+ * {@link dev.gvproxy.stack.link.Impairment} (loss, duplicate, delay, jitter, reorder with netem's meanings), and
+ * apply it on the gateway's egress with {@link dev.gvproxy.stack.link.LinkImpairment}; the guest agent applies
+ * the same model, with the same decision sequence, in its pump.
  */
 package dev.gvproxy.stack.link;

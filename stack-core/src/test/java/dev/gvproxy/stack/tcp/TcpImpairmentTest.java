@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.stack.link.LinkImpairment;
 import dev.gvproxy.stack.tcp.TcpHarness.Segment;
 import io.netty.buffer.ByteBuf;
@@ -13,6 +14,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.PriorityQueue;
 import java.util.SplittableRandom;
@@ -74,20 +76,29 @@ class TcpImpairmentTest {
 
     static final long MS = 1_000_000L;
 
+    static Impairment link(long seed) {
+        return Impairment.none().withSeed(seed);
+    }
+
+    /** Loss, duplicate and reorder with a 5 ms delay, as the netns test's stack side. */
+    static Impairment all(long seed, double loss, double duplicate) {
+        return link(seed).withLoss(loss).withDuplicate(duplicate).withReorder(0.25).withDelay(Duration.ofMillis(5));
+    }
+
     static Stream<Arguments> links() {
         return Stream.of(
-                Arguments.of("clean", new LinkImpairment.Spec(0, 0, 0, 0, 1)),
-                Arguments.of("loss 3%", new LinkImpairment.Spec(0.03, 0, 0, 1 * MS, 2)),
-                Arguments.of("reorder 25% delay 5ms", new LinkImpairment.Spec(0, 0.25, 0, 5 * MS, 3)),
-                Arguments.of("duplicate 1%", new LinkImpairment.Spec(0, 0, 0.01, 1 * MS, 4)),
-                Arguments.of("all (netns test)", new LinkImpairment.Spec(0.03, 0.25, 0.01, 5 * MS, 5)),
-                Arguments.of("all, seed 6", new LinkImpairment.Spec(0.03, 0.25, 0.01, 5 * MS, 6)),
-                Arguments.of("heavy loss 10%", new LinkImpairment.Spec(0.10, 0.25, 0.02, 5 * MS, 7)));
+                Arguments.of("clean", link(1)),
+                Arguments.of("loss 3%", link(2).withLoss(0.03).withDelay(Duration.ofMillis(1))),
+                Arguments.of("reorder 25% delay 5ms", link(3).withReorder(0.25).withDelay(Duration.ofMillis(5))),
+                Arguments.of("duplicate 1%", link(4).withDuplicate(0.01).withDelay(Duration.ofMillis(1))),
+                Arguments.of("all (netns test)", all(5, 0.03, 0.01)),
+                Arguments.of("all, seed 6", all(6, 0.03, 0.01)),
+                Arguments.of("heavy loss 10%", all(7, 0.10, 0.02)));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("links")
-    void bulkTransferIsByteExact(String name, LinkImpairment.Spec spec) throws Exception {
+    void bulkTransferIsByteExact(String name, Impairment spec) throws Exception {
         NetSim sim = new NetSim(spec, 8 << 20);
         try {
             sim.run(3_600_000 * MS);
@@ -137,15 +148,14 @@ class TcpImpairmentTest {
         final TcpSegment segA = new TcpSegment();
         final TcpSegment segB = new TcpSegment();
 
-        NetSim(LinkImpairment.Spec spec, long total) {
+        NetSim(Impairment spec, long total) {
             this.total = total;
             TcpConfig cfg = TcpConfig.forMtu(1500);
             a = new TcpConnection(A_IP, 40000, B_IP, 80, cfg, alloc, this, tcpCounters, new Sender(), 1);
             b = new TcpConnection(B_IP, 80, A_IP, 40000, cfg, alloc, this, tcpCounters, new Receiver(), 1 << 30);
             LinkImpairment.Scheduler sched = (task, delay) -> at(now + delay, task);
             aToB = new LinkImpairment(spec, () -> now, sched, () -> { }, 1 << 20);
-            bToA = new LinkImpairment(new LinkImpairment.Spec(spec.loss(), spec.reorder(), spec.duplicate(),
-                    spec.delayNanos(), spec.seed() * 31 + 7), () -> now, sched, () -> { }, 1 << 20);
+            bToA = new LinkImpairment(spec.withSeed(spec.seed() * 31 + 7), () -> now, sched, () -> { }, 1 << 20);
         }
 
         static MessageDigest sha() {
