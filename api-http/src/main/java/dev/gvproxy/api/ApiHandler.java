@@ -473,20 +473,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     String forwardsJson() {
         List<PortForward> all = new ArrayList<>(api.forwards.all(origin));
         all.sort(Comparator.comparing(PortForward::local).thenComparing(PortForward::protocol));
-        StringBuilder b = new StringBuilder("[");
-        for (int i = 0; i < all.size(); i++) {
-            PortForward f = all.get(i);
-            if (i > 0) {
-                b.append(',');
-            }
-            b.append(forwardJson(f));
-        }
-        return b.append(']').toString();
-    }
-
-    static String forwardJson(PortForward f) {
-        return "{\"local\":" + GoJson.string(f.local()) + ",\"remote\":" + GoJson.string(f.remote())
-                + ",\"protocol\":" + GoJson.string(f.protocol()) + "}";
+        return GoJson.forwards(all);
     }
 
     String dnsJson() {
@@ -576,7 +563,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         boolean anyPort = f.local().endsWith(":0") && !f.protocol().equals("unix");
         return c -> api.forwards.expose(f, origin).thenApply(listed -> anyPort
                 // Port 0: say which port was bound (gvproxy answers an empty body and lists ":0").
-                ? json(forwardJson(listed), keepAlive) : Response.empty(keepAlive));
+                ? json(GoJson.forward(listed), keepAlive) : Response.empty(keepAlive));
     }
 
     /**

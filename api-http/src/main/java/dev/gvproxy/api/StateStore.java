@@ -161,7 +161,7 @@ public final class StateStore implements AutoCloseable {
         StringBuilder b = new StringBuilder("{\"version\":1,\"forwards\":[");
         for (int i = 0; i < s.forwards().size(); i++) {
             SavedForward f = s.forwards().get(i);
-            String fj = ApiHandler.forwardJson(f.forward());
+            String fj = GoJson.forward(f.forward());
             b.append(i > 0 ? ",\n" : "\n").append(fj, 0, fj.length() - 1).append(",\"origin\":")
                     .append(GoJson.string(f.origin().name().toLowerCase(Locale.ROOT))).append('}');
         }

@@ -23,8 +23,11 @@ import java.util.Map;
  * digits (a single 1 MB number used to stall the event loop for seconds). No API field is a number, so nothing
  * compatible is lost; Go itself refuses nesting deeper than 10,000.
  *
- * <p>Writing: {@link #quote} escapes strings like Go ({@code <}, {@code >}, {@code &}, U+2028/2029 as
- * {@code \\u} escapes).
+ * <p>Writing: {@link #string} is the one writer of JSON strings as Go's encoder escapes them ({@code <},
+ * {@code >}, {@code &}, U+2028/2029 as {@code \\u} escapes); every JSON document the project writes in Go's shapes
+ * (the API's answers, notifications, the state file) is built from it, and the shapes several writers share live
+ * here ({@link #forward}, {@link #forwards}). {@link #quote} is not JSON: it is Go's {@code strconv.Quote}, for
+ * error texts.
  */
 public final class GoJson {
     private GoJson() {}
@@ -408,5 +411,23 @@ public final class GoJson {
             }
         }
         return b.append('"').toString();
+    }
+
+    /** A forward as gvproxy's {@code types.ExposeRequest}: {@code {"local":…,"remote":…,"protocol":…}}. */
+    public static String forward(PortForward f) {
+        return "{\"local\":" + string(f.local()) + ",\"remote\":" + string(f.remote()) + ",\"protocol\":"
+                + string(f.protocol()) + "}";
+    }
+
+    /** A JSON array of {@link #forward} objects in the given order ({@code []} when empty; no newline). */
+    public static String forwards(List<PortForward> all) {
+        StringBuilder b = new StringBuilder("[");
+        for (PortForward f : all) {
+            if (b.length() > 1) {
+                b.append(',');
+            }
+            b.append(forward(f));
+        }
+        return b.append(']').toString();
     }
 }

@@ -84,12 +84,6 @@ public final class PortForwarder implements AutoCloseable {
             }
             return new Forward(key, remote, "tcp");
         }
-
-        /** {@code {"local":…,"remote":…,"protocol":…}} */
-        public String toJson() {
-            return "{\"local\":" + jsonString(local) + ",\"remote\":" + jsonString(remote) + ",\"protocol\":"
-                    + jsonString(protocol) + "}";
-        }
     }
 
     /**
@@ -295,18 +289,6 @@ public final class PortForwarder implements AutoCloseable {
             return c != 0 ? c : a.protocol().compareTo(b.protocol());
         });
         return out;
-    }
-
-    /** {@link #list()} as gvproxy's JSON array ({@code []} when empty; no trailing newline). */
-    public String listJson() {
-        StringBuilder sb = new StringBuilder("[");
-        for (Forward f : list()) {
-            if (sb.length() > 1) {
-                sb.append(',');
-            }
-            sb.append(f.toJson());
-        }
-        return sb.append(']').toString();
     }
 
     /** Closes every forward (not the running relays). */
@@ -565,31 +547,6 @@ public final class PortForwarder implements AutoCloseable {
             throw new IllegalArgumentException("invalid remote addr " + remote + ": expected tcp://IPv4:port");
         }
         return parseRemote(authority);
-    }
-
-    static String jsonString(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                case '<' -> sb.append("\\u003c"); // Go's encoding/json escapes HTML characters
-                case '>' -> sb.append("\\u003e");
-                case '&' -> sb.append("\\u0026");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 
     Map<String, Active> forwardsForTest() {

@@ -24,7 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Port forward bookkeeping and validation on a real epoll loop, plus a UDP forward end to end against the
- * harness's in-memory guest port (TCP forwards are exercised with a namespace guest in integration-tests).
+ * harness's in-memory guest port (TCP forwards are exercised with a namespace guest in integration-tests). The
+ * tests that check the listing as gvproxy's JSON live in the network module ({@code PortForwarderListingTest}),
+ * beside the one JSON writer.
  */
 class PortForwarderTest {
     LoopHarness h;
@@ -91,55 +93,6 @@ class PortForwarderTest {
         assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseLocal("relative/path:1"));
         assertThrows(IllegalArgumentException.class, () -> PortForwarder.parseUnixPath("relative.sock"));
         assertEquals("/tmp/x.sock", PortForwarder.parseUnixPath("unix:///tmp/x.sock"));
-    }
-
-    @Test
-    void invalidRequestsFailWithIllegalArgument() throws Exception {
-        assertInstanceOf(IllegalArgumentException.class,
-                failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "[fd00::2]:22", "tcp"))));
-        assertInstanceOf(IllegalArgumentException.class,
-                failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "guest:22", null))));
-        Throwable unknown = failure(pf.expose(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:22", "sctp")));
-        assertEquals("unknown protocol sctp", unknown.getMessage());
-        assertEquals(List.of(), pf.list());
-        assertEquals("[]", pf.listJson());
-    }
-
-    @Test
-    void exposeListUnexpose() throws Exception {
-        int p1 = freeTcpPort();
-        int p2 = freeTcpPort();
-        pf.expose(new PortForwarder.Forward("127.0.0.1:" + p2, "192.168.127.2:80", "udp")).get(10, TimeUnit.SECONDS);
-        pf.expose(PortForwarder.Forward.fromConfig("127.0.0.1:" + p1, "192.168.127.2:22")).get(10, TimeUnit.SECONDS);
-        pf.expose(PortForwarder.Forward.fromConfig("udp:127.0.0.1:" + p1, "192.168.127.2:53")).get(10, TimeUnit.SECONDS);
-        List<PortForwarder.Forward> all = pf.list();
-        assertEquals(3, all.size());
-        String a = "127.0.0.1:" + Math.min(p1, p2);
-        assertEquals(p1 < p2 ? "tcp" : "udp", all.get(0).protocol(), all::toString);
-        assertTrue(pf.listJson().startsWith("[{\"local\":\"" + a + "\",\"remote\":"), pf::listJson);
-
-        Throwable dup = failure(pf.expose(new PortForwarder.Forward("127.0.0.1:" + p1, "192.168.127.2:23", "")));
-        assertInstanceOf(IllegalStateException.class, dup);
-        assertEquals("proxy already running for tcp on 127.0.0.1:" + p1, dup.getMessage());
-
-        pf.unexpose("127.0.0.1:" + p1, null).get(10, TimeUnit.SECONDS);
-        assertEquals(2, pf.list().size());
-        // The port is free again. Under NIO the JDK closes a selector-registered socket only at the loop's next
-        // select, shortly after the close completes: a bounded wait.
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (true) {
-            try (ServerSocket s = new ServerSocket(p1, 1, InetAddress.getByName("127.0.0.1"))) {
-                assertEquals(p1, s.getLocalPort());
-                break;
-            } catch (java.net.BindException e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-                Thread.onSpinWait();
-            }
-        }
-        Throwable missing = failure(pf.unexpose("127.0.0.1:" + p1, "tcp"));
-        assertEquals("proxy not found", missing.getMessage());
     }
 
     @Test
