@@ -17,9 +17,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * {@link PortForwards} bookkeeping with gvproxy's rules and error texts (spec 4.2, 5.6): forwards keyed by
- * {@code protocol/local} (exact string), remote validation per protocol, then an {@link Opener} that creates the
- * real listener. Runs on the network's event loop (not thread-safe).
+ * {@link PortForwards} bookkeeping with gvproxy's rules and error texts (spec 4.2, 5.6), the one port-forward
+ * registry: forwards keyed by {@code protocol/local} (exact string), duplicates refused
+ * ({@code proxy already running for tcp on 127.0.0.1:9090}), listing sorted as gvproxy's {@code /all}, remote
+ * validation per protocol, then an {@link Opener} that creates the real listener (the stack-forwarder's
+ * {@code PortForwarder}, which owns only live listeners, or an SSH tunnel). A refused operation (duplicate,
+ * {@code proxy not found}) fails with {@link IllegalStateException}, as a failed bind does. Runs on the
+ * network's event loop (not thread-safe).
  *
  * <p><b>Guests are untrusted</b> (DESIGN.md). Every forward remembers its {@link PortForwards.Origin}; for a
  * guest (the in-VM API) the registry:
@@ -113,6 +117,7 @@ public final class PortForwardRegistry implements PortForwards {
         return all(Origin.HOST);
     }
 
+    /** @return the forwards {@code viewer} may see, sorted by local then protocol (gvproxy's {@code /all}) */
     @Override
     public List<PortForward> all(Origin viewer) {
         List<PortForward> out = new ArrayList<>();
@@ -121,8 +126,12 @@ public final class PortForwardRegistry implements PortForwards {
                 out.add(e.forward());
             }
         }
+        out.sort(BY_LOCAL_THEN_PROTOCOL);
         return out;
     }
+
+    private static final java.util.Comparator<PortForward> BY_LOCAL_THEN_PROTOCOL =
+            java.util.Comparator.comparing(PortForward::local).thenComparing(PortForward::protocol);
 
     /** The forwards created by {@code origin} (state persistence keeps the API-created ones). */
     public List<PortForward> created(Origin origin) {
@@ -155,7 +164,7 @@ public final class PortForwardRegistry implements PortForwards {
         }
         String key = f.key();
         if (active.containsKey(key) || opening.containsKey(key)) {
-            return CompletableFuture.failedFuture(new GoNet.GoError(
+            return CompletableFuture.failedFuture(new IllegalStateException(
                     "proxy already running for " + f.protocol() + " on " + f.local()));
         }
         opening.put(key, new Reserved(f, origin));
@@ -180,8 +189,8 @@ public final class PortForwardRegistry implements PortForwards {
             }
             if (active.containsKey(listed.key())) { // port 0 bound a port some other key names literally
                 closeQuietly(handle);
-                done.completeExceptionally(new GoNet.GoError("proxy already running for " + f.protocol() + " on "
-                        + listed.local()));
+                done.completeExceptionally(new IllegalStateException("proxy already running for " + f.protocol()
+                        + " on " + listed.local()));
                 return;
             }
             active.put(listed.key(), new Entry(listed, handle, origin));
@@ -198,7 +207,7 @@ public final class PortForwardRegistry implements PortForwards {
         String key = protocol + "/" + local;
         Entry e = active.get(key);
         if (e == null) {
-            return CompletableFuture.failedFuture(new GoNet.GoError("proxy not found"));
+            return CompletableFuture.failedFuture(new IllegalStateException("proxy not found"));
         }
         if (origin == Origin.GUEST && e.origin() != Origin.GUEST) {
             guestForbidden.inc();

@@ -6,9 +6,9 @@ import java.util.concurrent.CompletionStage;
 /**
  * A {@link PortForwardRegistry.Opener} over the stack-forwarder's {@link PortForwarder}: {@code tcp},
  * {@code udp} (per-client flows, 90 s idle) and {@code unix} with a {@code tcp://IPv4:port} remote. The
- * registry keeps gvproxy's bookkeeping and error texts; the forwarder creates the listeners and relays
- * (through {@code TcpBridge}, with backpressure and half-close; a refused or unanswered guest closes the
- * client with EOF). The handle's {@code close()} unexposes the forward in the forwarder too.
+ * registry keeps gvproxy's bookkeeping (keys, duplicates, listing) and error texts; the forwarder owns only the
+ * live listeners and relays (through {@code TcpBridge}, with backpressure and half-close; a refused or
+ * unanswered guest closes the client with EOF). The handle's {@code close()} closes the forwarder's listener.
  *
  * <pre>{@code
  * PortForwarder pf = new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS);
@@ -37,16 +37,16 @@ public final class PortForwarderOpener implements PortForwardRegistry.Opener {
         if (sshTunnels != null && f.remote().startsWith("ssh-tunnel://")) {
             return sshTunnels.open(f);
         }
-        return forwarder.exposeBound(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
-                .thenApply(bound -> new PortForwardRegistry.Bound() {
+        return forwarder.open(new PortForwarder.Forward(f.local(), f.remote(), f.protocol()))
+                .thenApply(listener -> new PortForwardRegistry.Bound() {
                     @Override
                     public String boundLocal() {
-                        return bound.local();
+                        return listener.forward().local();
                     }
 
                     @Override
                     public void close() {
-                        forwarder.unexpose(bound.local(), bound.protocol());
+                        listener.close();
                     }
                 });
     }

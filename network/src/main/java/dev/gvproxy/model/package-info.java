@@ -4,10 +4,12 @@
  * shapes (JSON, {@code net} addresses and error texts).
  *
  * <h2>Theory of operation</h2>
- * {@link dev.gvproxy.model.PortForwardRegistry} is the one place a forward is keyed, checked and recorded, whoever
- * asks (YAML, command line, host API, in-VM API, SSH forwards, an embedder); it opens forwards through an
- * {@link dev.gvproxy.model.PortForwardRegistry.Opener} such as {@link dev.gvproxy.model.PortForwarderOpener} over
- * the network's forwarder. {@link dev.gvproxy.model.GoJson} and {@link dev.gvproxy.model.GoNet} reproduce Go's
+ * {@link dev.gvproxy.model.PortForwardRegistry} is the one place a forward is keyed, checked (duplicates, guest
+ * ownership and policy), recorded and listed, whoever asks (YAML, command line, host API, in-VM API, SSH
+ * forwards, an embedder); it opens forwards through an {@link dev.gvproxy.model.PortForwardRegistry.Opener} such
+ * as {@link dev.gvproxy.model.PortForwarderOpener} over the network's forwarder, which owns only the live
+ * listeners (no keys, no list). {@link dev.gvproxy.model.GoJson#string} is the project's one writer of JSON
+ * strings as Go escapes them. {@link dev.gvproxy.model.GoJson} and {@link dev.gvproxy.model.GoNet} reproduce Go's
  * {@code encoding/json} and {@code net} behaviour and error texts, because gvproxy's clients show those texts to
  * users.
  *

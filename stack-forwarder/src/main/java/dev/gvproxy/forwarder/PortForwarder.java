@@ -17,9 +17,9 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -28,8 +28,11 @@ import java.util.logging.Logger;
  * Host -> guest port forwards (spec 5.6: {@code expose}/{@code unexpose}, {@code stack.forwards}, the
  * default SSH forward).
  *
- * <p>A forward is keyed by {@code protocol + "/" + local}, the literal strings ({@code :9090} and
- * {@code 0.0.0.0:9090} are different forwards). Protocols:
+ * <p>This class owns the live host listeners and nothing else: {@link #open} validates a forward, binds its
+ * listener and returns a {@link Listener} handle; closing the handle stops it. Keying ({@code protocol/local},
+ * the literal strings), duplicate refusal, ownership and listing live in one place above it, the network
+ * module's {@code dev.gvproxy.model.PortForwardRegistry}, which also holds forwards no listener of this class
+ * serves (SSH tunnels). Protocols:
  * <ul>
  *   <li>{@code tcp}: a host listener; each accepted client gets a connection actively opened into the
  *       guest ({@link GuestStream}) and relayed with half-close ({@link TcpBridge});</li>
@@ -45,12 +48,12 @@ import java.util.logging.Logger;
  * <p><b>Errors.</b> The futures fail with {@link IllegalArgumentException} for a malformed request (the
  * HTTP API answers 400: e.g. an IPv6 literal or a host name as {@code remote}, which crash or fail
  * obscurely in gvproxy) and with {@link IllegalStateException} for a refused operation (500: the same
- * key already exposed, {@code proxy not found}, a busy host port with Go's message
+ * forwarder closed, a busy host port with Go's message
  * {@code listen tcp 127.0.0.1:9090: bind: address already in use}).
  *
- * <p><b>Threading.</b> Listeners and relays live on the network's event loop. {@link #expose},
- * {@link #unexpose} and {@link #close} may be called from any thread, including the loop
- * itself (the in-VM API runs there), and return futures; {@link #list} is safe from any thread.
+ * <p><b>Threading.</b> Listeners and relays live on the network's event loop. {@link #open},
+ * {@link Listener#close} and {@link #close} may be called from any thread, including the loop
+ * itself (the in-VM API runs there), and return futures.
  */
 public final class PortForwarder implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(PortForwarder.class.getName());
@@ -67,11 +70,6 @@ public final class PortForwarder implements AutoCloseable {
     public record Forward(String local, String remote, String protocol) {
         public Forward {
             protocol = protocol == null || protocol.isEmpty() ? "tcp" : protocol;
-        }
-
-        /** The registry key: protocol and the literal local string. */
-        public String key() {
-            return protocol + "/" + local;
         }
 
         /**
@@ -117,6 +115,39 @@ public final class PortForwarder implements AutoCloseable {
         }
     }
 
+    /**
+     * A live forward: the listener this forwarder owns until {@link #close} (or the forwarder's close).
+     */
+    public final class Listener {
+        private final Active active;
+
+        private Listener(Active active) {
+            this.active = active;
+        }
+
+        /** The forward as bound: a requested port 0 replaced by the port the listener got. */
+        public Forward forward() {
+            return active.bound();
+        }
+
+        /** Stops the listener (running TCP relays continue, UDP flows end); idempotent. */
+        public CompletableFuture<Void> close() {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            onLoop(done, () -> {
+                if (live.remove(active)) {
+                    active.close();
+                    LOG.info(() -> "unexposed " + active.bound().protocol() + " " + active.bound().local());
+                }
+                done.complete(null);
+            });
+            return done;
+        }
+
+        Active active() {
+            return active;
+        }
+    }
+
     /** One running forward. */
     interface Active {
         Forward forward();
@@ -141,10 +172,8 @@ public final class PortForwarder implements AutoCloseable {
     private final NetworkStack stack;
     private final EventLoop loop;
     private final Options options;
-    /** Running forwards by key, sorted for {@link #list}. Written on the loop only. */
-    private final ConcurrentSkipListMap<String, Active> forwards = new ConcurrentSkipListMap<>();
-    /** Keys whose listener is being bound (so a concurrent duplicate is refused). Loop only. */
-    private final java.util.HashSet<String> binding = new java.util.HashSet<>();
+    /** The live listeners, so {@link #close} can stop them. Written on the loop only. */
+    private final Set<Active> live = ConcurrentHashMap.newKeySet();
     private int nextUdpPort = EPHEMERAL_FIRST;
     private boolean closed;
 
@@ -172,21 +201,14 @@ public final class PortForwarder implements AutoCloseable {
     // ---- API ----------------------------------------------------------------------------------------
 
     /**
-     * Creates a forward. The future completes once the host listener is bound.
+     * Validates {@code f} and binds its host listener. A tcp/udp {@code local} with port 0 binds any free port;
+     * the listener's {@link Listener#forward} names it, e.g. {@code 127.0.0.1:0} as {@code 127.0.0.1:45678}.
      *
-     * @return fails with {@link IllegalArgumentException} (bad request) or {@link IllegalStateException}
-     *     (already exposed, bind failure)
+     * @return completes once the listener is bound; fails with {@link IllegalArgumentException} (bad request)
+     *     or {@link IllegalStateException} (bind failure, forwarder closed)
      */
-    public CompletableFuture<Void> expose(Forward f) {
-        return exposeBound(f).thenApply(b -> null);
-    }
-
-    /**
-     * As {@link #expose}, completing with the forward as listed: a tcp/udp {@code local} with port 0 binds any
-     * free port and is listed (and unexposed) with that port, e.g. {@code 127.0.0.1:0} as {@code 127.0.0.1:45678}.
-     */
-    public CompletableFuture<Forward> exposeBound(Forward f) {
-        CompletableFuture<Forward> result = new CompletableFuture<>();
+    public CompletableFuture<Listener> open(Forward f) {
+        CompletableFuture<Listener> result = new CompletableFuture<>();
         Forward spec;
         Runnable start;
         try {
@@ -219,33 +241,22 @@ public final class PortForwarder implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("port forwarder closed");
             }
-            String key = spec.key();
-            if (forwards.containsKey(key) || !binding.add(key)) {
-                throw new IllegalStateException("proxy already running for " + spec.protocol() + " on " + spec.local());
-            }
-            result.whenComplete((v, e) -> binding.remove(key));
             start.run();
         });
         return result;
     }
 
     /** Called by a forward on the loop once its listener is bound. */
-    void registered(Active a, CompletableFuture<Forward> result) {
+    void registered(Active a, CompletableFuture<Listener> result) {
         if (closed) {
             a.close();
             result.completeExceptionally(new IllegalStateException("port forwarder closed"));
             return;
         }
+        live.add(a);
         Forward listed = a.bound();
-        if (!listed.key().equals(a.forward().key()) && forwards.containsKey(listed.key())) {
-            a.close();
-            result.completeExceptionally(new IllegalStateException("proxy already running for " + listed.protocol()
-                    + " on " + listed.local()));
-            return;
-        }
-        forwards.put(listed.key(), a);
         LOG.info(() -> "exposed " + listed.protocol() + " " + listed.local() + " -> " + listed.remote());
-        result.complete(listed);
+        result.complete(new Listener(a));
     }
 
     /** {@code f} with the bound port in place of a requested port 0 (tcp/udp). */
@@ -256,38 +267,12 @@ public final class PortForwarder implements AutoCloseable {
         return f;
     }
 
-    /**
-     * Removes the forward with exactly this protocol and local string: its listener is closed; running TCP
-     * relays continue, UDP flows end.
-     *
-     * @param protocol null or empty means tcp
-     * @return fails with {@link IllegalStateException} {@code proxy not found}
-     */
-    public CompletableFuture<Void> unexpose(String local, String protocol) {
-        String key = new Forward(local, "", protocol).key();
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        onLoop(result, () -> {
-            Active a = forwards.remove(key);
-            if (a == null) {
-                throw new IllegalStateException("proxy not found");
-            }
-            a.close();
-            LOG.info(() -> "unexposed " + key);
-            result.complete(null);
-        });
-        return result;
-    }
-
-    /** The running forwards, sorted by local then protocol (as gvproxy's {@code /services/forwarder/all}). */
-    public List<Forward> list() {
+    /** The live listeners' forwards, in no particular order (tests; listing is the registry's). */
+    List<Forward> live() {
         List<Forward> out = new ArrayList<>();
-        for (Active a : forwards.values()) {
+        for (Active a : live) {
             out.add(a.bound());
         }
-        out.sort((a, b) -> {
-            int c = a.local().compareTo(b.local());
-            return c != 0 ? c : a.protocol().compareTo(b.protocol());
-        });
         return out;
     }
 
@@ -297,10 +282,10 @@ public final class PortForwarder implements AutoCloseable {
         CompletableFuture<Void> done = new CompletableFuture<>();
         onLoop(done, () -> {
             closed = true;
-            for (Active a : forwards.values()) {
+            for (Active a : live) {
                 a.close();
             }
-            forwards.clear();
+            live.clear();
             done.complete(null);
         });
         if (!loop.inEventLoop()) {
@@ -547,9 +532,5 @@ public final class PortForwarder implements AutoCloseable {
             throw new IllegalArgumentException("invalid remote addr " + remote + ": expected tcp://IPv4:port");
         }
         return parseRemote(authority);
-    }
-
-    Map<String, Active> forwardsForTest() {
-        return forwards;
     }
 }

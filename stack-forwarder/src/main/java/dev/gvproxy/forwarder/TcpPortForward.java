@@ -39,12 +39,12 @@ class TcpPortForward implements PortForwarder.Active {
 
     /** Binds {@code local} and registers the forward; runs on the loop. */
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
-            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
+            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Listener> result) {
         TcpPortForward f = new TcpPortForward(owner, forward, remote);
         f.bind(SocketTransport.get().serverSocketChannel(), local, "tcp", result, true);
     }
 
-    void bind(Class<? extends ServerChannel> type, SocketAddress local, String network, CompletableFuture<PortForwarder.Forward> result,
+    void bind(Class<? extends ServerChannel> type, SocketAddress local, String network, CompletableFuture<PortForwarder.Listener> result,
             boolean tcp) {
         ServerBootstrap b = new ServerBootstrap().group(owner.loop()).channel(type)
                 .childOption(ChannelOption.AUTO_READ, false)
@@ -114,7 +114,7 @@ class TcpPortForward implements PortForwarder.Active {
         int srcPort = owner.sourcePortFor(ch.remoteAddress(), srcIp);
         owner.openGuest(ch, remote.ip(), remote.port(), srcIp, srcPort, null).whenComplete((c, e) -> {
             if (e != null) {
-                LOG.log(Level.FINE, () -> forward.key() + ": " + e.getMessage());
+                LOG.log(Level.FINE, () -> forward.protocol() + "/" + forward.local() + ": " + e.getMessage());
             }
         });
     }

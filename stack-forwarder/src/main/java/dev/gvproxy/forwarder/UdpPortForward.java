@@ -74,7 +74,7 @@ final class UdpPortForward implements PortForwarder.Active {
     }
 
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
-            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Forward> result) {
+            PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Listener> result) {
         UdpPortForward f = new UdpPortForward(owner, forward, remote);
         Bootstrap b = new Bootstrap().group(owner.loop()).channelFactory(SocketTransport.get().datagramChannel())
                 .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,

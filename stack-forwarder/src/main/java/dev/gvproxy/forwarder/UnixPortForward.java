@@ -42,7 +42,7 @@ final class UnixPortForward extends TcpPortForward {
     }
 
     static void start(PortForwarder owner, PortForwarder.Forward forward, String path, PortForwarder.GuestAddress remote,
-            CompletableFuture<PortForwarder.Forward> result) {
+            CompletableFuture<PortForwarder.Listener> result) {
         Path p = Path.of(path);
         try {
             clearStale(p);

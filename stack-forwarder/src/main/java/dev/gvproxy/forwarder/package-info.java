@@ -85,8 +85,11 @@
  *
  * <p><b>Port forwards, host -> guest</b> ({@link dev.gvproxy.forwarder.PortForwarder},
  * {@code TcpPortForward}, {@code UdpPortForward}, {@code UnixPortForward}). The other
- * direction: a host listener is the host side, and the guest side is created by the gateway itself. A
- * forward is keyed by {@code protocol/local} with the literal {@code local} string, as in gvproxy. For
+ * direction: a host listener is the host side, and the guest side is created by the gateway itself. The
+ * forwarder owns only the live listeners ({@code open} returns a handle, closing it stops the listener);
+ * keying by {@code protocol/local} (the literal {@code local} string, as in gvproxy), duplicate refusal,
+ * ownership and listing are the network module's {@code PortForwardRegistry}, one place for every kind of
+ * forward (SSH tunnels too). For
  * {@code tcp} and {@code unix} (unix socket -> {@code tcp://IPv4:port}) every accepted client gets a
  * connection actively opened into the guest ({@code TcpLayer.connect}: SYN-SENT -> ESTABLISHED) from the
  * gateway IP and an ephemeral port (49152-65535, free for that guest ip:port), joined to the client by the
@@ -96,8 +99,8 @@
  * before it dials); a reset of an established connection is relayed as a reset. {@code udp}: one host
  * socket; each client address gets a gateway-side source port bound in the stack's UDP demux, so guest
  * replies to it go back to that client; idle 90 s closes a flow. Unexpose closes the listener only
- * (running TCP relays finish; UDP flows end). A tcp/udp {@code local} with port 0 binds a free port and is
- * keyed and listed with it. A unix forward replaces only a stale socket at its path (connect refused), never a
+ * (running TCP relays finish; UDP flows end). A tcp/udp {@code local} with port 0 binds a free port and the
+ * handle names it (the registry keys and lists it so). A unix forward replaces only a stale socket at its path (connect refused), never a
  * regular file, directory, symlink or live socket, and its socket is 0600 whatever the umask (bound under a
  * sibling name, chmod-ed, renamed into place). {@code /tunnel} hands an accepted host channel (the HTTP
  * client's, after {@code OK}) to the same guest-side machinery. Optionally the guest sees the real client

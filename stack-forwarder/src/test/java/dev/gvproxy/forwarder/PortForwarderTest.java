@@ -23,10 +23,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Port forward bookkeeping and validation on a real epoll loop, plus a UDP forward end to end against the
- * harness's in-memory guest port (TCP forwards are exercised with a namespace guest in integration-tests). The
- * tests that check the listing as gvproxy's JSON live in the network module ({@code PortForwarderListingTest}),
- * beside the one JSON writer.
+ * Port forward validation and listeners on a real epoll loop, plus a UDP forward end to end against the
+ * harness's in-memory guest port (TCP forwards are exercised with a namespace guest in integration-tests). Keying,
+ * duplicates and listing are the registry's: those tests live in the network module
+ * ({@code PortForwarderListingTest}), beside the registry and the one JSON writer.
  */
 class PortForwarderTest {
     LoopHarness h;
@@ -99,11 +99,11 @@ class PortForwarderTest {
     void busyHostPortFailsWithGoStyleMessage() throws Exception {
         try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             String local = "127.0.0.1:" + busy.getLocalPort();
-            Throwable t = failure(pf.expose(new PortForwarder.Forward(local, "192.168.127.2:22", "tcp")));
+            Throwable t = failure(pf.open(new PortForwarder.Forward(local, "192.168.127.2:22", "tcp")));
             assertInstanceOf(IllegalStateException.class, t);
             assertEquals("listen tcp " + local + ": bind: address already in use", t.getMessage());
         }
-        assertEquals(List.of(), pf.list());
+        assertEquals(List.of(), pf.live());
     }
 
     @Test
@@ -112,7 +112,8 @@ class PortForwarderTest {
         try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getByName("127.0.0.1"))) {
             port = probe.getLocalPort();
         }
-        pf.expose(new PortForwarder.Forward("127.0.0.1:" + port, "192.168.127.2:5353", "udp")).get(10, TimeUnit.SECONDS);
+        PortForwarder.Listener listener = pf.open(new PortForwarder.Forward("127.0.0.1:" + port, "192.168.127.2:5353",
+                "udp")).get(10, TimeUnit.SECONDS);
         // Let the stack learn the guest's MAC, as a real guest's traffic would.
         h.send(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x0806,
                 Frames.arp(1, Frames.GUEST_MAC, Frames.GUEST_IP, 0, Frames.GW_IP)));
@@ -141,7 +142,7 @@ class PortForwarderTest {
             assertEquals("answer", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.US_ASCII));
 
             // Idle expiry frees the gateway-side port.
-            UdpPortForward fwd = (UdpPortForward) pf.forwardsForTest().get("udp/127.0.0.1:" + port);
+            UdpPortForward fwd = (UdpPortForward) listener.active();
             assertEquals(1, (int) h.onLoop(fwd::flowCount));
             h.run(() -> fwd.sweep(h.stack.now() + TimeUnit.SECONDS.toNanos(91)));
             assertEquals(0, (int) h.onLoop(fwd::flowCount));
@@ -151,6 +152,6 @@ class PortForwarderTest {
                 client.receive(new DatagramPacket(new byte[100], 100));
             });
         }
-        pf.unexpose("127.0.0.1:" + port, "udp").get(10, TimeUnit.SECONDS);
+        listener.close().get(10, TimeUnit.SECONDS);
     }
 }

@@ -48,14 +48,14 @@ class UnixPortForwardTest {
     @Test
     void aRegularFileIsNeverReplaced() throws Exception {
         Path f = Files.writeString(dir.resolve("precious.txt"), "keep me");
-        Throwable t = PortForwarderTest.failure(pf.expose(unix(f)));
+        Throwable t = PortForwarderTest.failure(pf.open(unix(f)));
         assertTrue(t.getMessage().contains("not a socket"), t.getMessage());
         assertEquals("keep me", Files.readString(f));
         Path d = Files.createDirectory(dir.resolve("adir"));
-        PortForwarderTest.failure(pf.expose(unix(d)));
+        PortForwarderTest.failure(pf.open(unix(d)));
         assertTrue(Files.isDirectory(d));
         Path link = Files.createSymbolicLink(dir.resolve("link.sock"), f);
-        PortForwarderTest.failure(pf.expose(unix(link)));
+        PortForwarderTest.failure(pf.open(unix(link)));
         assertTrue(Files.isSymbolicLink(link));
     }
 
@@ -64,7 +64,7 @@ class UnixPortForwardTest {
         Path p = dir.resolve("live.sock");
         try (ServerSocketChannel live = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             live.bind(UnixDomainSocketAddress.of(p));
-            Throwable t = PortForwarderTest.failure(pf.expose(unix(p)));
+            Throwable t = PortForwarderTest.failure(pf.open(unix(p)));
             assertEquals("listen unix " + p + ": bind: address already in use", t.getMessage());
             // Still the original listener's socket.
             try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(p))) {
@@ -81,7 +81,7 @@ class UnixPortForwardTest {
         } // closed: the file stays, nobody accepts
         Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxrwxrwx"));
         assertTrue(Files.exists(p));
-        pf.expose(unix(p)).get(10, TimeUnit.SECONDS);
+        PortForwarder.Listener listener = pf.open(unix(p)).get(10, TimeUnit.SECONDS);
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(p)));
         try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(p))) {
             assertTrue(c.isConnected());
@@ -90,25 +90,27 @@ class UnixPortForwardTest {
         try (var files = Files.list(dir)) {
             assertEquals(1, files.count());
         }
-        pf.unexpose(p.toString(), "unix").get(10, TimeUnit.SECONDS);
+        listener.close().get(10, TimeUnit.SECONDS);
         assertFalse(Files.exists(p));
     }
 
     @Test
     void portZeroListsTheBoundPort() throws Exception {
-        PortForwarder.Forward tcp = pf.exposeBound(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:80", "tcp"))
-                .get(10, TimeUnit.SECONDS);
-        PortForwarder.Forward udp = pf.exposeBound(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:53", "udp"))
-                .get(10, TimeUnit.SECONDS);
+        PortForwarder.Listener tcpListener = pf.open(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:80",
+                "tcp")).get(10, TimeUnit.SECONDS);
+        PortForwarder.Listener udpListener = pf.open(new PortForwarder.Forward("127.0.0.1:0", "192.168.127.2:53",
+                "udp")).get(10, TimeUnit.SECONDS);
+        PortForwarder.Forward tcp = tcpListener.forward();
+        PortForwarder.Forward udp = udpListener.forward();
         int port = Integer.parseInt(tcp.local().substring("127.0.0.1:".length()));
         assertTrue(port > 0, tcp::toString);
         assertTrue(udp.local().matches("127\\.0\\.0\\.1:[1-9][0-9]*"), udp::toString);
-        assertTrue(pf.list().contains(tcp) && pf.list().contains(udp), pf.list()::toString);
+        assertTrue(pf.live().contains(tcp) && pf.live().contains(udp), pf.live()::toString);
         try (java.net.Socket s = new java.net.Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000); // something listens there
         }
-        pf.unexpose(tcp.local(), "tcp").get(10, TimeUnit.SECONDS);
-        pf.unexpose(udp.local(), "udp").get(10, TimeUnit.SECONDS);
-        assertEquals(0, pf.list().size());
+        tcpListener.close().get(10, TimeUnit.SECONDS);
+        udpListener.close().get(10, TimeUnit.SECONDS);
+        assertEquals(0, pf.live().size());
     }
 }

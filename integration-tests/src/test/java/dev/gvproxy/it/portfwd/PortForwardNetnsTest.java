@@ -64,6 +64,8 @@ class PortForwardNetnsTest {
 
     VirtualNetwork net;
     PortForwarder pf;
+    /** The one registry (keys, duplicates, listing) over {@link #pf}, as the API uses it. */
+    dev.gvproxy.model.PortForwardRegistry forwards;
     String guestIp;
 
     @AfterEach
@@ -86,6 +88,7 @@ class PortForwardNetnsTest {
         NetnsGuest g = guests.start(NetnsGuest.builder(url));
         guestIp = g.awaitAddress(Duration.ofSeconds(30));
         pf = guests.track(new PortForwarder(net.stack(), net.eventLoop(), options));
+        forwards = new dev.gvproxy.model.PortForwardRegistry(new dev.gvproxy.model.PortForwarderOpener(pf));
         return g;
     }
 
@@ -115,14 +118,30 @@ class PortForwardNetnsTest {
         return p;
     }
 
-    /** The forwarder's forwards as gvproxy's {@code /services/forwarder/all} writes them. */
+    /** Runs a registry operation on the loop, as the API does. */
+    <T> java.util.concurrent.CompletableFuture<T> onLoop(
+            java.util.function.Supplier<java.util.concurrent.CompletionStage<T>> op) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(op, net.eventLoop()).thenCompose(s -> s);
+    }
+
+    /** The registry's forwards. */
+    java.util.List<dev.gvproxy.model.PortForward> list() {
+        return onLoop(() -> java.util.concurrent.CompletableFuture.completedFuture(forwards.all())).join();
+    }
+
+    /** The forwards as gvproxy's {@code /services/forwarder/all} writes them. */
     String listJson() {
-        return dev.gvproxy.model.GoJson.forwards(pf.list().stream()
-                .map(f -> new dev.gvproxy.model.PortForward(f.local(), f.remote(), f.protocol())).toList());
+        return dev.gvproxy.model.GoJson.forwards(list());
     }
 
     void expose(String local, String remote, String protocol) throws Exception {
-        pf.expose(new PortForwarder.Forward(local, remote, protocol)).get(20, TimeUnit.SECONDS);
+        String proto = new PortForwarder.Forward(local, remote, protocol).protocol();
+        onLoop(() -> forwards.expose(new dev.gvproxy.model.PortForward(local, remote, proto),
+                dev.gvproxy.model.PortForwards.Origin.HOST)).get(20, TimeUnit.SECONDS);
+    }
+
+    void unexpose(String local, String protocol) throws Exception {
+        onLoop(() -> forwards.unexpose(protocol, local)).get(10, TimeUnit.SECONDS);
     }
 
     static Socket connect(int port) throws IOException {
@@ -245,7 +264,7 @@ class PortForwardNetnsTest {
                 assertEquals("from-b-" + i, udpExchange(b, port, "from-b-" + i));
             }
         }
-        pf.unexpose("127.0.0.1:" + port, "udp").get(10, TimeUnit.SECONDS);
+        unexpose("127.0.0.1:" + port, "udp");
         assertEquals("[]", listJson());
     }
 
@@ -254,8 +273,7 @@ class PortForwardNetnsTest {
         NetnsGuest g = guest();
         serve(g, "udp", 5353, "socat", "-T", "5", "UDP-RECVFROM:5353,fork,reuseaddr", "EXEC:cat");
         echoServer(g, 8080);
-        dev.gvproxy.model.PortForwardRegistry registry =
-                new dev.gvproxy.model.PortForwardRegistry(new dev.gvproxy.model.PortForwarderOpener(pf));
+        dev.gvproxy.model.PortForwardRegistry registry = forwards;
         int port = freePort();
         for (String proto : new String[] {"udp", "tcp"}) {
             String remote = guestIp + (proto.equals("udp") ? ":5353" : ":8080");
@@ -271,7 +289,7 @@ class PortForwardNetnsTest {
         }
         net.eventLoop().submit(() -> registry.unexpose("udp", "127.0.0.1:" + port).toCompletableFuture())
                 .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
-        NetnsGuest.await(Duration.ofSeconds(10), "udp forward gone", () -> pf.list().size() == 1, this::listJson);
+        NetnsGuest.await(Duration.ofSeconds(10), "udp forward gone", () -> list().size() == 1, this::listJson);
     }
 
     static String udpExchange(DatagramSocket s, int port, String msg) throws IOException {
@@ -301,7 +319,7 @@ class PortForwardNetnsTest {
             byte[] reply = Channels.newInputStream(ch).readAllBytes();
             assertEquals("over unix\n", new String(reply, StandardCharsets.UTF_8));
         }
-        pf.unexpose(sock.toString(), "unix").get(10, TimeUnit.SECONDS);
+        unexpose(sock.toString(), "unix");
         assertTrue(!Files.exists(sock), "socket file removed on unexpose");
     }
 
@@ -343,7 +361,7 @@ class PortForwardNetnsTest {
         try (Socket s = connect(port)) {
             s.getOutputStream().write("before\n".getBytes(StandardCharsets.UTF_8));
             assertEquals("before", readLine(s.getInputStream()));
-            pf.unexpose("127.0.0.1:" + port, "tcp").get(10, TimeUnit.SECONDS);
+            unexpose("127.0.0.1:" + port, "tcp");
             assertThrows(ConnectException.class, () -> connect(port).close());
             s.getOutputStream().write("after\n".getBytes(StandardCharsets.UTF_8));
             assertEquals("after", readLine(s.getInputStream()));
@@ -360,7 +378,7 @@ class PortForwardNetnsTest {
         guest();
         for (String remote : new String[] {"[fd00::2]:22", "guest.internal:22", "192.168.127.2", ":22"}) {
             ExecutionException e = assertThrows(ExecutionException.class,
-                    () -> pf.expose(new PortForwarder.Forward("127.0.0.1:0", remote, "tcp")).get(10, TimeUnit.SECONDS));
+                    () -> pf.open(new PortForwarder.Forward("127.0.0.1:0", remote, "tcp")).get(10, TimeUnit.SECONDS));
             assertTrue(e.getCause() instanceof IllegalArgumentException, () -> remote + ": " + e.getCause());
         }
         try (ServerSocket busy = new ServerSocket(0, 1, LOOPBACK)) {
@@ -420,7 +438,7 @@ class PortForwardNetnsTest {
         }
         PortForwarder plain = guests.track(new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS));
         int port2 = freePort();
-        plain.expose(new PortForwarder.Forward("127.0.0.1:" + port2, guestIp + ":8083", "tcp")).get(20, TimeUnit.SECONDS);
+        plain.open(new PortForwarder.Forward("127.0.0.1:" + port2, guestIp + ":8083", "tcp")).get(20, TimeUnit.SECONDS);
         try (Socket s = connect(port2)) {
             assertEquals("192.168.127.1\n", halfCloseExchange(s, ""), "by default the gateway");
         }
