@@ -91,7 +91,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
      * {@link io.netty.channel.ChannelInitializer} is).
      */
     public static Supplier<TcpConnection.Handler> acceptor(NetworkStack stack, EventLoop loop, ChannelHandler initializer) {
-        Counters.Counter dataAfterClose = stack.counters().counter("instack.dataAfterClose");
+        Counters.Counter dataAfterClose = stack.counters().counter("tcp.instack.dataAfterClose");
         return () -> {
             GuestStream stream = new GuestStream(stack, loop);
             StackChannel ch = new StackChannel(loop, initializer, dataAfterClose);

@@ -555,7 +555,7 @@ class StackChannelTest {
         await(g.fin, "server FIN");
         net.run(() -> g.send(1000, false));
         await(g.reset, "RST for data sent to a closed channel");
-        assertTrue(net.counters().counter("instack.dataAfterClose").get() >= 1);
+        assertTrue(net.counters().counter("tcp.instack.dataAfterClose").get() >= 1);
     }
 
     @Test

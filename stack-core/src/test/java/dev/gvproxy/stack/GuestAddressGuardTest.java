@@ -125,7 +125,7 @@ class GuestAddressGuardTest {
                 icmpEcho(8, 1, 1, new byte[8]))));
         h.send(ethernet(GW_MAC, ATTACKER, 0x0800, ipv4(GW_IP, HOST_IP, 6, 1, 0, 64, syn)));
         h.send(ethernet(GW_MAC, ATTACKER, 0x0800, ipv4(ip("192.168.127.255"), HOST_IP, 6, 1, 0, 64, syn)));
-        assertEquals(4, h.count("ip.spoofedSource"));
+        assertEquals(4, h.count("ipv4.spoofedSource"));
         assertEquals(1, h.count("ipv4.in.datagrams"), "only the victim's ping");
         assertTrue(victim.frames.isEmpty());
     }
@@ -133,7 +133,7 @@ class GuestAddressGuardTest {
     @Test
     void anAddressSomeoneElseHoldsIsNotAcceptedAsASource() {
         h.send(ethernet(GW_MAC, ATTACKER, 0x0800, ipv4(GUEST_IP, GW_IP, 1, 1, 0, 64, icmpEcho(8, 1, 1, new byte[8]))));
-        assertEquals(1, h.count("ip.spoofedSource"));
+        assertEquals(1, h.count("ipv4.spoofedSource"));
         assertEquals(-1, h.stack.arpCache().lookup(GUEST_IP, h.now), "the gateway learned the spoofed binding");
         h.send(ethernet(GW_MAC, ATTACKER, 0x0800,
                 ipv4(ATTACKER_IP, GW_IP, 1, 1, 0, 64, icmpEcho(8, 1, 1, new byte[8]))));
@@ -144,11 +144,11 @@ class GuestAddressGuardTest {
     void zeroSourceOnlyForDhcpClients() {
         h.send(ethernet(MacAddress.BROADCAST, ATTACKER, 0x0800,
                 ipv4(0, -1, 17, 1, 0, 64, udp(0, -1, 68, 67, new byte[300]))));
-        assertEquals(0, h.count("ip.spoofedSource"));
+        assertEquals(0, h.count("ipv4.spoofedSource"));
         h.send(ethernet(MacAddress.BROADCAST, ATTACKER, 0x0800,
                 ipv4(0, -1, 17, 1, 0, 64, udp(0, -1, 5353, 67, new byte[30]))));
         h.send(ethernet(GW_MAC, ATTACKER, 0x0800, ipv4(0, GW_IP, 1, 1, 0, 64, icmpEcho(8, 1, 1, new byte[8]))));
-        assertEquals(2, h.count("ip.spoofedSource"));
+        assertEquals(2, h.count("ipv4.spoofedSource"));
     }
 
     @Test
@@ -157,7 +157,7 @@ class GuestAddressGuardTest {
         byte[] ping = ethernet(GW_MAC, ATTACKER, 0x0800,
                 ipv4(ATTACKER_IP, GW_IP, 1, 1, 0, 64, icmpEcho(8, 1, 1, new byte[8])));
         t.h.send(ping);
-        assertEquals(1, t.h.count("ip.spoofedSource"));
+        assertEquals(1, t.h.count("ipv4.spoofedSource"));
         assertNull(t.h.poll());
         t.h.send(garp(ATTACKER, ATTACKER_IP));
         assertEquals(1, t.h.count("arp.spoofedSender"));
@@ -166,10 +166,10 @@ class GuestAddressGuardTest {
         assertNotNull(t.h.poll());
         t.h.send(ethernet(VICTIM, ATTACKER, 0x0800,
                 ipv4(ip("192.168.127.50"), VICTIM_IP, 1, 1, 0, 64, icmpEcho(8, 1, 1, new byte[8]))));
-        assertEquals(2, t.h.count("ip.spoofedSource"), "guest to guest is checked as well");
+        assertEquals(2, t.h.count("ipv4.spoofedSource"), "guest to guest is checked as well");
         assertTrue(t.victim.frames.isEmpty());
         t.h.stack.addressBindings().unbind(ATTACKER_IP, ATTACKER);
         t.h.send(ping.clone());
-        assertEquals(3, t.h.count("ip.spoofedSource"));
+        assertEquals(3, t.h.count("ipv4.spoofedSource"));
     }
 }

@@ -147,7 +147,7 @@ class DhcpPortBindingTest {
         h.out.clear();
         h.send(ClientMsg.renew(VICTIM, DOT3, GW_IP, GW_MAC)); // from .3, which is no longer its own
         assertEquals(DhcpMessageType.NAK, Reply.parse(h.out.pollLast()).type());
-        assertEquals(0, h.count("ip.spoofedSource"));
+        assertEquals(0, h.count("ipv4.spoofedSource"));
         assertNotEquals(VICTIM, h.stack.arpCache().lookup(DOT3, h.now), "the gateway learned the lost address");
     }
 }

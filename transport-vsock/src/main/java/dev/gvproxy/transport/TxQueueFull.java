@@ -5,7 +5,7 @@ import dev.gvproxy.stack.link.SwitchPort;
 
 /**
  * Frames dropped because a port's send queue was full ({@link ChannelPort#MAX_QUEUED_BYTES}): the network's
- * total {@code transport.txQueueFull} and one counter per switch port, {@code transport.txQueueFull.port<id>},
+ * total {@code transport.txQueueFull} and one counter per switch port, {@code transport.port<id>.txQueueFull},
  * so {@code /stats} shows which guest is not keeping up. A per-port counter exists only once its port dropped a
  * frame. Event-loop only.
  */
@@ -28,7 +28,7 @@ final class TxQueueFull {
         }
         if (p != port) {
             port = p;
-            perPort = counters.counter("transport.txQueueFull.port" + p.id());
+            perPort = counters.counter("transport.port" + p.id() + ".txQueueFull");
         }
         perPort.inc();
     }

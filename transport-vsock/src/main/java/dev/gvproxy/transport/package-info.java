@@ -85,7 +85,7 @@
  * truncated) and, when much smaller, copied into a right-sized one so a queued frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame and writes it as
  * two buffers, a 2- or 4-byte prefix from the channel's allocator and the frame itself; the channel releases
  * both after writing. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
- * (4 MiB) and are then dropped ({@code transport.txQueueFull}, and per port {@code transport.txQueueFull.port<id>},
+ * (4 MiB) and are then dropped ({@code transport.txQueueFull}, and per port {@code transport.port<id>.txQueueFull},
  * so {@code /stats} names the guest that does not keep up); {@code isWritable()} turns false above the 1 MiB
  * write-buffer high mark. The 4 MiB bound is the right kind of bound (Ethernet is lossy, a queue towards a VM
  * that stopped reading must not grow), and at about 2,800 full frames it is deep enough for bursts; what fills

@@ -232,7 +232,7 @@ class FramingTest {
         assertFalse(sw.isWritable(A), "the stack sees the backpressure through the switch");
         long dropped = counters.get("transport.txQueueFull");
         assertTrue(dropped > 100 && dropped < 200, "dropped " + dropped);
-        assertEquals(dropped, counters.get("transport.txQueueFull.port" + port.port().id()), "counted per port too");
+        assertEquals(dropped, counters.get("transport.port" + port.port().id() + ".txQueueFull"), "counted per port too");
         sw.flush();
         assertTrue(port.isWritable());
         assertEquals((200 - dropped) * (4 + big.length), outbound(ch).length);

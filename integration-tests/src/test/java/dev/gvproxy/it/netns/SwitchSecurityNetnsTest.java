@@ -229,7 +229,7 @@ class SwitchSecurityNetnsTest {
         victimWorks("during the spoofed SYN flood");
         finish(p);
         victimWorks("after the spoofed SYN flood");
-        awaitCounter("ip.spoofedSource", 2700);
+        awaitCounter("ipv4.spoofedSource", 2700);
         NetnsGuest.await(Duration.ofSeconds(5), "victim connects accepted",
                 () -> accepted.get() - before == victimConnects - connectsBefore, this::diagnostics);
         assertEquals(victimConnects - connectsBefore, accepted.get() - before, "host sockets opened by the flood");

@@ -16,7 +16,7 @@ import io.netty.buffer.ByteBuf;
  * VirtualSwitch.IngressFilter} that checks what a guest's frame claims above layer 2, before the frame reaches
  * the gateway or another guest. Source address validation at the edge, like BCP 38.
  *
- * <p><b>IPv4</b>: the source must be a host address of the subnet ({@code ip.spoofedSource} otherwise): not the
+ * <p><b>IPv4</b>: the source must be a host address of the subnet ({@code ipv4.spoofedSource} otherwise): not the
  * gateway's addresses (gateway IP, host alias, other virtual IPs), not the network or broadcast address, and
  * not an address {@link AddressBindings} gives to another MAC. {@code 0.0.0.0}, and a subnet address the
  * guest does not hold, are allowed only for a DHCP client (UDP 68 to 67). In strict mode the source must be the address bound to the frame's MAC. Datagrams
@@ -52,7 +52,7 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
         this.config = config;
         this.bindings = bindings;
         this.strict = config.portSecurity().strictSource();
-        this.spoofedSource = counters.counter("ip.spoofedSource");
+        this.spoofedSource = counters.counter("ipv4.spoofedSource");
         this.spoofedSender = counters.counter("arp.spoofedSender");
         this.senderMacMismatch = counters.counter("arp.senderMacMismatch");
     }

@@ -35,7 +35,7 @@ public final class EthernetFrame {
 
     /** Why a frame was rejected. */
     public enum Error {
-        TRUNCATED("ethernet.truncated");
+        TRUNCATED("eth.truncated");
 
         private final String counter;
 
