@@ -39,6 +39,7 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
             ? Long.signum(a.due() - b.due()) : Long.compare(a.order(), b.order()));
     private long order;
     private boolean timerArmed;
+    private long armedDue;
     private boolean closed;
 
     private long frames;
@@ -112,12 +113,18 @@ public final class LinkImpairment implements VirtualSwitch.GatewayEgress {
     }
 
     private void armTimer() {
-        if (timerArmed || held.isEmpty()) {
+        if (held.isEmpty()) {
+            return;
+        }
+        long due = held.peek().due();
+        // With jitter a new frame may be due before the armed timer: arm an earlier one too (a late timer that
+        // finds nothing due just re-arms), so no frame waits longer than its own delay.
+        if (timerArmed && due - armedDue >= 0) {
             return;
         }
         timerArmed = true;
-        long delay = Math.max(0, held.peek().due() - clock.getAsLong());
-        scheduler.schedule(this::release, delay);
+        armedDue = due;
+        scheduler.schedule(this::release, Math.max(0, due - clock.getAsLong()));
     }
 
     /** Sends every held frame that is due; re-arms for the next. */
