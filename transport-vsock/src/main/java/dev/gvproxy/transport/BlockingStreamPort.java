@@ -158,7 +158,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     f.release();
                 }
             }
-            sw.flush();
+            sw.readComplete();
         } finally {
             inFlight.release();
         }

@@ -121,7 +121,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        sw.flush();
+        sw.readComplete();
         ctx.fireChannelReadComplete();
     }
 

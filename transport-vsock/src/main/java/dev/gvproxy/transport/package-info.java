@@ -75,9 +75,12 @@
  * writes, and frames cross to the loop with {@code loop.execute} in read-sized batches (bounded in number).
  *
  * <h2>Flush per read batch</h2>
- * {@link dev.gvproxy.transport.ChannelPort} hands each decoded frame to {@code VirtualSwitch.deliver} and calls
- * {@code VirtualSwitch.flush()} on {@code channelReadComplete}: all frames switched because of one socket read
- * are written to their destination channels and flushed once, so a burst costs one {@code writev} per port.
+ * {@link dev.gvproxy.transport.ChannelPort} hands each decoded frame to {@code VirtualSwitch.deliver}; transports
+ * never flush. The network's driver flushes the switch once at the end of the event-loop task (issue 10: one
+ * flush and deadline driver per network), so all frames switched because of one socket read, and everything
+ * else the same task wrote, leave in one flush per port: a burst costs one {@code writev} per port. The
+ * transports mark the end of a read batch with {@code VirtualSwitch.readComplete()}, which flushes only when no
+ * driver is installed (their unit tests).
  *
  * <h2>Buffer ownership</h2>
  * Decoded frames are retained slices of the read buffer (no copy) and are <b>taken</b> by
