@@ -89,6 +89,21 @@ public final class NetworkStack implements LinkEndpoint {
         ipv4.setHandler(Ipv4Packet.PROTO_ICMP, icmp);
         ipv4.setHandler(Ipv4Packet.PROTO_UDP, udp);
         this.tcp = new TcpLayer(tcpConfig, ipOutput, alloc, counters, issGenerator);
+        // Guest-port backpressure: a connection's sender pauses while its guest's switch port is full, and the
+        // switch wakes it when the transport drains.
+        tcp.setLinks(new TcpLayer.Links() {
+            @Override
+            public dev.gvproxy.stack.link.SwitchPort byMac(long mac) {
+                return sw.portOf(mac);
+            }
+
+            @Override
+            public dev.gvproxy.stack.link.SwitchPort byIp(int ip, long now) {
+                long mac = arpCache.lookup(ip, now);
+                return mac < 0 ? null : sw.portOf(mac);
+            }
+        });
+        sw.setWritableListener(port -> tcp.linkWritable(port, nanoClock.getAsLong()));
         ipv4.setHandler(Ipv4Packet.PROTO_TCP, tcp);
         this.unknownEtherType = counters.counter("eth.unknownEtherType");
         this.ipv6 = counters.counter("eth.ipv6");

@@ -175,8 +175,12 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
                 return;
             }
             pending.poll();
+            boolean wasFull = pendingBytes >= HIGH_WATER;
             pendingBytes -= f.readableBytes();
             f.release();
+            if (wasFull && pendingBytes < HIGH_WATER && port != null) {
+                sw.portWritable(port); // TCP senders paused on this port resume
+            }
             if (n == -SeqPacket.EMSGSIZE) {
                 txTooBig.inc(); // larger than the peer's socket can take: drop this frame only
             } else if (n < 0) {

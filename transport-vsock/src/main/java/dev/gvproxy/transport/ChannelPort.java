@@ -97,6 +97,15 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
         }
     }
 
+    /** Below the write buffer's low mark again: TCP senders paused on this port resume. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && port != null) {
+            sw.portWritable(port);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         sw.readComplete();

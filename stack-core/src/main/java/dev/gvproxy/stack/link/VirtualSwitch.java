@@ -123,6 +123,7 @@ public final class VirtualSwitch {
     private boolean gatewayDirty;
     /** The network's driver, told once per batch that something waits for {@link #flush}; null: none. */
     private Runnable flushRequest;
+    private WritableListener writableListener;
     private boolean flushRequested;
     private int nextId;
 
@@ -245,6 +246,7 @@ public final class VirtualSwitch {
             leaveDormant(p.dormant[0], p);
         }
         dirty.remove(p);
+        portWritable(p); // nobody may wait for a port that is gone
     }
 
     /**
@@ -386,6 +388,29 @@ public final class VirtualSwitch {
         if (!flushRequested && flushRequest != null) {
             flushRequested = true;
             flushRequest.run();
+        }
+    }
+
+    /** Told when a port can take frames again; the stack wakes the TCP senders paused on it. */
+    @FunctionalInterface
+    public interface WritableListener {
+        void writable(SwitchPort port);
+    }
+
+    /** Sets the one {@link WritableListener} (the gateway stack). */
+    public void setWritableListener(WritableListener listener) {
+        this.writableListener = listener;
+    }
+
+    /**
+     * A transport's word that {@code port} can take frames again (its queue drained below the low mark, e.g.
+     * Netty's {@code channelWritabilityChanged}). Event loop only. Senders that paused because
+     * {@link SwitchPort#isWritable()} was false resume.
+     */
+    public void portWritable(SwitchPort port) {
+        WritableListener l = writableListener;
+        if (l != null) {
+            l.writable(port);
         }
     }
 
