@@ -92,9 +92,11 @@
  * so {@code /stats} names the guest that does not keep up); {@code isWritable()} turns false above the 1 MiB
  * write-buffer high mark. The 4 MiB bound is the right kind of bound (Ethernet is lossy, a queue towards a VM
  * that stopped reading must not grow), and at about 2,800 full frames it is deep enough for bursts; what fills
- * it in practice is the gateway's TCP sending whole guest windows at once, since the TCP bridge does not yet
- * pace its host reads on the port's {@code isWritable()} (issue 9: 90,066 drops in a soak, UDP DNS replies
- * among them). Pacing TCP on the port, not a deeper queue, is the fix.
+ * it in practice was the gateway's TCP sending whole guest windows at once (issue 9: 90,066 drops in a soak, UDP
+ * DNS replies among them). The TCP sender now paces on the port instead (issue 10): it sends no new segment while
+ * {@code isWritable()} is false, and every transport reports the drain with {@code VirtualSwitch.portWritable}
+ * (Netty's {@code channelWritabilityChanged} for stream and datagram channels, the BESS and stdio queues'
+ * own low marks), which wakes the paused senders.
  *
  * <h2>Lifecycle and differences from gvproxy</h2>
  * A port attaches when its connection becomes active (for {@code /connect}: when the request is seen) and
