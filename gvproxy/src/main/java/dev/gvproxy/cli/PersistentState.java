@@ -9,11 +9,11 @@ import dev.gvproxy.model.PortForwards;
 import dev.gvproxy.api.StateStore;
 import dev.gvproxy.dhcp.LeasePool;
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.MacAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -32,7 +32,8 @@ final class PersistentState implements AutoCloseable {
     private final PortForwardRegistry forwards;
     private final List<DnsZone> dnsAdds = new ArrayList<>();
     private final Counters.Counter dnsAddsNotSaved;
-    private ScheduledFuture<?> periodic;
+    /** When the leases are saved next (monotonic nanoseconds): one of the network's deadlines. */
+    private long nextSave = Long.MAX_VALUE;
 
     PersistentState(StateStore store, VirtualNetwork net, PortForwardRegistry forwards) {
         this.store = store;
@@ -108,12 +109,31 @@ final class PersistentState implements AutoCloseable {
         }
     }
 
-    /** Starts saving after every forward change and every {@link #PERIOD_SECONDS} s (leases). */
+    /**
+     * Starts saving after every forward change and every {@link #PERIOD_SECONDS} s (leases), the latter on the
+     * network's one timer (a deadline source of its stack).
+     */
     void start() {
-        net.eventLoop().submit(() -> forwards.onChange(r -> save())).syncUninterruptibly();
-        periodic = net.eventLoop().scheduleAtFixedRate(this::save, PERIOD_SECONDS, PERIOD_SECONDS, TimeUnit.SECONDS);
-        net.eventLoop().submit(this::save).syncUninterruptibly();
+        net.eventLoop().submit(() -> {
+            forwards.onChange(r -> save());
+            nextSave = net.stack().now() + TimeUnit.SECONDS.toNanos(PERIOD_SECONDS);
+            net.stack().addDeadlineSource(periodic);
+            save();
+        }).syncUninterruptibly();
     }
+
+    private final DeadlineSource periodic = new DeadlineSource() {
+        @Override
+        public long nextDeadline() {
+            return nextSave;
+        }
+
+        @Override
+        public void poll(long now) {
+            nextSave = now + TimeUnit.SECONDS.toNanos(PERIOD_SECONDS);
+            save();
+        }
+    };
 
     /** Loop only. */
     void save() {
@@ -135,11 +155,9 @@ final class PersistentState implements AutoCloseable {
     /** A last save (before the forwards close), then waits for the writer. */
     @Override
     public void close() {
-        if (periodic != null) {
-            periodic.cancel(false);
-        }
         try {
             net.eventLoop().submit(() -> {
+                net.stack().removeDeadlineSource(periodic);
                 forwards.onChange(null);
                 save();
             }).get(10, TimeUnit.SECONDS);

@@ -54,7 +54,6 @@ import java.util.logging.Logger;
  */
 public final class VirtualNetwork implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VirtualNetwork.class.getName());
-    static final long TICK_MILLIS = 50;
 
     private final StackConfig config;
     private final EventLoopGroup group;
@@ -63,7 +62,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final VirtualSwitch sw;
     private final NetworkStack stack;
     private final PcapWriter pcap;
-    private final ScheduledFuture<?> ticker;
+    private final NetworkDriver driver;
     private final DhcpServer dhcp;
     private final DnsServer dns;
     private final UdpForwarder udpForwarder;
@@ -72,8 +71,6 @@ public final class VirtualNetwork implements AutoCloseable {
     private final PortForwarder portForwarder;
     private final GuestFlows guestFlows;
     private final long dnsTcpIdleNanos;
-    private long wakeAt = Long.MAX_VALUE;
-    private ScheduledFuture<?> wakeTask;
     private final NetworkContext transportContext;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
@@ -97,9 +94,11 @@ public final class VirtualNetwork implements AutoCloseable {
             sw.setTap(tap);
         }
         this.transportContext = new NetworkContext(null, loop, sw, counters);
-        stack.setWakeup(this::requestWakeup);
+        this.driver = new NetworkDriver(loop, sw, stack, System::nanoTime, pcap);
         stack.tcp().setMemoryLimit(b.tcpMemory);
         this.guestFlows = GuestFlows.install(sw, counters, stack::now, b.guestLimits);
+        stack.addDeadlineSource(guestFlows); // guests that left: their flows are aborted after the grace period
+        guestFlows.setWakeup(stack::wakeup);
         this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
         this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
                 : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
@@ -121,58 +120,11 @@ public final class VirtualNetwork implements AutoCloseable {
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
-        this.ticker = loop.scheduleAtFixedRate(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private static long epochNanos() {
         Instant i = Instant.now();
         return i.getEpochSecond() * 1_000_000_000L + i.getNano();
-    }
-
-    private void tick() {
-        long now = System.nanoTime();
-        if (stack.nextDeadline() <= now) {
-            stack.poll(now);
-        }
-        if (dhcp != null && now - dhcp.nextDeadline() >= 0) {
-            dhcp.poll(now);
-        }
-        if (now - guestFlows.nextDeadline() >= 0) {
-            guestFlows.poll(now); // guests that left: abort their flows once the grace period is over
-        }
-        sw.flush();
-        if (pcap != null) {
-            pcap.flush();
-        }
-        long next = stack.nextDeadline();
-        if (next != Long.MAX_VALUE) {
-            requestWakeup(next);
-        }
-    }
-
-    /** Schedules a run of the stack's timers at {@code deadline} (nanoTime) unless one is due earlier. */
-    private void requestWakeup(long deadline) {
-        if (deadline >= wakeAt) {
-            return;
-        }
-        wakeAt = deadline;
-        if (wakeTask != null) {
-            wakeTask.cancel(false);
-        }
-        long delay = Math.max(0, deadline - System.nanoTime());
-        wakeTask = loop.schedule(this::wake, delay, TimeUnit.NANOSECONDS);
-    }
-
-    private void wake() {
-        wakeAt = Long.MAX_VALUE;
-        wakeTask = null;
-        long now = System.nanoTime();
-        stack.poll(now);
-        sw.flush();
-        long next = stack.nextDeadline();
-        if (next != Long.MAX_VALUE) {
-            requestWakeup(next);
-        }
     }
 
     /** DNS over TCP on gateway:53: each guest connection's {@link GuestStream} feeds a {@link DnsTcpSession}. */
@@ -430,7 +382,6 @@ public final class VirtualNetwork implements AutoCloseable {
             return;
         }
         closed = true;
-        ticker.cancel(false);
         for (Listener l : listeners) {
             try {
                 l.close();
@@ -440,9 +391,7 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         try {
             run(() -> {
-                if (wakeTask != null) {
-                    wakeTask.cancel(false);
-                }
+                driver.close();
                 portForwarder.close();
                 udpForwarder.close();
                 if (icmpForwarder != null) {

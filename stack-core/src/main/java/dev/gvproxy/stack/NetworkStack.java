@@ -30,8 +30,10 @@ import java.util.function.LongSupplier;
  * forwarder) and TCP (the forwarder's connection table).
  *
  * <p>Deterministic frame-in/frame-out: no sockets, no threads. Time comes from the injected
- * {@code nanoClock} (monotonic nanoseconds) when a frame arrives, or as the argument of {@link #poll}; the
- * owner calls {@link #poll} at {@link #nextDeadline()} and then flushes the switch.
+ * {@code nanoClock} (monotonic nanoseconds) when a frame arrives, or as the argument of {@link #poll}. The
+ * stack's owner (the network's driver) keeps one timer at {@link #nextDeadline()}, which gathers the stack's own
+ * timers and every registered {@link DeadlineSource}, calls {@link #poll} when it fires, and re-arms it when
+ * {@link #setWakeup told} of an earlier deadline.
  */
 public final class NetworkStack implements LinkEndpoint {
     private final StackConfig config;
@@ -49,6 +51,8 @@ public final class NetworkStack implements LinkEndpoint {
     private final AddressBindings bindings = new AddressBindings();
     private final Counters.Counter unknownEtherType;
     private final Counters.Counter ipv6;
+    private DeadlineSource[] sources = new DeadlineSource[0];
+    private LongConsumer wakeup = d -> { };
 
     public NetworkStack(StackConfig config, VirtualSwitch sw, Counters counters, ByteBufAllocator alloc,
             LongSupplier nanoClock) {
@@ -85,6 +89,21 @@ public final class NetworkStack implements LinkEndpoint {
         ipv4.setHandler(Ipv4Packet.PROTO_ICMP, icmp);
         ipv4.setHandler(Ipv4Packet.PROTO_UDP, udp);
         this.tcp = new TcpLayer(tcpConfig, ipOutput, alloc, counters, issGenerator);
+        // Guest-port backpressure: a connection's sender pauses while its guest's switch port is full, and the
+        // switch wakes it when the transport drains.
+        tcp.setLinks(new TcpLayer.Links() {
+            @Override
+            public dev.gvproxy.stack.link.SwitchPort byMac(long mac) {
+                return sw.portOf(mac);
+            }
+
+            @Override
+            public dev.gvproxy.stack.link.SwitchPort byIp(int ip, long now) {
+                long mac = arpCache.lookup(ip, now);
+                return mac < 0 ? null : sw.portOf(mac);
+            }
+        });
+        sw.setWritableListener(port -> tcp.linkWritable(port, nanoClock.getAsLong()));
         ipv4.setHandler(Ipv4Packet.PROTO_TCP, tcp);
         this.unknownEtherType = counters.counter("eth.unknownEtherType");
         this.ipv6 = counters.counter("eth.ipv6");
@@ -141,17 +160,61 @@ public final class NetworkStack implements LinkEndpoint {
         // Output goes straight to the switch, which flushes the ports it wrote.
     }
 
-    /** Runs timers due at {@code now}: TCP timers, fragment, ARP and switch MAC expiry. */
+    /**
+     * Runs timers due at {@code now}: TCP timers, fragment, ARP and switch MAC expiry, then every registered
+     * {@link DeadlineSource} that is due.
+     */
     public void poll(long now) {
         sw.expire(now);
         tcp.poll(now);
         reassembler.expire(now);
         arpCache.expire(now);
+        for (DeadlineSource s : sources) { // a snapshot: a source may unregister itself (or another) while polled
+            if (s.nextDeadline() - now <= 0) {
+                s.poll(now);
+            }
+        }
     }
 
     /** Told (with a deadline) whenever a timer earlier than every queued one appears, to reschedule the loop. */
     public void setWakeup(LongConsumer wakeup) {
+        this.wakeup = wakeup;
         tcp.setWakeup(wakeup);
+    }
+
+    /**
+     * Adds a source of deadlines to the ones {@link #nextDeadline()} gathers and {@link #poll} serves. Event loop
+     * (or before the network carries traffic).
+     */
+    public void addDeadlineSource(DeadlineSource source) {
+        DeadlineSource[] a = java.util.Arrays.copyOf(sources, sources.length + 1);
+        a[sources.length] = source;
+        sources = a;
+        wakeup(source.nextDeadline());
+    }
+
+    /** Removes a source added with {@link #addDeadlineSource}; unknown sources are ignored. Event loop. */
+    public void removeDeadlineSource(DeadlineSource source) {
+        DeadlineSource[] a = sources;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] == source) {
+                DeadlineSource[] b = new DeadlineSource[a.length - 1];
+                System.arraycopy(a, 0, b, 0, i);
+                System.arraycopy(a, i + 1, b, i, a.length - i - 1);
+                sources = b;
+                return;
+            }
+        }
+    }
+
+    /**
+     * A deadline source's word that it now has work at {@code deadline} (monotonic nanoseconds), earlier than
+     * before: the owner re-arms its timer if that is earlier than the armed one. {@code Long.MAX_VALUE} is ignored.
+     */
+    public void wakeup(long deadline) {
+        if (deadline != Long.MAX_VALUE) {
+            wakeup.accept(deadline);
+        }
     }
 
     public TcpLayer tcp() {
@@ -163,6 +226,9 @@ public final class NetworkStack implements LinkEndpoint {
         long d = Math.min(Math.min(reassembler.nextDeadline(), tcp.nextDeadline()), sw.nextDeadline());
         if (arpCache.hasPending()) {
             d = Math.min(d, nanoClock.getAsLong() + 1_000_000_000L);
+        }
+        for (DeadlineSource s : sources) {
+            d = Math.min(d, s.nextDeadline());
         }
         return d;
     }

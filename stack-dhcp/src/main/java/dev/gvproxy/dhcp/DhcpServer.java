@@ -1,6 +1,7 @@
 package dev.gvproxy.dhcp;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.SwitchPort;
@@ -27,7 +28,7 @@ import java.util.logging.Logger;
  *
  * <p>Runs on the network's event loop only, including {@link #leases()}, {@link #poll} and {@link #close}.
  */
-public final class DhcpServer implements UdpHandler {
+public final class DhcpServer implements UdpHandler, DeadlineSource {
     private static final Logger LOG = Logger.getLogger(DhcpServer.class.getName());
 
     public static final int SERVER_PORT = 67;
@@ -134,12 +135,13 @@ public final class DhcpServer implements UdpHandler {
     }
 
     /**
-     * Creates a server and binds it to UDP port 67 on any address of {@code stack}. Call on the network's event
-     * loop.
+     * Creates a server, binds it to UDP port 67 on any address of {@code stack} and makes its lease, offer and
+     * quarantine expiry one of the stack's deadline sources. Call on the network's event loop.
      */
     public static DhcpServer install(NetworkStack stack, DhcpConfig cfg) {
         DhcpServer s = new DhcpServer(stack, cfg);
         stack.udp().bind(0, SERVER_PORT, s);
+        stack.addDeadlineSource(s);
         return s;
     }
 
@@ -157,11 +159,13 @@ public final class DhcpServer implements UdpHandler {
     }
 
     /** Expires offers, leases and quarantines due at {@code now}. */
+    @Override
     public void poll(long now) {
         pool.expire(now);
     }
 
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
+    @Override
     public long nextDeadline() {
         return pool.nextDeadline();
     }

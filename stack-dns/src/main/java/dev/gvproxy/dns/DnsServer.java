@@ -181,7 +181,6 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             return;
         }
         CompletableFuture<byte[]> f = answer(ByteBufUtil.getBytes(payload), false, d.srcIp()).toCompletableFuture();
-        boolean synchronous = f.isDone();
         f.thenAccept(resp -> {
             if (resp == null) {
                 return;
@@ -190,11 +189,8 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
                 closedDrop.inc();
                 return;
             }
+            // An answer that comes later (forwarded upstream) is flushed by the network's driver like any output.
             stack.udp().send(d.dstIp(), d.dstPort(), d.srcIp(), d.srcPort(), Unpooled.wrappedBuffer(resp), stack.now());
-            if (!synchronous) {
-                // Outside a read batch nobody else flushes the switch.
-                stack.virtualSwitch().flush();
-            }
         });
     }
 

@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.MacAddress;
@@ -10,6 +11,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -36,7 +38,7 @@ import java.util.logging.Logger;
  *
  * <p>Time is injected: {@link #poll} runs due aborts, {@link #nextDeadline} says when. Event-loop only.
  */
-public final class GuestFlows implements VirtualSwitch.MacListener {
+public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSource {
     private static final Logger LOG = Logger.getLogger(GuestFlows.class.getName());
 
     /** What a flow holds on the host. */
@@ -168,6 +170,7 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
 
     private final VirtualSwitch sw;
     private final LongSupplier clock;
+    private LongConsumer wakeup = d -> { };
     private final Limits limits;
     private final HashMap<Object, Usage> usage = new HashMap<>();
     private final HashMap<Long, LinkedHashSet<Flow>> byMac = new HashMap<>();
@@ -204,6 +207,14 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
         GuestFlows g = new GuestFlows(sw, counters, clock, limits);
         sw.addListener(g);
         return g;
+    }
+
+    /**
+     * Where to tell a deadline that appeared outside frame processing (a guest left): the stack's
+     * {@link dev.gvproxy.stack.NetworkStack#wakeup}. Until set, nobody is told (tests poll by hand).
+     */
+    public void setWakeup(LongConsumer wakeup) {
+        this.wakeup = wakeup;
     }
 
     public Limits limits() {
@@ -367,7 +378,9 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     @Override
     public void closed(long mac, SwitchPort port) {
         if (byMac.containsKey(mac)) {
-            leaving.put(mac, clock.getAsLong() + limits.graceNanos());
+            long due = clock.getAsLong() + limits.graceNanos();
+            leaving.put(mac, due);
+            wakeup.accept(due); // a port detach writes no frame: tell the network's timer
         }
     }
 
@@ -397,6 +410,7 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     }
 
     /** Aborts the flows of MACs whose grace period ended at {@code now}. */
+    @Override
     public void poll(long now) {
         if (leaving.isEmpty()) {
             return;
@@ -441,6 +455,7 @@ public final class GuestFlows implements VirtualSwitch.MacListener {
     }
 
     /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
+    @Override
     public long nextDeadline() {
         long d = Long.MAX_VALUE;
         for (long t : leaving.values()) {

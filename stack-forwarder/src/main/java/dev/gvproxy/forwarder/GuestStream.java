@@ -37,7 +37,6 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
     private boolean earlyFin;
     private boolean closed;
     private boolean isEstablished;
-    private boolean flushScheduled;
     private ScheduledFuture<?> dialTimer;
 
     /** A stream for a connection the guest opens: pass it to {@link TcpLayer#accept}. */
@@ -67,7 +66,6 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
         }
         GuestStream s = new GuestStream(stack, loop);
         s.conn = tcp.connect(srcIp, srcPort, guestIp, guestPort, s, stack.now());
-        stack.virtualSwitch().flush();
         if (!s.established.isDone() && !s.closed) {
             s.dialTimer = loop.schedule(s::dialTimeout, dialTimeoutMillis, TimeUnit.MILLISECONDS);
         }
@@ -93,7 +91,6 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
             established.completeExceptionally(new SocketTimeoutException("dial timeout: no answer from "
                     + Ipv4Address.format(conn.remoteIp()) + ":" + conn.remotePort()));
             conn.abort(stack.now()); // onClosed follows
-            stack.virtualSwitch().flush();
         }
     }
 
@@ -214,21 +211,13 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
             data.release();
             return;
         }
-        conn.send(data, stack.now());
-        if (!flushScheduled) {
-            flushScheduled = true;
-            loop.execute(() -> {
-                flushScheduled = false;
-                stack.virtualSwitch().flush();
-            });
-        }
+        conn.send(data, stack.now()); // the network's driver flushes once at the end of the loop task
     }
 
     @Override
     public void shutdownOutput() {
         if (conn != null && !closed) {
             conn.shutdownOutput(stack.now());
-            stack.virtualSwitch().flush();
         }
     }
 
@@ -236,7 +225,6 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
     public void consumed(int n) {
         if (conn != null && !closed) {
             conn.consumed(n, stack.now());
-            stack.virtualSwitch().flush();
         }
     }
 
@@ -244,7 +232,6 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
     public void abort() {
         if (conn != null && !closed) {
             conn.abort(stack.now());
-            stack.virtualSwitch().flush();
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.TransportHandler;
@@ -16,7 +17,6 @@ import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -52,14 +52,13 @@ import java.util.logging.Logger;
  * {@code net.ipv4.ping_group_range}; when it refuses ({@code EACCES}) one warning says how to allow them,
  * and every refused echo is counted ({@code icmp.fwd.pingForbidden}); nothing is answered, as in gvproxy.
  *
- * <p>Time: activity stamps come from the injected clock; {@link #poll(long)} expires idle flows and
- * {@link #install} calls it once a second from the loop's scheduler.
+ * <p>Time: activity stamps come from the injected clock; {@link #poll(long)} expires idle flows, run by the
+ * network's one timer: {@link #install} registers the forwarder as one of the stack's {@link DeadlineSource}s.
  */
-public final class IcmpForwarder implements TransportHandler, AutoCloseable {
+public final class IcmpForwarder implements TransportHandler, DeadlineSource, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(IcmpForwarder.class.getName());
     /** Largest ICMP message in an IPv4 datagram (65535 - 20). */
     static final int MAX_MESSAGE = 65515;
-    private static final long SWEEP_MILLIS = 1000;
     /** Reads per readiness event, so one busy socket cannot monopolise the loop. */
     private static final int MAX_READS = 64;
     private static final ValueLayout.OfShort BE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
@@ -89,7 +88,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     private final IdleFlows<FlowKey, PingFlow> flows = new IdleFlows<>(16, f -> f.lastActive);
     /** Native scratch for send/recv; only touched on the loop. */
     private MemorySegment scratch;
-    private ScheduledFuture<?> sweeper;
+    private boolean installed;
     private boolean forbiddenLogged;
     private boolean closed;
 
@@ -141,15 +140,15 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     }
 
     /**
-     * Creates a forwarder, makes it the stack's ICMP forwarder and sweeps idle ping sockets once a second on
-     * {@code loop}. {@link #close()} (on the loop) undoes it.
+     * Creates a forwarder, makes it the stack's ICMP forwarder and one of its deadline sources (idle ping
+     * sockets). {@link #close()} (on the loop) undoes it.
      */
     public static IcmpForwarder install(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options,
             PingSocket.Opener opener) {
         IcmpForwarder f = new IcmpForwarder(stack, loop, clock, options, opener);
         stack.icmp().setForwarder(f);
-        f.sweeper = loop.scheduleAtFixedRate(() -> f.poll(clock.getAsLong()), SWEEP_MILLIS, SWEEP_MILLIS,
-                TimeUnit.MILLISECONDS);
+        stack.addDeadlineSource(f);
+        f.installed = true;
         return f;
     }
 
@@ -306,7 +305,6 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     private void readReplies(PingFlow flow) {
         MemorySegment buf = scratch();
         long now = clock.getAsLong();
-        boolean sent = false;
         for (int i = 0; i < MAX_READS && !flow.closed; i++) {
             int n = flow.socket.recv(buf, MAX_MESSAGE);
             if (n < 0) {
@@ -329,10 +327,6 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
             replies.inc();
             flow.lastActive = now;
             stack.ipOutput().send(flow.key.dstIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
-            sent = true;
-        }
-        if (sent) {
-            stack.virtualSwitch().flush();
         }
     }
 
@@ -342,6 +336,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     }
 
     /** Closes ping flows idle since {@code now - idleTimeout}. */
+    @Override
     public void poll(long now) {
         for (PingFlow f : flows.removeIdle(now - options.idleTimeoutNanos())) {
             flowsExpired.inc();
@@ -350,6 +345,7 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
     }
 
     /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
+    @Override
     public long nextDeadline() {
         return flows.nextDeadline(options.idleTimeoutNanos());
     }
@@ -361,8 +357,8 @@ public final class IcmpForwarder implements TransportHandler, AutoCloseable {
             return;
         }
         closed = true;
-        if (sweeper != null) {
-            sweeper.cancel(false);
+        if (installed) {
+            stack.removeDeadlineSource(this);
             stack.icmp().setForwarder(null);
         }
         for (PingFlow f : flows.removeAll()) {

@@ -289,7 +289,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 LOG.log(Level.FINE, () -> "connect " + target + " for " + req.key() + " failed: " + cf.cause());
                 if (stack.tcp().pendingSyns().get(req.key()) == req) {
                     layer.reject(req, t);
-                    stack.virtualSwitch().flush();
                 }
                 return;
             }
@@ -309,7 +308,6 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                     ch.close();
                 });
             }
-            stack.virtualSwitch().flush();
         });
         return true;
     }

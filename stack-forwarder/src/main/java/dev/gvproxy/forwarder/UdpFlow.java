@@ -156,11 +156,6 @@ public final class UdpFlow {
         }
 
         @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            forwarder.flushGuest();
-        }
-
-        @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             forwarder.hostError(flow, cause);
         }

@@ -4,6 +4,7 @@ import dev.gvproxy.platform.SocketTransport;
 import io.netty.channel.socket.DatagramChannel;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.Ipv4Output;
@@ -18,7 +19,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.SocketProtocolFamily;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
 import java.util.ArrayList;
@@ -40,17 +40,16 @@ import java.util.logging.Logger;
  *
  * <p><b>Time.</b> Idle expiry is a pure function of injected time: {@link #poll(long)} closes flows idle
  * for {@link Options#idleTimeoutNanos()} and {@link #nextDeadline()} says when that is next due; activity
- * time-stamps come from the injected {@code clock}. {@link #install} drives {@link #poll} from the loop's
- * scheduler once a second (a flow therefore lives at most a second past its timeout); tests call
- * {@link #poll} with a manual clock and never sleep.
+ * time-stamps come from the injected {@code clock}. {@link #install} registers the forwarder as one of the
+ * stack's {@link DeadlineSource}s, so the network's one timer runs {@link #poll} when the least recently active
+ * flow times out (no sweeper of its own); tests call {@link #poll} with a manual clock and never sleep.
  *
  * <p>Not thread-safe: all methods run on the network's event loop.
  */
-public final class UdpForwarder implements UdpHandler, AutoCloseable {
+public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(UdpForwarder.class.getName());
     /** Largest UDP payload in an IPv4 datagram; also the host read buffer size so nothing is truncated. */
     static final int MAX_PAYLOAD = 65507;
-    private static final long SWEEP_MILLIS = 1000;
 
     /** A flow's guest-side 4-tuple. */
     record FlowKey(int guestIp, int guestPort, int dstIp, int dstPort) {}
@@ -96,7 +95,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     private final Options options;
     /** Access-ordered: iteration starts at the least recently active flow, so expiry stops at the first live one. */
     private final IdleFlows<FlowKey, UdpFlow> flows = new IdleFlows<>(64, f -> f.lastActive);
-    private ScheduledFuture<?> sweeper;
+    private boolean installed;
     private boolean closed;
     private GuestFlows guests;
 
@@ -147,14 +146,14 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     }
 
     /**
-     * Creates a forwarder, makes it the stack's UDP forwarder and sweeps idle flows once a second on
-     * {@code loop}. Call on the loop (or before the network carries traffic); {@link #close()} undoes it.
+     * Creates a forwarder, makes it the stack's UDP forwarder and one of its deadline sources (idle flows).
+     * Call on the loop (or before the network carries traffic); {@link #close()} undoes it.
      */
     public static UdpForwarder install(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options) {
         UdpForwarder f = new UdpForwarder(stack, loop, clock, options);
         stack.udp().setForwarder(f);
-        f.sweeper = loop.scheduleAtFixedRate(() -> f.poll(clock.getAsLong()), SWEEP_MILLIS, SWEEP_MILLIS,
-                TimeUnit.MILLISECONDS);
+        stack.addDeadlineSource(f);
+        f.installed = true;
         return f;
     }
 
@@ -317,11 +316,6 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         stack.udp().send(flow.origDstIp, flow.dstPort, flow.guestIp, flow.guestPort, data, now);
     }
 
-    /** End of a read batch from a host socket: push the frames to the guests. */
-    void flushGuest() {
-        stack.virtualSwitch().flush();
-    }
-
     void hostError(UdpFlow flow, Throwable cause) {
         if (cause instanceof PortUnreachableException) {
             portUnreachable.inc();
@@ -354,7 +348,6 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
         } finally {
             quote.release();
         }
-        stack.virtualSwitch().flush();
     }
 
     /** The host channel closed (by us or by an error): forget the flow. */
@@ -369,6 +362,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     }
 
     /** Closes flows idle since {@code now - idleTimeout}. */
+    @Override
     public void poll(long now) {
         for (UdpFlow f : flows.removeIdle(now - options.idleTimeoutNanos())) {
             flowsExpired.inc();
@@ -377,6 +371,7 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
     }
 
     /** When {@link #poll} next has work, or {@code Long.MAX_VALUE}. */
+    @Override
     public long nextDeadline() {
         return flows.nextDeadline(options.idleTimeoutNanos());
     }
@@ -388,8 +383,8 @@ public final class UdpForwarder implements UdpHandler, AutoCloseable {
             return;
         }
         closed = true;
-        if (sweeper != null) {
-            sweeper.cancel(false);
+        if (installed) {
+            stack.removeDeadlineSource(this);
             stack.udp().setForwarder(null);
         }
         for (UdpFlow f : flows.removeAll()) {

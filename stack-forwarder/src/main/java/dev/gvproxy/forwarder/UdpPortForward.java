@@ -3,6 +3,7 @@ package dev.gvproxy.forwarder;
 import dev.gvproxy.platform.SocketTransport;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.udp.UdpDatagram;
 import dev.gvproxy.stack.udp.UdpHandler;
@@ -15,27 +16,25 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A {@code udp} port forward: one host UDP socket; each host client address ({@code ip:port}) gets a flow
  * with its own gateway-side source port (gateway IP, ephemeral port; or the client's address, see
  * {@link PortForwarder.Options#preserveClientAddress}) bound in the stack's UDP demux, so the guest's
  * replies to that port go back to exactly that client. A flow closes after the idle timeout (90 s) without
- * a datagram either way; the sweep runs once a second. Unexposing closes the socket and every flow.
+ * a datagram either way; the forward is one of the stack's {@link DeadlineSource}s, so the network's one timer
+ * runs the sweep when the earliest flow can time out. Unexposing closes the socket and every flow.
  *
  * <p>Datagrams are not queued: one the host socket cannot take at once (socket buffer full) is dropped and
  * counted, as UDP may be.
  */
-final class UdpPortForward implements PortForwarder.Active {
-    private static final long SWEEP_MILLIS = 1000;
+final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
 
     private final PortForwarder owner;
     private final NetworkStack stack;
@@ -43,7 +42,9 @@ final class UdpPortForward implements PortForwarder.Active {
     private final PortForwarder.GuestAddress remote;
     private final HashMap<InetSocketAddress, Flow> flows = new HashMap<>();
     private Channel socket;
-    private ScheduledFuture<?> sweeper;
+    /** No flow can time out before this (a lower bound: activity only moves flows' deadlines later). */
+    private long nextDue = Long.MAX_VALUE;
+    private boolean registered;
     private boolean closed;
 
     private final Counters.Counter toGuest;
@@ -90,8 +91,8 @@ final class UdpPortForward implements PortForwarder.Active {
             f.socket = bf.channel();
             // Level-triggered: Netty ends a read batch at an empty datagram (see UdpForwarder).
             SocketTransport.get().levelTriggered(f.socket);
-            f.sweeper = owner.loop().scheduleAtFixedRate(() -> f.sweep(f.stack.now()), SWEEP_MILLIS, SWEEP_MILLIS,
-                    TimeUnit.MILLISECONDS);
+            f.stack.addDeadlineSource(f);
+            f.registered = true;
             owner.registered(f, result);
         });
     }
@@ -116,8 +117,8 @@ final class UdpPortForward implements PortForwarder.Active {
             return;
         }
         closed = true;
-        if (sweeper != null) {
-            sweeper.cancel(false);
+        if (registered) {
+            stack.removeDeadlineSource(this);
         }
         for (Flow f : new ArrayList<>(flows.values())) {
             f.close();
@@ -128,18 +129,32 @@ final class UdpPortForward implements PortForwarder.Active {
         }
     }
 
-    /** Closes flows idle for the timeout. */
+    @Override
+    public long nextDeadline() {
+        return nextDue;
+    }
+
+    @Override
+    public void poll(long now) {
+        sweep(now);
+    }
+
+    /** Closes flows idle for the timeout, and computes when the next one can be. */
     void sweep(long now) {
         long limit = owner.options().udpIdleTimeoutNanos();
         List<Flow> idle = null;
+        long next = Long.MAX_VALUE;
         for (Flow f : flows.values()) {
             if (now - f.lastActive >= limit) {
                 if (idle == null) {
                     idle = new ArrayList<>();
                 }
                 idle.add(f);
+            } else {
+                next = Math.min(next, f.lastActive + limit);
             }
         }
+        nextDue = next;
         if (idle != null) {
             for (Flow f : idle) {
                 expired.inc();
@@ -205,6 +220,11 @@ final class UdpPortForward implements PortForwarder.Active {
             return null;
         }
         flows.put(client, f);
+        long due = stack.now() + owner.options().udpIdleTimeoutNanos();
+        if (due < nextDue) {
+            nextDue = due;
+            stack.wakeup(due);
+        }
         return f;
     }
 
@@ -276,11 +296,6 @@ final class UdpPortForward implements PortForwarder.Active {
             } else {
                 io.netty.util.ReferenceCountUtil.release(msg);
             }
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            stack.virtualSwitch().flush();
         }
 
         @Override

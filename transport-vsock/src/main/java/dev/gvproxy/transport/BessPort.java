@@ -27,7 +27,7 @@ import java.util.logging.Logger;
  *
  * <p>Inbound: up to {@link #READS_PER_EVENT} messages per wakeup are received into one native 128 KiB buffer and
  * copied into right-sized {@code ByteBuf}s (a message must be read whole, so the buffer must be frame-sized; the
- * copy keeps it from being pinned), then the switch is flushed once. Outbound: frames queue until the switch's
+ * copy keeps it from being pinned), then the batch ends ({@code VirtualSwitch.readComplete}). Outbound: frames queue until the switch's
  * {@link #flush()}, then each is one {@code send}; on {@code EAGAIN} the rest waits for {@code EPOLLOUT}. Past
  * {@link ChannelPort#MAX_QUEUED_BYTES} frames are dropped ({@code transport.txQueueFull}).
  *
@@ -141,7 +141,7 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
             delivered++;
         }
         if (delivered > 0) {
-            sw.flush();
+            sw.readComplete();
         }
     }
 
@@ -175,8 +175,12 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
                 return;
             }
             pending.poll();
+            boolean wasFull = pendingBytes >= HIGH_WATER;
             pendingBytes -= f.readableBytes();
             f.release();
+            if (wasFull && pendingBytes < HIGH_WATER && port != null) {
+                sw.portWritable(port); // TCP senders paused on this port resume
+            }
             if (n == -SeqPacket.EMSGSIZE) {
                 txTooBig.inc(); // larger than the peer's socket can take: drop this frame only
             } else if (n < 0) {

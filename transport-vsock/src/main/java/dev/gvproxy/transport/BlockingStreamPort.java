@@ -158,7 +158,7 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     f.release();
                 }
             }
-            sw.flush();
+            sw.readComplete();
         } finally {
             inFlight.release();
         }
@@ -193,7 +193,10 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     writeFully(bufs);
                 } finally {
                     releaseAll(frames);
-                    pendingBytes.addAndGet(-bytes);
+                    long left = pendingBytes.addAndGet(-bytes);
+                    if (left < WRITABLE_BELOW && left + bytes >= WRITABLE_BELOW) {
+                        loop.execute(this::drained); // TCP senders paused on this port resume, on the loop
+                    }
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -253,6 +256,12 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
         if (!batch.isEmpty()) {
             toWriter.add(batch);
             batch = new ArrayList<>();
+        }
+    }
+
+    private void drained() {
+        if (port != null) {
+            sw.portWritable(port);
         }
     }
 

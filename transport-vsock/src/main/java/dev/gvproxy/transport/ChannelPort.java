@@ -18,8 +18,9 @@ import java.util.logging.Logger;
  * decoder; an encoder for the same framing sits before it for the outbound direction.
  *
  * <p>Attaches when the channel is (or becomes) active, detaches when it goes inactive or the handler is
- * removed. Each decoded frame goes to {@link VirtualSwitch#deliver}; the end of a read batch calls
- * {@link VirtualSwitch#flush()}, so all frames switched by one socket read leave in one flush per port.
+ * removed. Each decoded frame goes to {@link VirtualSwitch#deliver}; the network's driver flushes the switch at
+ * the end of the loop task, so all frames switched by one socket read leave in one flush per port (the end of a
+ * read batch is told with {@link VirtualSwitch#readComplete()}, which flushes only when no driver is installed).
  * Must run on the network's event loop (the channel must be registered on it).
  */
 public final class ChannelPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
@@ -96,9 +97,18 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
         }
     }
 
+    /** Below the write buffer's low mark again: TCP senders paused on this port resume. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && port != null) {
+            sw.portWritable(port);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        sw.flush();
+        sw.readComplete();
         ctx.fireChannelReadComplete();
     }
 

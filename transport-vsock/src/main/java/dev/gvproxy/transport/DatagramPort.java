@@ -119,9 +119,18 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
         LOG.log(Level.INFO, "{0}: peer {1}", new Object[] {port, sender.path()});
     }
 
+    /** Below the write buffer's low mark again: TCP senders paused on this port resume. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && port != null) {
+            sw.portWritable(port);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        sw.flush();
+        sw.readComplete();
         ctx.fireChannelReadComplete();
     }
 

@@ -75,9 +75,12 @@
  * writes, and frames cross to the loop with {@code loop.execute} in read-sized batches (bounded in number).
  *
  * <h2>Flush per read batch</h2>
- * {@link dev.gvproxy.transport.ChannelPort} hands each decoded frame to {@code VirtualSwitch.deliver} and calls
- * {@code VirtualSwitch.flush()} on {@code channelReadComplete}: all frames switched because of one socket read
- * are written to their destination channels and flushed once, so a burst costs one {@code writev} per port.
+ * {@link dev.gvproxy.transport.ChannelPort} hands each decoded frame to {@code VirtualSwitch.deliver}; transports
+ * never flush. The network's driver flushes the switch once at the end of the event-loop task (issue 10: one
+ * flush and deadline driver per network), so all frames switched because of one socket read, and everything
+ * else the same task wrote, leave in one flush per port: a burst costs one {@code writev} per port. The
+ * transports mark the end of a read batch with {@code VirtualSwitch.readComplete()}, which flushes only when no
+ * driver is installed (their unit tests).
  *
  * <h2>Buffer ownership</h2>
  * Decoded frames are retained slices of the read buffer (no copy) and are <b>taken</b> by
@@ -89,9 +92,11 @@
  * so {@code /stats} names the guest that does not keep up); {@code isWritable()} turns false above the 1 MiB
  * write-buffer high mark. The 4 MiB bound is the right kind of bound (Ethernet is lossy, a queue towards a VM
  * that stopped reading must not grow), and at about 2,800 full frames it is deep enough for bursts; what fills
- * it in practice is the gateway's TCP sending whole guest windows at once, since the TCP bridge does not yet
- * pace its host reads on the port's {@code isWritable()} (issue 9: 90,066 drops in a soak, UDP DNS replies
- * among them). Pacing TCP on the port, not a deeper queue, is the fix.
+ * it in practice was the gateway's TCP sending whole guest windows at once (issue 9: 90,066 drops in a soak, UDP
+ * DNS replies among them). The TCP sender now paces on the port instead (issue 10): it sends no new segment while
+ * {@code isWritable()} is false, and every transport reports the drain with {@code VirtualSwitch.portWritable}
+ * (Netty's {@code channelWritabilityChanged} for stream and datagram channels, the BESS and stdio queues'
+ * own low marks), which wakes the paused senders.
  *
  * <h2>Lifecycle and differences from gvproxy</h2>
  * A port attaches when its connection becomes active (for {@code /connect}: when the request is seen) and

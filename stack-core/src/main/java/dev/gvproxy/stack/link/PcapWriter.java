@@ -89,6 +89,12 @@ public final class PcapWriter implements VirtualSwitch.FrameTap, AutoCloseable {
         return failure;
     }
 
+    /** True when recorded frames wait in the buffer for {@link #flush}. */
+    public boolean buffered() {
+        return failure == null && buf.position() > 0;
+    }
+
+    /** Writes the buffered frames to the file. */
     public void flush() {
         drain();
     }

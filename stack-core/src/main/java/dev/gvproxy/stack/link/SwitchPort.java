@@ -49,6 +49,14 @@ public final class SwitchPort {
         return attached;
     }
 
+    /**
+     * True when the port's transport can take more frames now (its queue is below its high mark). A detached
+     * port reads as writable: what is sent to it is dropped, and whoever waited on it must not wait for ever.
+     */
+    public boolean isWritable() {
+        return !attached || endpoint.isWritable();
+    }
+
     public long framesIn() {
         return framesIn.get();
     }

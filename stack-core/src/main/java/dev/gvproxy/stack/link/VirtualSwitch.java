@@ -121,6 +121,10 @@ public final class VirtualSwitch {
     private final java.util.function.Consumer<ByteBuf> switchFromGateway = this::switchFromGateway;
     private LinkEndpoint gateway;
     private boolean gatewayDirty;
+    /** The network's driver, told once per batch that something waits for {@link #flush}; null: none. */
+    private Runnable flushRequest;
+    private WritableListener writableListener;
+    private boolean flushRequested;
     private int nextId;
 
     private final AtomicLong bytesSent = new AtomicLong();
@@ -242,6 +246,7 @@ public final class VirtualSwitch {
             leaveDormant(p.dormant[0], p);
         }
         dirty.remove(p);
+        portWritable(p); // nobody may wait for a port that is gone
     }
 
     /**
@@ -357,8 +362,61 @@ public final class VirtualSwitch {
         return e != null ? e.port : dormant.get(mac);
     }
 
+    /**
+     * Installs the network's driver: {@code request} is run (on the loop) when the first frame of a batch is
+     * queued for a port, at most once until the next {@link #flush}, and the driver flushes the switch once at the
+     * end of the event-loop task. Output code therefore never flushes; it only writes. Without a driver (unit
+     * tests, frame-in/frame-out use) the owner flushes: {@link #flush} explicitly, or {@link #readComplete} at the
+     * end of a transport's read batch.
+     */
+    public void setFlushRequest(Runnable request) {
+        this.flushRequest = request;
+    }
+
+    /**
+     * A transport's read batch ended. With a driver installed nothing happens here: the driver's flush at the end
+     * of the loop task covers the batch, and every other output of the same task. Without one (unit tests of the
+     * transports), the switch is flushed now, so "one flush per read batch" still holds.
+     */
+    public void readComplete() {
+        if (flushRequest == null) {
+            flush();
+        }
+    }
+
+    private void requestFlush() {
+        if (!flushRequested && flushRequest != null) {
+            flushRequested = true;
+            flushRequest.run();
+        }
+    }
+
+    /** Told when a port can take frames again; the stack wakes the TCP senders paused on it. */
+    @FunctionalInterface
+    public interface WritableListener {
+        void writable(SwitchPort port);
+    }
+
+    /** Sets the one {@link WritableListener} (the gateway stack). */
+    public void setWritableListener(WritableListener listener) {
+        this.writableListener = listener;
+    }
+
+    /**
+     * A transport's word that {@code port} can take frames again (its queue drained below the low mark, e.g.
+     * Netty's {@code channelWritabilityChanged}). Event loop only. Senders that paused because
+     * {@link SwitchPort#isWritable()} was false resume.
+     */
+    public void portWritable(SwitchPort port) {
+        WritableListener l = writableListener;
+        if (l != null) {
+            l.writable(port);
+        }
+    }
+
     /** Flushes every port written since the last flush. */
     public void flush() {
+        flushRequested = false;
         if (gatewayDirty) {
             gatewayDirty = false;
             gateway.flush();
@@ -570,6 +628,7 @@ public final class VirtualSwitch {
         }
         gatewayDirty = true;
         gw.transmit(frame);
+        requestFlush();
     }
 
     /** Floods to all ports but {@code except} (null for none); also to the gateway when asked. Takes frame. */
@@ -602,5 +661,6 @@ public final class VirtualSwitch {
             dirty.add(to);
         }
         to.endpoint.transmit(frame);
+        requestFlush();
     }
 }

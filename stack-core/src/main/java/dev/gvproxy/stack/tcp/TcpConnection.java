@@ -3,6 +3,7 @@ package dev.gvproxy.stack.tcp;
 import static dev.gvproxy.stack.wire.SeqNum.gt;
 import static dev.gvproxy.stack.wire.SeqNum.lt;
 
+import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
@@ -72,6 +73,15 @@ public final class TcpConnection {
     final TcpCounters counters;
     Handler handler;
     TimerHook timerHook;
+    /**
+     * The switch port towards the guest, or null when unknown: the sender sends new segments only while it is
+     * writable (guest-port backpressure), and the layer resumes it when the port drains.
+     */
+    SwitchPort link;
+    /** Set while the layer holds this connection in its list of senders paused on {@link #link}. */
+    boolean waitingForLink;
+    /** The layer's list of senders paused on a port (set by the layer). */
+    java.util.function.Consumer<TcpConnection> linkWait;
     /** The layer's bookkeeping: the deadline currently queued for this connection. */
     long scheduledDeadline = NEVER;
     /** The network's TCP buffer budget (set by the layer); see {@link TcpMemory}. */
@@ -407,6 +417,23 @@ public final class TcpConnection {
 
     // ------------------------------------------------------------------------------------------------
     // Output
+
+    /** The sender stopped because {@link #link} is full: the layer wakes it when the port drains. */
+    void pausedOnLink() {
+        if (!waitingForLink && linkWait != null) {
+            waitingForLink = true;
+            linkWait.accept(this);
+        }
+    }
+
+    /** The guest's port drained: send what waited for it. */
+    void linkWritable(long now) {
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        transmitPending(now);
+        changed();
+    }
 
     /** Sends whatever data, FIN and ACK the state, windows and timers call for. */
     private void transmitPending(long now) {

@@ -4,6 +4,7 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.SeqNum;
@@ -12,6 +13,7 @@ import dev.gvproxy.stack.wire.TcpPacket;
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -69,6 +71,8 @@ public final class TcpLayer implements TransportHandler {
     private final IntSupplier issGenerator;
     private final HashMap<FlowKey, TcpConnection> connections = new HashMap<>();
     private final HashMap<FlowKey, SynRequest> pending = new HashMap<>();
+    private final HashMap<SwitchPort, ArrayList<TcpConnection>> pausedOnLink = new HashMap<>();
+    private Links links = Links.NONE;
     /** In-stack services by (ip << 16 | port): their SYNs are accepted at once, without the SYN handler. */
     private final HashMap<Long, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
@@ -253,6 +257,7 @@ public final class TcpLayer implements TransportHandler {
             return null;
         }
         TcpConnection c = newConnection(key, handler);
+        c.link = links.byMac(req.guestMac());
         c.acceptSyn(req.syn(), now);
         return c;
     }
@@ -277,6 +282,7 @@ public final class TcpLayer implements TransportHandler {
             throw new IllegalStateException("connection exists: " + key);
         }
         TcpConnection c = newConnection(key, handler);
+        c.link = links.byIp(remoteIp, now);
         c.connect(now);
         return c;
     }
@@ -296,11 +302,64 @@ public final class TcpLayer implements TransportHandler {
         return -1;
     }
 
+    /** Where the guest behind a connection is attached: the switch port whose writability paces the sender. */
+    public interface Links {
+        /** The port {@code mac} was learned on, or null. */
+        SwitchPort byMac(long mac);
+
+        /** The port of the guest holding {@code ip} (through the neighbour cache), or null. */
+        SwitchPort byIp(int ip, long now);
+
+        /** No pacing (tests without a switch). */
+        Links NONE = new Links() {
+            @Override
+            public SwitchPort byMac(long mac) {
+                return null;
+            }
+
+            @Override
+            public SwitchPort byIp(int ip, long now) {
+                return null;
+            }
+        };
+    }
+
+    /** Sets how connections find their guest's port (the stack does, with its switch and neighbour cache). */
+    public void setLinks(Links links) {
+        this.links = links;
+    }
+
+    private void waitForLink(TcpConnection c) {
+        ArrayList<TcpConnection> waiting = pausedOnLink.get(c.link);
+        if (waiting == null) {
+            waiting = new ArrayList<>();
+            pausedOnLink.put(c.link, waiting);
+        }
+        waiting.add(c);
+    }
+
+    /**
+     * {@code port} can take frames again: every sender that paused on it sends what waited (in the order they
+     * paused). Event loop only.
+     */
+    public void linkWritable(SwitchPort port, long now) {
+        ArrayList<TcpConnection> waiting = pausedOnLink.remove(port);
+        if (waiting == null) {
+            return;
+        }
+        for (int i = 0; i < waiting.size(); i++) {
+            TcpConnection c = waiting.get(i);
+            c.waitingForLink = false;
+            c.linkWritable(now);
+        }
+    }
+
     private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
         TcpConnection.Handler wrapped = new RemovingHandler(key, handler);
         TcpConnection c = new TcpConnection(key.localIp(), key.localPort(), key.remoteIp(), key.remotePort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
+        c.linkWait = this::waitForLink;
         c.memory = memory;
         connections.put(key, c);
         return c;

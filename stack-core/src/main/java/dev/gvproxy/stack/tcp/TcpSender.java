@@ -499,6 +499,12 @@ final class TcpSender {
         if (canSendData) {
             int dataEnd = sndUna + sndBuf.size();
             while (lt(sndNxt, dataEnd)) {
+                if (c.link != null && !c.link.isWritable()) {
+                    // Guest-port backpressure: the port's queue is full, a segment now would be dropped there and
+                    // cost an RTO. Wait until the transport says it drained (the layer resumes this sender).
+                    c.pausedOnLink();
+                    break;
+                }
                 int sackLimit = skipSacked();
                 int wnd = Math.min(sndWnd, cwnd);
                 int usable = sndUna + wnd - sndNxt;

@@ -283,6 +283,14 @@ final class TcpHarness implements LinkEndpoint {
     @Override
     public void flush() {}
 
+    /** The guest port's transport queue has room (false: full, as a guest that stopped reading). */
+    boolean writable = true;
+
+    @Override
+    public boolean isWritable() {
+        return writable;
+    }
+
     void close() {
         stack.close();
         out.clear();
