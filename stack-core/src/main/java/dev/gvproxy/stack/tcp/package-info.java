@@ -49,6 +49,13 @@
  * TIME-WAIT); the layer keeps a priority queue of them and its owner calls {@code poll(now)} at the earliest.
  * Tests drive a manual clock and never sleep.
  *
+ * <p><b>Guest-port backpressure.</b> A connection knows the switch port of its guest ({@code TcpLayer.Links}:
+ * by the SYN's source MAC, or through the neighbour cache for an active open). The sender sends no new segment
+ * while that port is not writable, because the transport's queue is full and the segment would be dropped
+ * there and cost an RTO with backoff; it parks in the layer's list for the port, and
+ * {@code TcpLayer.linkWritable} sends what waited when the transport reports the drain. Retransmissions and
+ * pure ACKs are not held: they are small, and an ACK withheld would stall the guest's own sending.
+ *
  * <p><b>Buffers.</b> A received segment's payload is <b>borrowed</b> for the call; in-order data goes to
  * {@code Handler.onData} as a retained slice the handler <b>takes</b>, out-of-order data is kept as retained
  * slices until delivered or the connection closes. {@code send} <b>takes</b> the application's buffer into
