@@ -53,8 +53,9 @@
  * by the SYN's source MAC, or through the neighbour cache for an active open). The sender sends no new segment
  * while that port is not writable, because the transport's queue is full and the segment would be dropped
  * there and cost an RTO with backoff; it parks in the layer's list for the port, and
- * {@code TcpLayer.linkWritable} sends what waited when the transport reports the drain. Retransmissions and
- * pure ACKs are not held: they are small, and an ACK withheld would stall the guest's own sending.
+ * {@code TcpLayer.linkWritable} sends what waited when the transport reports the drain. Only the data loop
+ * of {@code TcpSender.transmit} is held; ACKs, FINs and resets are not (they are small, and an ACK withheld
+ * would stall the guest's own sending).
  *
  * <p><b>Buffers.</b> A received segment's payload is <b>borrowed</b> for the call; in-order data goes to
  * {@code Handler.onData} as a retained slice the handler <b>takes</b>, out-of-order data is kept as retained
