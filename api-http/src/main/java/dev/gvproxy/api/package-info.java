@@ -40,5 +40,8 @@
  * handler); the in-VM API can require {@code Authorization: Bearer <token>}; an expose of port 0 is answered and
  * listed with the bound port; request bodies are limited
  * ({@link dev.gvproxy.api.ApiContext#DEFAULT_MAX_BODY}, 413 above); responses always carry a Content-Length.
+ *
+ * <p>Where the module stands: above network (whose model package it speaks), below the gvproxy CLI; an embedder that
+ * wants no HTTP API leaves the module out.
  */
 package dev.gvproxy.api;

@@ -12,5 +12,8 @@
  * {@link dev.gvproxy.agent.GvforwarderMain} is the command line; tests drive {@code Gvforwarder} in-process and may
  * put an {@link dev.gvproxy.stack.link.Impairment} (seeded loss, duplication, delay, jitter, reordering: the
  * stack's one impairment model) into either pump direction, since this machine has no netem.
+ *
+ * <p>Where the module stands: on transport-vsock (framings, TAP, netns) and platform.cli only; it never depends on the
+ * host CLI, the API or the network module, so the guest side carries none of the host's libraries.
  */
 package dev.gvproxy.agent;

@@ -21,5 +21,8 @@
  * errno capture (a per-thread buffer), one failure type ({@link dev.gvproxy.platform.NativeException}), each
  * downcall linked on first use. {@link dev.gvproxy.platform.DescriptorLimit} reads {@code RLIMIT_NOFILE}, from
  * which the guest budgets are derived.
+ *
+ * <p>Where the module stands: at the bottom beside stack-core; everything that opens a host socket or calls the C
+ * library goes through it, and both binaries take their command-line pieces from platform.cli.
  */
 package dev.gvproxy.platform;

@@ -56,5 +56,8 @@
  * <p><b>Differences from gvproxy</b> (spec section 3.4), all deliberate: the host alias and broadcast
  * address are never leased, leases expire and can be released or declined, wrong requests are NAKed, INFORM is
  * answered, T1/T2 and option 15 are sent, and an empty search list omits option 119 instead of sending it empty.
+ *
+ * <p>Where the module stands: on stack-core's UDP endpoint API only; the network module installs it and its lease
+ * expiry is one of the stack's deadline sources.
  */
 package dev.gvproxy.dhcp;

@@ -46,5 +46,8 @@
  * size, mtime or inode changes, checked at most every {@link dev.gvproxy.dns.DnsConfig#reloadInterval()}
  * (a VPN rewriting resolv.conf takes effect without a restart). Both paths are configuration, so tests use
  * their own files and a resolver on 127.0.0.1.
+ *
+ * <p>Where the module stands: on stack-core's UDP endpoint API and TcpLayer.listen, with dnsjava; dnsjava's resolver
+ * thread is the one documented exception to 'no threads below network'.
  */
 package dev.gvproxy.dns;

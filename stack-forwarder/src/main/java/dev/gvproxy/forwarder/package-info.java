@@ -109,5 +109,9 @@
  * gateway. Remotes must be IPv4 literals: IPv6 and host names are refused with a message (400 at the
  * API) rather than crashing as in gvproxy. Counters: {@code tcp.portfwd.*} (accepted, guestRefused,
  * dialTimeout, noSourcePort) and {@code udp.portfwd.*} (flows, drops by reason).
+ *
+ * <p>Where the module stands: above stack-core and platform, below network. It is the only module that opens host
+ * sockets for guest flows, so stack-core stays free of I/O and every host-side policy (NAT, budgets, connect
+ * limits) is in one place.
  */
 package dev.gvproxy.forwarder;

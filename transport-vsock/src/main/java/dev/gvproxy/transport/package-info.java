@@ -117,5 +117,8 @@
  * {@code transport.vpnkitBadHandshake} (wrong magic, or closed before the handshake completed).
  *
  * <p>The package {@code dev.gvproxy.transport.tap} (TAP devices through FFM) is separate.
+ *
+ * <p>Where the module stands: above stack-core and platform, below network and the guest agent (gvforwarder), which
+ * reuses its framings and TAP device; it knows nothing of the HTTP API or the CLI.
  */
 package dev.gvproxy.transport;
