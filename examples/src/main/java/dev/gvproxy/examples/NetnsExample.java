@@ -27,12 +27,6 @@ import java.util.concurrent.CountDownLatch;
 public final class NetnsExample {
     private NetnsExample() {}
 
-    /**
-     * Runs the example.
-     *
-     * @param args see the class comment
-     * @throws Exception if the network cannot be built or the guest not started
-     */
     public static void main(String[] args) throws Exception {
         if (args.length != 1) {
             System.err.println("usage: NetnsExample <netns name> (create it first: ip netns add NAME; needs root)");

@@ -22,12 +22,6 @@ import java.util.concurrent.CountDownLatch;
 public final class QemuExample {
     private QemuExample() {}
 
-    /**
-     * Runs the example.
-     *
-     * @param args see the class comment
-     * @throws Exception if the network cannot be built or the guest not started
-     */
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("gvproxy-qemu");
         Path sock = dir.resolve("net.sock");

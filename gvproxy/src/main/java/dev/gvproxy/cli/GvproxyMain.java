@@ -8,6 +8,7 @@ import dev.gvproxy.api.ApiServer;
 import dev.gvproxy.model.InMemoryDnsZones;
 import dev.gvproxy.model.PortForward;
 import dev.gvproxy.model.PortForwardRegistry;
+import dev.gvproxy.model.PortForwarderOpener;
 import dev.gvproxy.model.PortForwards;
 import dev.gvproxy.api.StateStore;
 import dev.gvproxy.model.Tunneler;
@@ -388,14 +389,6 @@ public final class GvproxyMain {
             nb.pcap(Path.of(cfg.captureFile));
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
-        try {
-            nb.guestPolicy(guestPolicy(cfg));
-        } catch (IOException e) {
-            notifications.drainAndClose(1000);
-            throw new StartupException(e.getMessage());
-        }
-        // ssh-tunnel:// remotes of unix forwards go through SSH into the guest, dialled over the stack.
-        nb.tunnelOpener(n -> new SshTunnelOpener(n.eventLoop(), n.tunneler()));
         VirtualNetwork net;
         try {
             net = nb.build();
@@ -414,8 +407,10 @@ public final class GvproxyMain {
                 Files.setPosixFilePermissions(run.pidFile, PosixFilePermissions.fromString("rw-r--r--"));
             }
             String token = apiToken(cfg);
+            PortForwardRegistry.GuestPolicy policy = guestPolicy(cfg);
             Services services = Services.of(net);
-            PortForwardRegistry forwards = net.portForwards();
+            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder(),
+                    new SshTunnelOpener(net.eventLoop(), services.tunneler())), policy, net.counters());
             for (Path p : ownedPaths(cfg)) {
                 forwards.protectPath(p);
             }

@@ -89,11 +89,6 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
      * Connection handlers for {@code TcpLayer.listen}: each accepted guest connection's {@link GuestStream} feeds a
      * {@code StackChannel} whose pipeline starts with {@code initializer} (which must be {@code @Sharable}, as a
      * {@link io.netty.channel.ChannelInitializer} is).
-     *
-     * @param stack the network's stack
-     * @param loop the network's event loop, where the channels are registered
-     * @param initializer sets up each connection's pipeline
-     * @return a handler factory for {@code TcpLayer.listen}
      */
     public static Supplier<TcpConnection.Handler> acceptor(NetworkStack stack, EventLoop loop, ChannelHandler initializer) {
         Counters.Counter dataAfterClose = stack.counters().counter("tcp.instack.dataAfterClose");

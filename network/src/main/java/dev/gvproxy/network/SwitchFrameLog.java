@@ -15,26 +15,15 @@ import java.util.logging.Logger;
 public final class SwitchFrameLog implements VirtualSwitch.FrameTap {
     private final Logger log;
 
-    /**
-     * Logs to {@code log} at FINE.
-     *
-     * @param log where each frame's line goes
-     */
     public SwitchFrameLog(Logger log) {
         this.log = log;
     }
 
-    /** Logs to logger {@code gvproxy.frames} at FINE. */
     public SwitchFrameLog() {
         this(Logger.getLogger("gvproxy.frames"));
     }
 
-    /**
-     * Logs one line for {@code frame} if FINE is enabled.
-     *
-     * @param frame <b>borrowed</b>
-     * @param nowNanos when the frame crossed the switch
-     */
+    /** @param frame <b>borrowed</b> */
     @Override
     public void frame(ByteBuf frame, long nowNanos) {
         if (log.isLoggable(Level.FINE)) {
@@ -42,13 +31,7 @@ public final class SwitchFrameLog implements VirtualSwitch.FrameTap {
         }
     }
 
-    /**
-     * Both taps see every frame, {@code first} before {@code second}; either may be null.
-     *
-     * @param first the first tap, or null
-     * @param second the second tap, or null
-     * @return a tap calling both, the non-null one, or null if both are null
-     */
+    /** Both taps see every frame, {@code first} before {@code second}; either may be null. */
     public static VirtualSwitch.FrameTap compose(VirtualSwitch.FrameTap first, VirtualSwitch.FrameTap second) {
         if (first == null) {
             return second;
@@ -62,12 +45,7 @@ public final class SwitchFrameLog implements VirtualSwitch.FrameTap {
         };
     }
 
-    /**
-     * One line describing a frame, decoded with the wire views.
-     *
-     * @param f <b>borrowed</b>; its indices are not changed
-     * @return e.g. {@code 5a:94:ef:e4:0c:ee > ... IPv4 TCP 192.168.127.2:40000 > ...}
-     */
+    /** @param f <b>borrowed</b>; its indices are not changed */
     public static String describe(ByteBuf f) {
         return FrameDescription.describe(f);
     }
