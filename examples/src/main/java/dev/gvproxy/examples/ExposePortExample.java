@@ -28,25 +28,25 @@ public final class ExposePortExample {
         String local = args.length > 0 ? args[0] : "127.0.0.1:2222";
         String remote = args.length > 1 ? args[1] : "192.168.127.2:22";
         try (VirtualNetwork net = VirtualNetwork.builder().build()) {
-            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder()));
+            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.internals().portForwarder()));
             // The registry lives on the network's event loop; expose() completes once the host listener is bound.
-            net.eventLoop().submit(() -> forwards.expose(new PortForward(local, remote, "tcp")).toCompletableFuture())
+            net.internals().eventLoop().submit(() -> forwards.expose(new PortForward(local, remote, "tcp")).toCompletableFuture())
                     .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
             System.out.println("forwarding " + local + " -> " + remote + " (tcp)");
 
             ApiContext api = ApiContext.builder()
-                    .network(net.virtualSwitch(), net.counters())
+                    .network(net.internals().virtualSwitch(), net.internals().counters())
                     .forwards(forwards)
-                    .tunneler(net.tunneler())
+                    .tunneler(net.internals().tunneler())
                     .build();
-            net.serveInStack(80, ApiServer.inVm(api));
+            net.serveTcp(80, ApiServer.inVm(api));
             net.listenQemu("unix:///tmp/gvproxy-expose-example.sock");
             System.out.println("QEMU guests: -netdev stream,id=n0,server=off,addr.type=unix,"
                     + "addr.path=/tmp/gvproxy-expose-example.sock. Ctrl-C to stop.");
             CountDownLatch done = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(done::countDown));
             done.await();
-            net.run(forwards::closeAll);
+            net.internals().run(forwards::closeAll);
         }
     }
 }
