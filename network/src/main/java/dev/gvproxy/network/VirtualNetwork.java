@@ -508,27 +508,55 @@ public final class VirtualNetwork implements AutoCloseable {
         return config;
     }
 
-    /** Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames) on a unix:// or tcp:// URI. */
+    /**
+     * Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames).
+     *
+     * @param uri {@code unix:///path} or {@code tcp://127.0.0.1:port}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenQemu(String uri) throws IOException {
         return track(Transports.listenQemu(uri, transportContext));
     }
 
-    /** Serves the API endpoint on a unix:// or tcp:// URI; for now only gvforwarder's {@code /connect}. */
+    /**
+     * Serves the endpoint gvforwarder's {@code /connect} attaches guests through (vfkit/gvforwarder guests).
+     *
+     * @param uri {@code unix:///path} or {@code tcp://127.0.0.1:port}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenApi(String uri) throws IOException {
         return track(Transports.listenApi(uri, transportContext, null));
     }
 
-    /** Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}) on a unixgram:// URI. */
+    /**
+     * Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}), a frame per datagram.
+     *
+     * @param uri {@code unixgram:///path}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenDatagram(String uri) throws IOException {
         return track(Transports.listenDatagram(uri, transportContext));
     }
 
-    /** Listens for User-Mode Linux guests ({@code vec0:transport=bess}) on a unixpacket:// URI, a frame per message. */
+    /**
+     * Listens for User-Mode Linux guests ({@code vec0:transport=bess}), a frame per message.
+     *
+     * @param uri {@code unixpacket:///path}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenBess(String uri) throws IOException {
         return track(Transports.listenBess(uri, transportContext));
     }
 
-    /** Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames). */
+    /**
+     * Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames).
+     *
+     * @return the attachment; its close future completes when stdin ends
+     */
     public Listener attachStdio() {
         return track(Transports.attachStdio(transportContext));
     }
@@ -639,6 +667,9 @@ public final class VirtualNetwork implements AutoCloseable {
         /**
          * How long a DNS-over-TCP connection may sit idle (no query pending) before the gateway closes it
          * ({@code dns.tcp.idleClosed}); default 30 s, as unbound's {@code tcp-idle-timeout}.
+         *
+         * @param idle a positive duration
+         * @return this builder
          */
         public Builder dnsTcpIdleTimeout(java.time.Duration idle) {
             if (idle.isNegative() || idle.isZero()) {
@@ -652,6 +683,8 @@ public final class VirtualNetwork implements AutoCloseable {
          * The default TCP buffer budget of a network: a quarter of the JVM's memory limit (direct buffers are
          * bounded by it too), at most 256 MiB. Enough for a few dozen connections at full windows; more
          * connections share it (see {@code TcpMemory}).
+         *
+         * @return bytes
          */
         public static long defaultTcpMemory() {
             return Math.max(16L << 20, Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 4));
@@ -662,55 +695,102 @@ public final class VirtualNetwork implements AutoCloseable {
          * per guest, connects in flight per guest and per destination, and the grace period after which a
          * departed guest's flows are closed. Default: {@link GuestFlows.Limits#defaults()}, derived from the
          * process's descriptor limit.
+         *
+         * @param limits the budgets
+         * @return this builder
          */
         public Builder guestLimits(GuestFlows.Limits limits) {
             this.guestLimits = limits;
             return this;
         }
 
-        /** Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}). */
+        /**
+         * Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}).
+         *
+         * @param bytes the budget
+         * @return this builder
+         */
         public Builder tcpMemory(long bytes) {
             this.tcpMemory = bytes;
             return this;
         }
 
-        /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
+        /**
+         * Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through.
+         *
+         * @param options the forwarder's options
+         * @return this builder
+         */
         public Builder portForwarding(PortForwarder.Options options) {
             this.portForwardOptions = options;
             return this;
         }
 
-        /** DHCP on the gateway (default on, {@link DhcpConfig#defaults}). */
+        /**
+         * DHCP on the gateway (default on, {@link DhcpConfig#defaults}).
+         *
+         * @param enabled whether the gateway answers DHCP
+         * @param config the server's configuration; null for the defaults of the network's subnet
+         * @return this builder
+         */
         public Builder dhcp(boolean enabled, DhcpConfig config) {
             this.dhcp = enabled;
             this.dhcpConfig = config;
             return this;
         }
 
-        /** DNS on the gateway (default on: legacy zones, the host's resolv.conf and hosts file). */
+        /**
+         * DNS on the gateway (default on: legacy zones, the host's resolv.conf and hosts file).
+         *
+         * @param enabled whether the gateway answers DNS
+         * @param config the server's configuration; null for the defaults
+         * @return this builder
+         */
         public Builder dns(boolean enabled, DnsConfig config) {
             this.dns = enabled;
             this.dnsConfig = config;
             return this;
         }
 
+        /**
+         * Guest -> host TCP (NAT to the host's sockets): connect timeout, buffers.
+         *
+         * @param options the forwarder's options
+         * @return this builder
+         */
         public Builder tcpForwarding(TcpForwarder.Options options) {
             this.tcpOptions = options;
             return this;
         }
 
+        /**
+         * The network's addressing and limits (default {@link StackConfig#defaults()}: gvproxy's 192.168.127.0/24).
+         *
+         * @param config the stack configuration
+         * @return this builder
+         */
         public Builder config(StackConfig config) {
             this.config = config;
             return this;
         }
 
-        /** Shorthand for a default configuration with another MTU. */
+        /**
+         * Shorthand for the current configuration with another MTU.
+         *
+         * @param mtu the link MTU
+         * @return this builder
+         */
         public Builder mtu(int mtu) {
             this.config = config.toBuilder().mtu(mtu).build();
             return this;
         }
 
-        /** Records every frame crossing the switch into this pcap file. */
+        /**
+         * Records every frame crossing the switch into this pcap file.
+         *
+         * @param file the capture file (created or truncated)
+         * @return this builder
+         */
         public Builder pcap(Path file) {
             this.pcap = file;
             return this;
@@ -718,18 +798,33 @@ public final class VirtualNetwork implements AutoCloseable {
 
         /**
          * Logs one line per frame crossing the switch at FINE on logger {@code gvproxy.frames} (gvproxy's
-         * {@code -debug}); see {@link SwitchFrameLog}.
+         * {@code -debug}); its theory in the package docs.
+         *
+         * @param enabled whether to log frames
+         * @return this builder
          */
         public Builder logFrames(boolean enabled) {
             this.logFrames = enabled;
             return this;
         }
 
+        /**
+         * The allocator of the stack's buffers (default {@link ByteBufAllocator#DEFAULT}).
+         *
+         * @param alloc the allocator
+         * @return this builder
+         */
         public Builder allocator(ByteBufAllocator alloc) {
             this.alloc = alloc;
             return this;
         }
 
+        /**
+         * Creates the network and starts its services (DHCP, DNS, forwarders) on its event loop.
+         *
+         * @return the running network; close it when the VM is gone
+         * @throws IOException if a service cannot start (e.g. the pcap file cannot be created)
+         */
         public VirtualNetwork build() throws IOException {
             return new VirtualNetwork(this);
         }
