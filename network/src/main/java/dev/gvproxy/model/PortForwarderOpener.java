@@ -19,13 +19,21 @@ public final class PortForwarderOpener implements PortForwardRegistry.Opener {
     private final PortForwarder forwarder;
     private final PortForwardRegistry.Opener sshTunnels;
 
+    /**
+     * An opener without SSH tunnels ({@code ssh-tunnel://} remotes are refused).
+     *
+     * @param forwarder the stack forwarder that binds the listeners
+     */
     public PortForwarderOpener(PortForwarder forwarder) {
         this(forwarder, null);
     }
 
     /**
+     * An opener that hands {@code ssh-tunnel://} remotes to {@code sshTunnels}.
+     *
      * @param sshTunnels opens {@code unix} forwards whose remote is {@code ssh-tunnel://...} (the
      *     {@code dev.gvproxy.ssh} package); null refuses them
+     * @param forwarder the stack forwarder that binds the listeners
      */
     public PortForwarderOpener(PortForwarder forwarder, PortForwardRegistry.Opener sshTunnels) {
         this.forwarder = forwarder;
