@@ -20,21 +20,14 @@ public final class ExposePortExample {
     private ExposePortExample() {}
 
     /**
-     * Builds a network, listens for QEMU guests on {@code socket} and exposes {@code local -> remote}.
+     * Exposes {@code local -> remote} (tcp) and waits until the host listener is bound.
      *
-     * @return the network (close it to stop) and the forward as bound
+     * @return the forward as bound (port 0 in {@code local} becomes the port really bound)
      */
-    static VirtualNetwork start(String socket, String local, String remote) throws Exception {
-        VirtualNetwork net = VirtualNetwork.builder().build();
-        try {
-            PortForward f = net.expose(new PortForward(local, remote, "tcp")).get(10, TimeUnit.SECONDS);
-            System.out.println("forwarding " + f.local() + " -> " + f.remote() + " (tcp)");
-            net.listenQemu("unix://" + socket);
-            return net;
-        } catch (Exception e) {
-            net.close();
-            throw e;
-        }
+    public static PortForward expose(VirtualNetwork net, String local, String remote) throws Exception {
+        PortForward f = net.expose(new PortForward(local, remote, "tcp")).get(10, TimeUnit.SECONDS);
+        System.out.println("forwarding " + f.local() + " -> " + f.remote() + " (tcp)");
+        return f;
     }
 
     /**
@@ -46,7 +39,9 @@ public final class ExposePortExample {
         String local = args.length > 0 ? args[0] : "127.0.0.1:2222";
         String remote = args.length > 1 ? args[1] : "192.168.127.2:22";
         String socket = "/tmp/gvproxy-expose-example.sock";
-        try (VirtualNetwork net = start(socket, local, remote)) {
+        try (VirtualNetwork net = VirtualNetwork.builder().build()) {
+            expose(net, local, remote);
+            net.listenQemu("unix://" + socket);
             System.out.println("QEMU guests: -netdev stream,id=n0,server=off,addr.type=unix,addr.path=" + socket
                     + ". Ctrl-C to stop.");
             CountDownLatch done = new CountDownLatch(1);
