@@ -11,9 +11,10 @@ import java.util.concurrent.CompletionStage;
  * unanswered guest closes the client with EOF). The handle's {@code close()} closes the forwarder's listener.
  *
  * <pre>{@code
- * PortForwarder pf = new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS);
+ * PortForwarder pf = new PortForwarder(stack, loop, PortForwarder.Options.DEFAULTS);
  * PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(pf));
  * }</pre>
+ * A {@code VirtualNetwork} builds its own (its {@code expose}/{@code forwards} use it).
  */
 public final class PortForwarderOpener implements PortForwardRegistry.Opener {
     private final PortForwarder forwarder;
