@@ -8,7 +8,6 @@ import dev.gvproxy.api.ApiServer;
 import dev.gvproxy.model.InMemoryDnsZones;
 import dev.gvproxy.model.PortForward;
 import dev.gvproxy.model.PortForwardRegistry;
-import dev.gvproxy.model.PortForwarderOpener;
 import dev.gvproxy.model.PortForwards;
 import dev.gvproxy.api.StateStore;
 import dev.gvproxy.model.Tunneler;
@@ -300,7 +299,7 @@ public final class GvproxyMain {
             }
             if (forwards != null) {
                 try {
-                    network.run(forwards::closeAll);
+                    network.internals().run(forwards::closeAll);
                 } catch (RuntimeException e) {
                     LOG.log(Level.FINE, "closing forwards", e);
                 }
@@ -323,9 +322,9 @@ public final class GvproxyMain {
      */
     record Services(dev.gvproxy.model.LeaseSource leases, dev.gvproxy.model.DnsZones dns, Tunneler tunneler) {
         static Services of(VirtualNetwork net) {
-            dev.gvproxy.model.LeaseSource leases = net.dhcp() != null ? net.dhcp()::leases : gatewayOnly(net.config());
-            dev.gvproxy.model.DnsZones dns = net.dns() != null ? new DnsServerZones(net.dns()) : new InMemoryDnsZones();
-            return new Services(leases, dns, net.tunneler());
+            dev.gvproxy.model.LeaseSource leases = net.internals().dhcp() != null ? net.internals().dhcp()::leases : gatewayOnly(net.config());
+            dev.gvproxy.model.DnsZones dns = net.internals().dns() != null ? new DnsServerZones(net.internals().dns()) : new InMemoryDnsZones();
+            return new Services(leases, dns, net.internals().tunneler());
         }
 
         private static dev.gvproxy.model.LeaseSource gatewayOnly(StackConfig sc) {
@@ -389,6 +388,12 @@ public final class GvproxyMain {
             nb.pcap(Path.of(cfg.captureFile));
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
+        try {
+            nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
+        } catch (IOException e) {
+            notifications.drainAndClose(1000);
+            throw new StartupException(e.getMessage());
+        }
         VirtualNetwork net;
         try {
             net = nb.build();
@@ -397,7 +402,7 @@ public final class GvproxyMain {
             throw new StartupException("cannot create the virtual network: " + e.getMessage());
         }
         Running run = new Running(net, cfg, notifications);
-        net.virtualSwitch().addListener(notifications.macListener());
+        net.internals().virtualSwitch().addListener(notifications.macListener());
         try {
             LOG.info("gvproxy version " + VERSION);
             if (!cfg.pidFile.isEmpty()) {
@@ -407,10 +412,10 @@ public final class GvproxyMain {
                 Files.setPosixFilePermissions(run.pidFile, PosixFilePermissions.fromString("rw-r--r--"));
             }
             String token = apiToken(cfg);
-            PortForwardRegistry.GuestPolicy policy = guestPolicy(cfg);
             Services services = Services.of(net);
-            PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(net.portForwarder(),
-                    new SshTunnelOpener(net.eventLoop(), services.tunneler())), policy, net.counters());
+            // The network's one registry: forwards made here, by the HTTP API and by embedders are one list.
+            net.internals().sshTunnels(new SshTunnelOpener(net.internals().eventLoop(), services.tunneler()));
+            PortForwardRegistry forwards = net.internals().forwards();
             for (Path p : ownedPaths(cfg)) {
                 forwards.protectPath(p);
             }
@@ -425,7 +430,7 @@ public final class GvproxyMain {
                 dns = run.state.recording(dns);
             }
             run.api = ApiContext.builder()
-                    .network(net.virtualSwitch(), net.counters())
+                    .network(net.internals().virtualSwitch(), net.internals().counters())
                     .leases(services.leases())
                     .dns(dns)
                     .forwards(forwards)
@@ -433,10 +438,10 @@ public final class GvproxyMain {
                     .inVmToken(token)
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
-            net.serveInStack(80, ApiServer.inVm(run.api));
+            net.serveTcp(80, ApiServer.inVm(run.api));
             for (PortForward f : cfg.forwards) {
                 try {
-                    net.eventLoop().submit(() -> forwards.expose(f, PortForwards.Origin.CONFIG)
+                    net.internals().eventLoop().submit(() -> forwards.expose(f, PortForwards.Origin.CONFIG)
                             .toCompletableFuture()).get(10, TimeUnit.SECONDS)
                             .get(10, TimeUnit.SECONDS);
                 } catch (java.util.concurrent.ExecutionException e) {
@@ -455,7 +460,7 @@ public final class GvproxyMain {
                     specs.add(new SshSocketForwards.Spec(f.socket(), f.dest(), f.user(), f.identity()));
                 }
                 // Sockets now; the SSH connections in the background (the guest may not be attached yet).
-                run.sshForwards = SshSocketForwards.start(specs, net.eventLoop(), services.tunneler(),
+                run.sshForwards = SshSocketForwards.start(specs, net.internals().eventLoop(), services.tunneler(),
                         cfg.stackConfig().deviceIp(), why -> {
                             LOG.severe(why);
                             run.fail(why);
@@ -469,22 +474,22 @@ public final class GvproxyMain {
                 // serves the in-VM surface with a guest's rights, never the host's full API.
                 ApiHandler.Surface surface = uri.startsWith("vsock:") ? ApiHandler.Surface.IN_VM
                         : ApiHandler.Surface.FULL;
-                run.listeners.add(Transports.listenApi(uri, net.transportContext(),
+                run.listeners.add(Transports.listenApi(uri, net.internals().transportContext(),
                         ApiServer.hostFallback(run.api, surface), connectFraming));
                 LOG.info("listening " + uri);
             }
             if (!cfg.services.isEmpty()) {
-                run.listeners.add(Transports.listenServices(cfg.services, net.transportContext(),
+                run.listeners.add(Transports.listenServices(cfg.services, net.internals().transportContext(),
                         ApiServer.hostFallback(run.api, ApiHandler.Surface.SERVICES)));
                 LOG.info("enabling services API. Listening " + cfg.services);
             }
-            hypervisor(run, "vpnkit", cfg.vpnkit, () -> Transports.listenVpnkit(cfg.vpnkit, net.transportContext(),
+            hypervisor(run, "vpnkit", cfg.vpnkit, () -> Transports.listenVpnkit(cfg.vpnkit, net.internals().transportContext(),
                     cfg.mtu, uuid -> cfg.vpnkitUuidMacs.get(uuid)));
-            hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.transportContext()));
-            hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.transportContext()));
-            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.transportContext()));
+            hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.internals().transportContext()));
+            hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.internals().transportContext()));
+            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext()));
             if (!cfg.stdio.isEmpty()) {
-                Listener l = Transports.attachStdio(net.transportContext());
+                Listener l = Transports.attachStdio(net.internals().transportContext());
                 run.listeners.add(l);
                 // stdio is one guest for the process's life: its end ends gvproxy-java, as upstream.
                 l.closeFuture().whenComplete((v, t) -> run.fail("stdio transport ended"));

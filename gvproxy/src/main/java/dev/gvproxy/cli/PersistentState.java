@@ -39,7 +39,7 @@ final class PersistentState implements AutoCloseable {
         this.store = store;
         this.net = net;
         this.forwards = forwards;
-        this.dnsAddsNotSaved = net.counters().counter("api.stateDnsAddsNotSaved");
+        this.dnsAddsNotSaved = net.internals().counters().counter("api.stateDnsAddsNotSaved");
     }
 
     /** The API's zones, recording every add for the state file. */
@@ -68,7 +68,7 @@ final class PersistentState implements AutoCloseable {
      * leases, then forwards (each with its origin; one that cannot be recreated is logged and dropped). Blocks.
      */
     void restore(StateStore.State s, DnsZones dns) throws Exception {
-        net.eventLoop().submit(() -> {
+        net.internals().eventLoop().submit(() -> {
             for (DnsZone z : s.dnsAdds()) {
                 dns.add(z); // records it again
             }
@@ -76,7 +76,7 @@ final class PersistentState implements AutoCloseable {
         }).get(10, TimeUnit.SECONDS);
         for (StateStore.SavedForward f : s.forwards()) {
             try {
-                net.eventLoop().submit(() -> forwards.expose(f.forward(), f.origin()).toCompletableFuture())
+                net.internals().eventLoop().submit(() -> forwards.expose(f.forward(), f.origin()).toCompletableFuture())
                         .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
                 LOG.info("restored forward " + f.forward().protocol() + " " + f.forward().local() + " -> "
                         + f.forward().remote());
@@ -91,11 +91,11 @@ final class PersistentState implements AutoCloseable {
     }
 
     private void restoreLeases(List<StateStore.SavedLease> leases) {
-        if (net.dhcp() == null) {
+        if (net.internals().dhcp() == null) {
             return;
         }
-        LeasePool pool = net.dhcp().pool();
-        long now = net.stack().now();
+        LeasePool pool = net.internals().dhcp().pool();
+        long now = net.internals().stack().now();
         for (StateStore.SavedLease l : leases) {
             try {
                 int ip = Ipv4Address.parse(l.ip());
@@ -114,10 +114,10 @@ final class PersistentState implements AutoCloseable {
      * network's one timer (a deadline source of its stack).
      */
     void start() {
-        net.eventLoop().submit(() -> {
+        net.internals().eventLoop().submit(() -> {
             forwards.onChange(r -> save());
-            nextSave = net.stack().now() + TimeUnit.SECONDS.toNanos(PERIOD_SECONDS);
-            net.stack().addDeadlineSource(periodic);
+            nextSave = net.internals().stack().now() + TimeUnit.SECONDS.toNanos(PERIOD_SECONDS);
+            net.internals().stack().addDeadlineSource(periodic);
             save();
         }).syncUninterruptibly();
     }
@@ -144,8 +144,8 @@ final class PersistentState implements AutoCloseable {
             }
         }
         List<StateStore.SavedLease> leases = new ArrayList<>();
-        if (net.dhcp() != null) {
-            for (LeasePool.Lease l : net.dhcp().pool().boundLeases()) {
+        if (net.internals().dhcp() != null) {
+            for (LeasePool.Lease l : net.internals().dhcp().pool().boundLeases()) {
                 leases.add(new StateStore.SavedLease(l.client(), MacAddress.format(l.mac()), Ipv4Address.format(l.ip())));
             }
         }
@@ -156,8 +156,8 @@ final class PersistentState implements AutoCloseable {
     @Override
     public void close() {
         try {
-            net.eventLoop().submit(() -> {
-                net.stack().removeDeadlineSource(periodic);
+            net.internals().eventLoop().submit(() -> {
+                net.internals().stack().removeDeadlineSource(periodic);
                 forwards.onChange(null);
                 save();
             }).get(10, TimeUnit.SECONDS);

@@ -8,6 +8,9 @@ package dev.gvproxy.model;
  * @param regexp pattern matched (unanchored) against the relative name, or {@code null} when unset
  */
 public record DnsRecord(String name, String ip, String regexp) {
+    /**
+     * Validates the components.
+     */
     public DnsRecord {
         name = name == null ? "" : name;
         ip = ip == null ? "" : ip;

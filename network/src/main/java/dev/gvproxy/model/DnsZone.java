@@ -12,6 +12,9 @@ import java.util.List;
  * @param defaultIp dotted IPv4 answered for names without a record, or {@code ""} when unset
  */
 public record DnsZone(String name, List<DnsRecord> records, String defaultIp) {
+    /**
+     * Validates the components.
+     */
     public DnsZone {
         name = name == null ? "" : name;
         records = records == null ? null : Collections.unmodifiableList(new ArrayList<>(records));

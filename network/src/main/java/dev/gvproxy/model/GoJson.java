@@ -39,12 +39,22 @@ public final class GoJson {
 
     /** A decoding error whose message is what Go's decoder would have said. */
     public static final class JsonException extends Exception {
+        /**
+         * An invalid JSON text or field.
+         * @param message the error text
+         */
         public JsonException(String message) {
             super(message);
         }
     }
 
-    /** Reads the first JSON value of {@code text}. */
+    /**
+     * Reads the first JSON value of {@code text}.
+     *
+     * @param text the JSON text
+     * @return the decoded value (Map, List, String, Double, Boolean or null)
+     * @throws JsonException if the input is not valid
+     */
     public static Object decode(String text) throws JsonException {
         Reader r = new Reader(text);
         r.skipSpace();
@@ -311,6 +321,9 @@ public final class GoJson {
      * Go's struct-field lookup for decoding: the exact key first, otherwise the first key equal ignoring case.
      *
      * @return the value, or {@code absent} when no key matches
+     * @param absent the value when the field is missing
+     * @param name the field name
+     * @param obj a decoded JSON object
      */
     public static Object field(Map<String, Object> obj, String name, Object absent) {
         if (obj.containsKey(name)) {
@@ -325,7 +338,12 @@ public final class GoJson {
         return found;
     }
 
-    /** Go's name for a decoded JSON value's kind in {@code cannot unmarshal X into ...}. */
+    /**
+     * Go's name for a decoded JSON value's kind in {@code cannot unmarshal X into ...}.
+     *
+     * @param v a decoded JSON value
+     * @return the JSON kind name (Go's wording)
+     */
     public static String kind(Object v) {
         if (v instanceof String) {
             return "string";
@@ -351,6 +369,11 @@ public final class GoJson {
      *
      * @param where Go's {@code Struct.field} path for the error, e.g. {@code ExposeRequest.local}
      * @param goType Go type name shown in the error, e.g. {@code string}
+     * @param def the value when the field is missing or null
+     * @param name the field name
+     * @param obj a decoded JSON object
+     * @return the field's string value
+     * @throws JsonException if the input is not valid
      */
     public static String stringField(Map<String, Object> obj, String name, String def, String where, String goType)
             throws JsonException {
@@ -365,7 +388,12 @@ public final class GoJson {
         return str;
     }
 
-    /** Go's {@code strconv.Quote} for the characters the API produces (ASCII escapes, \\u for other controls). */
+    /**
+     * Go's {@code strconv.Quote} for the characters the API produces (ASCII escapes, \\u for other controls).
+     *
+     * @param s the text
+     * @return {@code s} as a JSON string literal
+     */
     public static String quote(String s) {
         StringBuilder b = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
@@ -390,7 +418,12 @@ public final class GoJson {
         return b.append('"').toString();
     }
 
-    /** A JSON string literal as Go's encoder writes it (HTML-safe escaping). */
+    /**
+     * A JSON string literal as Go's encoder writes it (HTML-safe escaping).
+     *
+     * @param s the text
+     * @return {@code s} as a JSON string literal
+     */
     public static String string(String s) {
         StringBuilder b = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
@@ -413,13 +446,23 @@ public final class GoJson {
         return b.append('"').toString();
     }
 
-    /** A forward as gvproxy's {@code types.ExposeRequest}: {@code {"local":…,"remote":…,"protocol":…}}. */
+    /**
+     * A forward as gvproxy's {@code types.ExposeRequest}: {@code {"local":…,"remote":…,"protocol":…}}.
+     *
+     * @param f the forward
+     * @return the forward as gvproxy writes it
+     */
     public static String forward(PortForward f) {
         return "{\"local\":" + string(f.local()) + ",\"remote\":" + string(f.remote()) + ",\"protocol\":"
                 + string(f.protocol()) + "}";
     }
 
-    /** A JSON array of {@link #forward} objects in the given order ({@code []} when empty; no newline). */
+    /**
+     * A JSON array of {@link #forward} objects in the given order ({@code []} when empty; no newline).
+     *
+     * @param all the forwards
+     * @return the forwards as gvproxy's {@code /all} writes them
+     */
     public static String forwards(List<PortForward> all) {
         StringBuilder b = new StringBuilder("[");
         for (PortForward f : all) {

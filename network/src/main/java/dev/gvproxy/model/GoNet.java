@@ -9,12 +9,22 @@ public final class GoNet {
 
     /** A Go error with its message. */
     public static class GoError extends Exception {
+        /**
+         * An error with Go's text.
+         * @param message the error text
+         */
         public GoError(String message) {
             super(message);
         }
     }
 
-    /** Go's {@code net.SplitHostPort}; returns {host, port}. */
+    /**
+     * Go's {@code net.SplitHostPort}; returns {host, port}.
+     *
+     * @param hostport {@code host:port}, {@code [v6]:port}
+     * @return {host, port}
+     * @throws GoError with Go's error text when the input is invalid
+     */
     public static String[] splitHostPort(String hostport) throws GoError {
         String host;
         int i = hostport.lastIndexOf(':');
@@ -58,12 +68,25 @@ public final class GoNet {
         return new GoError(addr.isEmpty() ? err : "address " + addr + ": " + err);
     }
 
-    /** Go's {@code net.JoinHostPort}. */
+    /**
+     * Go's {@code net.JoinHostPort}.
+     *
+     * @param host a host or IP
+     * @param port a port
+     * @return {@code host:port}, brackets around an IPv6 host
+     */
     public static String joinHostPort(String host, String port) {
         return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
     }
 
-    /** Go's {@code strconv.ParseUint(s, 10, bits)}. */
+    /**
+     * Go's {@code strconv.ParseUint(s, 10, bits)}.
+     *
+     * @param bits the integer width (as Go's {@code strconv.ParseUint})
+     * @param s the text
+     * @return the value
+     * @throws GoError with Go's error text when the input is invalid
+     */
     public static long parseUint(String s, int bits) throws GoError {
         String fn = "strconv.ParseUint";
         if (s.isEmpty()) {
@@ -97,6 +120,7 @@ public final class GoNet {
      * Parses a dotted-quad IPv4 literal like Go's {@code net.ParseIP} (no leading zeros, four decimal parts).
      *
      * @return the address as an int, or {@code null} if {@code s} is not an IPv4 literal
+     * @param s the text
      */
     public static Integer parseIpv4(String s) {
         int parts = 0;
@@ -128,7 +152,12 @@ public final class GoNet {
         return null;
     }
 
-    /** True if {@code s} parses as an IPv6 literal (used only to word the rejection). */
+    /**
+     * True if {@code s} parses as an IPv6 literal (used only to word the rejection).
+     *
+     * @param s the text
+     * @return whether {@code s} has an IPv6 address's shape
+     */
     public static boolean looksLikeIpv6(String s) {
         return s.indexOf(':') >= 0;
     }

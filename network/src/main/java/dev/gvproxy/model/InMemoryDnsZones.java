@@ -11,8 +11,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class InMemoryDnsZones implements DnsZones {
     private final List<DnsZone> zones = new CopyOnWriteArrayList<>();
 
+    /**
+     * No zones.
+     */
     public InMemoryDnsZones() {}
 
+    /**
+     * Starts with {@code initial}.
+     * @param initial the zones to start with
+     */
     public InMemoryDnsZones(List<DnsZone> initial) {
         zones.addAll(initial);
     }
@@ -34,7 +41,13 @@ public final class InMemoryDnsZones implements DnsZones {
         zones.add(zone);
     }
 
-    /** Posted records first (they win), then the old ones; the posted default IP replaces the old one. */
+    /**
+     * Posted records first (they win), then the old ones; the posted default IP replaces the old one.
+     *
+     * @param old the existing zone
+     * @param posted the zone as posted
+     * @return the merged zone
+     */
     public static DnsZone merge(DnsZone old, DnsZone posted) {
         List<DnsRecord> records = null;
         if (posted.records() != null || old.records() != null) {

@@ -5,10 +5,18 @@ import java.util.Map;
 /** The DHCP leases the API lists ({@code /leases}, {@code /services/dhcp/leases}). Called on the network loop. */
 @FunctionalInterface
 public interface LeaseSource {
-    /** @return every lease including reservations, dotted IPv4 -> lower-case colon MAC (any order; the API sorts) */
+    /**
+     * The DHCP leases.
+     *
+     * @return every lease including reservations, dotted IPv4 -> lower-case colon MAC (any order; the API sorts)
+     */
     Map<String, String> leases();
 
-    /** No DHCP server: an empty object. */
+    /**
+     * No DHCP server: an empty object.
+     *
+     * @return a source with no leases
+     */
     static LeaseSource none() {
         return Map::of;
     }

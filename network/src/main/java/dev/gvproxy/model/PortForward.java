@@ -8,7 +8,11 @@ package dev.gvproxy.model;
  * @param protocol {@code tcp}, {@code udp}, {@code unix} or {@code npipe}
  */
 public record PortForward(String local, String remote, String protocol) {
-    /** The registry key: protocol and the literal local string ({@code :9090} and {@code 0.0.0.0:9090} differ). */
+    /**
+     * The registry key: protocol and the literal local string ({@code :9090} and {@code 0.0.0.0:9090} differ).
+     *
+     * @return {@code protocol/local}
+     */
     public String key() {
         return protocol + "/" + local;
     }

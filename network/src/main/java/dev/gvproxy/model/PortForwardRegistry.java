@@ -53,12 +53,17 @@ public final class PortForwardRegistry implements PortForwards {
          *
          * @return a handle whose {@code close()} stops the forward (unexpose); a {@link Bound} handle tells the
          *     local address really bound (port 0 asks for any free port)
+         * @param forward the forward
          */
         CompletionStage<AutoCloseable> open(PortForward forward);
     }
 
     /** A handle that knows the {@code local} it really bound ({@code 127.0.0.1:45678} for {@code 127.0.0.1:0}). */
     public interface Bound extends AutoCloseable {
+        /**
+         * The {@code local} really bound.
+         * @return the result
+         */
         String boundLocal();
     }
 
@@ -76,6 +81,10 @@ public final class PortForwardRegistry implements PortForwards {
     /** Called on the loop after every successful expose or unexpose (state persistence). */
     @FunctionalInterface
     public interface ChangeListener {
+        /**
+         * Called after a change.
+         * @param registry the registry that changed
+         */
         void changed(PortForwardRegistry registry);
     }
 
@@ -92,22 +101,41 @@ public final class PortForwardRegistry implements PortForwards {
 
     private record Reserved(PortForward forward, Origin origin) {}
 
+    /**
+     * A registry with the default guest policy and counters of its own (tests).
+     *
+     * @param opener creates the host side of each validated forward
+     */
     public PortForwardRegistry(Opener opener) {
         this(opener, GuestPolicy.DEFAULT, new Counters());
     }
 
-    /** @param counters where {@code api.guestForbidden} is counted (the network's) */
+    /**
+     * The registry of one network.
+     *
+     * @param counters where {@code api.guestForbidden} is counted (the network's)
+     * @param opener creates the host side of each validated forward
+     * @param policy what guests may expose
+     */
     public PortForwardRegistry(Opener opener, GuestPolicy policy, Counters counters) {
         this.opener = opener;
         this.policy = policy;
         this.guestForbidden = counters.counter("api.guestForbidden");
     }
 
-    /** A file gvproxy-java owns (API/hypervisor socket, pid or log file): no expose may replace it. */
+    /**
+     * A file gvproxy-java owns (API/hypervisor socket, pid or log file): no expose may replace it.
+     *
+     * @param p the file
+     */
     public void protectPath(Path p) {
         protectedPaths.add(p.toAbsolutePath().normalize());
     }
 
+    /**
+     * Sets the change listener (one).
+     * @param l called after every change; null for none
+     */
     public void onChange(ChangeListener l) {
         this.listener = l == null ? r -> {} : l;
     }
@@ -133,7 +161,12 @@ public final class PortForwardRegistry implements PortForwards {
     private static final java.util.Comparator<PortForward> BY_LOCAL_THEN_PROTOCOL =
             java.util.Comparator.comparing(PortForward::local).thenComparing(PortForward::protocol);
 
-    /** The forwards created by {@code origin} (state persistence keeps the API-created ones). */
+    /**
+     * The forwards created by {@code origin} (state persistence keeps the API-created ones).
+     *
+     * @param origin who asks (host, configuration or guest)
+     * @return the forwards {@code origin} created
+     */
     public List<PortForward> created(Origin origin) {
         List<PortForward> out = new ArrayList<>();
         for (Entry e : active.values()) {
@@ -406,6 +439,8 @@ public final class PortForwardRegistry implements PortForwards {
      * gvproxy's remote check: exactly {@code a.b.c.d:port} after splitting on {@code :}.
      *
      * @return {ip as int, port}
+     * @param remote {@code IPv4:port}
+     * @throws GoNet.GoError with Go's error text when the input is invalid
      */
     public static int[] parseIpv4Remote(String remote) throws GoNet.GoError {
         String[] parts = remote.split(":", -1);

@@ -11,21 +11,30 @@ import java.util.concurrent.CompletionStage;
  * unanswered guest closes the client with EOF). The handle's {@code close()} closes the forwarder's listener.
  *
  * <pre>{@code
- * PortForwarder pf = new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS);
+ * PortForwarder pf = new PortForwarder(stack, loop, PortForwarder.Options.DEFAULTS);
  * PortForwardRegistry forwards = new PortForwardRegistry(new PortForwarderOpener(pf));
  * }</pre>
+ * A {@code VirtualNetwork} builds its own (its {@code expose}/{@code forwards} use it).
  */
 public final class PortForwarderOpener implements PortForwardRegistry.Opener {
     private final PortForwarder forwarder;
     private final PortForwardRegistry.Opener sshTunnels;
 
+    /**
+     * An opener without SSH tunnels ({@code ssh-tunnel://} remotes are refused).
+     *
+     * @param forwarder the stack forwarder that binds the listeners
+     */
     public PortForwarderOpener(PortForwarder forwarder) {
         this(forwarder, null);
     }
 
     /**
+     * An opener that hands {@code ssh-tunnel://} remotes to {@code sshTunnels}.
+     *
      * @param sshTunnels opens {@code unix} forwards whose remote is {@code ssh-tunnel://...} (the
      *     {@code dev.gvproxy.ssh} package); null refuses them
+     * @param forwarder the stack forwarder that binds the listeners
      */
     public PortForwarderOpener(PortForwarder forwarder, PortForwardRegistry.Opener sshTunnels) {
         this.forwarder = forwarder;

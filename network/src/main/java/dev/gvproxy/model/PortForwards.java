@@ -19,22 +19,44 @@ public interface PortForwards {
      * ({@link #HOST}, {@link #GUEST}) are kept in a state directory, the configuration recreates its own.
      */
     enum Origin {
+        /**
+         * Forwards from the configuration (command line, YAML).
+         */
         CONFIG,
+        /**
+         * Forwards the host made (its API, an embedder).
+         */
         HOST,
+        /**
+         * Forwards a guest made through the in-VM API.
+         */
         GUEST
     }
 
     /** A request the caller may not make (a guest touching a host forward, a refused path or address): HTTP 403. */
     final class Forbidden extends GoNet.GoError {
+        /**
+         * A refusal (HTTP 403).
+         * @param message the error text
+         */
         public Forbidden(String message) {
             super(message);
         }
     }
 
-    /** @return every active forward (any order; the API sorts by local, then protocol) */
+    /**
+     * Every active forward.
+     *
+     * @return every active forward (any order; the API sorts by local, then protocol)
+     */
     List<PortForward> all();
 
-    /** @return the forwards {@code viewer} may see: all for the host, the guest-created ones for a guest */
+    /**
+     * The forwards a viewer may see.
+     *
+     * @return the forwards {@code viewer} may see: all for the host, the guest-created ones for a guest
+     * @param viewer who lists
+     */
     default List<PortForward> all(Origin viewer) {
         return all();
     }
@@ -42,6 +64,8 @@ public interface PortForwards {
     /**
      * Creates a forward for the host. The API has normalised {@code remote} for tcp/udp (caller IP filled in,
      * IPv4 literal checked) and defaulted the protocol to {@code tcp}.
+     * @param forward the forward
+     * @return completes when the host listener is bound
      */
     default CompletionStage<Void> expose(PortForward forward) {
         return expose(forward, Origin.HOST).thenApply(f -> null);
@@ -51,14 +75,29 @@ public interface PortForwards {
      * Creates a forward on behalf of {@code origin}.
      *
      * @return the forward as listed, with the bound port when {@code local} asked for port 0
+     * @param forward the forward
+     * @param origin who asks (host, configuration or guest)
      */
     CompletionStage<PortForward> expose(PortForward forward, Origin origin);
 
-    /** Removes the forward with exactly this protocol and local string; fails with {@code proxy not found}. */
+    /**
+     * Removes the forward with exactly this protocol and local string; fails with {@code proxy not found}.
+     *
+     * @param local the forward's {@code local} exactly as listed
+     * @param protocol {@code tcp}, {@code udp}, {@code unix} or {@code npipe}
+     * @return completes when the forward is gone
+     */
     default CompletionStage<Void> unexpose(String protocol, String local) {
         return unexpose(protocol, local, Origin.HOST);
     }
 
-    /** As {@link #unexpose(String, String)}; a guest may only remove guest-created forwards ({@link Forbidden}). */
+    /**
+     * As {@link #unexpose(String, String)}; a guest may only remove guest-created forwards ({@link Forbidden}).
+     *
+     * @param local the forward's {@code local} exactly as listed
+     * @param origin who asks (host, configuration or guest)
+     * @param protocol {@code tcp}, {@code udp}, {@code unix} or {@code npipe}
+     * @return completes when the forward is gone
+     */
     CompletionStage<Void> unexpose(String protocol, String local, Origin origin);
 }

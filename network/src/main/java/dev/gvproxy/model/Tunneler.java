@@ -16,10 +16,16 @@ public interface Tunneler {
      * established stream, or exceptionally (refused, timeout) - the relay then closes the host side.
      *
      * @param ip IPv4 address as an int
+     * @param port a port
+     * @return completes with the open stream, or fails
      */
     CompletionStage<TunnelStream> connect(int ip, int port);
 
-    /** Until the stack can open connections: every dial fails. */
+    /**
+     * Until the stack can open connections: every dial fails.
+     *
+     * @return a tunneler that refuses every connect
+     */
     static Tunneler unavailable() {
         return (ip, port) -> CompletableFuture.failedFuture(
                 new UnsupportedOperationException("connections into the virtual network are not available"));

@@ -90,7 +90,7 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
      * {@code StackChannel} whose pipeline starts with {@code initializer} (which must be {@code @Sharable}, as a
      * {@link io.netty.channel.ChannelInitializer} is).
      */
-    public static Supplier<TcpConnection.Handler> acceptor(NetworkStack stack, EventLoop loop, ChannelHandler initializer) {
+    static Supplier<TcpConnection.Handler> acceptor(NetworkStack stack, EventLoop loop, ChannelHandler initializer) {
         Counters.Counter dataAfterClose = stack.counters().counter("tcp.instack.dataAfterClose");
         return () -> {
             GuestStream stream = new GuestStream(stack, loop);

@@ -12,7 +12,7 @@ import java.util.logging.Logger;
  * The line is {@link FrameDescription}'s (untrusted bytes are described, never thrown on). The level is
  * checked before any formatting, so an installed tap costs little when FINE is off.
  */
-public final class SwitchFrameLog implements VirtualSwitch.FrameTap {
+final class SwitchFrameLog implements VirtualSwitch.FrameTap {
     private final Logger log;
 
     public SwitchFrameLog(Logger log) {

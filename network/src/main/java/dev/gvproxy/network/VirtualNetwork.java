@@ -26,17 +26,18 @@ import dev.gvproxy.transport.Transports;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import dev.gvproxy.model.PortForward;
+import dev.gvproxy.model.PortForwards;
+import dev.gvproxy.network.internal.NetworkInternals;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -56,8 +57,11 @@ public final class VirtualNetwork implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VirtualNetwork.class.getName());
 
     private final StackConfig config;
-    private final EventLoopGroup group;
+    private final EventLoopGroup group; // null when running on the caller's loop (not ours to shut down)
     private final EventLoop loop;
+    private final dev.gvproxy.model.PortForwardRegistry forwards;
+    private volatile dev.gvproxy.model.PortForwardRegistry.Opener sshTunnels;
+    private final NetworkInternals internals;
     private final Counters counters = new Counters();
     private final VirtualSwitch sw;
     private final NetworkStack stack;
@@ -78,8 +82,13 @@ public final class VirtualNetwork implements AutoCloseable {
     private VirtualNetwork(Builder b) throws IOException {
         this.config = b.config;
         this.dnsTcpIdleNanos = b.dnsTcpIdle.toNanos();
-        this.group = SocketTransport.get().newEventLoopGroup(1);
-        this.loop = group.next();
+        if (b.eventLoop != null) {
+            this.group = null;
+            this.loop = b.eventLoop;
+        } else {
+            this.group = SocketTransport.get().newEventLoopGroup(1);
+            this.loop = group.next();
+        }
         // Pcap timestamps are wall-clock; MAC ageing runs on the same monotonic clock as the stack's deadlines.
         this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos, System::nanoTime,
                 config.portSecurity());
@@ -117,6 +126,15 @@ public final class VirtualNetwork implements AutoCloseable {
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
         tcpForwarder.setGuestFlows(guestFlows);
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
+        dev.gvproxy.model.PortForwarderOpener direct = new dev.gvproxy.model.PortForwarderOpener(portForwarder);
+        // ssh-tunnel:// remotes go to the opener gvproxy's CLI installs (NetworkInternals.sshTunnels); without one
+        // the stack forwarder refuses them with gvproxy's text.
+        this.forwards = new dev.gvproxy.model.PortForwardRegistry(f -> {
+            dev.gvproxy.model.PortForwardRegistry.Opener ssh = sshTunnels;
+            return ssh != null && f.remote().startsWith("ssh-tunnel://") ? ssh.open(f) : direct.open(f);
+        }, b.guestPolicy, counters);
+        this.internals = new NetworkInternals(config, loop, counters, sw, stack, transportContext, dhcp, dns,
+                tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o);
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
@@ -218,13 +236,101 @@ public final class VirtualNetwork implements AutoCloseable {
         }
     }
 
+
+    // --- the facade: forwards, in-stack services, stats ------------------------------------------------------
+
+    /**
+     * Forwards a host socket to a guest, as gvproxy's {@code /services/forwarder/expose}: same keys, checks and
+     * error texts, in the network's one forward registry (the HTTP API's list). Callable from any thread.
+     *
+     * @param forward e.g. {@code new PortForward("127.0.0.1:2222", "192.168.127.2:22", "tcp")}; port 0 in
+     *     {@code local} binds any free port
+     * @return completes with the forward as listed (the port really bound for port 0), or fails with the bind
+     *     error or {@link IllegalStateException} ({@code proxy already running for tcp on 127.0.0.1:2222})
+     */
+    public CompletableFuture<PortForward> expose(PortForward forward) {
+        return onLoop(() -> forwards.expose(forward, PortForwards.Origin.HOST));
+    }
+
+    /**
+     * Stops a forward, as gvproxy's {@code /services/forwarder/unexpose}. Callable from any thread.
+     *
+     * @param protocol {@code tcp}, {@code udp} or {@code unix}
+     * @param local the forward's {@code local} exactly as listed
+     * @return completes once the host listener is closed, or fails with {@link IllegalStateException}
+     *     ({@code proxy not found})
+     */
+    public CompletableFuture<Void> unexpose(String protocol, String local) {
+        return onLoop(() -> forwards.unexpose(protocol, local, PortForwards.Origin.HOST));
+    }
+
+    /**
+     * Stops a forward.
+     *
+     * @param forward a forward as {@link #expose} or {@link #forwards()} returned it
+     * @return as {@link #unexpose(String, String)}
+     */
+    public CompletableFuture<Void> unexpose(PortForward forward) {
+        return unexpose(forward.protocol(), forward.local());
+    }
+
+    /**
+     * The active forwards, sorted as gvproxy's {@code /all}, whoever made them (this API, the HTTP API, the
+     * configuration or a guest). Callable from any thread.
+     *
+     * @return a snapshot
+     */
+    public List<PortForward> forwards() {
+        return call(forwards::all);
+    }
+
+    private <T> CompletableFuture<T> onLoop(java.util.function.Supplier<java.util.concurrent.CompletionStage<T>> op) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Runnable task = () -> {
+            try {
+                op.get().whenComplete((v, e) -> {
+                    if (e != null) {
+                        result.completeExceptionally(e instanceof java.util.concurrent.CompletionException
+                                && e.getCause() != null ? e.getCause() : e);
+                    } else {
+                        result.complete(v);
+                    }
+                });
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+            }
+        };
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            try {
+                loop.execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                result.completeExceptionally(new IllegalStateException("virtual network closed", e));
+            }
+        }
+        return result;
+    }
+
     /**
      * Serves TCP {@code port} on the gateway IP inside the virtual network with a Netty pipeline: each guest
      * connection becomes a {@link StackChannel} (remote address = the guest) initialised by {@code initializer}.
-     * E.g. gvproxy's in-VM API: {@code serveInStack(80, ApiServer.inVm(api))}. Replaces an earlier service on
-     * the same port.
+     * Replaces an earlier service on the same port. Callable from any thread.
+     *
+     * <pre>{@code
+     * net.serveTcp(7, new ChannelInitializer<StackChannel>() {
+     *     protected void initChannel(StackChannel ch) {
+     *         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+     *             public void channelRead(ChannelHandlerContext ctx, Object msg) { ctx.writeAndFlush(msg); }
+     *         });
+     *     }
+     * });
+     * }</pre>
+     *
+     * @param port 1-65535
+     * @param initializer sets up each connection's pipeline, on the network's event loop
      */
-    public void serveInStack(int port, io.netty.channel.ChannelInitializer<? super StackChannel> initializer) {
+    public void serveTcp(int port, io.netty.channel.ChannelInitializer<? super StackChannel> initializer) {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
@@ -234,8 +340,84 @@ public final class VirtualNetwork implements AutoCloseable {
         });
     }
 
+    /** A UDP service on the gateway IP inside the virtual network; runs on the network's event loop. */
+    @FunctionalInterface
+    public interface UdpService {
+        /**
+         * One datagram from a guest.
+         *
+         * @param sender the guest's address and port
+         * @param payload <b>borrowed</b>: the UDP data; retain it to keep it past the call
+         * @param reply sends datagrams back to {@code sender} from the service's port
+         */
+        void datagram(java.net.InetSocketAddress sender, io.netty.buffer.ByteBuf payload, UdpReply reply);
+    }
+
+    /** Sends a datagram back to the guest a {@link UdpService} heard from. */
+    @FunctionalInterface
+    public interface UdpReply {
+        /**
+         * Sends one datagram; call on the network's event loop (as the service runs).
+         *
+         * @param payload <b>taken</b>: the UDP data
+         */
+        void send(io.netty.buffer.ByteBuf payload);
+    }
+
+    /**
+     * Serves UDP {@code port} on the gateway IP inside the virtual network. Replaces an earlier service on the
+     * same port. Callable from any thread.
+     *
+     * @param port 1-65535
+     * @param service called for each datagram, on the network's event loop
+     * @throws IllegalStateException if the port is the gateway's DNS (53) or DHCP (67) port while that server is on
+     */
+    public void serveUdp(int port, UdpService service) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port out of range: " + port);
+        }
+        if ((port == 53 && dns != null) || (port == 67 && dhcp != null)) {
+            throw new IllegalStateException("UDP port " + port + " is the gateway's " + (port == 53 ? "DNS" : "DHCP"));
+        }
+        int gw = config.gatewayIp();
+        run(() -> {
+            stack.udp().unbind(gw, port);
+            stack.udp().bind(gw, port, (d, payload, now) -> service.datagram(
+                    new java.net.InetSocketAddress(dev.gvproxy.stack.wire.Ipv4Address.toInet(d.srcIp()), d.srcPort()),
+                    payload, reply -> stack.udp().send(gw, port, d.srcIp(), d.srcPort(), reply, stack.now())));
+        });
+    }
+
+    /**
+     * Stops a service {@link #serveUdp} started (no-op if none). Callable from any thread.
+     *
+     * @param port the service's port
+     */
+    public void unserveUdp(int port) {
+        run(() -> stack.udp().unbind(config.gatewayIp(), port));
+    }
+
+    /**
+     * A snapshot of the network's counters, as gvproxy-java's {@code /stats} exports them: drops and refusals
+     * under {@code <layer>.<reason>} names, traffic totals. Callable from any thread.
+     *
+     * @return counter name to value
+     */
+    public java.util.Map<String, Long> stats() {
+        return counters.snapshot();
+    }
+
+    /**
+     * gvproxy-java's own modules' access to the network's parts (stack, switch, loop, servers).
+     *
+     * @return not API: for gvproxy-java's own modules (api-http, gvproxy, tests); may change without notice
+     */
+    public NetworkInternals internals() {
+        return internals;
+    }
+
     /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */
-    public dev.gvproxy.model.Tunneler tunneler() {
+    private dev.gvproxy.model.Tunneler tunneler() {
         return (ip, port) -> {
             java.util.concurrent.CompletableFuture<dev.gvproxy.forwarder.TunnelStream> result =
                     new java.util.concurrent.CompletableFuture<>();
@@ -260,83 +442,73 @@ public final class VirtualNetwork implements AutoCloseable {
     /** gvproxy's dial timeout for connections into the guest. */
     private static final long TUNNEL_DIAL_TIMEOUT_MILLIS = 10_000;
 
-    public DhcpServer dhcp() {
-        return dhcp;
-    }
-
-    public DnsServer dns() {
-        return dns;
-    }
-
-    public TcpForwarder tcpForwarder() {
-        return tcpForwarder;
-    }
-
-    /** Host -> guest port forwards (tcp, udp, unix) and {@code /tunnel}. */
-    public PortForwarder portForwarder() {
-        return portForwarder;
-    }
-
-    public UdpForwarder udpForwarder() {
-        return udpForwarder;
-    }
-
-    /** Who owns which host sockets and flows, and their budgets (event-loop only). */
-    public GuestFlows guestFlows() {
-        return guestFlows;
-    }
-
+    /**
+     * Starts the options of a new network.
+     *
+     * @return a builder with gvproxy's defaults
+     */
     public static Builder builder() {
         return new Builder();
     }
 
+    /**
+     * The network's addressing and limits (subnet, gateway and host IPs, MTU, ...).
+     *
+     * @return the configuration the network was built with
+     */
     public StackConfig config() {
         return config;
     }
 
-    /** The network's single event loop: every channel of this network must be registered on it. */
-    public EventLoop eventLoop() {
-        return loop;
-    }
-
-    public VirtualSwitch virtualSwitch() {
-        return sw;
-    }
-
-    public NetworkStack stack() {
-        return stack;
-    }
-
-    public Counters counters() {
-        return counters;
-    }
-
-    /** What transports need to attach VMs to this network. */
-    public NetworkContext transportContext() {
-        return transportContext;
-    }
-
-    /** Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames) on a unix:// or tcp:// URI. */
+    /**
+     * Listens for QEMU {@code -netdev stream}/{@code socket} guests (4-byte big-endian frames).
+     *
+     * @param uri {@code unix:///path} or {@code tcp://127.0.0.1:port}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenQemu(String uri) throws IOException {
         return track(Transports.listenQemu(uri, transportContext));
     }
 
-    /** Serves the API endpoint on a unix:// or tcp:// URI; for now only gvforwarder's {@code /connect}. */
+    /**
+     * Serves the endpoint gvforwarder's {@code /connect} attaches guests through (vfkit/gvforwarder guests).
+     *
+     * @param uri {@code unix:///path} or {@code tcp://127.0.0.1:port}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenApi(String uri) throws IOException {
         return track(Transports.listenApi(uri, transportContext, null));
     }
 
-    /** Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}) on a unixgram:// URI. */
+    /**
+     * Listens for datagram guests (vfkit, QEMU {@code -netdev dgram}), a frame per datagram.
+     *
+     * @param uri {@code unixgram:///path}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenDatagram(String uri) throws IOException {
         return track(Transports.listenDatagram(uri, transportContext));
     }
 
-    /** Listens for User-Mode Linux guests ({@code vec0:transport=bess}) on a unixpacket:// URI, a frame per message. */
+    /**
+     * Listens for User-Mode Linux guests ({@code vec0:transport=bess}), a frame per message.
+     *
+     * @param uri {@code unixpacket:///path}
+     * @return the listener; closed with the network, or earlier by closing it
+     * @throws IOException if the socket cannot be bound
+     */
     public Listener listenBess(String uri) throws IOException {
         return track(Transports.listenBess(uri, transportContext));
     }
 
-    /** Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames). */
+    /**
+     * Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames).
+     *
+     * @return the attachment; its close future completes when stdin ends
+     */
     public Listener attachStdio() {
         return track(Transports.attachStdio(transportContext));
     }
@@ -346,34 +518,12 @@ public final class VirtualNetwork implements AutoCloseable {
         return l;
     }
 
-    /** Runs {@code task} on the network's event loop and waits for its result (for the API and tests). */
-    public <T> T call(Callable<T> task) {
-        if (loop.inEventLoop()) {
-            try {
-                return task.call();
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        Future<T> f = loop.submit(task);
-        try {
-            return f.get(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException(e);
-        }
+    private <T> T call(Callable<T> task) {
+        return internals.call(task);
     }
 
-    /** Runs {@code task} on the event loop and waits for it. */
-    public void run(Runnable task) {
-        call(() -> {
-            task.run();
-            return null;
-        });
+    private void run(Runnable task) {
+        internals.run(task);
     }
 
     @Override
@@ -392,6 +542,7 @@ public final class VirtualNetwork implements AutoCloseable {
         try {
             run(() -> {
                 driver.close();
+                forwards.closeAll();
                 portForwarder.close();
                 udpForwarder.close();
                 if (icmpForwarder != null) {
@@ -411,7 +562,9 @@ public final class VirtualNetwork implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "closing virtual network", e);
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (group != null) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 
     /** Options of a virtual network. */
@@ -429,10 +582,43 @@ public final class VirtualNetwork implements AutoCloseable {
         private GuestFlows.Limits guestLimits = GuestFlows.Limits.defaults();
         private long tcpMemory = defaultTcpMemory();
         private java.time.Duration dnsTcpIdle = java.time.Duration.ofSeconds(30);
+        private EventLoop eventLoop;
+        private dev.gvproxy.model.PortForwardRegistry.GuestPolicy guestPolicy =
+                dev.gvproxy.model.PortForwardRegistry.GuestPolicy.DEFAULT;
+
+        private Builder() {}
+
+        /**
+         * Runs the network on the caller's event loop instead of a loop of its own. The loop must be of the
+         * process's socket transport (epoll on Linux, else NIO) so the network's host sockets can register on it;
+         * {@link VirtualNetwork#close()} then leaves the loop running. Several networks may share one loop.
+         *
+         * @param loop the loop every channel and timer of this network runs on
+         * @return this builder
+         */
+        public Builder eventLoop(EventLoop loop) {
+            this.eventLoop = java.util.Objects.requireNonNull(loop, "loop");
+            return this;
+        }
+
+        /**
+         * What forwards a guest may create through the in-VM API (default
+         * {@link dev.gvproxy.model.PortForwardRegistry.GuestPolicy#DEFAULT}: what podman needs).
+         *
+         * @param policy the policy the network's forward registry applies to guest-made forwards
+         * @return this builder
+         */
+        public Builder guestPolicy(dev.gvproxy.model.PortForwardRegistry.GuestPolicy policy) {
+            this.guestPolicy = java.util.Objects.requireNonNull(policy, "policy");
+            return this;
+        }
 
         /**
          * How long a DNS-over-TCP connection may sit idle (no query pending) before the gateway closes it
          * ({@code dns.tcp.idleClosed}); default 30 s, as unbound's {@code tcp-idle-timeout}.
+         *
+         * @param idle a positive duration
+         * @return this builder
          */
         public Builder dnsTcpIdleTimeout(java.time.Duration idle) {
             if (idle.isNegative() || idle.isZero()) {
@@ -446,6 +632,8 @@ public final class VirtualNetwork implements AutoCloseable {
          * The default TCP buffer budget of a network: a quarter of the JVM's memory limit (direct buffers are
          * bounded by it too), at most 256 MiB. Enough for a few dozen connections at full windows; more
          * connections share it (see {@code TcpMemory}).
+         *
+         * @return bytes
          */
         public static long defaultTcpMemory() {
             return Math.max(16L << 20, Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 4));
@@ -456,55 +644,102 @@ public final class VirtualNetwork implements AutoCloseable {
          * per guest, connects in flight per guest and per destination, and the grace period after which a
          * departed guest's flows are closed. Default: {@link GuestFlows.Limits#defaults()}, derived from the
          * process's descriptor limit.
+         *
+         * @param limits the budgets
+         * @return this builder
          */
         public Builder guestLimits(GuestFlows.Limits limits) {
             this.guestLimits = limits;
             return this;
         }
 
-        /** Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}). */
+        /**
+         * Bytes all TCP connections of the network may buffer together (default {@link #defaultTcpMemory()}).
+         *
+         * @param bytes the budget
+         * @return this builder
+         */
         public Builder tcpMemory(long bytes) {
             this.tcpMemory = bytes;
             return this;
         }
 
-        /** Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through. */
+        /**
+         * Host -> guest forwards: dial timeout, UDP idle timeout, passing the client's address through.
+         *
+         * @param options the forwarder's options
+         * @return this builder
+         */
         public Builder portForwarding(PortForwarder.Options options) {
             this.portForwardOptions = options;
             return this;
         }
 
-        /** DHCP on the gateway (default on, {@link DhcpConfig#defaults}). */
+        /**
+         * DHCP on the gateway (default on, {@link DhcpConfig#defaults}).
+         *
+         * @param enabled whether the gateway answers DHCP
+         * @param config the server's configuration; null for the defaults of the network's subnet
+         * @return this builder
+         */
         public Builder dhcp(boolean enabled, DhcpConfig config) {
             this.dhcp = enabled;
             this.dhcpConfig = config;
             return this;
         }
 
-        /** DNS on the gateway (default on: legacy zones, the host's resolv.conf and hosts file). */
+        /**
+         * DNS on the gateway (default on: legacy zones, the host's resolv.conf and hosts file).
+         *
+         * @param enabled whether the gateway answers DNS
+         * @param config the server's configuration; null for the defaults
+         * @return this builder
+         */
         public Builder dns(boolean enabled, DnsConfig config) {
             this.dns = enabled;
             this.dnsConfig = config;
             return this;
         }
 
+        /**
+         * Guest -> host TCP (NAT to the host's sockets): connect timeout, buffers.
+         *
+         * @param options the forwarder's options
+         * @return this builder
+         */
         public Builder tcpForwarding(TcpForwarder.Options options) {
             this.tcpOptions = options;
             return this;
         }
 
+        /**
+         * The network's addressing and limits (default {@link StackConfig#defaults()}: gvproxy's 192.168.127.0/24).
+         *
+         * @param config the stack configuration
+         * @return this builder
+         */
         public Builder config(StackConfig config) {
             this.config = config;
             return this;
         }
 
-        /** Shorthand for a default configuration with another MTU. */
+        /**
+         * Shorthand for the current configuration with another MTU.
+         *
+         * @param mtu the link MTU
+         * @return this builder
+         */
         public Builder mtu(int mtu) {
             this.config = config.toBuilder().mtu(mtu).build();
             return this;
         }
 
-        /** Records every frame crossing the switch into this pcap file. */
+        /**
+         * Records every frame crossing the switch into this pcap file.
+         *
+         * @param file the capture file (created or truncated)
+         * @return this builder
+         */
         public Builder pcap(Path file) {
             this.pcap = file;
             return this;
@@ -512,18 +747,33 @@ public final class VirtualNetwork implements AutoCloseable {
 
         /**
          * Logs one line per frame crossing the switch at FINE on logger {@code gvproxy.frames} (gvproxy's
-         * {@code -debug}); see {@link SwitchFrameLog}.
+         * {@code -debug}); its theory in the package docs.
+         *
+         * @param enabled whether to log frames
+         * @return this builder
          */
         public Builder logFrames(boolean enabled) {
             this.logFrames = enabled;
             return this;
         }
 
+        /**
+         * The allocator of the stack's buffers (default {@link ByteBufAllocator#DEFAULT}).
+         *
+         * @param alloc the allocator
+         * @return this builder
+         */
         public Builder allocator(ByteBufAllocator alloc) {
             this.alloc = alloc;
             return this;
         }
 
+        /**
+         * Creates the network and starts its services (DHCP, DNS, forwarders) on its event loop.
+         *
+         * @return the running network; close it when the VM is gone
+         * @throws IOException if a service cannot start (e.g. the pcap file cannot be created)
+         */
         public VirtualNetwork build() throws IOException {
             return new VirtualNetwork(this);
         }

@@ -9,6 +9,15 @@
  * and closes it. Every state change of the network runs on its event loop; methods callable from other threads
  * say so and hop onto the loop themselves.
  *
+ * <h2>The facade</h2>
+ * What an embedder uses is {@link dev.gvproxy.network.VirtualNetwork}: build (optionally on the caller's event
+ * loop), {@code listen*}/{@code attach*}, {@code expose}/{@code unexpose}/{@code forwards} (futures and snapshots,
+ * no loop plumbing), {@code serveTcp}/{@code serveUdp} for in-stack services, {@code stats}, {@code close}. The
+ * network owns the one port-forward registry: forwards made through the facade, gvproxy's HTTP API and its
+ * configuration are one list with one set of checks. The parts gvproxy-java's own modules wire together (stack,
+ * switch, loop, servers) are behind {@code internals()} ({@code dev.gvproxy.network.internal}): not API, left out
+ * of the javadoc jar, may change without notice.
+ *
  * <h2>Why the cut is here</h2>
  * The module depends on no YAML, SSH, HTTP or logging-binding library, so an embedder inherits only Netty and
  * dnsjava. gvproxy's HTTP API (module api-http) and its command line, YAML and SSH forwards (module gvproxy) sit

@@ -38,13 +38,13 @@ class PortForwarderListingTest {
     @BeforeEach
     void setUp() throws Exception {
         net = VirtualNetwork.builder().build();
-        pf = new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS);
+        pf = new PortForwarder(net.internals().stack(), net.internals().eventLoop(), PortForwarder.Options.DEFAULTS);
         forwards = new PortForwardRegistry(new PortForwarderOpener(pf));
     }
 
     /** Runs a registry operation on the loop, as the API does. */
     <T> CompletableFuture<T> onLoop(Supplier<CompletionStage<T>> op) {
-        return CompletableFuture.supplyAsync(op, net.eventLoop()).thenCompose(s -> s);
+        return CompletableFuture.supplyAsync(op, net.internals().eventLoop()).thenCompose(s -> s);
     }
 
     CompletableFuture<PortForward> expose(PortForwarder.Forward f) {

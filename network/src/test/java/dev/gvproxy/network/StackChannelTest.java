@@ -104,8 +104,8 @@ class StackChannelTest {
     @BeforeEach
     void setUp() throws Exception {
         net = VirtualNetwork.builder().dhcp(false, null).dns(false, null).build();
-        loop = net.eventLoop();
-        net.run(() -> {
+        loop = net.internals().eventLoop();
+        net.internals().run(() -> {
             Counters gc = new Counters();
             guestSwitch = new VirtualSwitch(GUEST_MAC, gc, System::nanoTime);
             StackConfig gcfg = StackConfig.builder().subnet("192.168.127.0/24").gatewayIp("192.168.127.2")
@@ -115,11 +115,11 @@ class StackChannelTest {
                     TcpConfig.forMtu(1500).withBuffers(256 << 10, 256 << 10), new java.security.SecureRandom()::nextInt);
             toGuest = new Link();
             toNetwork = new Link();
-            SwitchPort onNetwork = net.virtualSwitch().attach("guest", toGuest);
+            SwitchPort onNetwork = net.internals().virtualSwitch().attach("guest", toGuest);
             SwitchPort onGuest = guestSwitch.attach("uplink", toNetwork);
             toGuest.target = guestSwitch;
             toGuest.targetPort = onGuest;
-            toNetwork.target = net.virtualSwitch();
+            toNetwork.target = net.internals().virtualSwitch();
             toNetwork.targetPort = onNetwork;
             guestTicker = loop.scheduleAtFixedRate(() -> {
                 guestStack.poll(System.nanoTime());
@@ -133,18 +133,18 @@ class StackChannelTest {
         if (net == null) {
             return;
         }
-        net.run(() -> {
+        net.internals().run(() -> {
             guestTicker.cancel(false);
             for (TcpConnection c : guestStack.tcp().connections().toArray(TcpConnection[]::new)) {
                 c.abort(guestStack.now());
             }
-            for (TcpConnection c : net.stack().tcp().connections().toArray(TcpConnection[]::new)) {
-                c.abort(net.stack().now());
+            for (TcpConnection c : net.internals().stack().tcp().connections().toArray(TcpConnection[]::new)) {
+                c.abort(net.internals().stack().now());
             }
-            net.virtualSwitch().flush();
+            net.internals().virtualSwitch().flush();
             guestSwitch.flush();
             toNetwork.drain();
-            net.virtualSwitch().flush();
+            net.internals().virtualSwitch().flush();
             toGuest.target = null;
             toNetwork.target = null;
             guestStack.close();
@@ -261,7 +261,7 @@ class StackChannelTest {
 
     private Guest connect(int port) throws Exception {
         Guest g = new Guest();
-        net.run(() -> g.connect(port));
+        net.internals().run(() -> g.connect(port));
         await(g.established, "handshake");
         return g;
     }
@@ -319,13 +319,13 @@ class StackChannelTest {
     }
 
     private <T> T onLoop(java.util.concurrent.Callable<T> c) {
-        return net.call(c);
+        return net.internals().call(c);
     }
 
     /** Serves {@code port} with a pipeline of one handler built per connection; the channels land in {@code chans}. */
     private void serve(int port, boolean halfClosure, java.util.function.Supplier<io.netty.channel.ChannelHandler> h,
                        Consumer<StackChannel> chans) {
-        net.serveInStack(port, new ChannelInitializer<Channel>() {
+        net.serveTcp(port, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure);
@@ -377,12 +377,12 @@ class StackChannelTest {
         assertEquals(new InetSocketAddress("192.168.127.2", g.port), ch.remoteAddress());
         assertEquals(new InetSocketAddress("192.168.127.1", 7001), ch.localAddress());
         assertTrue(onLoop(ch::isActive));
-        net.run(() -> {
+        net.internals().run(() -> {
             g.conn.send(Unpooled.copiedBuffer("ping", StandardCharsets.US_ASCII), guestStack.now());
             guestSwitch.flush();
         });
         awaitOnLoop(() -> g.text.toString().equals("pong:ping"), "the answer");
-        net.run(() -> {
+        net.internals().run(() -> {
             g.conn.shutdownOutput(guestStack.now());
             guestSwitch.flush();
         });
@@ -400,7 +400,7 @@ class StackChannelTest {
         serve(7002, true, () -> echo, server::complete);
         Guest g = connect(7002);
         long total = 2L << 20;
-        net.run(() -> g.send(total, true));
+        net.internals().run(() -> g.send(total, true));
         await(g.fin, "the echo's FIN");
         assertEquals(total, onLoop(() -> g.rx));
         assertEquals(onLoop(g.txCrc::getValue), onLoop(g.rxCrc::getValue));
@@ -419,7 +419,7 @@ class StackChannelTest {
                 ((ByteBuf) msg).release();
             }
         };
-        net.serveInStack(7003, new ChannelInitializer<Channel>() {
+        net.serveTcp(7003, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.config().setAutoRead(false);
@@ -429,14 +429,14 @@ class StackChannelTest {
         });
         Guest g = connect(7003);
         long total = 8L << 20;
-        net.run(() -> g.send(total, false));
+        net.internals().run(() -> g.send(total, false));
         // The pipeline reads nothing: the stack's window closes and the guest's send buffer fills up.
         awaitOnLoop(() -> g.conn.sendSpace() == 0 && g.sent < total && g.conn.sndWnd() == 0, "guest send stall",
-                () -> "guest=" + g.conn + " sent=" + g.sent + " server=" + net.stack().tcp().connections());
+                () -> "guest=" + g.conn + " sent=" + g.sent + " server=" + net.internals().stack().tcp().connections());
         assertEquals(0, onLoop(() -> counter.seen));
         long stalledAt = onLoop(() -> g.sent);
         StackChannel ch = server.get();
-        net.run(() -> ch.config().setAutoRead(true));
+        net.internals().run(() -> ch.config().setAutoRead(true));
         awaitOnLoop(() -> counter.seen == total, "all data read after auto-read resumed");
         assertTrue(stalledAt < total);
     }
@@ -448,7 +448,7 @@ class StackChannelTest {
         serve(7004, true, () -> echo, server::complete);
         Guest g = connect(7004);
         long total = 16L << 20;
-        net.run(() -> {
+        net.internals().run(() -> {
             g.consume = false;
             g.send(total, true);
         });
@@ -457,15 +457,15 @@ class StackChannelTest {
         // opening the guest's window, and the guest's sending stalls with most of the data unsent.
         awaitOnLoop(() -> !ch.isWritable() && g.conn.sendSpace() == 0 && g.conn.sndWnd() == 0,
                 "stall in both directions", () -> "writable=" + ch.isWritable() + " guest=" + g.conn + " sent="
-                        + g.sent + " rx=" + g.rx + " seen=" + echo.seen + " server=" + net.stack().tcp().connections());
+                        + g.sent + " rx=" + g.rx + " seen=" + echo.seen + " server=" + net.internals().stack().tcp().connections());
         long seen = onLoop(() -> echo.seen);
         assertTrue(seen < 12L << 20, "the channel kept reading while unwritable: " + seen);
         assertTrue(onLoop(() -> g.sent) < total);
-        net.run(g::resumeConsuming);
+        net.internals().run(g::resumeConsuming);
         awaitOnLoop(g.fin::isDone, "the echo's FIN", () -> "writable=" + ch.isWritable() + " pending="
                 + ch.unsafe().outboundBuffer().totalPendingWriteBytes() + " guest=" + g.conn + " sent=" + g.sent
-                + " rx=" + g.rx + " held=" + g.held + " seen=" + echo.seen + " server=" + dump(net.stack().tcp().connections())
-                + " guestConn=" + dump(java.util.List.of(g.conn)) + " netTcp=" + tcpCounters(net.counters())
+                + " rx=" + g.rx + " held=" + g.held + " seen=" + echo.seen + " server=" + dump(net.internals().stack().tcp().connections())
+                + " guestConn=" + dump(java.util.List.of(g.conn)) + " netTcp=" + tcpCounters(net.internals().counters())
                 + " guestTcp=" + tcpCounters(guestStack.counters()));
         assertEquals(total, onLoop(() -> g.rx));
         assertEquals(onLoop(g.txCrc::getValue), onLoop(g.rxCrc::getValue));
@@ -510,17 +510,17 @@ class StackChannelTest {
         }, server::complete);
         Guest g = new Guest();
         g.consume = false;
-        net.run(() -> g.connect(7005));
+        net.internals().run(() -> g.connect(7005));
         await(g.established, "handshake");
         StackChannel ch = server.get(TIMEOUT_S, TimeUnit.SECONDS);
         awaitOnLoop(() -> !ch.isWritable() && g.conn.rcvWnd() == 0, "the guest window closed, channel unwritable");
         long early = onLoop(() -> g.rx);
         assertTrue(early < total, "everything arrived despite a closed window");
-        net.run(g::resumeConsuming);
+        net.internals().run(g::resumeConsuming);
         await(g.fin, "server FIN");
         assertEquals(total, onLoop(() -> g.rx));
         assertEquals(serverCrc.getValue(), onLoop(g.rxCrc::getValue));
-        net.run(() -> {
+        net.internals().run(() -> {
             g.conn.shutdownOutput(guestStack.now());
             guestSwitch.flush();
         });
@@ -533,7 +533,7 @@ class StackChannelTest {
         serve(7006, false, () -> new ChannelInboundHandlerAdapter(), server::complete);
         Guest g = connect(7006);
         StackChannel ch = server.get(TIMEOUT_S, TimeUnit.SECONDS);
-        net.run(() -> {
+        net.internals().run(() -> {
             g.conn.abort(guestStack.now());
             guestSwitch.flush();
         });
@@ -553,9 +553,9 @@ class StackChannelTest {
         Guest g = connect(7007);
         await(server.get(TIMEOUT_S, TimeUnit.SECONDS).closeFuture(), "server close");
         await(g.fin, "server FIN");
-        net.run(() -> g.send(1000, false));
+        net.internals().run(() -> g.send(1000, false));
         await(g.reset, "RST for data sent to a closed channel");
-        assertTrue(net.counters().counter("tcp.instack.dataAfterClose").get() >= 1);
+        assertTrue(net.internals().counters().counter("tcp.instack.dataAfterClose").get() >= 1);
     }
 
     @Test
@@ -568,5 +568,27 @@ class StackChannelTest {
         f.await(TIMEOUT_S, TimeUnit.SECONDS);
         assertTrue(f.cause() instanceof UnsupportedOperationException, String.valueOf(f.cause()));
         assertTrue(ch.isOpen());
+    }
+
+    /** serveUdp: a guest's datagram reaches the service with the guest as sender; the reply comes back to it. */
+    @Test
+    void serveUdpEchoesToTheGuest() throws Exception {
+        CompletableFuture<InetSocketAddress> sender = new CompletableFuture<>();
+        net.serveUdp(7007, (from, payload, reply) -> {
+            sender.complete(from);
+            reply.send(payload.retainedDuplicate());
+        });
+        CompletableFuture<String> echoed = new CompletableFuture<>();
+        int guestIp = Ipv4Address.parse("192.168.127.2");
+        net.internals().run(() -> {
+            guestStack.udp().bind(guestIp, 5000,
+                    (d, payload, now) -> echoed.complete(payload.toString(StandardCharsets.US_ASCII)));
+            guestStack.udp().send(guestIp, 5000, Ipv4Address.parse("192.168.127.1"), 7007,
+                    Unpooled.copiedBuffer("ping", StandardCharsets.US_ASCII), guestStack.now());
+            guestSwitch.flush();
+        });
+        assertEquals("ping", echoed.get(TIMEOUT_S, TimeUnit.SECONDS));
+        assertEquals(new InetSocketAddress("192.168.127.2", 5000), sender.get(TIMEOUT_S, TimeUnit.SECONDS));
+        net.unserveUdp(7007);
     }
 }

@@ -65,7 +65,7 @@ class DhcpClientsNetnsTest {
                 .domainName("gvj.test")
                 .searchDomains(List.of("corp.gvj.test", "gvj.test"))
                 .build()).build());
-        server = net.dhcp();
+        server = net.internals().dhcp();
         url = "unix://" + dir.resolve("gvproxy.sock");
         net.listenApi(url);
     }
@@ -82,11 +82,11 @@ class DhcpClientsNetnsTest {
     }
 
     String diagnostics(NetnsGuest g) {
-        return g.diagnostics() + "\nleases: " + net.call(server::leases) + "\ncounters: " + net.counters().snapshot();
+        return g.diagnostics() + "\nleases: " + net.internals().call(server::leases) + "\ncounters: " + net.internals().counters().snapshot();
     }
 
     Map<String, String> leases() {
-        return net.call(server::leases);
+        return net.internals().call(server::leases);
     }
 
     static boolean execOk(NetnsGuest g, String expected, String... cmd) {
@@ -135,7 +135,7 @@ class DhcpClientsNetnsTest {
         assertEquals(DEVICE_MAC, leases.get("192.168.127.2"), leases::toString);
         assertEquals(OTHER_MAC, leases.get("192.168.127.3"), leases::toString);
         assertEquals("5a:94:ef:e4:0c:dd", leases.get("192.168.127.1"));
-        assertEquals(0, net.counters().get("dhcp.nak"), () -> diagnostics(b));
+        assertEquals(0, net.internals().counters().get("dhcp.nak"), () -> diagnostics(b));
     }
 
     /** dhclient stays running and renews at T1 (half of a 20 s lease) by itself. */
@@ -147,10 +147,10 @@ class DhcpClientsNetnsTest {
                 .dhcpClient(Options.DhcpClientKind.DHCLIENT));
         assertEquals("192.168.127.3", b.awaitAddress(DHCP_TIMEOUT), () -> diagnostics(b));
         NetnsGuest.await(Duration.ofSeconds(40), "a renewal",
-                () -> net.counters().get("dhcp.request.renewing") >= 1, () -> diagnostics(b));
+                () -> net.internals().counters().get("dhcp.request.renewing") >= 1, () -> diagnostics(b));
         assertEquals("192.168.127.3", b.ipv4Address());
         assertEquals(OTHER_MAC, leases().get("192.168.127.3"));
-        assertEquals(0, net.counters().get("dhcp.nak"), () -> diagnostics(b));
+        assertEquals(0, net.internals().counters().get("dhcp.nak"), () -> diagnostics(b));
     }
 
     /**
@@ -174,12 +174,12 @@ class DhcpClientsNetnsTest {
         Process udhcpc = b.spawn(busybox, "udhcpc", "-f", "-i", b.iface(), "-t", "5", "-T", "2", "-s", hook.toString());
         NetnsGuest.await(DHCP_TIMEOUT, "udhcpc bound", () -> contains(events, "bound ip=192.168.127.3"),
                 () -> read(events) + diagnostics(b));
-        long renewsBefore = net.counters().get("dhcp.request.renewing");
+        long renewsBefore = net.internals().counters().get("dhcp.request.renewing");
         ExecResult kill = b.exec("kill", "-USR1", Long.toString(udhcpc.pid()));
         assertEquals(0, kill.exitCode(), kill::toString);
         NetnsGuest.await(Duration.ofSeconds(20), "udhcpc renewed", () -> contains(events, "renew ip=192.168.127.3"),
                 () -> read(events) + diagnostics(b));
-        assertTrue(net.counters().get("dhcp.request.renewing") > renewsBefore, () -> diagnostics(b));
+        assertTrue(net.internals().counters().get("dhcp.request.renewing") > renewsBefore, () -> diagnostics(b));
         assertEquals(OTHER_MAC, leases().get("192.168.127.3"));
 
         // Stop renewing: the lease lapses on its own (real clock), and the address is free again.
@@ -188,7 +188,7 @@ class DhcpClientsNetnsTest {
         b.exec("ip", "-4", "addr", "flush", "dev", b.iface()).check();
         NetnsGuest.await(Duration.ofSeconds(40), "lease expiry", () -> !leases().containsKey("192.168.127.3"),
                 () -> diagnostics(b));
-        assertTrue(net.counters().get("dhcp.leaseExpired") >= 1);
+        assertTrue(net.internals().counters().get("dhcp.leaseExpired") >= 1);
         NetnsGuest c = guests.start(NetnsGuest.builder(url).mac(THIRD_MAC)
                 .dhcpClient(Options.DhcpClientKind.UDHCPC));
         assertEquals("192.168.127.3", c.awaitAddress(DHCP_TIMEOUT), () -> diagnostics(c));
@@ -229,7 +229,7 @@ class DhcpClientsNetnsTest {
             int last = Integer.parseInt(a.substring(a.lastIndexOf('.') + 1));
             assertTrue(a.startsWith("192.168.127.") && last >= 3 && last <= 253, a);
         }
-        assertEquals(9, net.counters().get("dhcp.poolExhausted"), () -> diagnostics(g));
+        assertEquals(9, net.internals().counters().get("dhcp.poolExhausted"), () -> diagnostics(g));
         assertEquals(253, leases().size(), "gateway + device + 251 leases");
     }
 

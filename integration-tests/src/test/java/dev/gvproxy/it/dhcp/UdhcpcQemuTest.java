@@ -79,18 +79,18 @@ class UdhcpcQemuTest {
         try (VirtualNetwork net = VirtualNetwork.builder().config(cfg).dhcp(true, dhcp)
                         .pcap(guest.logDir().resolve("net.pcap")).build();
                 Listener listener = net.listenQemu("unix://" + sock.toAbsolutePath())) {
-            DhcpServer server = net.dhcp();
+            DhcpServer server = net.internals().dhcp();
             QemuGuest.Result r;
             try (QemuGuest running = guest.start()) {
                 r = running.awaitResult();
             }
-            String counters = "\ncounters: " + net.counters().snapshot();
+            String counters = "\ncounters: " + net.internals().counters().snapshot();
             assertEquals(0, r.exitCode(), r.console() + counters);
             assertTrue(r.console().contains("DHCP-OK"), r.console());
-            Map<String, String> leases = net.call(server::leases);
+            Map<String, String> leases = net.internals().call(server::leases);
             assertEquals(mac, leases.get(expectedIp), leases.toString());
-            assertTrue(net.counters().get("dhcp.request.renewing") >= 1, counters);
-            assertEquals(0, net.counters().get("dhcp.nak"), counters);
+            assertTrue(net.internals().counters().get("dhcp.request.renewing") >= 1, counters);
+            assertEquals(0, net.internals().counters().get("dhcp.nak"), counters);
         }
     }
 

@@ -112,8 +112,8 @@ class DnsNetnsTest {
         ExecResult nx = dig(g, "nothing.containers.internal");
         assertTrue(nx.stdout().contains("status: NXDOMAIN"), nx::toString);
 
-        net.dns().addZone(Zone.withDefault("dynamic.testing.", "192.168.127.2", List.of()));
-        net.dns().addZone(Zone.of("testing.", List.of(ZoneRecord.regexp("^web-[0-9]+$", "192.168.127.30"))));
+        net.internals().dns().addZone(Zone.withDefault("dynamic.testing.", "192.168.127.2", List.of()));
+        net.internals().dns().addZone(Zone.of("testing.", List.of(ZoneRecord.regexp("^web-[0-9]+$", "192.168.127.30"))));
         assertEquals("192.168.127.2", dig(g, "+short", "anything.dynamic.testing").stdout().strip());
         assertEquals("192.168.127.30", dig(g, "+short", "web-42.testing").stdout().strip());
         assertEquals("192.168.127.30", dig(g, "+short", "+tcp", "WEB-1.Testing").stdout().strip());
@@ -143,11 +143,11 @@ class DnsNetnsTest {
         NetnsGuest g = guest(upstream.address(), Duration.ofSeconds(2));
         ExecResult truncated = dig(g, "+noedns", "+ignore", "big.test");
         assertTrue(truncated.stdout().matches("(?s).*flags: qr[a-z ]* tc[ a-z]*;.*"), truncated::toString);
-        long tcpBefore = net.counters().get("dns.tcp.queries");
+        long tcpBefore = net.internals().counters().get("dns.tcp.queries");
         String full = answer(g, "+noedns", "big.test");
         assertEquals(60, full.lines().count(), full);
         assertEquals(direct("big.test"), full);
-        assertTrue(net.counters().get("dns.tcp.queries") > tcpBefore, "dig retried over TCP");
+        assertTrue(net.internals().counters().get("dns.tcp.queries") > tcpBefore, "dig retried over TCP");
         String edns = answer(g, "+bufsize=4096", "+notcp", "+ignore", "big.test");
         assertEquals(60, edns.lines().count(), "fits a 4096-byte EDNS buffer (fragmented at MTU 1500)");
     }

@@ -49,9 +49,9 @@ class ForwardingNetnsTest {
     private String startNetwork(PingSocket.Opener pingOpener) throws Exception {
         net = guests.track(VirtualNetwork.builder().build());
         if (pingOpener != null) {
-            IcmpForwarder icmp = net.call(() -> IcmpForwarder.install(net.stack(), net.eventLoop(), net.stack()::now,
+            IcmpForwarder icmp = net.internals().call(() -> IcmpForwarder.install(net.internals().stack(), net.internals().eventLoop(), net.internals().stack()::now,
                     IcmpForwarder.Options.DEFAULTS, pingOpener));
-            guests.track(() -> net.run(icmp::close));
+            guests.track(() -> net.internals().run(icmp::close));
         }
         String url = "unix://" + dir.resolve("gvproxy.sock");
         net.listenApi(url);
@@ -78,10 +78,10 @@ class ForwardingNetnsTest {
         NetnsGuest g = guest(url);
         // Generous per-reply wait: these machines are shared and heavily loaded during test runs.
         ExecResult ping = g.exec("ping", "-c", "3", "-i", "0.3", "-W", "5", "192.168.127.254");
-        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics() + net.counters().snapshot());
-        assertTrue(ping.stdout().contains(" 0% packet loss"), () -> ping + "\n" + net.counters().snapshot());
+        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics() + net.internals().counters().snapshot());
+        assertTrue(ping.stdout().contains(" 0% packet loss"), () -> ping + "\n" + net.internals().counters().snapshot());
         assertTrue(ping.stdout().contains("icmp_seq=3"), ping::toString);
-        assertTrue(net.counters().get("icmp.fwd.replies") >= 3, () -> net.counters().snapshot().toString());
+        assertTrue(net.internals().counters().get("icmp.fwd.replies") >= 3, () -> net.internals().counters().snapshot().toString());
     }
 
     @Test
@@ -97,7 +97,7 @@ class ForwardingNetnsTest {
         String url = startNetwork(null); // the network's own ICMP forwarder uses host ping sockets
         NetnsGuest g = guest(url);
         ExecResult ping = g.exec("ping", "-c", "3", "-i", "0.3", "-W", "5", "192.168.127.254");
-        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics() + net.counters().snapshot());
+        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics() + net.internals().counters().snapshot());
     }
 
     @Test
@@ -107,7 +107,7 @@ class ForwardingNetnsTest {
             String url = startNetwork(null);
             NetnsGuest g = guest(url);
             ExecResult r = udpExchange(g, "echo hello-from-guest", echo.port());
-            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.counters().snapshot());
+            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.internals().counters().snapshot());
             assertEquals("hello-from-guest", r.stdout().trim(), r::toString);
             InetSocketAddress sender = echo.lastSender;
             assertEquals(InetAddress.getLoopbackAddress(), sender.getAddress(), "the host sees loopback");
@@ -130,7 +130,7 @@ class ForwardingNetnsTest {
             NetnsGuest g = guest(url);
             ExecResult r = g.exec("sh", "-c", "echo hello-over-tcp | socat -t 3 - TCP:192.168.127.254:"
                     + server.getLocalPort());
-            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.counters().snapshot());
+            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.internals().counters().snapshot());
             assertEquals("hello-over-tcp", r.stdout().trim(), r::toString);
             echo.join(5000);
         }
@@ -148,10 +148,10 @@ class ForwardingNetnsTest {
             // one read returns as one datagram (this was flaky: sometimes two datagrams, 4096 + 3904).
             ExecResult r = udpExchange(g, "head -c 8000 /dev/zero | tr '\\0' a | dd bs=8000 count=1 iflag=fullblock"
                     + " 2>/dev/null", echo.port(), "| wc -c");
-            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.counters().snapshot());
+            assertEquals(0, r.exitCode(), () -> r + "\n" + g.diagnostics() + net.internals().counters().snapshot());
             assertEquals("8000", r.stdout().trim(), r::toString);
             assertEquals(8000, echo.lastSize);
-            assertTrue(net.counters().get("ipv4.out.fragments") >= 6, () -> net.counters().snapshot().toString());
+            assertTrue(net.internals().counters().get("ipv4.out.fragments") >= 6, () -> net.internals().counters().snapshot().toString());
         }
     }
 

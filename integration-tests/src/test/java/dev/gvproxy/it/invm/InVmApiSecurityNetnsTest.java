@@ -88,7 +88,7 @@ class InVmApiSecurityNetnsTest {
     }
 
     private long counter(String name) {
-        return running.network().counters().get(name);
+        return running.network().internals().counters().get(name);
     }
 
     private static int freePort() throws IOException {

@@ -40,21 +40,21 @@ class StrictSourceNetnsTest {
         // With the gateway's MAC written in by hand it skips ARP: its IPv4 is what gets dropped then.
         squatter.exec("ip", "neigh", "replace", "192.168.127.1", "lladdr", "5a:94:ef:e4:0c:dd", "dev",
                 squatter.iface()).check();
-        long before = net.counters().get("ipv4.spoofedSource");
+        long before = net.internals().counters().get("ipv4.spoofedSource");
         assertFalse(squatter.exec("ping", "-c", "3", "-i", "0.2", "-W", "1", "192.168.127.1").ok());
         NetnsGuest.await(Duration.ofSeconds(5), "IPv4 from an address not leased counted",
-                () -> net.counters().get("ipv4.spoofedSource") >= before + 3, () -> net.counters().snapshot().toString());
+                () -> net.internals().counters().get("ipv4.spoofedSource") >= before + 3, () -> net.internals().counters().snapshot().toString());
         squatter.exec("ip", "addr", "flush", "dev", squatter.iface()).check();
         squatter.exec("ip", "addr", "add", ip + "/24", "dev", squatter.iface()).check();
         assertFalse(squatter.exec("ping", "-c", "3", "-i", "0.2", "-W", "1", "192.168.127.1").ok());
         // The squatter's ARP for the gateway is dropped, so it never gets as far as sending IPv4.
         NetnsGuest.await(Duration.ofSeconds(5), "drops counted",
-                () -> net.counters().get("ipv4.spoofedSource") + net.counters().get("arp.spoofedSender") >= 4,
-                () -> net.counters().snapshot().toString());
+                () -> net.internals().counters().get("ipv4.spoofedSource") + net.internals().counters().get("arp.spoofedSender") >= 4,
+                () -> net.internals().counters().snapshot().toString());
 
         ExecResult still = leased.exec("ping", "-c", "5", "-i", "0.1", "-W", "1", "192.168.127.1");
         assertTrue(still.ok() && still.stdout().contains(" 0% packet loss"), () -> still + leased.diagnostics());
-        System.out.println("strict: ipv4.spoofedSource=" + net.counters().get("ipv4.spoofedSource")
-                + ", arp.spoofedSender=" + net.counters().get("arp.spoofedSender"));
+        System.out.println("strict: ipv4.spoofedSource=" + net.internals().counters().get("ipv4.spoofedSource")
+                + ", arp.spoofedSender=" + net.internals().counters().get("arp.spoofedSender"));
     }
 }

@@ -99,11 +99,11 @@ class SwitchSecurityNetnsTest {
         }
         // The event loop answers at once after every attack.
         long t = System.nanoTime();
-        net.call(() -> net.virtualSwitch().camSize());
+        net.internals().call(() -> net.internals().virtualSwitch().camSize());
         long micros = (System.nanoTime() - t) / 1000;
         StringBuilder b = new StringBuilder(info.getDisplayName()).append(": loop answered in ").append(micros)
                 .append(" us, victim connects ").append(victimConnects).append(", host accepts ").append(accepted);
-        net.counters().snapshot().forEach((k, v) -> {
+        net.internals().counters().snapshot().forEach((k, v) -> {
             if (v > 0 && (k.startsWith("switch.") || k.contains("spoofed") || k.startsWith("dhcp.chaddr")
                     || k.startsWith("dhcp.portLease") || k.startsWith("dhcp.clientId") || k.equals("dhcp.ack")
                     || k.equals("dhcp.nak") || k.equals("arp.senderMacMismatch"))) {
@@ -115,12 +115,12 @@ class SwitchSecurityNetnsTest {
     }
 
     String diagnostics() {
-        return victim.diagnostics() + attacker.diagnostics() + "\ncounters: " + net.counters().snapshot()
-                + "\ncam: " + net.virtualSwitch().cam() + "\nleases: " + net.call(() -> net.dhcp().leases());
+        return victim.diagnostics() + attacker.diagnostics() + "\ncounters: " + net.internals().counters().snapshot()
+                + "\ncam: " + net.internals().virtualSwitch().cam() + "\nleases: " + net.internals().call(() -> net.internals().dhcp().leases());
     }
 
     long counter(String name) {
-        return net.counters().get(name);
+        return net.internals().counters().get(name);
     }
 
     /** Waits until the event loop counted at least {@code min} (the attack's frames may still be in flight). */
@@ -173,7 +173,7 @@ class SwitchSecurityNetnsTest {
 
     @Test
     void attackerUsingTheVictimsMacDoesNotTakeItsFrames() throws Exception {
-        Integer victimPort = net.virtualSwitch().cam().get(VICTIM_MAC);
+        Integer victimPort = net.internals().virtualSwitch().cam().get(VICTIM_MAC);
         Process p = attack("spoofmac", VICTIM_MAC, victimIp, "400");
         victimWorks("while the attacker sends as the victim's MAC");
         finish(p);
@@ -184,18 +184,18 @@ class SwitchSecurityNetnsTest {
         attacker.exec("ping", "-c", "5", "-i", "0.1", "-W", "1", "192.168.127.1");
         victimWorks("after the attacker took the victim's MAC");
         awaitCounter("switch.macMoveDenied", before + 1);
-        assertEquals(victimPort, net.virtualSwitch().cam().get(VICTIM_MAC), "the victim's MAC moved");
+        assertEquals(victimPort, net.internals().virtualSwitch().cam().get(VICTIM_MAC), "the victim's MAC moved");
     }
 
     @Test
     void releaseWithTheVictimsChaddrKeepsItsLease() throws Exception {
         finish(attack("release", ATTACKER_MAC, attackerIp, VICTIM_MAC, victimIp));
         awaitCounter("dhcp.chaddrMismatch", 3);
-        assertEquals(VICTIM_MAC, net.call(() -> net.dhcp().leases()).get(victimIp), this::diagnostics);
+        assertEquals(VICTIM_MAC, net.internals().call(() -> net.internals().dhcp().leases()).get(victimIp), this::diagnostics);
         // And the attacker is not given the victim's address.
         String reply = finish(attack("reboot", ATTACKER_MAC, victimIp));
         assertTrue(reply.startsWith("NAK") || reply.equals("none"), reply);
-        assertEquals(VICTIM_MAC, net.call(() -> net.dhcp().leases()).get(victimIp), this::diagnostics);
+        assertEquals(VICTIM_MAC, net.internals().call(() -> net.internals().dhcp().leases()).get(victimIp), this::diagnostics);
         victimWorks("after DHCPRELEASE with the victim's chaddr");
         // The victim renews and keeps its address.
         ExecResult renew = victim.exec("ip", "-4", "addr", "show", "dev", victim.iface());
@@ -216,8 +216,8 @@ class SwitchSecurityNetnsTest {
         NetnsGuest newcomer = guests.start(NetnsGuest.builder(url).mac("02:00:00:00:4e:01"));
         String ip = newcomer.awaitAddress(DHCP_TIMEOUT);
         assertTrue(ip.startsWith("192.168.127."), ip);
-        assertTrue(net.virtualSwitch().cam().size() <= PortSecurity.DEFAULT_MACS_PER_PORT + 3,
-                () -> "cam " + net.virtualSwitch().cam());
+        assertTrue(net.internals().virtualSwitch().cam().size() <= PortSecurity.DEFAULT_MACS_PER_PORT + 3,
+                () -> "cam " + net.internals().virtualSwitch().cam());
     }
 
     @Test
@@ -301,10 +301,10 @@ class SwitchSecurityNetnsTest {
                     () -> counter("switch.portMacLimit") - limitBefore >= 1_000_000, this::diagnostics);
             double secs = (System.nanoTime() - t0) / 1e9;
             long camStart = System.nanoTime();
-            Map<String, Integer> cam = net.virtualSwitch().cam();
+            Map<String, Integer> cam = net.internals().virtualSwitch().cam();
             long camMicros = (System.nanoTime() - camStart) / 1000;
             long loopStart = System.nanoTime();
-            int size = net.call(() -> net.virtualSwitch().camSize());
+            int size = net.internals().call(() -> net.internals().virtualSwitch().camSize());
             long loopMicros = (System.nanoTime() - loopStart) / 1000;
             long rssAfter = rssKiB();
             victimLoad.join(60_000);
@@ -316,9 +316,9 @@ class SwitchSecurityNetnsTest {
             assertTrue(rssAfter - rssBefore < 50 * 1024, "RSS grew " + (rssAfter - rssBefore) + " KiB");
         }
         NetnsGuest.await(Duration.ofSeconds(10), "flooding port detached",
-                () -> net.call(() -> net.virtualSwitch().ports().size()) == 2, this::diagnostics);
+                () -> net.internals().call(() -> net.internals().virtualSwitch().ports().size()) == 2, this::diagnostics);
         victimWorks("after the MAC flood");
-        VirtualSwitch sw = net.virtualSwitch();
+        VirtualSwitch sw = net.internals().virtualSwitch();
         assertFalse(sw.cam().size() > 3, () -> "cam " + sw.cam());
     }
 }

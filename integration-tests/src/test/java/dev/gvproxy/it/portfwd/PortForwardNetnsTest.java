@@ -71,7 +71,7 @@ class PortForwardNetnsTest {
     @AfterEach
     void counters() {
         if (net != null) {
-            System.out.println("counters: " + net.counters().snapshot().entrySet().stream()
+            System.out.println("counters: " + net.internals().counters().snapshot().entrySet().stream()
                     .filter(e -> e.getValue() != 0 && (e.getKey().contains("portfwd") || e.getKey().contains("bridge")))
                     .map(Object::toString).toList());
         }
@@ -87,7 +87,7 @@ class PortForwardNetnsTest {
         net.listenApi(url);
         NetnsGuest g = guests.start(NetnsGuest.builder(url));
         guestIp = g.awaitAddress(Duration.ofSeconds(30));
-        pf = guests.track(new PortForwarder(net.stack(), net.eventLoop(), options));
+        pf = guests.track(new PortForwarder(net.internals().stack(), net.internals().eventLoop(), options));
         forwards = new dev.gvproxy.model.PortForwardRegistry(new dev.gvproxy.model.PortForwarderOpener(pf));
         return g;
     }
@@ -121,7 +121,7 @@ class PortForwardNetnsTest {
     /** Runs a registry operation on the loop, as the API does. */
     <T> java.util.concurrent.CompletableFuture<T> onLoop(
             java.util.function.Supplier<java.util.concurrent.CompletionStage<T>> op) {
-        return java.util.concurrent.CompletableFuture.supplyAsync(op, net.eventLoop()).thenCompose(s -> s);
+        return java.util.concurrent.CompletableFuture.supplyAsync(op, net.internals().eventLoop()).thenCompose(s -> s);
     }
 
     /** The registry's forwards. */
@@ -277,7 +277,7 @@ class PortForwardNetnsTest {
         int port = freePort();
         for (String proto : new String[] {"udp", "tcp"}) {
             String remote = guestIp + (proto.equals("udp") ? ":5353" : ":8080");
-            net.eventLoop().submit(() -> registry.expose(new dev.gvproxy.model.PortForward("127.0.0.1:" + port, remote, proto))
+            net.internals().eventLoop().submit(() -> registry.expose(new dev.gvproxy.model.PortForward("127.0.0.1:" + port, remote, proto))
                     .toCompletableFuture()).get(10, TimeUnit.SECONDS).get(20, TimeUnit.SECONDS);
         }
         try (DatagramSocket a = new DatagramSocket(0, LOOPBACK)) {
@@ -287,7 +287,7 @@ class PortForwardNetnsTest {
         try (Socket s = connect(port)) {
             assertEquals("tcp too\n", halfCloseExchange(s, "tcp too\n"));
         }
-        net.eventLoop().submit(() -> registry.unexpose("udp", "127.0.0.1:" + port).toCompletableFuture())
+        net.internals().eventLoop().submit(() -> registry.unexpose("udp", "127.0.0.1:" + port).toCompletableFuture())
                 .get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
         NetnsGuest.await(Duration.ofSeconds(10), "udp forward gone", () -> list().size() == 1, this::listJson);
     }
@@ -334,7 +334,7 @@ class PortForwardNetnsTest {
         }
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertTrue(ms < 5000, "closed on the guest's RST, not after a timeout: " + ms + " ms");
-        assertTrue(net.counters().get("tcp.portfwd.guestRefused") >= 1);
+        assertTrue(net.internals().counters().get("tcp.portfwd.guestRefused") >= 1);
     }
 
     @Test
@@ -349,7 +349,7 @@ class PortForwardNetnsTest {
         }
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertTrue(ms >= 900 && ms < 10_000, "closed after the 1 s dial timeout: " + ms + " ms");
-        assertEquals(1, net.counters().get("tcp.portfwd.dialTimeout"));
+        assertEquals(1, net.internals().counters().get("tcp.portfwd.dialTimeout"));
     }
 
     @Test
@@ -395,7 +395,7 @@ class PortForwardNetnsTest {
         NetnsGuest g = guest();
         echoServer(g, 8080);
         // Stands in for the HTTP API: after the request, write "OK" and hand the channel over.
-        Channel server = new ServerBootstrap().group(net.eventLoop()).channel(dev.gvproxy.platform.SocketTransport.get().serverSocketChannel())
+        Channel server = new ServerBootstrap().group(net.internals().eventLoop()).channel(dev.gvproxy.platform.SocketTransport.get().serverSocketChannel())
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInboundHandlerAdapter() {
                     @Override
@@ -404,8 +404,8 @@ class PortForwardNetnsTest {
                         ctx.pipeline().remove(this);
                         ch.writeAndFlush(Unpooled.copiedBuffer("OK", StandardCharsets.US_ASCII))
                                 .addListener((ChannelFutureListener) f -> dev.gvproxy.forwarder.TcpBridge
-                                        .attach(net.counters(), ch)
-                                        .connect(net.tunneler().connect(
+                                        .attach(net.internals().counters(), ch)
+                                        .connect(net.internals().tunneler().connect(
                                                 dev.gvproxy.stack.wire.Ipv4Address.parse(guestIp), 8080)));
                     }
 
@@ -436,7 +436,7 @@ class PortForwardNetnsTest {
         try (Socket s = connect(port)) {
             assertEquals("192.168.127.254\n", halfCloseExchange(s, ""), "a loopback client appears as the host alias");
         }
-        PortForwarder plain = guests.track(new PortForwarder(net.stack(), net.eventLoop(), PortForwarder.Options.DEFAULTS));
+        PortForwarder plain = guests.track(new PortForwarder(net.internals().stack(), net.internals().eventLoop(), PortForwarder.Options.DEFAULTS));
         int port2 = freePort();
         plain.open(new PortForwarder.Forward("127.0.0.1:" + port2, guestIp + ":8083", "tcp")).get(20, TimeUnit.SECONDS);
         try (Socket s = connect(port2)) {

@@ -35,9 +35,9 @@ class QemuSmokeTest {
                 Listener listener = net.listenQemu("unix://" + sock.toAbsolutePath());
                 QemuGuest running = guest.start()) {
             QemuGuest.Result r = running.awaitResult();
-            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.internals().counters().snapshot());
             assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
-            assertEquals(5, net.counters().get("icmp.out.echoReplies"));
+            assertEquals(5, net.internals().counters().get("icmp.out.echoReplies"));
             System.out.printf("stream: net ready %s, done %s%n", r.netReady(), r.total());
         }
     }
@@ -55,9 +55,9 @@ class QemuSmokeTest {
                 Listener listener = net.listenDatagram("unixgram://" + gv.toAbsolutePath());
                 QemuGuest running = guest.start()) {
             QemuGuest.Result r = running.awaitResult();
-            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.internals().counters().snapshot());
             assertTrue(r.console().contains("5 packets transmitted, 5 packets received"), r.console());
-            assertEquals(5, net.counters().get("icmp.out.echoReplies"));
+            assertEquals(5, net.internals().counters().get("icmp.out.echoReplies"));
             System.out.printf("dgram: net ready %s, done %s%n", r.netReady(), r.total());
         }
     }
@@ -75,8 +75,8 @@ class QemuSmokeTest {
                         .command("ping -c 3 -i 0.2 -W 5 -s 65000 192.168.127.1")
                         .start()) {
             QemuGuest.Result r = guest.awaitResult();
-            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.counters().snapshot());
-            assertEquals(0, net.counters().get("ipv4.out.fragments"));
+            assertEquals(0, r.exitCode(), r.console() + "\ncounters: " + net.internals().counters().snapshot());
+            assertEquals(0, net.internals().counters().get("ipv4.out.fragments"));
         }
     }
 
@@ -106,7 +106,7 @@ class QemuSmokeTest {
                         .start()) {
             QemuGuest.Result rb = b.awaitResult();
             QemuGuest.Result ra = a.awaitResult();
-            String counters = "\ncounters: " + net.counters().snapshot();
+            String counters = "\ncounters: " + net.internals().counters().snapshot();
             assertEquals(0, rb.exitCode(), rb.console() + counters);
             assertEquals(0, ra.exitCode(), ra.console() + counters);
             // (No CAM assertion here: A's port detached, and its MAC was forgotten, when A powered off.)

@@ -41,7 +41,7 @@ class TcpForwardingNetnsTest {
     void stopServers() {
         servers.close();
         if (net != null) {
-            System.out.println("counters: " + net.counters().snapshot().entrySet().stream()
+            System.out.println("counters: " + net.internals().counters().snapshot().entrySet().stream()
                     .filter(e -> e.getValue() != 0).map(Object::toString).toList());
         }
     }

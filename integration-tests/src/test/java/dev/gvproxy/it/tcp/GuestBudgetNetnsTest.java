@@ -157,7 +157,7 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
     }
 
     long count(String name) {
-        return net.counters().get(name);
+        return net.internals().counters().get(name);
     }
 
     @Test
@@ -216,21 +216,21 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
             int sinkPort = servers.sink();
             NetnsGuest attacker = guest(VirtualNetwork.builder(), NetnsGuest.builder(url).mac(NetnsGuest.randomMac()));
             NetnsGuest victim = victim();
-            int perDestination = net.guestFlows().limits().halfOpenPerDestination();
+            int perDestination = net.internals().guestFlows().limits().halfOpenPerDestination();
             Flood f = flood(attacker, bh.getLocalPort(), 500, 15, 500);
             try {
                 AtomicInteger maxInFlight = new AtomicInteger();
                 NetnsGuest.await(Duration.ofSeconds(30), "the attacker's connects to be in flight", () -> {
-                    maxInFlight.accumulateAndGet(net.call(() -> net.tcpForwarder().inFlight()), Math::max);
+                    maxInFlight.accumulateAndGet(net.internals().call(() -> net.internals().tcpForwarder().inFlight()), Math::max);
                     return count("budget.halfOpenPerDestination") > 0;
                 }, () -> "");
                 double worst = probe(victim, sinkPort, 8);
                 double pingMax = ping(victim);
-                maxInFlight.accumulateAndGet(net.call(() -> net.tcpForwarder().inFlight()), Math::max);
+                maxInFlight.accumulateAndGet(net.internals().call(() -> net.internals().tcpForwarder().inFlight()), Math::max);
                 System.out.printf("500 connects to a black-holed port: at most %d in flight (budget %d per"
                         + " destination), %d SYNs over it waited (%d waiting now); victim worst connect %.1f ms, ping"
                         + " max %.1f ms%n", maxInFlight.get(), perDestination, count("budget.halfOpenPerDestination"),
-                        (int) net.call(() -> net.tcpForwarder().waiting()), worst, pingMax);
+                        (int) net.internals().call(() -> net.internals().tcpForwarder().waiting()), worst, pingMax);
                 // The victim's own probe (one connect at a time) may be in flight at a sample too.
                 assertTrue(maxInFlight.get() <= perDestination + 1, "in flight " + maxInFlight.get());
                 assertTrue(count("tcp.forward.synWaited") > 0, "the attacker's excess SYNs waited for a slot");
@@ -264,13 +264,13 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
             long t0 = System.nanoTime();
             attacker.stopAgent();
             NetnsGuest.await(Duration.ofNanos(grace + 5 * SECOND), "every host-side socket to close",
-                    () -> open.get() == 0, () -> "still open " + open.get() + ", counters " + net.counters().snapshot());
+                    () -> open.get() == 0, () -> "still open " + open.get() + ", counters " + net.internals().counters().snapshot());
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.printf("agent stopped with 500 connections: all host sockets closed after %.1f s (grace %d s)%n",
                     secs, grace / SECOND);
             assertTrue(secs >= grace / 1e9 - 0.1, "not before the grace period: " + secs);
             assertEquals(500, count("budget.flowsAbortedOnLeave"));
-            assertEquals(0, (int) net.call(() -> net.guestFlows().sockets()));
+            assertEquals(0, (int) net.internals().call(() -> net.internals().guestFlows().sockets()));
         } finally {
             f.stop();
         }
@@ -302,13 +302,13 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
                 throw new AssertionError("the host never paused: sender " + (sender.isDone() ? sender.join() : "running")
                         + ", host read " + hostRead.get() + g.diagnostics(), e);
             }
-            int portsBefore = net.call(() -> net.virtualSwitch().ports().size());
+            int portsBefore = net.internals().call(() -> net.internals().virtualSwitch().ports().size());
             g.stopAgent();
             NetnsGuest.await(Duration.ofSeconds(10), "the guest's port to close",
-                    () -> net.call(() -> net.virtualSwitch().ports().size()) < portsBefore, () -> "");
+                    () -> net.internals().call(() -> net.internals().virtualSwitch().ports().size()) < portsBefore, () -> "");
             resume.countDown(); // the host reads again while the guest is away: window updates are lost
             NetnsGuest.await(Duration.ofSeconds(10), "the host to drain what the stack held",
-                    () -> net.call(() -> net.stack().tcp().connections().stream().allMatch(c -> c.unconsumedBytes() == 0)),
+                    () -> net.internals().call(() -> net.internals().stack().tcp().connections().stream().allMatch(c -> c.unconsumedBytes() == 0)),
                     () -> "");
             g.restartAgent(Duration.ofSeconds(20));
         } finally {
@@ -367,14 +367,14 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         int floor;
         try {
             paused.get(120, TimeUnit.SECONDS);
-            NetnsGuest.await(Duration.ofSeconds(120), "all connections to stall", () -> net.call(
-                    () -> net.stack().tcp().connectionCount()) >= connections, () -> "");
-            floor = net.call(() -> net.stack().tcp().memory().floor());
+            NetnsGuest.await(Duration.ofSeconds(120), "all connections to stall", () -> net.internals().call(
+                    () -> net.internals().stack().tcp().connectionCount()) >= connections, () -> "");
+            floor = net.internals().call(() -> net.internals().stack().tcp().memory().floor());
             // Sample while the guests push into closed windows.
             long t0 = System.nanoTime();
             while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(8)) {
                 maxRss = Math.max(maxRss, rssBytes());
-                maxUsed = Math.max(maxUsed, net.call(() -> net.stack().tcp().memory().used()));
+                maxUsed = Math.max(maxUsed, net.internals().call(() -> net.internals().stack().tcp().memory().used()));
                 Thread.sleep(200); // sampling period of a monitor, not a synchronisation
             }
             assertTrue(!client.isDone(), () -> "the client finished while the host was stalled: " + client.join());
@@ -415,6 +415,6 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         assertTrue(r.stdout().startsWith("eof 20 "), r::toString);
         assertEquals(20, count("dns.tcp.idleClosed"));
         NetnsGuest.await(Duration.ofSeconds(10), "the connections to be gone",
-                () -> net.call(() -> net.stack().tcp().connectionCount()) == 0, () -> "");
+                () -> net.internals().call(() -> net.internals().stack().tcp().connectionCount()) == 0, () -> "");
     }
 }

@@ -70,7 +70,7 @@ class ManyConnectionsNetnsTest extends TcpNetnsBase {
         Thread sampler = Thread.ofPlatform().daemon().start(() -> {
             while (!Thread.currentThread().isInterrupted()) {
                 try {
-                    int open = net.call(() -> (int) net.stack().tcp().connections().stream()
+                    int open = net.internals().call(() -> (int) net.internals().stack().tcp().connections().stream()
                             .filter(c -> c.state() == TcpState.ESTABLISHED).count());
                     peak[0] = Math.max(peak[0], open);
                     Thread.sleep(100); // sampling period of a monitor thread, not a synchronisation
@@ -95,7 +95,7 @@ class ManyConnectionsNetnsTest extends TcpNetnsBase {
                 + " host sink completed %d, failed %d%n", CONNECTIONS, PER_CONNECTION, r.stdout().lines().findFirst()
                 .orElse(""), secs, total * 8 / secs / 1e6, peak[0], servers.completed.get(), servers.failed.get());
         NetnsGuest.await(Duration.ofSeconds(30), "the stack's connections to drain",
-                () -> net.call(() -> net.stack().tcp().connections().stream()
+                () -> net.internals().call(() -> net.internals().stack().tcp().connections().stream()
                         .noneMatch(c -> c.state() == TcpState.ESTABLISHED)), () -> "");
     }
 }

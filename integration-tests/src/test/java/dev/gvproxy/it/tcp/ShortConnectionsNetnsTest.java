@@ -76,12 +76,12 @@ class ShortConnectionsNetnsTest extends TcpNetnsBase {
             ExecResult r = g.exec(Duration.ofSeconds(120), "/usr/bin/python3", script.toString(), "192.168.127.254",
                     Integer.toString(port), "16", "15");
             System.out.println("16 GET loops for 15 s: " + r.stdout().trim() + "; unhandled host errors logged: "
-                    + warnings.size() + "; bridge host errors counted: " + net.counters().get("tcp.bridge.hostError")
-                    + ", before attach: " + net.counters().get("tcp.forward.hostErrorUnattached")
-                    + ", read events before the connect completed: " + net.counters().get("tcp.forward.readBeforeConnect"));
+                    + warnings.size() + "; bridge host errors counted: " + net.internals().counters().get("tcp.bridge.hostError")
+                    + ", before attach: " + net.internals().counters().get("tcp.forward.hostErrorUnattached")
+                    + ", read events before the connect completed: " + net.internals().counters().get("tcp.forward.readBeforeConnect"));
             assertEquals(0, r.exitCode(), r::toString);
             assertTrue(r.stdout().startsWith("ok ") && r.stdout().contains(" bad 0"), r::toString);
-            assertEquals(0, net.counters().get("tcp.forward.connectFailed"), "every host connect succeeded");
+            assertEquals(0, net.internals().counters().get("tcp.forward.connectFailed"), "every host connect succeeded");
             assertTrue(warnings.isEmpty(), () -> warnings.size() + " warnings, first: " + warnings.getFirst().getMessage()
                     + " " + warnings.getFirst().getThrown());
         } finally {

@@ -30,8 +30,8 @@ class StalledReaderNetnsTest extends TcpNetnsBase {
     record Sample(int rcvNxt, int rcvWnd, int unconsumed, int outOfOrder, int queued, int connections) {}
 
     Sample sample() {
-        return net.call(() -> {
-            List<TcpConnection> all = new ArrayList<>(net.stack().tcp().connections());
+        return net.internals().call(() -> {
+            List<TcpConnection> all = new ArrayList<>(net.internals().stack().tcp().connections());
             TcpConnection c = all.stream().filter(x -> x.localPort() != 53).findFirst().orElseThrow();
             return new Sample(c.rcvNxt(), c.rcvWnd(), c.unconsumedBytes(), c.outOfOrderBytes(), c.queuedBytes(),
                     all.size());
@@ -45,7 +45,7 @@ class StalledReaderNetnsTest extends TcpNetnsBase {
         AtomicLong hostRead = new AtomicLong();
         int port = servers.stallingSink(READ_FIRST, resume, paused, hostRead);
         NetnsGuest g = guest();
-        int receiveBuffer = net.stack().tcp().config().receiveBuffer();
+        int receiveBuffer = net.internals().stack().tcp().config().receiveBuffer();
         Path sent = dir.resolve("sent.sha");
         CompletableFuture<ExecResult> sender = CompletableFuture.supplyAsync(() -> {
             try {
@@ -80,7 +80,7 @@ class StalledReaderNetnsTest extends TcpNetnsBase {
             assertEquals(first.rcvNxt(), last.rcvNxt(), "nothing more accepted from the guest while stalled");
             assertEquals(0, last.rcvWnd(), "the advertised window is closed");
             // The window is rounded up to the scale unit, so the edge may exceed the buffer by less than one unit.
-            int slack = 1 << net.call(() -> net.stack().tcp().connections().stream()
+            int slack = 1 << net.internals().call(() -> net.internals().stack().tcp().connections().stream()
                     .mapToInt(TcpConnection::receiveWindowShift).max().orElse(0));
             assertTrue(maxUnconsumed <= receiveBuffer + slack, "stack holds at most its receive buffer: "
                     + maxUnconsumed);

@@ -34,10 +34,10 @@ abstract class TcpNetnsBase {
         if (net != null) {
             if (impairment != null) {
                 LinkImpairment i = impairment;
-                System.out.println("stack egress impairment: " + net.call(i::toString));
-                net.run(i::close);
+                System.out.println("stack egress impairment: " + net.internals().call(i::toString));
+                net.internals().run(i::close);
             }
-            System.out.println("counters: " + net.counters().snapshot().entrySet().stream()
+            System.out.println("counters: " + net.internals().counters().snapshot().entrySet().stream()
                     .filter(e -> e.getValue() != 0).map(Object::toString).toList());
         }
     }
@@ -57,9 +57,9 @@ abstract class TcpNetnsBase {
     /** Impairs every frame the stack sends towards the ports, on the network's event loop. */
     LinkImpairment impairStackEgress(Impairment spec) {
         LinkImpairment i = new LinkImpairment(spec, System::nanoTime,
-                (task, delay) -> net.eventLoop().schedule(task, delay, TimeUnit.NANOSECONDS),
-                net.virtualSwitch()::flush, 1 << 16);
-        net.run(() -> net.virtualSwitch().setGatewayEgress(i));
+                (task, delay) -> net.internals().eventLoop().schedule(task, delay, TimeUnit.NANOSECONDS),
+                net.internals().virtualSwitch()::flush, 1 << 16);
+        net.internals().run(() -> net.internals().virtualSwitch().setGatewayEgress(i));
         impairment = i;
         return i;
     }

@@ -81,7 +81,7 @@ class HybridVsockNetnsTest {
         VirtualNetwork net = guests.track(VirtualNetwork.builder().build());
         Path sock = dir.resolve("00000002.00000400");
         Files.writeString(sock, "stale");
-        Listener l = guests.track(Transports.listenApi("vsock://null:1024" + dir, net.transportContext(), null));
+        Listener l = guests.track(Transports.listenApi("vsock://null:1024" + dir, net.internals().transportContext(), null));
         assertTrue(Files.exists(sock) && !Files.isRegularFile(sock), "a socket replaced the stale file");
         reachGatewayAndHost("unix://" + sock);
         l.close();

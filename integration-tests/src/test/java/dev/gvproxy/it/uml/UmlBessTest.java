@@ -190,7 +190,7 @@ class UmlBessTest {
             uml.destroyForcibly();
             reader.join(5000);
             fail("UML did not power off within 180 s; console:\n" + console.toString(StandardCharsets.UTF_8)
-                    + "\ncounters: " + net.counters().snapshot());
+                    + "\ncounters: " + net.internals().counters().snapshot());
         }
         reader.join(10_000);
         return console.toString(StandardCharsets.UTF_8);
@@ -224,7 +224,7 @@ class UmlBessTest {
 
         net = VirtualNetwork.builder().build();
         Path bess = dir.resolve("bess.sock");
-        Listener l = Transports.listenBess("unixpacket://" + bess, net.transportContext());
+        Listener l = Transports.listenBess("unixpacket://" + bess, net.internals().transportContext());
 
         for (int boot = 1; boot <= 2; boot++) {
             String marker = "UML-DONE-" + boot;
@@ -232,7 +232,7 @@ class UmlBessTest {
             Files.writeString(init, initScript(http.getAddress().getPort(), marker));
             Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
             String console = boot(bess, init);
-            String diag = "\n--- console (boot " + boot + ") ---\n" + console + "\ncounters: " + net.counters().snapshot();
+            String diag = "\n--- console (boot " + boot + ") ---\n" + console + "\ncounters: " + net.internals().counters().snapshot();
             assertTrue(console.contains(marker), "init did not finish" + diag);
             String lease = line(console, "UML-LEASE=");
             assertTrue(lease != null && lease.startsWith("192.168.127.") && lease.contains("router=192.168.127.1"),
@@ -243,6 +243,6 @@ class UmlBessTest {
             assertTrue(!l.closeFuture().isDone(), "the listener survives the VM");
         }
         // The same MAC came back: DHCP gave it the same address both times (leases outlive ports).
-        assertTrue(net.counters().get("transport.portError") == 0, () -> net.counters().snapshot().toString());
+        assertTrue(net.internals().counters().get("transport.portError") == 0, () -> net.internals().counters().snapshot().toString());
     }
 }
