@@ -4,6 +4,7 @@ import dev.gvproxy.stack.wire.Checksums;
 import dev.gvproxy.stack.wire.TcpRepr;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.SplittableRandom;
@@ -40,7 +41,48 @@ public final class CpuTimeReport {
         return best;
     }
 
-    public static void main(String[] args) {
+    /** Heap bytes the current thread allocates per call of {@code op}, over {@code reps} calls after a warm-up. */
+    static double allocatedBytesPerOp(long reps, LongSupplier op) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) MX;
+        long sink = 0;
+        for (long r = 0; r < reps; r++) {
+            sink += op.getAsLong();
+        }
+        long b0 = mx.getCurrentThreadAllocatedBytes();
+        for (long r = 0; r < reps; r++) {
+            sink += op.getAsLong();
+        }
+        long bytes = mx.getCurrentThreadAllocatedBytes() - b0;
+        if (sink == 42) {
+            System.out.print("");
+        }
+        return bytes / (double) reps;
+    }
+
+    /**
+     * {@link TcpPathBenchmark}'s two paths in CPU time and heap bytes per segment, on a Netty
+     * {@link FastThreadLocalThread} as the network's event loop is (Netty recycles its buffer objects only on
+     * such threads; JMH's own threads are plain ones, so its {@code -prof gc} figure for these paths includes
+     * the buffer objects production recycles).
+     */
+    static void tcpPath(int rounds) throws InterruptedException {
+        Thread t = new FastThreadLocalThread(() -> {
+            for (String path : new String[] {"receive", "send"}) {
+                TcpPathBenchmark b = new TcpPathBenchmark();
+                b.setUp();
+                LongSupplier op = "receive".equals(path) ? b::receive : b::send;
+                double ns = bestNanosPerOp(rounds, 1_000_000, op);
+                double bytes = allocatedBytesPerOp(1_000_000, op);
+                b.tearDown();
+                System.out.printf("TCP %-7s one 1448-byte segment: %6.1f ns, %6.1f B heap per segment%n", path, ns,
+                        bytes);
+            }
+        }, "tcp-path");
+        t.start();
+        t.join();
+    }
+
+    public static void main(String[] args) throws InterruptedException {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         for (int size : new int[] {1500, 65536}) {
             for (String kind : new String[] {"heap", "direct"}) {
@@ -69,6 +111,7 @@ public final class CpuTimeReport {
             System.out.printf("frame with %4d-byte TCP payload: check %6.1f ns, check+TcpRepr.parse %6.1f ns%n",
                     payload, check, parse);
         }
+        tcpPath(rounds);
         System.out.printf("(best of %d rounds, thread CPU time)%n", rounds);
     }
 }

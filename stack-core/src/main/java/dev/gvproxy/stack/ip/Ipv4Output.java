@@ -20,11 +20,14 @@ import java.util.ArrayDeque;
  * or by ARP with a bounded wait queue), prepends Ethernet and IPv4 headers, fragments datagrams larger
  * than the MTU (RFC 791), and hands the frames to the switch.
  *
- * <p>Small payloads are copied behind the headers into one buffer (cheaper than a composite); large ones
- * are sent as a two-component composite so payload bytes are never copied.
+ * <p>A frame is one buffer wherever the sender allows it. A segment built with
+ * {@link Ipv4Packet#FRAME_HEADROOM} bytes of room before it (TCP's segments are) gets its Ethernet and IPv4
+ * headers written into that room, in place: no second buffer and no composite. Otherwise small payloads are
+ * copied behind the headers into a new buffer (cheaper than a composite), and large ones are sent as a
+ * two-component composite so payload bytes are never copied.
  */
 public final class Ipv4Output {
-    static final int HEADERS = EthernetFrame.HEADER_LEN + Ipv4Packet.MIN_HEADER_LEN;
+    static final int HEADERS = Ipv4Packet.FRAME_HEADROOM;
     static final int COPY_THRESHOLD = 512;
     public static final int DEFAULT_TTL = 64;
 
@@ -134,6 +137,14 @@ public final class Ipv4Output {
         sw.transmitFromGateway(f);
     }
 
+    /**
+     * True when the bytes before {@code l4}'s reader index may hold the headers: there are enough of them and
+     * the buffer is nobody else's (not a view of another buffer, one reference: the sender gave it up).
+     */
+    private static boolean hasOwnHeadroom(ByteBuf l4) {
+        return l4.readerIndex() >= HEADERS && l4.refCnt() == 1 && l4.unwrap() == null && !l4.isReadOnly();
+    }
+
     private int nextId() {
         nextId = (nextId + 1) & 0xFFFF;
         return nextId;
@@ -142,6 +153,17 @@ public final class Ipv4Output {
     /** Builds one frame; {@code l4} is taken. */
     private ByteBuf frame(long dstMac, int src, int dst, int protocol, ByteBuf l4, int id, boolean more, int fragOff) {
         int len = l4.readableBytes();
+        if (!more && fragOff == 0 && hasOwnHeadroom(l4)) {
+            // The headers go into the room in front of the segment: the frame is the segment's own buffer.
+            int end = l4.writerIndex();
+            int start = l4.readerIndex() - HEADERS;
+            l4.setIndex(start, start);
+            EthernetFrame.writeHeader(l4, dstMac, config.gatewayMac(), EtherType.IPV4);
+            Ipv4Packet.writeHeader(l4, 0, Ipv4Packet.MIN_HEADER_LEN + len, id, false, DEFAULT_TTL, protocol, src,
+                    dst);
+            l4.writerIndex(end);
+            return l4;
+        }
         boolean copy = len <= COPY_THRESHOLD;
         ByteBuf h = alloc.buffer(copy ? HEADERS + len : HEADERS);
         EthernetFrame.writeHeader(h, dstMac, config.gatewayMac(), EtherType.IPV4);

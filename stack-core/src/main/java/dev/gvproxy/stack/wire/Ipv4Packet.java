@@ -33,6 +33,12 @@ import io.netty.buffer.ByteBuf;
  */
 public final class Ipv4Packet {
     public static final int MIN_HEADER_LEN = 20;
+    /**
+     * Bytes the gateway's output puts in front of a layer-4 segment: an Ethernet header and an option-less
+     * IPv4 header. Segment builders leave this much room before the segment so that the frame is one buffer
+     * (see {@code Ipv4Output}).
+     */
+    public static final int FRAME_HEADROOM = EthernetFrame.HEADER_LEN + MIN_HEADER_LEN;
     public static final int MAX_HEADER_LEN = 60;
     public static final int PROTO_ICMP = IpProtocol.ICMP;
     public static final int PROTO_TCP = IpProtocol.TCP;

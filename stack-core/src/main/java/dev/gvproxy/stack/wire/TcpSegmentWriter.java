@@ -2,7 +2,6 @@ package dev.gvproxy.stack.wire;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 
 /**
  * The one place TCP headers are laid out: every segment the stack sends (connections, the layer's resets) and
@@ -109,21 +108,32 @@ public final class TcpSegmentWriter {
     }
 
     /**
-     * A whole segment in a new buffer: the header, followed without copying by the payload.
+     * A whole segment in one new buffer: {@link Ipv4Packet#FRAME_HEADROOM} bytes of room (before the reader
+     * index) for the output to write the Ethernet and IPv4 headers into, the TCP header, and a copy of the
+     * payload. Copying an MSS of payload costs less than the two composites and their components a frame of
+     * header buffers and payload views needs, and the transport then writes one contiguous buffer.
      *
      * @param payload <b>taken</b> (null for none)
      * @return a new buffer the caller owns
      */
     public ByteBuf segment(ByteBufAllocator alloc, int srcIp, int dstIp, ByteBuf payload) {
-        ByteBuf h = alloc.buffer(headerLength());
-        writeHeader(h, srcIp, dstIp, payload);
-        if (payload == null) {
-            return h;
+        int plen = payload == null ? 0 : payload.readableBytes();
+        ByteBuf b = alloc.buffer(Ipv4Packet.FRAME_HEADROOM + headerLength() + plen);
+        b.setIndex(Ipv4Packet.FRAME_HEADROOM, Ipv4Packet.FRAME_HEADROOM);
+        try {
+            writeHeader(b, srcIp, dstIp, payload);
+            if (payload != null) {
+                b.writeBytes(payload, payload.readerIndex(), plen);
+            }
+        } catch (RuntimeException e) {
+            b.release();
+            throw e;
+        } finally {
+            if (payload != null) {
+                payload.release();
+            }
         }
-        CompositeByteBuf c = alloc.compositeBuffer(2);
-        c.addComponent(true, h);
-        c.addComponent(true, payload);
-        return c;
+        return b;
     }
 
     private static int pad(int n) {

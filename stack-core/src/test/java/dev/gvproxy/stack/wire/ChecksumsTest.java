@@ -90,6 +90,32 @@ class ChecksumsTest {
         }
     }
 
+    /**
+     * The native-address path (taken for Netty buffers with a memory address, i.e. Netty on Unsafe as the daemon
+     * runs; the unit tests run Netty without it) over native memory of our own, at every alignment.
+     */
+    @Test
+    void addressPathMatchesReference() {
+        Random rnd = new Random(7);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment mem = arena.allocate(70_016, 16);
+            for (int iter = 0; iter < 300; iter++) {
+                int size = iter < 100 ? iter : rnd.nextInt(iter < 280 ? 200 : 70_000);
+                byte[] data = new byte[size];
+                rnd.nextBytes(data);
+                if (iter % 7 == 0) {
+                    java.util.Arrays.fill(data, (byte) 0xFF);
+                }
+                int align = rnd.nextInt(16);
+                java.lang.foreign.MemorySegment.copy(data, 0, mem, java.lang.foreign.ValueLayout.JAVA_BYTE, align,
+                        size);
+                int want = reference(data, 0, size, 0);
+                assertEquals(want, Checksums.fold(Checksums.sumAddress(mem.address() + align, size)),
+                        "size=" + size + " align=" + align);
+            }
+        }
+    }
+
     @Test
     void rfc1071Example() {
         // RFC 1071 section 3: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
