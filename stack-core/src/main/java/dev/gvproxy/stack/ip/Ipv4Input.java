@@ -108,13 +108,23 @@ public final class Ipv4Input {
             unknownProtocol.inc();
             return;
         }
-        ByteBuf payload = frame.slice(off + hl, total - hl);
         boolean more = Ipv4Packet.moreFragments(frame, off);
         int fragOff = Ipv4Packet.fragmentOffset(frame, off);
         if (!more && fragOff == 0) {
-            handler.receive(h, payload, now);
+            // The handler reads the frame itself, its indexes narrowed to the payload for the call: no slice
+            // object per datagram. The frame is the stack's alone (the switch gives other ports duplicates),
+            // and handlers keep bytes only through slices, whose indexes are their own.
+            int ri = frame.readerIndex();
+            int wi = frame.writerIndex();
+            frame.setIndex(off + hl, off + total);
+            try {
+                handler.receive(h, frame, now);
+            } finally {
+                frame.setIndex(ri, wi);
+            }
             return;
         }
+        ByteBuf payload = frame.slice(off + hl, total - hl);
         ByteBuf whole = reassembler.add(src, dst, h.protocol, h.identification, fragOff, more, payload, now);
         if (whole == null) {
             return;

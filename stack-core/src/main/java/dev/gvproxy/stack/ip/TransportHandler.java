@@ -8,7 +8,8 @@ public interface TransportHandler {
     /**
      * @param ip the datagram's header fields (valid only during the call)
      * @param payload <b>borrowed</b>: the transport header and data, exactly {@code ip.payloadLength}
-     *     readable bytes; retain a slice to keep any of it
+     *     readable bytes; retain a slice to keep any of it. It may be the whole frame's buffer with its
+     *     indexes narrowed for the call, so never retain, release or re-index it itself
      * @param now injected monotonic time in nanoseconds
      */
     void receive(Ipv4Header ip, ByteBuf payload, long now);

@@ -159,7 +159,7 @@ final class TcpReceiver {
         }
         if (seq != rcvNxt) {
             counters.outOfOrder.inc();
-            ByteBuf part = p.slice(p.readerIndex() + off, len);
+            ByteBuf part = p.slice(seg.payloadOffset + off, len);
             if (!ooo.add(seq, part, fin)) {
                 counters.outOfOrderOverflow.inc();
             }
@@ -168,7 +168,7 @@ final class TcpReceiver {
         }
         boolean filledHole = !ooo.isEmpty();
         if (len > 0) {
-            deliver(p.retainedSlice(p.readerIndex() + off, len));
+            deliver(p.retainedSlice(seg.payloadOffset + off, len));
         }
         if (fin) {
             onFin(now);

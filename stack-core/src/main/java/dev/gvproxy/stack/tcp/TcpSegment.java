@@ -26,8 +26,16 @@ public final class TcpSegment {
     public int tsEcr;
     public int sackCount;
     public final int[] sack = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
-    /** Borrowed payload (may be empty), valid only while the segment is processed. */
+    /**
+     * Borrowed: the buffer that holds the payload, which is {@link #payloadLength()} bytes at absolute index
+     * {@link #payloadOffset} (not a slice: the receive path makes no view object per segment; whoever keeps
+     * data takes a retained slice of that range). Null when there is none; valid only while the segment is
+     * processed.
+     */
     public ByteBuf payload;
+    /** Absolute index of the payload's first byte in {@link #payload}. */
+    public int payloadOffset;
+    private int payloadLen;
     /** Fills the option fields above; one instance per holder, so parsing allocates nothing. */
     private final TcpOptions.Sink options = new TcpOptions.Sink() {
         @Override
@@ -84,7 +92,7 @@ public final class TcpSegment {
     }
 
     public int payloadLength() {
-        return payload == null ? 0 : payload.readableBytes();
+        return payload == null ? 0 : payloadLen;
     }
 
     /** SEG.LEN as RFC 9293 counts it: payload plus one for SYN and for FIN. */
@@ -111,7 +119,9 @@ public final class TcpSegment {
         sackCount = 0;
         int hl = TcpPacket.headerLength(buf, off);
         TcpOptions.decode(buf, off + TcpPacket.MIN_HEADER_LEN, off + hl, options);
-        payload = buf.slice(off + hl, len - hl);
+        payload = buf;
+        payloadOffset = off + hl;
+        payloadLen = len - hl;
         return this;
     }
 
