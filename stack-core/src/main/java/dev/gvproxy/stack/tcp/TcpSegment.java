@@ -10,7 +10,7 @@ import io.netty.buffer.ByteBuf;
  * path allocates nothing; {@link dev.gvproxy.stack.wire.TcpRepr} is the value form for tests and tools.
  * RFC 9293 names: SEG.SEQ, SEG.ACK, SEG.WND (raw, unscaled), SEG.LEN (payload, without SYN/FIN).
  */
-public final class TcpSegment {
+public final class TcpSegment extends TcpOptions.Values {
     public int srcPort;
     public int dstPort;
     public int seq;
@@ -18,14 +18,6 @@ public final class TcpSegment {
     public int flags;
     /** Raw window field; the connection applies the peer's scale. */
     public int window;
-    public int mss = -1;
-    public int windowScale = -1;
-    public boolean sackPermitted;
-    public boolean hasTimestamps;
-    public int tsVal;
-    public int tsEcr;
-    public int sackCount;
-    public final int[] sack = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
     /**
      * Borrowed: the buffer that holds the payload, which is {@link #payloadLength()} bytes at absolute index
      * {@link #payloadOffset} (not a slice: the receive path makes no view object per segment; whoever keeps
@@ -36,44 +28,6 @@ public final class TcpSegment {
     /** Absolute index of the payload's first byte in {@link #payload}. */
     public int payloadOffset;
     private int payloadLen;
-    /** Fills the option fields above; one instance per holder, so parsing allocates nothing. */
-    private final TcpOptions.Sink options = new TcpOptions.Sink() {
-        @Override
-        public void mss(int v) {
-            mss = v;
-        }
-
-        @Override
-        public void windowScale(int shift) {
-            windowScale = shift;
-        }
-
-        @Override
-        public void sackPermitted() {
-            sackPermitted = true;
-        }
-
-        @Override
-        public void timestamps(int val, int ecr) {
-            hasTimestamps = true;
-            tsVal = val;
-            tsEcr = ecr;
-        }
-
-        @Override
-        public void sack(ByteBuf buf, int at, int blocks) {
-            int n = Math.min(blocks, TcpOptions.MAX_SACK_BLOCKS);
-            for (int b = 0; b < 2 * n; b++) {
-                sack[b] = buf.getInt(at + 2 + 4 * b);
-            }
-            sackCount = n;
-        }
-
-        @Override
-        public void unknown(ByteBuf buf, int at, int length) {
-            // kinds the state machine does not use are ignored (RFC 9293 3.1: unknown options are skipped)
-        }
-    };
 
     public boolean syn() {
         return (flags & TcpFlags.SYN) != 0;
@@ -103,7 +57,7 @@ public final class TcpSegment {
     /**
      * Fills this holder from a segment that passed {@link TcpPacket#check}.
      *
-     * @param buf <b>borrowed</b>; {@link #payload} becomes a slice of it
+     * @param buf <b>borrowed</b>; {@link #payload} refers to it
      */
     public TcpSegment parse(ByteBuf buf, int off, int len) {
         srcPort = TcpPacket.srcPort(buf, off);
@@ -112,13 +66,9 @@ public final class TcpSegment {
         ack = TcpPacket.ackNumber(buf, off);
         flags = TcpPacket.flags(buf, off);
         window = TcpPacket.window(buf, off);
-        mss = -1;
-        windowScale = -1;
-        sackPermitted = false;
-        hasTimestamps = false;
-        sackCount = 0;
+        clearOptions();
         int hl = TcpPacket.headerLength(buf, off);
-        TcpOptions.decode(buf, off + TcpPacket.MIN_HEADER_LEN, off + hl, options);
+        TcpOptions.decode(buf, off + TcpPacket.MIN_HEADER_LEN, off + hl, this);
         payload = buf;
         payloadOffset = off + hl;
         payloadLen = len - hl;

@@ -107,6 +107,69 @@ public final class TcpOptions {
     }
 
     /**
+     * The options the stack understands, as {@link #decode} fills them: the receive path's reused segment
+     * holder extends it (its fields are the segment's), {@link TcpRepr#parse} uses one per call and also keeps
+     * the unknown kinds. Mutable; {@link #clearOptions} before reuse.
+     */
+    public static class Values implements Sink {
+        /** MSS option, -1 when absent. */
+        public int mss = -1;
+        /** Window scale shift as sent (not clamped), -1 when absent. */
+        public int windowScale = -1;
+        public boolean sackPermitted;
+        public boolean hasTimestamps;
+        public int tsVal;
+        public int tsEcr;
+        /** SACK blocks in {@link #sack} ({@code [left0, right0, left1, ...]}). */
+        public int sackCount;
+        public final int[] sack = new int[2 * MAX_SACK_BLOCKS];
+
+        /** Forgets the options of the previous header. */
+        public final void clearOptions() {
+            mss = -1;
+            windowScale = -1;
+            sackPermitted = false;
+            hasTimestamps = false;
+            sackCount = 0;
+        }
+
+        @Override
+        public final void mss(int v) {
+            mss = v;
+        }
+
+        @Override
+        public final void windowScale(int shift) {
+            windowScale = shift;
+        }
+
+        @Override
+        public final void sackPermitted() {
+            sackPermitted = true;
+        }
+
+        @Override
+        public final void timestamps(int val, int ecr) {
+            hasTimestamps = true;
+            tsVal = val;
+            tsEcr = ecr;
+        }
+
+        @Override
+        public final void sack(ByteBuf buf, int at, int blocks) {
+            int n = Math.min(blocks, MAX_SACK_BLOCKS);
+            for (int b = 0; b < 2 * n; b++) {
+                sack[b] = buf.getInt(at + 2 + 4 * b);
+            }
+            sackCount = n;
+        }
+
+        /** Kinds the stack does not use are skipped (RFC 9293 3.1); a subclass may keep them. */
+        @Override
+        public void unknown(ByteBuf buf, int at, int length) {}
+    }
+
+    /**
      * Decodes the options in {@code [start, end)} of a header that passed {@link #check} into {@code sink}.
      * Should the walk meet a malformed option anyway, it stops there (decoding stays total). buf: borrowed.
      */

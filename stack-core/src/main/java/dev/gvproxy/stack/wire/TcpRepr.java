@@ -57,51 +57,15 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
         byte[] unknown = o.unknownLen == 0 ? NO_BYTES : Arrays.copyOf(o.unknown, o.unknownLen);
         return new TcpRepr(TcpPacket.srcPort(buf, off), TcpPacket.dstPort(buf, off), TcpPacket.seqNumber(buf, off),
                 TcpPacket.ackNumber(buf, off), TcpPacket.flags(buf, off), TcpPacket.window(buf, off),
-                TcpPacket.urgentPointer(buf, off), o.mss, o.windowScale, o.sackPermitted, o.sack, o.hasTimestamps,
+                TcpPacket.urgentPointer(buf, off), o.mss, o.windowScale, o.sackPermitted,
+                o.sackCount == 0 ? NO_SACK : Arrays.copyOf(o.sack, 2 * o.sackCount), o.hasTimestamps,
                 o.tsVal, o.tsEcr, unknown);
     }
 
-    /** The options of one {@link #parse}, gathered before the record is built. */
-    private static final class Options implements TcpOptions.Sink {
-        int mss = -1;
-        int windowScale = -1;
-        boolean sackPermitted;
-        int[] sack = NO_SACK;
-        boolean hasTimestamps;
-        int tsVal;
-        int tsEcr;
+    /** The options of one {@link #parse}, gathered before the record is built; unknown kinds kept raw. */
+    private static final class Options extends TcpOptions.Values {
         byte[] unknown;
         int unknownLen;
-
-        @Override
-        public void mss(int v) {
-            mss = v;
-        }
-
-        @Override
-        public void windowScale(int shift) {
-            windowScale = shift;
-        }
-
-        @Override
-        public void sackPermitted() {
-            sackPermitted = true;
-        }
-
-        @Override
-        public void timestamps(int val, int ecr) {
-            hasTimestamps = true;
-            tsVal = val;
-            tsEcr = ecr;
-        }
-
-        @Override
-        public void sack(ByteBuf buf, int at, int blocks) {
-            sack = new int[2 * blocks];
-            for (int b = 0; b < sack.length; b++) {
-                sack[b] = buf.getInt(at + 2 + 4 * b);
-            }
-        }
 
         @Override
         public void unknown(ByteBuf buf, int at, int length) {
