@@ -54,6 +54,9 @@ public final class ApiContext {
     final Counters.Counter unauthorized;
     final Counters.Counter badRequest;
     final Counters.Counter bodyTooLarge;
+    // --- observability (GET /metrics; issue 12) ---
+    final Supplier<NetworkObservation> observation;
+    final PrometheusMetrics metrics;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -77,6 +80,8 @@ public final class ApiContext {
         this.unauthorized = apiCounters.counter("api.unauthorized");
         this.badRequest = apiCounters.counter("api.badRequest");
         this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
+        this.observation = b.observation;
+        this.metrics = new PrometheusMetrics();
     }
 
     public static Builder builder() {
@@ -107,6 +112,7 @@ public final class ApiContext {
         private int maxInVmConnections = DEFAULT_MAX_IN_VM_CONNECTIONS;
         private int maxInVmConnectionsPerGuest = DEFAULT_MAX_IN_VM_CONNECTIONS_PER_GUEST;
         private Counters apiCounters = new Counters();
+        private Supplier<NetworkObservation> observation = () -> NetworkObservation.EMPTY;
 
         /** Reads {@code /stats} and {@code /cam} from a network's switch and counters. */
         public Builder network(VirtualSwitch sw, Counters counters) {
@@ -194,6 +200,15 @@ public final class ApiContext {
             }
             this.maxInVmConnections = perNetwork;
             this.maxInVmConnectionsPerGuest = perGuest;
+            return this;
+        }
+
+        /**
+         * What {@code GET /metrics} shows beyond the counters (ports, flows, CAM size, connects in flight); called
+         * on the network's event loop. {@link NetworkObservation#of} reads a running network.
+         */
+        public Builder observation(Supplier<NetworkObservation> observation) {
+            this.observation = Objects.requireNonNull(observation);
             return this;
         }
 

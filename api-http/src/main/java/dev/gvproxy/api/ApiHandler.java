@@ -375,6 +375,19 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                     return CompletableFuture.supplyAsync(() -> json(camJson(cam), keepAlive), api.offload);
                 };
             }
+            case "/metrics": {
+                // Host API only (this block). Counters and gauges are read on the loop, the text is written off it.
+                return c -> {
+                    Map<String, Long> counters = api.counters.get();
+                    long sent = api.bytesSent.getAsLong();
+                    long received = api.bytesReceived.getAsLong();
+                    int leases = api.leases.leases().size();
+                    NetworkObservation net = api.observation.get();
+                    return CompletableFuture.supplyAsync(() -> new Response(HttpResponseStatus.OK,
+                            PrometheusMetrics.CONTENT_TYPE, api.metrics.format(counters, sent, received, leases, net),
+                            keepAlive), api.offload);
+                };
+            }
             case "/leases":
             case "/services/dhcp/leases":
                 return c -> done(json(leasesJson(), keepAlive));

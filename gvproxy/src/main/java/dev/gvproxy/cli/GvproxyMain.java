@@ -436,6 +436,7 @@ public final class GvproxyMain {
                     .forwards(forwards)
                     .tunneler(services.tunneler())
                     .inVmToken(token)
+                    .observation(dev.gvproxy.api.NetworkObservation.of(net.internals())) // GET /metrics
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveTcp(80, ApiServer.inVm(run.api));

@@ -134,7 +134,8 @@ public final class VirtualNetwork implements AutoCloseable {
             return ssh != null && f.remote().startsWith("ssh-tunnel://") ? ssh.open(f) : direct.open(f);
         }, b.guestPolicy, counters);
         this.internals = new NetworkInternals(config, loop, counters, sw, stack, transportContext, dhcp, dns,
-                tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o);
+                tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o,
+                icmpForwarder);
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
