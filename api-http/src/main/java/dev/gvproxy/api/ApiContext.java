@@ -57,6 +57,7 @@ public final class ApiContext {
     // --- observability (GET /metrics; issue 12) ---
     final Supplier<NetworkObservation> observation;
     final PrometheusMetrics metrics;
+    final java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -82,6 +83,7 @@ public final class ApiContext {
         this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
         this.observation = b.observation;
         this.metrics = new PrometheusMetrics();
+        this.flows = b.flows;
     }
 
     public static Builder builder() {
@@ -113,6 +115,8 @@ public final class ApiContext {
         private int maxInVmConnectionsPerGuest = DEFAULT_MAX_IN_VM_CONNECTIONS_PER_GUEST;
         private Counters apiCounters = new Counters();
         private Supplier<NetworkObservation> observation = () -> NetworkObservation.EMPTY;
+        private java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows =
+                q -> new FlowTable.Snapshot(java.util.List.of(), 0, 0, q);
 
         /** Reads {@code /stats} and {@code /cam} from a network's switch and counters. */
         public Builder network(VirtualSwitch sw, Counters counters) {
@@ -209,6 +213,15 @@ public final class ApiContext {
          */
         public Builder observation(Supplier<NetworkObservation> observation) {
             this.observation = Objects.requireNonNull(observation);
+            return this;
+        }
+
+        /**
+         * The live flow table of {@code GET /services/flows}, called on the network's event loop with the request's
+         * filter and limit. {@link FlowTable#of} reads a running network.
+         */
+        public Builder flows(java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows) {
+            this.flows = Objects.requireNonNull(flows);
             return this;
         }
 

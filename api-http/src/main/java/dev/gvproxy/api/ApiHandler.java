@@ -388,6 +388,19 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                             keepAlive), api.offload);
                 };
             }
+            case "/services/flows": {
+                // Host API only. Filtered and bounded on the loop (the tables are loop-only), JSON written off it.
+                FlowTable.Query fq;
+                try {
+                    fq = FlowTable.Query.parse(q.parameters());
+                } catch (IllegalArgumentException e) {
+                    return badRequest(e.getMessage(), keepAlive);
+                }
+                return c -> {
+                    FlowTable.Snapshot snap = api.flows.apply(fq);
+                    return CompletableFuture.supplyAsync(() -> json(FlowTable.json(snap), keepAlive), api.offload);
+                };
+            }
             case "/leases":
             case "/services/dhcp/leases":
                 return c -> done(json(leasesJson(), keepAlive));

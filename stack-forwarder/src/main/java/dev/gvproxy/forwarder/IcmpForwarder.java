@@ -156,6 +156,13 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         return flows.size();
     }
 
+    /** Every echo flow as a row of the live flow table. Loop only. */
+    public void flows(java.util.function.Consumer<dev.gvproxy.stack.FlowEntry> out) {
+        for (PingFlow f : flows.values()) {
+            out.accept(f.flowEntry());
+        }
+    }
+
     /** @param payload <b>borrowed</b>: the ICMP message (checksum already verified by the stack) */
     @Override
     public void receive(Ipv4Header ip, ByteBuf payload, long now) {
@@ -190,8 +197,11 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             if (flow == null) {
                 return;
             }
+            flow.createdAt = now;
         }
         flow.lastActive = now;
+        flow.requestsFromGuest++;
+        flow.bytesFromGuest += len - Icmpv4Packet.HEADER_LEN;
         MemorySegment buf = scratch();
         ByteBuffer bb = buf.asByteBuffer();
         bb.limit(len);
@@ -326,6 +336,8 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             Icmpv4Packet.fillChecksum(reply, 0, n);
             replies.inc();
             flow.lastActive = now;
+            flow.repliesToGuest++;
+            flow.bytesToGuest += n - Icmpv4Packet.HEADER_LEN;
             stack.ipOutput().send(flow.key.dstIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
         }
     }
@@ -375,6 +387,18 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         long lastActive;
         boolean closed;
         GuestFlows.Flow owner;
+        // Flow statistics for the live flow table (echo data bytes, without the ICMP header).
+        long createdAt;
+        long requestsFromGuest;
+        long bytesFromGuest;
+        long repliesToGuest;
+        long bytesToGuest;
+
+        dev.gvproxy.stack.FlowEntry flowEntry() {
+            return new dev.gvproxy.stack.FlowEntry("icmp", key.guestIp(), key.identifier(), key.dstIp(), 0, null,
+                    new java.net.InetSocketAddress(Ipv4Address.toInet(hostDstIp), 0), "open", bytesFromGuest,
+                    requestsFromGuest, bytesToGuest, repliesToGuest, 0, createdAt, lastActive);
+        }
 
         PingFlow(FlowKey key, int hostDstIp, PingSocket socket) {
             this.key = key;
