@@ -58,6 +58,8 @@ public final class ApiContext {
     final Supplier<NetworkObservation> observation;
     final PrometheusMetrics metrics;
     final java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows;
+    /** -debug: the JVM diagnostics routes (/debug/threads, /debug/jfr), else null (404). */
+    final DebugRoutes debug;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -84,6 +86,7 @@ public final class ApiContext {
         this.observation = b.observation;
         this.metrics = new PrometheusMetrics();
         this.flows = b.flows;
+        this.debug = b.debug ? new DebugRoutes() : null;
     }
 
     public static Builder builder() {
@@ -117,6 +120,7 @@ public final class ApiContext {
         private Supplier<NetworkObservation> observation = () -> NetworkObservation.EMPTY;
         private java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows =
                 q -> new FlowTable.Snapshot(java.util.List.of(), 0, 0, q);
+        private boolean debug;
 
         /** Reads {@code /stats} and {@code /cam} from a network's switch and counters. */
         public Builder network(VirtualSwitch sw, Counters counters) {
@@ -222,6 +226,16 @@ public final class ApiContext {
          */
         public Builder flows(java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows) {
             this.flows = Objects.requireNonNull(flows);
+            return this;
+        }
+
+        /**
+         * gvproxy's {@code -debug}: serves {@code GET /debug/threads} (a thread dump) and
+         * {@code GET /debug/jfr?seconds=N} (a JFR recording) on the host API, the JVM's counterpart of upstream's
+         * pprof routes. Off by default (404).
+         */
+        public Builder debug(boolean enabled) {
+            this.debug = enabled;
             return this;
         }
 

@@ -401,6 +401,9 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                     return CompletableFuture.supplyAsync(() -> json(FlowTable.json(snap), keepAlive), api.offload);
                 };
             }
+            case "/debug/threads":
+            case "/debug/jfr":
+                return debug(path, q, keepAlive);
             case "/leases":
             case "/services/dhcp/leases":
                 return c -> done(json(leasesJson(), keepAlive));
@@ -419,6 +422,47 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             default:
                 return c -> done(notFound(keepAlive));
         }
+    }
+
+    /**
+     * {@code -debug}'s JVM diagnostics (host API only, 404 without {@code -debug}). Called on the offload thread,
+     * which does the blocking work (a JFR recording waits out its length there); the loop only sends the answer.
+     */
+    private Step debug(String path, QueryStringDecoder q, boolean keepAlive) {
+        DebugRoutes d = api.debug;
+        if (d == null) {
+            return c -> done(notFound(keepAlive));
+        }
+        Response r;
+        try {
+            if (path.equals("/debug/threads")) {
+                r = Response.of(HttpResponseStatus.OK, TEXT, d.threadDump(), keepAlive);
+            } else {
+                String s = first(q, "seconds");
+                int seconds;
+                try {
+                    seconds = s.isEmpty() ? DebugRoutes.DEFAULT_JFR_SECONDS : Integer.parseInt(s);
+                } catch (NumberFormatException e) {
+                    seconds = -1;
+                }
+                if (seconds < 1 || seconds > DebugRoutes.MAX_JFR_SECONDS) {
+                    return badRequest("seconds must be 1 to " + DebugRoutes.MAX_JFR_SECONDS + ": " + s, keepAlive);
+                }
+                r = new Response(HttpResponseStatus.OK, "application/octet-stream",
+                        d.record(java.time.Duration.ofSeconds(seconds)), keepAlive);
+                r.headers.put("Content-Disposition", "attachment; filename=\"gvproxy-java.jfr\"");
+            }
+        } catch (DebugRoutes.Busy e) {
+            r = Response.text(HttpResponseStatus.CONFLICT, e.getMessage(), keepAlive);
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "debug route " + path + " failed", e);
+            r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()), keepAlive);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            r = Response.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "interrupted", keepAlive);
+        }
+        Response out = r;
+        return c -> done(out);
     }
 
     private boolean authorized(Request req) {

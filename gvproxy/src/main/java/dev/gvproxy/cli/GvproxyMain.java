@@ -391,6 +391,7 @@ public final class GvproxyMain {
             nb.pcap(Path.of(cfg.captureFile));
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
+        nb.trafficSummary(cfg.debug ? java.time.Duration.ofSeconds(5) : null); // and a traffic summary every 5 s
         try {
             nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
         } catch (IOException e) {
@@ -441,6 +442,7 @@ public final class GvproxyMain {
                     .inVmToken(token)
                     .observation(dev.gvproxy.api.NetworkObservation.of(net.internals())) // GET /metrics
                     .flows(dev.gvproxy.api.FlowTable.of(net.internals())) // GET /services/flows
+                    .debug(cfg.debug) // GET /debug/threads, /debug/jfr
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveTcp(80, ApiServer.inVm(run.api));

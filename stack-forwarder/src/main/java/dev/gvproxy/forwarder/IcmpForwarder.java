@@ -91,6 +91,8 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private boolean installed;
     private boolean forbiddenLogged;
     private boolean closed;
+    /** Echo flows ever opened (the -debug traffic summary's "new flows"). */
+    private long opened;
 
     private final Counters.Counter notEcho;
     private final Counters.Counter badDestination;
@@ -154,6 +156,11 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
     public int flowCount() {
         return flows.size();
+    }
+
+    /** Echo flows ever opened, closed ones included. Loop only. */
+    public long flowsOpened() {
+        return opened;
     }
 
     /** Every echo flow as a row of the live flow table. Loop only. */
@@ -259,6 +266,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);
+        opened++;
         Future<IoRegistration> f = loop.register(flow);
         if (f.isDone()) {
             registered(flow, f);
