@@ -44,7 +44,7 @@ public final class FlowTable {
      */
     public record Query(Integer guestIp, String protocol, String state, int limit) {
         boolean matches(FlowEntry e) {
-            return (guestIp == null || e.guestIp() == guestIp) && (protocol == null || protocol.equals(e.protocol()))
+            return (guestIp == null || e.key().guestIp() == guestIp) && (protocol == null || protocol.equals(e.protocol()))
                     && (state == null || state.equalsIgnoreCase(e.state()));
         }
 
@@ -149,7 +149,7 @@ public final class FlowTable {
 
     /** The owning guest: its MAC from the gateway's neighbour cache, its port from the CAM (or the TCP link). */
     private static Row row(NetworkInternals net, VirtualSwitch sw, FlowEntry e, SwitchPort link, long now) {
-        long mac = net.stack().arpCache().lookup(e.guestIp(), now);
+        long mac = net.stack().arpCache().lookup(e.key().guestIp(), now);
         SwitchPort port = mac >= 0 ? sw.portOf(mac) : null;
         return new Row(e, mac, port != null ? port : link);
     }
@@ -167,8 +167,8 @@ public final class FlowTable {
                 b.append(',');
             }
             b.append("{\"protocol\":").append(GoJson.string(e.protocol()))
-                    .append(",\"guest\":").append(GoJson.string(endpoint(e.guestIp(), e.guestPort())))
-                    .append(",\"destination\":").append(GoJson.string(endpoint(e.dstIp(), e.dstPort())))
+                    .append(",\"guest\":").append(GoJson.string(endpoint(e.key().guestIp(), e.key().guestPort())))
+                    .append(",\"destination\":").append(GoJson.string(endpoint(e.key().peerIp(), e.key().peerPort())))
                     .append(",\"hostLocal\":").append(address(e.hostLocal()))
                     .append(",\"hostRemote\":").append(address(e.hostRemote()))
                     .append(",\"state\":").append(GoJson.string(e.state()))

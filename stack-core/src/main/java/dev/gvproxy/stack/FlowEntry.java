@@ -1,5 +1,6 @@
 package dev.gvproxy.stack;
 
+import dev.gvproxy.stack.ip.FlowKey;
 import java.net.InetSocketAddress;
 
 /**
@@ -7,10 +8,8 @@ import java.net.InetSocketAddress;
  * an ICMP echo flow as the layer that owns it sees it, copied on the event loop so it can be formatted anywhere.
  *
  * @param protocol {@code tcp}, {@code udp} or {@code icmp}
- * @param guestIp the guest's address
- * @param guestPort the guest's port (ICMP: the echo identifier)
- * @param dstIp the destination as the guest addressed it (before NAT)
- * @param dstPort the destination port (ICMP: 0)
+ * @param key the flow's identity as its table keys it: the guest's address and port (ICMP: the echo identifier),
+ *            the peer as the guest addressed it, before NAT (ICMP: port 0)
  * @param hostLocal the host socket's local address, null when there is none (in-stack services, a connect in
  *                  flight)
  * @param hostRemote the host socket's peer, null when there is none
@@ -24,13 +23,12 @@ import java.net.InetSocketAddress;
  * @param createdNanos when the flow was created (the stack's monotonic clock)
  * @param lastActiveNanos when the flow last carried a packet either way (the stack's monotonic clock)
  */
-public record FlowEntry(String protocol, int guestIp, int guestPort, int dstIp, int dstPort,
-                        InetSocketAddress hostLocal, InetSocketAddress hostRemote, String state,
+public record FlowEntry(String protocol, FlowKey key, InetSocketAddress hostLocal, InetSocketAddress hostRemote, String state,
                         long bytesFromGuest, long packetsFromGuest, long bytesToGuest, long packetsToGuest,
                         long retransmits, long createdNanos, long lastActiveNanos) {
     /** The same row with the host socket's addresses (the forwarder knows them, the stack does not). */
     public FlowEntry withHost(InetSocketAddress local, InetSocketAddress remote) {
-        return new FlowEntry(protocol, guestIp, guestPort, dstIp, dstPort, local, remote, state, bytesFromGuest,
+        return new FlowEntry(protocol, key, local, remote, state, bytesFromGuest,
                 packetsFromGuest, bytesToGuest, packetsToGuest, retransmits, createdNanos, lastActiveNanos);
     }
 }

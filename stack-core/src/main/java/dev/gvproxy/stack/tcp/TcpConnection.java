@@ -662,7 +662,8 @@ public final class TcpConnection {
      * is the remote end; bytes count payload only. Event loop only.
      */
     public dev.gvproxy.stack.FlowEntry flowEntry() {
-        return new dev.gvproxy.stack.FlowEntry("tcp", remoteIp, remotePort, localIp, localPort, null, null,
+        return new dev.gvproxy.stack.FlowEntry("tcp",
+                new dev.gvproxy.stack.ip.FlowKey(remoteIp, remotePort, localIp, localPort), null, null,
                 state.toString(), bytesFromPeer, segmentsFromPeer, bytesToPeer, segmentsToPeer, retransmitted,
                 createdAt, lastActive);
     }
