@@ -208,5 +208,8 @@ class CurlApiTest {
             System.out.println(promtool == null ? "promtool not installed: strict in-test parse only"
                     : "promtool check metrics parsed it; lint: " + promtool);
         }
+        // -debug's diagnostics routes are not served without -debug (DebugNetnsTest runs with it).
+        assertEquals(404, get("/debug/threads").status());
+        assertEquals(404, get("/debug/jfr?seconds=1").status());
     }
 }
