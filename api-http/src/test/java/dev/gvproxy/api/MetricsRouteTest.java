@@ -96,9 +96,20 @@ class MetricsRouteTest {
 
     @Test
     void neverOnTheInVmApi() {
-        Resp r = get(ApiHandler.Surface.IN_VM, "/metrics");
-        assertEquals(404, r.status());
-        assertEquals("404 page not found\n", r.body());
+        for (String path : List.of("/metrics", "/services/flows", "/services/flows?protocol=tcp")) {
+            Resp r = get(ApiHandler.Surface.IN_VM, path);
+            assertEquals(404, r.status(), path);
+            assertEquals("404 page not found\n", r.body());
+        }
+    }
+
+    @Test
+    void flowsWithoutANetworkAnswerAnEmptyBoundedTable() {
+        Resp r = get(ApiHandler.Surface.SERVICES, "/services/flows?protocol=UDP&limit=5");
+        assertEquals(200, r.status(), r.body());
+        assertEquals("{\"matched\":0,\"returned\":0,\"limit\":5,\"truncated\":false,\"flows\":[]}\n", r.body());
+        assertEquals(400, get(ApiHandler.Surface.SERVICES, "/services/flows?limit=10001").status());
+        assertEquals(400, get(ApiHandler.Surface.SERVICES, "/services/flows?guest=::1").status());
     }
 
     @ParameterizedTest
