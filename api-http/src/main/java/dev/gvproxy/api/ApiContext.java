@@ -56,7 +56,8 @@ public final class ApiContext {
     final Counters.Counter bodyTooLarge;
     // --- observability (GET /metrics; issue 12) ---
     final Supplier<NetworkObservation> observation;
-    final PrometheusMetrics metrics;
+    /** Made at the first scrape: registering the JVM collectors is not free, and most contexts never serve one. */
+    private PrometheusMetrics metrics;
     final java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows;
     /** -debug: the JVM diagnostics routes (/debug/threads, /debug/jfr), else null (404). */
     final DebugRoutes debug;
@@ -84,9 +85,16 @@ public final class ApiContext {
         this.badRequest = apiCounters.counter("api.badRequest");
         this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
         this.observation = b.observation;
-        this.metrics = new PrometheusMetrics();
         this.flows = b.flows;
         this.debug = b.debug ? new DebugRoutes() : null;
+    }
+
+    /** The {@code /metrics} writer and its JVM collectors, made on first use. */
+    synchronized PrometheusMetrics metrics() {
+        if (metrics == null) {
+            metrics = new PrometheusMetrics();
+        }
+        return metrics;
     }
 
     public static Builder builder() {

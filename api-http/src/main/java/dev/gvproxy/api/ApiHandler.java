@@ -384,7 +384,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                     int leases = api.leases.leases().size();
                     NetworkObservation net = api.observation.get();
                     return CompletableFuture.supplyAsync(() -> new Response(HttpResponseStatus.OK,
-                            PrometheusMetrics.CONTENT_TYPE, api.metrics.format(counters, sent, received, leases, net),
+                            PrometheusMetrics.CONTENT_TYPE, api.metrics().format(counters, sent, received, leases, net),
                             keepAlive), api.offload);
                 };
             }
