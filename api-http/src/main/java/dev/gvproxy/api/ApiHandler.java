@@ -454,6 +454,8 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             }
         } catch (DebugRoutes.Busy e) {
             r = Response.text(HttpResponseStatus.CONFLICT, e.getMessage(), keepAlive);
+        } catch (DebugRoutes.NoJfr e) {
+            r = Response.text(HttpResponseStatus.NOT_IMPLEMENTED, e.getMessage(), keepAlive);
         } catch (java.io.IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "debug route " + path + " failed", e);
             r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()), keepAlive);

@@ -7,8 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-import jdk.jfr.Configuration;
-import jdk.jfr.Recording;
 
 /**
  * {@code -debug}'s diagnostics on the host API, the JVM's counterpart of upstream's {@code /debug/pprof/} routes:
@@ -24,6 +22,14 @@ final class DebugRoutes {
     static final int MAX_JFR_SECONDS = 120;
 
     private final AtomicBoolean recording = new AtomicBoolean();
+
+    /** Thrown when the runtime has no JFR (the distribution's jlinked runtime leaves jdk.jfr out). */
+    static final class NoJfr extends Exception {
+        NoJfr() {
+            super("this runtime has no JDK Flight Recorder (module jdk.jfr): the distribution's runtime leaves it out;"
+                    + " run gvproxy-java on a full JDK 25 for /debug/jfr");
+        }
+    }
 
     /** Thrown when another recording runs. */
     static final class Busy extends Exception {
@@ -47,19 +53,17 @@ final class DebugRoutes {
     }
 
     /** Records {@code duration} of the JVM and returns the {@code .jfr} file's bytes. Blocks that long. */
-    byte[] record(Duration duration) throws IOException, Busy, InterruptedException {
+    byte[] record(Duration duration) throws IOException, Busy, NoJfr, InterruptedException {
+        if (ModuleLayer.boot().findModule("jdk.jfr").isEmpty()) {
+            throw new NoJfr();
+        }
         if (!recording.compareAndSet(false, true)) {
             throw new Busy();
         }
         Path dir = Files.createTempDirectory("gvproxy-jfr");
         Path file = dir.resolve("gvproxy.jfr");
-        try (Recording r = new Recording(configuration())) {
-            r.setName("gvproxy-java API");
-            r.setToDisk(true);
-            r.start();
-            Thread.sleep(duration); // the recording's length: this request's virtual thread waits it out
-            r.stop();
-            r.dump(file);
+        try {
+            Jfr.record(duration, file);
             return Files.readAllBytes(file);
         } finally {
             Files.deleteIfExists(file);
@@ -68,11 +72,23 @@ final class DebugRoutes {
         }
     }
 
-    private static Configuration configuration() throws IOException {
-        try {
-            return Configuration.getConfiguration("default");
-        } catch (java.text.ParseException e) {
-            throw new IOException("the JDK's default JFR settings do not parse: " + e.getMessage(), e);
+    /** The only code touching jdk.jfr, in its own class so a runtime without the module loads none of it. */
+    private static final class Jfr {
+        static void record(Duration duration, Path file) throws IOException, InterruptedException {
+            jdk.jfr.Configuration settings;
+            try {
+                settings = jdk.jfr.Configuration.getConfiguration("default");
+            } catch (java.text.ParseException e) {
+                throw new IOException("the JDK's default JFR settings do not parse: " + e.getMessage(), e);
+            }
+            try (jdk.jfr.Recording r = new jdk.jfr.Recording(settings)) {
+                r.setName("gvproxy-java API");
+                r.setToDisk(true);
+                r.start();
+                Thread.sleep(duration); // the recording's length: this request's virtual thread waits it out
+                r.stop();
+                r.dump(file);
+            }
         }
     }
 }
