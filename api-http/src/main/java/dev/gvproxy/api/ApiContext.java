@@ -54,6 +54,13 @@ public final class ApiContext {
     final Counters.Counter unauthorized;
     final Counters.Counter badRequest;
     final Counters.Counter bodyTooLarge;
+    // --- observability (GET /metrics; issue 12) ---
+    final Supplier<NetworkObservation> observation;
+    /** Made at the first scrape: registering the JVM collectors is not free, and most contexts never serve one. */
+    private PrometheusMetrics metrics;
+    final java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows;
+    /** -debug: the JVM diagnostics routes (/debug/threads, /debug/jfr), else null (404). */
+    final DebugRoutes debug;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -77,6 +84,17 @@ public final class ApiContext {
         this.unauthorized = apiCounters.counter("api.unauthorized");
         this.badRequest = apiCounters.counter("api.badRequest");
         this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
+        this.observation = b.observation;
+        this.flows = b.flows;
+        this.debug = b.debug ? new DebugRoutes() : null;
+    }
+
+    /** The {@code /metrics} writer and its JVM collectors, made on first use. */
+    synchronized PrometheusMetrics metrics() {
+        if (metrics == null) {
+            metrics = new PrometheusMetrics();
+        }
+        return metrics;
     }
 
     public static Builder builder() {
@@ -107,6 +125,10 @@ public final class ApiContext {
         private int maxInVmConnections = DEFAULT_MAX_IN_VM_CONNECTIONS;
         private int maxInVmConnectionsPerGuest = DEFAULT_MAX_IN_VM_CONNECTIONS_PER_GUEST;
         private Counters apiCounters = new Counters();
+        private Supplier<NetworkObservation> observation = () -> NetworkObservation.EMPTY;
+        private java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows =
+                q -> new FlowTable.Snapshot(java.util.List.of(), 0, 0, q);
+        private boolean debug;
 
         /** Reads {@code /stats} and {@code /cam} from a network's switch and counters. */
         public Builder network(VirtualSwitch sw, Counters counters) {
@@ -194,6 +216,34 @@ public final class ApiContext {
             }
             this.maxInVmConnections = perNetwork;
             this.maxInVmConnectionsPerGuest = perGuest;
+            return this;
+        }
+
+        /**
+         * What {@code GET /metrics} shows beyond the counters (ports, flows, CAM size, connects in flight); called
+         * on the network's event loop. {@link NetworkObservation#of} reads a running network.
+         */
+        public Builder observation(Supplier<NetworkObservation> observation) {
+            this.observation = Objects.requireNonNull(observation);
+            return this;
+        }
+
+        /**
+         * The live flow table of {@code GET /services/flows}, called on the network's event loop with the request's
+         * filter and limit. {@link FlowTable#of} reads a running network.
+         */
+        public Builder flows(java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows) {
+            this.flows = Objects.requireNonNull(flows);
+            return this;
+        }
+
+        /**
+         * gvproxy's {@code -debug}: serves {@code GET /debug/threads} (a thread dump) and
+         * {@code GET /debug/jfr?seconds=N} (a JFR recording) on the host API, the JVM's counterpart of upstream's
+         * pprof routes. Off by default (404).
+         */
+        public Builder debug(boolean enabled) {
+            this.debug = enabled;
             return this;
         }
 

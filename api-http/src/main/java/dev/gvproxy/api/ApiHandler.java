@@ -375,6 +375,35 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                     return CompletableFuture.supplyAsync(() -> json(camJson(cam), keepAlive), api.offload);
                 };
             }
+            case "/metrics": {
+                // Host API only (this block). Counters and gauges are read on the loop, the text is written off it.
+                return c -> {
+                    Map<String, Long> counters = api.counters.get();
+                    long sent = api.bytesSent.getAsLong();
+                    long received = api.bytesReceived.getAsLong();
+                    int leases = api.leases.leases().size();
+                    NetworkObservation net = api.observation.get();
+                    return CompletableFuture.supplyAsync(() -> new Response(HttpResponseStatus.OK,
+                            PrometheusMetrics.CONTENT_TYPE, api.metrics().format(counters, sent, received, leases, net),
+                            keepAlive), api.offload);
+                };
+            }
+            case "/services/flows": {
+                // Host API only. Filtered and bounded on the loop (the tables are loop-only), JSON written off it.
+                FlowTable.Query fq;
+                try {
+                    fq = FlowTable.Query.parse(q.parameters());
+                } catch (IllegalArgumentException e) {
+                    return badRequest(e.getMessage(), keepAlive);
+                }
+                return c -> {
+                    FlowTable.Snapshot snap = api.flows.apply(fq);
+                    return CompletableFuture.supplyAsync(() -> json(FlowTable.json(snap), keepAlive), api.offload);
+                };
+            }
+            case "/debug/threads":
+            case "/debug/jfr":
+                return debug(path, q, keepAlive);
             case "/leases":
             case "/services/dhcp/leases":
                 return c -> done(json(leasesJson(), keepAlive));
@@ -393,6 +422,49 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             default:
                 return c -> done(notFound(keepAlive));
         }
+    }
+
+    /**
+     * {@code -debug}'s JVM diagnostics (host API only, 404 without {@code -debug}). Called on the offload thread,
+     * which does the blocking work (a JFR recording waits out its length there); the loop only sends the answer.
+     */
+    private Step debug(String path, QueryStringDecoder q, boolean keepAlive) {
+        DebugRoutes d = api.debug;
+        if (d == null) {
+            return c -> done(notFound(keepAlive));
+        }
+        Response r;
+        try {
+            if (path.equals("/debug/threads")) {
+                r = Response.of(HttpResponseStatus.OK, TEXT, d.threadDump(), keepAlive);
+            } else {
+                String s = first(q, "seconds");
+                int seconds;
+                try {
+                    seconds = s.isEmpty() ? DebugRoutes.DEFAULT_JFR_SECONDS : Integer.parseInt(s);
+                } catch (NumberFormatException e) {
+                    seconds = -1;
+                }
+                if (seconds < 1 || seconds > DebugRoutes.MAX_JFR_SECONDS) {
+                    return badRequest("seconds must be 1 to " + DebugRoutes.MAX_JFR_SECONDS + ": " + s, keepAlive);
+                }
+                r = new Response(HttpResponseStatus.OK, "application/octet-stream",
+                        d.record(java.time.Duration.ofSeconds(seconds)), keepAlive);
+                r.headers.put("Content-Disposition", "attachment; filename=\"gvproxy-java.jfr\"");
+            }
+        } catch (DebugRoutes.Busy e) {
+            r = Response.text(HttpResponseStatus.CONFLICT, e.getMessage(), keepAlive);
+        } catch (DebugRoutes.NoJfr e) {
+            r = Response.text(HttpResponseStatus.NOT_IMPLEMENTED, e.getMessage(), keepAlive);
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "debug route " + path + " failed", e);
+            r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, String.valueOf(e.getMessage()), keepAlive);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            r = Response.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "interrupted", keepAlive);
+        }
+        Response out = r;
+        return c -> done(out);
     }
 
     private boolean authorized(Request req) {

@@ -30,6 +30,15 @@
  * {@code /tunnel} connection is relayed by the same {@link dev.gvproxy.forwarder.TcpBridge} as every forwarded
  * host socket).
  *
+ * <h2>Observability (host API only)</h2>
+ * {@code GET /metrics} ({@link dev.gvproxy.api.PrometheusMetrics}) and {@code GET /services/flows}
+ * ({@link dev.gvproxy.api.FlowTable}) follow the same split as every route: what is loop-only (the counters, the
+ * flow tables, the CAM) is copied on the loop into immutable snapshots ({@link dev.gvproxy.api.NetworkObservation},
+ * {@link dev.gvproxy.api.FlowTable.Snapshot}; the flow table filtered and cut to its limit there, so the copy is
+ * bounded), and the text is written on the offload executor. {@code /metrics} is written by the Prometheus Java
+ * client's text exposition writer, with the client's JVM metrics; the client is a dependency of this module only.
+ * The in-VM surface serves neither (404).
+ *
  * <h2>Compatibility</h2>
  * Bodies, statuses and JSON shapes follow gvproxy and Go's {@code net/http}/{@code encoding/json} exactly
  * ({@link dev.gvproxy.model.GoJson} and {@link dev.gvproxy.model.GoNet} reproduce the Go error texts clients show

@@ -152,6 +152,9 @@ public final class GvproxyMain {
      * @param onStarted told once everything listens and {@code ready} was queued (tests stop it from there)
      */
     public static int run(String[] args, PrintStream out, PrintStream err, Consumer<Running> onStarted) {
+        if (args.length > 0 && args[0].equals("flows")) { // the live flow table of a running instance (issue 12)
+            return FlowsCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
         Options o = new Options();
         GoFlagSet.ParseResult r = o.flags.parse(args);
         if (!r.ok()) {
@@ -388,6 +391,7 @@ public final class GvproxyMain {
             nb.pcap(Path.of(cfg.captureFile));
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
+        nb.trafficSummary(cfg.debug ? java.time.Duration.ofSeconds(5) : null); // and a traffic summary every 5 s
         try {
             nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
         } catch (IOException e) {
@@ -436,6 +440,9 @@ public final class GvproxyMain {
                     .forwards(forwards)
                     .tunneler(services.tunneler())
                     .inVmToken(token)
+                    .observation(dev.gvproxy.api.NetworkObservation.of(net.internals())) // GET /metrics
+                    .flows(dev.gvproxy.api.FlowTable.of(net.internals())) // GET /services/flows
+                    .debug(cfg.debug) // GET /debug/threads, /debug/jfr
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveTcp(80, ApiServer.inVm(run.api));

@@ -133,11 +133,37 @@ public final class VirtualNetwork implements AutoCloseable {
             dev.gvproxy.model.PortForwardRegistry.Opener ssh = sshTunnels;
             return ssh != null && f.remote().startsWith("ssh-tunnel://") ? ssh.open(f) : direct.open(f);
         }, b.guestPolicy, counters);
+        if (b.trafficSummary != null) {
+            // -debug's summary (issue 12): one of the stack's deadline sources, run by the network's one driver.
+            stack.addDeadlineSource(new TrafficSummary(this::trafficSample, line -> SUMMARY_LOG.info(line),
+                    b.trafficSummary.toNanos(), stack.now()));
+        }
         this.internals = new NetworkInternals(config, loop, counters, sw, stack, transportContext, dhcp, dns,
-                tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o);
+                tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o,
+                icmpForwarder);
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
         }
+    }
+
+    /** Logger of -debug's periodic traffic summary. */
+    private static final Logger SUMMARY_LOG = Logger.getLogger("gvproxy.traffic");
+
+    /** The totals the traffic summary compares (event loop). */
+    private TrafficSummary.Sample trafficSample() {
+        List<TrafficSummary.PortSample> ports = new java.util.ArrayList<>();
+        for (dev.gvproxy.stack.link.SwitchPort p : sw.ports()) {
+            ports.add(new TrafficSummary.PortSample(p.id(), p.name(), p.framesIn(), p.bytesIn(), p.framesOut(),
+                    p.bytesOut()));
+        }
+        java.util.Map<String, Long> counts = counters.snapshot();
+        return new TrafficSummary.Sample(ports,
+                java.util.Map.of("tcp", stack.tcp().connectionsOpened(),
+                        "udp", counts.getOrDefault("udp.fwd.flowsOpened", 0L),
+                        "icmp", icmpForwarder == null ? 0L : icmpForwarder.flowsOpened()),
+                java.util.Map.of("tcp", stack.tcp().connectionCount(), "udp", udpForwarder.flowCount(),
+                        "icmp", icmpForwarder == null ? 0 : icmpForwarder.flowCount()),
+                counts);
     }
 
     private static long epochNanos() {
@@ -579,6 +605,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
         private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
         private boolean logFrames;
+        private java.time.Duration trafficSummary;
         private GuestFlows.Limits guestLimits = GuestFlows.Limits.defaults();
         private long tcpMemory = defaultTcpMemory();
         private java.time.Duration dnsTcpIdle = java.time.Duration.ofSeconds(30);
@@ -754,6 +781,23 @@ public final class VirtualNetwork implements AutoCloseable {
          */
         public Builder logFrames(boolean enabled) {
             this.logFrames = enabled;
+            return this;
+        }
+
+        /**
+         * Logs a traffic summary every {@code period} at INFO on logger {@code gvproxy.traffic} (gvproxy's
+         * {@code -debug} statistics): frames and bytes per switch port, flows opened and closed per protocol, and
+         * the counters that moved, since the previous summary; quiet periods log nothing. Run by the network's
+         * deadline driver on its event loop.
+         *
+         * @param period how often, or null (the default) for no summary
+         * @return this builder
+         */
+        public Builder trafficSummary(java.time.Duration period) {
+            if (period != null && (period.isNegative() || period.isZero())) {
+                throw new IllegalArgumentException("the traffic summary period must be positive");
+            }
+            this.trafficSummary = period;
             return this;
         }
 

@@ -18,6 +18,12 @@
  * switch, loop, servers) are behind {@code internals()} ({@code dev.gvproxy.network.internal}): not API, left out
  * of the javadoc jar, may change without notice.
  *
+ * <h2>Debugging</h2>
+ * gvproxy's {@code -debug} maps to two builder options: {@code logFrames} (one line per frame through the switch)
+ * and {@code trafficSummary} (every 5 s one line of what changed: frames and bytes per port, flows opened and
+ * closed, counters that moved). The summary is a deadline source of the stack like DHCP's or the flow tables'
+ * expiry, so the network's one driver runs it on the loop with the stack's clock: no executor, no extra timer.
+ *
  * <h2>Why the cut is here</h2>
  * The module depends on no YAML, SSH, HTTP or logging-binding library, so an embedder inherits only Netty and
  * dnsjava. gvproxy's HTTP API (module api-http) and its command line, YAML and SSH forwards (module gvproxy) sit

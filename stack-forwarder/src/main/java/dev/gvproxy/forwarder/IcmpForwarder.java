@@ -90,6 +90,8 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private boolean installed;
     private boolean forbiddenLogged;
     private boolean closed;
+    /** Echo flows ever opened (the -debug traffic summary's "new flows"). */
+    private long opened;
 
     private final Counters.Counter notEcho;
     private final Counters.Counter badDestination;
@@ -155,6 +157,18 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         return flows.size();
     }
 
+    /** Echo flows ever opened, closed ones included. Loop only. */
+    public long flowsOpened() {
+        return opened;
+    }
+
+    /** Every echo flow as a row of the live flow table. Loop only. */
+    public void flows(java.util.function.Consumer<dev.gvproxy.stack.FlowEntry> out) {
+        for (PingFlow f : flows.values()) {
+            out.accept(f.flowEntry());
+        }
+    }
+
     /** @param payload <b>borrowed</b>: the ICMP message (checksum already verified by the stack) */
     @Override
     public void receive(Ipv4Header ip, ByteBuf payload, long now) {
@@ -189,8 +203,11 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             if (flow == null) {
                 return;
             }
+            flow.createdAt = now;
         }
         flow.lastActive = now;
+        flow.requestsFromGuest++;
+        flow.bytesFromGuest += len - Icmpv4Packet.HEADER_LEN;
         MemorySegment buf = scratch();
         ByteBuffer bb = buf.asByteBuffer();
         bb.limit(len);
@@ -248,6 +265,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);
+        opened++;
         Future<IoRegistration> f = loop.register(flow);
         if (f.isDone()) {
             registered(flow, f);
@@ -325,6 +343,8 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             Icmpv4Packet.fillChecksum(reply, 0, n);
             replies.inc();
             flow.lastActive = now;
+            flow.repliesToGuest++;
+            flow.bytesToGuest += n - Icmpv4Packet.HEADER_LEN;
             stack.ipOutput().send(flow.key.peerIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
         }
     }
@@ -374,6 +394,18 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         long lastActive;
         boolean closed;
         GuestFlows.Flow owner;
+        // Flow statistics for the live flow table (echo data bytes, without the ICMP header).
+        long createdAt;
+        long requestsFromGuest;
+        long bytesFromGuest;
+        long repliesToGuest;
+        long bytesToGuest;
+
+        dev.gvproxy.stack.FlowEntry flowEntry() {
+            return new dev.gvproxy.stack.FlowEntry("icmp", key, null,
+                    new java.net.InetSocketAddress(Ipv4Address.toInet(hostDstIp), 0), "open", bytesFromGuest,
+                    requestsFromGuest, bytesToGuest, repliesToGuest, 0, createdAt, lastActive);
+        }
 
         PingFlow(FlowKey key, int hostDstIp, PingSocket socket) {
             this.key = key;

@@ -299,6 +299,9 @@ public final class PortForwarder implements AutoCloseable {
 
     // ---- shared by the forwards (loop only) ---------------------------------------------------------
 
+    /** Each guest connection's host client, for the live flow table; removed when the client closes. */
+    private final java.util.HashMap<TcpConnection, Channel> hostChannels = new java.util.HashMap<>();
+
     /**
      * Opens a guest connection for a host client. {@code srcPort} -1 (or a taken 4-tuple) picks an
      * ephemeral port.
@@ -324,8 +327,18 @@ public final class PortForwarder implements AutoCloseable {
                 initial.release();
             }
         }
+        TcpConnection c = s.connection();
+        if (c != null) {
+            hostChannels.put(c, host);
+            host.closeFuture().addListener(x -> hostChannels.remove(c));
+        }
         TcpBridge.attach(stack.counters(), host).connect(s);
         return s.established().thenApply(GuestStream::connection);
+    }
+
+    /** The host client a port-forward connection is bridged to, or null (not one of ours, or closed). Loop only. */
+    public Channel hostChannel(TcpConnection c) {
+        return hostChannels.get(c);
     }
 
     /** The source the guest should see for a host client (gateway, or the client with the option on). */

@@ -60,6 +60,8 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final HostConnector connector;
     private int inFlight;
     private GuestFlows guests;
+    /** Each forwarded connection's host socket, for the live flow table; removed when the socket closes. */
+    private final java.util.HashMap<TcpConnection, Channel> hostChannels = new java.util.HashMap<>();
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
@@ -119,6 +121,11 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     public int inFlight() {
         return inFlight;
+    }
+
+    /** The host socket a forwarded connection is bridged to, or null (not forwarded, or closed). Loop only. */
+    public Channel hostChannel(TcpConnection c) {
+        return hostChannels.get(c);
     }
 
     /** SYNs waiting for a connect slot (loop only). */
@@ -300,6 +307,8 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 return;
             }
             connected.inc();
+            hostChannels.put(c, ch);
+            ch.closeFuture().addListener(x -> hostChannels.remove(c));
             guest.bind(c);
             TcpBridge.attach(stack.counters(), ch).connect(guest);
             if (owned != null) {

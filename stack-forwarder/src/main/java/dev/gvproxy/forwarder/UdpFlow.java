@@ -38,6 +38,12 @@ public final class UdpFlow {
     final DatagramChannel channel;
     /** Monotonic nanoseconds of the last datagram in either direction. */
     long lastActive;
+    // Flow statistics for the live flow table; event loop only.
+    final long createdAt;
+    long datagramsFromGuest;
+    long bytesFromGuest;
+    long datagramsToGuest;
+    long bytesToGuest;
     /** UDP length of the last guest datagram, quoted in a port-unreachable to the guest. */
     int lastUdpLength;
     private boolean connected;
@@ -55,6 +61,19 @@ public final class UdpFlow {
         this.hostDstIp = hostDstIp;
         this.channel = channel;
         this.lastActive = now;
+        this.createdAt = now;
+    }
+
+    /** This flow as a row of the live flow table. */
+    dev.gvproxy.stack.FlowEntry flowEntry() {
+        java.net.SocketAddress local = channel.localAddress();
+        java.net.SocketAddress remote = channel.remoteAddress();
+        return new dev.gvproxy.stack.FlowEntry("udp", key,
+                local instanceof java.net.InetSocketAddress l ? l : null,
+                remote instanceof java.net.InetSocketAddress r ? r
+                        : new java.net.InetSocketAddress(Ipv4Address.toInet(hostDstIp), dstPort),
+                connected ? "open" : "connecting", bytesFromGuest, datagramsFromGuest, bytesToGuest,
+                datagramsToGuest, 0, createdAt, lastActive);
     }
 
     boolean isConnected() {

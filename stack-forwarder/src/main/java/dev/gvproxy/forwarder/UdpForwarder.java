@@ -164,6 +164,13 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.guests = guests;
     }
 
+    /** Every flow as a row of the live flow table. Loop only. */
+    public void flows(java.util.function.Consumer<dev.gvproxy.stack.FlowEntry> out) {
+        for (UdpFlow f : flows.values()) {
+            out.accept(f.flowEntry());
+        }
+    }
+
     /** Number of open flows. */
     public int flowCount() {
         return flows.size();
@@ -221,6 +228,8 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             }
         }
         flow.lastActive = now;
+        flow.datagramsFromGuest++;
+        flow.bytesFromGuest += payload.readableBytes();
         flow.lastUdpLength = UdpPacket.HEADER_LEN + payload.readableBytes();
         if (!flow.isConnected()) {
             if (!flow.enqueue(payload.retainedSlice())) {
@@ -311,6 +320,8 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         flow.lastActive = now;
         flows.get(flow.key); // refresh its place in the expiry order
         toGuest.inc();
+        flow.datagramsToGuest++;
+        flow.bytesToGuest += data.readableBytes();
         stack.udp().send(flow.origDstIp, flow.dstPort, flow.guestIp, flow.guestPort, data, now);
     }
 

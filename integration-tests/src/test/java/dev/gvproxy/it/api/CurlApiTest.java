@@ -183,4 +183,33 @@ class CurlApiTest {
         Reply r = curl(api, "POST", "/tunnel?ip=192.168.127.2&port=22", null, "--http0.9");
         assertEquals("OK", r.body());
     }
+
+    // --- GET /metrics (issue 12 item 5) -------------------------------------------------------------------
+
+    /** {@code curl --unix-socket API http://x/metrics}: the text parses strictly (and with promtool when present). */
+    @Test
+    void metricsWithCurl() throws Exception {
+        assertEquals(400, post("/services/dns/add", "[").status()); // one api.badRequest at least
+        Reply stats = get("/stats");
+        java.util.regex.Matcher bad = java.util.regex.Pattern.compile("\"api\":\\{[^}]*\"badRequest\":([0-9]+)")
+                .matcher(stats.body());
+        assertTrue(bad.find(), stats.body());
+        for (Path sock : List.of(api, services)) {
+            Reply r = curl(sock, "GET", "/metrics", null);
+            assertEquals(200, r.status(), r.body());
+            dev.gvproxy.api.PrometheusText m = dev.gvproxy.api.PrometheusText.parse(r.body());
+            assertEquals(Double.parseDouble(bad.group(1)), m.value("gvproxy_api_bad_request_total"));
+            assertEquals(0, m.value("gvproxy_switch_ports"));
+            assertEquals(0, m.value("gvproxy_flows{protocol=\"udp\",state=\"open\"}"));
+            assertEquals(2, m.value("gvproxy_dhcp_leases")); // the gateway and the default guest's reservation
+            assertTrue(m.value("jvm_memory_used_bytes{area=\"heap\"}") > 0);
+            assertTrue(m.value("jvm_threads_current") > 0);
+            String promtool = dev.gvproxy.api.PrometheusText.promtool(r.body());
+            System.out.println(promtool == null ? "promtool not installed: strict in-test parse only"
+                    : "promtool check metrics parsed it; lint: " + promtool);
+        }
+        // -debug's diagnostics routes are not served without -debug (DebugNetnsTest runs with it).
+        assertEquals(404, get("/debug/threads").status());
+        assertEquals(404, get("/debug/jfr?seconds=1").status());
+    }
 }

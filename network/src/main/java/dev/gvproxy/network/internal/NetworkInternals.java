@@ -3,6 +3,7 @@ package dev.gvproxy.network.internal;
 import dev.gvproxy.dhcp.DhcpServer;
 import dev.gvproxy.dns.DnsServer;
 import dev.gvproxy.forwarder.GuestFlows;
+import dev.gvproxy.forwarder.IcmpForwarder;
 import dev.gvproxy.forwarder.PortForwarder;
 import dev.gvproxy.forwarder.TcpForwarder;
 import dev.gvproxy.forwarder.UdpForwarder;
@@ -43,12 +44,14 @@ public final class NetworkInternals {
     private final PortForwardRegistry forwards;
     private final Tunneler tunneler;
     private final Consumer<PortForwardRegistry.Opener> sshTunnels;
+    private final IcmpForwarder icmpForwarder;
 
     /** Built by VirtualNetwork only. */
     public NetworkInternals(StackConfig config, EventLoop loop, Counters counters, VirtualSwitch sw,
             NetworkStack stack, NetworkContext transportContext, DhcpServer dhcp, DnsServer dns,
             TcpForwarder tcpForwarder, UdpForwarder udpForwarder, PortForwarder portForwarder, GuestFlows guestFlows,
-            PortForwardRegistry forwards, Tunneler tunneler, Consumer<PortForwardRegistry.Opener> sshTunnels) {
+            PortForwardRegistry forwards, Tunneler tunneler, Consumer<PortForwardRegistry.Opener> sshTunnels,
+            IcmpForwarder icmpForwarder) {
         this.config = config;
         this.loop = loop;
         this.counters = counters;
@@ -64,6 +67,7 @@ public final class NetworkInternals {
         this.forwards = forwards;
         this.tunneler = tunneler;
         this.sshTunnels = sshTunnels;
+        this.icmpForwarder = icmpForwarder;
     }
 
     public StackConfig config() {
@@ -108,6 +112,11 @@ public final class NetworkInternals {
 
     public UdpForwarder udpForwarder() {
         return udpForwarder;
+    }
+
+    /** The guests' ICMP echo flows through the host's ping sockets, null when the host allows none. */
+    public IcmpForwarder icmpForwarder() {
+        return icmpForwarder;
     }
 
     /** Host -> guest listeners and relays (the registry's opener); use {@link #forwards()} to manage forwards. */

@@ -109,6 +109,15 @@ public final class TcpConnection {
 
     private final TcpSegmentWriter writer = new TcpSegmentWriter();
 
+    // Flow statistics for the live flow table (FlowEntry); written on the event loop only.
+    long createdAt;
+    long lastActive;
+    long segmentsFromPeer;
+    long bytesFromPeer;
+    long segmentsToPeer;
+    long bytesToPeer;
+    long retransmitted;
+
     TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
             Output output, TcpCounters counters, Handler handler, int iss) {
         this.localIp = localIp;
@@ -131,12 +140,17 @@ public final class TcpConnection {
      * The forwarder calls this only after the host connection succeeded.
      */
     void acceptSyn(TcpSegment syn, long now) {
+        createdAt = now;
+        lastActive = now;
+        segmentsFromPeer = 1; // the SYN, which came before this connection existed
         TcpHandshake.passiveOpen(this, syn, now);
         changed();
     }
 
     /** Active open: sends a SYN (RFC 9293 3.10.1), entering SYN-SENT. */
     void connect(long now) {
+        createdAt = now;
+        lastActive = now;
         TcpHandshake.activeOpen(this, now);
         changed();
     }
@@ -151,6 +165,9 @@ public final class TcpConnection {
      */
     public void onSegment(TcpSegment seg, long now) {
         counters.segmentsIn.inc();
+        segmentsFromPeer++;
+        bytesFromPeer += seg.payloadLength();
+        lastActive = now;
         switch (state) {
             case CLOSED -> { }
             case SYN_SENT -> TcpHandshake.synSent(this, seg, now);
@@ -461,6 +478,7 @@ public final class TcpConnection {
      * @param payload <b>taken</b> (may be null)
      */
     void emit(int flags, int seq, ByteBuf payload, long now) {
+        int payloadLength = payload == null ? 0 : payload.readableBytes(); // before the segment takes it
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean rst = (flags & TcpFlags.RST) != 0;
         boolean ack = (flags & TcpFlags.ACK) != 0;
@@ -480,6 +498,9 @@ public final class TcpConnection {
             rcv.ackSent();
         }
         counters.segmentsOut.inc();
+        segmentsToPeer++;
+        bytesToPeer += payloadLength;
+        lastActive = now;
         output.transmit(this, seg, now);
     }
 
@@ -634,6 +655,22 @@ public final class TcpConnection {
 
     public int unconsumedBytes() {
         return rcv.rcvUser;
+    }
+
+ /**
+     * This connection as a row of the live flow table (host addresses unset: the forwarder adds them). The guest
+     * is the remote end; bytes count payload only. Event loop only.
+     */
+    public dev.gvproxy.stack.FlowEntry flowEntry() {
+        return new dev.gvproxy.stack.FlowEntry("tcp",
+                new dev.gvproxy.stack.ip.FlowKey(remoteIp, remotePort, localIp, localPort), null, null,
+                state.toString(), bytesFromPeer, segmentsFromPeer, bytesToPeer, segmentsToPeer, retransmitted,
+                createdAt, lastActive);
+    }
+
+    /** The switch port towards the guest, or null when unknown. Event loop only. */
+    public SwitchPort link() {
+        return link;
     }
 
     @Override

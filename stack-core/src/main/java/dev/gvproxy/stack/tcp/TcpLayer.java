@@ -76,6 +76,8 @@ public final class TcpLayer implements TransportHandler {
     private int nextEphemeralPort = EPHEMERAL_FIRST;
     private LongConsumer wakeup = d -> { };
     private TcpMemory memory;
+    /** Connections ever created (the -debug traffic summary's "new flows"). */
+    private long opened;
 
     private final Counters.Counter noConnection;
     private final Counters.Counter resetsSent;
@@ -355,6 +357,7 @@ public final class TcpLayer implements TransportHandler {
         c.linkWait = this::waitForLink;
         c.memory = memory;
         connections.put(key, c);
+        opened++;
         return c;
     }
 
@@ -460,6 +463,11 @@ public final class TcpLayer implements TransportHandler {
 
     public Collection<TcpConnection> connections() {
         return Collections.unmodifiableCollection(connections.values());
+    }
+
+    /** Connections ever created, closed ones included. Event loop only. */
+    public long connectionsOpened() {
+        return opened;
     }
 
     public int connectionCount() {

@@ -363,12 +363,14 @@ final class TcpSender {
         if (lt(seq, dataEnd)) {
             int len = Math.min(Math.min(effMss, dataEnd - seq), Math.max(limit, 1));
             counters.retransmits.inc();
+            c.retransmitted++;
             undoRetransmissions++;
             sendData(seq, len, now);
             return len;
         }
         if (finSent && seq == finSeq) {
             counters.retransmits.inc();
+            c.retransmitted++;
             c.emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, null, now);
             return 1;
         }
