@@ -172,8 +172,7 @@ public final class Checksums {
      * sit in between). Unfolded; add it to {@link #partial} results. Valid for TCP, UDP and ICMPv6 alike.
      */
     public static long ipv6PseudoHeader(Ipv6Address src, Ipv6Address dst, int protocol, int l4Len) {
-        return words(src.hi()) + words(src.lo()) + words(dst.hi()) + words(dst.lo()) + (protocol & 0xFF)
-                + (l4Len & 0xFFFF_FFFFL);
+        return ipv6AddressSum(src, dst) + (protocol & 0xFF) + (l4Len & 0xFFFF_FFFFL);
     }
 
     /**
@@ -181,8 +180,22 @@ public final class Checksums {
      * IPv6 header at {@code ipOff}, without allocating. buf: borrowed.
      */
     public static long ipv6PseudoHeader(ByteBuf buf, int ipOff, int protocol, int l4Len) {
+        return ipv6AddressSum(buf, ipOff) + (protocol & 0xFF) + (l4Len & 0xFFFF_FFFFL);
+    }
+
+    /**
+     * The addresses' part of the IPv6 pseudo-header (unfolded): add the protocol and the length to get
+     * {@link #ipv6PseudoHeader}. Lets a check take its addresses from the packet or, for a reassembled payload,
+     * from values.
+     */
+    public static long ipv6AddressSum(Ipv6Address src, Ipv6Address dst) {
+        return words(src.hi()) + words(src.lo()) + words(dst.hi()) + words(dst.lo());
+    }
+
+    /** {@link #ipv6AddressSum(Ipv6Address, Ipv6Address)} read in place from the IPv6 header at {@code ipOff}. */
+    public static long ipv6AddressSum(ByteBuf buf, int ipOff) {
         return words(buf.getLong(ipOff + 8)) + words(buf.getLong(ipOff + 16)) + words(buf.getLong(ipOff + 24))
-                + words(buf.getLong(ipOff + 32)) + (protocol & 0xFF) + (l4Len & 0xFFFF_FFFFL);
+                + words(buf.getLong(ipOff + 32));
     }
 
     /**

@@ -84,10 +84,22 @@ public final class Icmpv6Packet {
         if (len < HEADER_LEN || off < 0 || off > buf.capacity() - len) {
             return Error.TRUNCATED;
         }
-        if (!Checksums.verifyWithIpv6PseudoHeader(buf, off, len, ipOff, IpProtocol.ICMPV6)) {
-            return Error.BAD_CHECKSUM;
+        return check(buf, off, len, Checksums.ipv6AddressSum(buf, ipOff));
+    }
+
+    /**
+     * {@link #check} for a message whose addresses are not in the same buffer (a reassembled payload).
+     * buf: borrowed.
+     */
+    public static Error check(ByteBuf buf, int off, int len, Ipv6Address src, Ipv6Address dst) {
+        if (len < HEADER_LEN || off < 0 || off > buf.capacity() - len) {
+            return Error.TRUNCATED;
         }
-        return null;
+        return check(buf, off, len, Checksums.ipv6AddressSum(src, dst));
+    }
+
+    private static Error check(ByteBuf buf, int off, int len, long addressSum) {
+        return Checksums.verify(buf, off, len, addressSum + IpProtocol.ICMPV6 + len) ? null : Error.BAD_CHECKSUM;
     }
 
     /** True for error messages (types 0-127), which must never be answered with an error (section 2.4 (e)). */
