@@ -405,10 +405,12 @@ public final class Ipv6Packet {
             }
             c.headers++;
             int hdrLen;
-            if (nh == NH_FRAGMENT) {
+            if (end - at < 2) {
+                // The header named is (almost) not there: point at the Next Header field that named it.
+                return problem(c, Error.BAD_EXTENSION_LENGTH, PROBLEM_ERRONEOUS_FIELD, Math.max(nhField, 0),
+                        multicast);
+            } else if (nh == NH_FRAGMENT) {
                 hdrLen = FRAGMENT_HEADER_LEN;
-            } else if (end - at < 2) {
-                return problem(c, Error.BAD_EXTENSION_LENGTH, PROBLEM_ERRONEOUS_FIELD, at - base, multicast);
             } else if (nh == NH_AUTH) {
                 hdrLen = (buf.getUnsignedByte(at + 1) + 2) * 4; // RFC 4302: in 4-octet units, minus 2
             } else {
