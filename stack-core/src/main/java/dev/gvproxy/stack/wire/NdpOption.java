@@ -159,7 +159,7 @@ public final class NdpOption {
     /**
      * The domain names of a DNSSL option (RFC 8106 section 5.2: uncompressed DNS labels, the rest zero
      * padding), or null when they are malformed (a label running past the option, a compression pointer, a name
-     * over 255 bytes): such an option is ignored.
+     * over 255 bytes, a byte that is not printable ASCII or a dot inside a label): such an option is ignored.
      */
     public static List<String> dnsslDomains(ByteBuf buf, int at) {
         int end = at + length(buf, at);
@@ -184,7 +184,11 @@ public final class NdpOption {
                 name.append('.');
             }
             for (int k = 0; k < l; k++) {
-                name.append((char) buf.getUnsignedByte(i + k));
+                int ch = buf.getUnsignedByte(i + k);
+                if (ch <= ' ' || ch >= 127 || ch == '.') {
+                    return null; // not a name a resolver could search: ignore the option
+                }
+                name.append((char) ch);
             }
             i += l;
         }

@@ -168,11 +168,18 @@ final class Frames {
                     Icmpv6Repr.parse(buf, l4).emit(out, ip.src(), ip.dst(), buf.slice(l4 + 8, l4end - l4 - 8));
                     return l4end;
                 }
-                if (onlyKeptOptions(buf, l4, l4end)) {
-                    NdpRepr.parse(buf, l4, l4end - l4).emit(out, ip.src(), ip.dst());
-                    return l4end;
+                ByteBuf m = Unpooled.buffer();
+                NdpRepr.parse(buf, l4, l4end - l4).emit(m, ip.src(), ip.dst());
+                try {
+                    // Only when the repr holds every option (else the lengths would not match): raw otherwise.
+                    if (onlyKeptOptions(buf, l4, l4end) && m.readableBytes() == l4end - l4) {
+                        out.writeBytes(m);
+                        return l4end;
+                    }
+                    return l4;
+                } finally {
+                    m.release();
                 }
-                return l4;
             }
             case IpProtocol.UDP -> {
                 int ulen = UdpPacket.length(buf, l4);
