@@ -183,6 +183,10 @@ public final class Icmpv6Packet {
             case TYPE_PARAMETER_PROBLEM -> "parameter problem";
             case TYPE_ECHO_REQUEST -> "echo request";
             case TYPE_ECHO_REPLY -> "echo reply";
+            case 130 -> "multicast listener query"; // MLD (RFC 2710, RFC 9777): the stack only names them
+            case 131 -> "multicast listener report";
+            case 132 -> "multicast listener done";
+            case 143 -> "multicast listener report v2";
             case TYPE_ROUTER_SOLICITATION -> "router solicitation";
             case TYPE_ROUTER_ADVERTISEMENT -> "router advertisement";
             case TYPE_NEIGHBOR_SOLICITATION -> "neighbor solicitation";

@@ -50,13 +50,13 @@ class FrameDescriptionTest {
 
     /** A fixed IPv6 header from fd00::2 to fd00::1 with the given Next Header and payload length. */
     private static String ipv6(int nextHeader, int payloadLength) {
-        return String.format("60000000%04x%02x40", payloadLength, nextHeader) + "fd00" + "0".repeat(26) + "2"
-                + "fd00" + "0".repeat(26) + "1";
+        return String.format("60000000%04x%02x40", payloadLength, nextHeader) + "fd00" + "0".repeat(27) + "2"
+                + "fd00" + "0".repeat(27) + "1";
     }
 
     @Test
     void ipv6TruncatedBadChainsAndPorts() {
-        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 30",
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 22",
                 describe(ETH + "86dd" + "6000000000000000"));
         assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 54",
                 describe(ETH + "86dd" + ipv6(17, 8)));

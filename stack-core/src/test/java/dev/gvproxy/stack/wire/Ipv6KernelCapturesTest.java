@@ -272,7 +272,7 @@ class Ipv6KernelCapturesTest {
         assertTrue(lines.contains("02:00:00:00:00:0b > 02:00:00:00:00:0a IPv6 fe80::ff:fe00:b > fe80::ff:fe00:a ICMPv6 "
                 + "neighbor advertisement fe80::ff:fe00:b is-at 02:00:00:00:00:0b [SO] len 86"), lines::toString);
         assertTrue(lines.contains("02:00:00:00:00:0a > 33:33:00:00:00:16 IPv6 fe80::ff:fe00:a > ff02::16 HBH ICMPv6 "
-                + "type 143 len 90"), lines::toString);
+                + "multicast listener report v2 len 90"), lines::toString);
         assertTrue(lines.contains("02:00:00:00:00:0a > 02:00:00:00:00:0b IPv6 fe80::ff:fe00:a > fe80::ff:fe00:b ICMPv6 "
                 + "echo request id " + Icmpv6Packet.identifier(l3(icmp(128).get(0)), 40) + " seq 1 len 118"),
                 lines::toString);
