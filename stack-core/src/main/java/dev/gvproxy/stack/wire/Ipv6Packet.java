@@ -42,9 +42,9 @@ import io.netty.buffer.ByteBuf;
  *       from the fragment header's Next Header with {@link #walkPayload}. An atomic fragment (offset 0, M clear,
  *       RFC 6946) is walked through;</li>
  *   <li>any other Next Header value ends the walk as the upper-layer protocol (an open set, as everywhere in
- *       this package): {@link Chain#protocol()} with {@link Chain#protocolPointer()}, the offset of the Next
- *       Header field that named it, which is what a Parameter Problem code 1 for an unsupported protocol
- *       needs (section 4).</li>
+ *       this package), also the extension headers the stack does not implement (AH, ESP, Mobility, HIP, Shim6):
+ *       {@link Chain#protocol()} with {@link Chain#protocolPointer()}, the offset of the Next Header field that
+ *       named it, which is what a Parameter Problem code 1 for an unsupported protocol needs (section 4).</li>
  * </ul>
  * On an error {@link Chain#problemCode()} and {@link Chain#problemPointer()} say which ICMPv6 Parameter Problem
  * (RFC 4443 section 3.4) RFC 8200 asks for, already filtered by RFC 4443 section 2.4 (e) (no error about a
@@ -392,7 +392,7 @@ public final class Ipv6Packet {
             c.protocolPointer = nhField;
             c.payloadOffset = at;
             c.payloadLength = end - at;
-            if (!isExtensionHeader(nh)) {
+            if (!isWalked(nh)) {
                 return null;
             }
             if (nh == NH_HOP_BY_HOP && (c.headers > 0 || firstPointer < 0)) {
@@ -411,8 +411,6 @@ public final class Ipv6Packet {
                         multicast);
             } else if (nh == NH_FRAGMENT) {
                 hdrLen = FRAGMENT_HEADER_LEN;
-            } else if (nh == NH_AUTH) {
-                hdrLen = (buf.getUnsignedByte(at + 1) + 2) * 4; // RFC 4302: in 4-octet units, minus 2
             } else {
                 hdrLen = (buf.getUnsignedByte(at + 1) + 1) * 8;
             }
@@ -458,7 +456,7 @@ public final class Ipv6Packet {
                     }
                     // An atomic fragment (RFC 6946): the packet is whole, go on.
                 }
-                default -> { } // AH, Mobility, HIP, Shim6, experiments: the standard layout, skipped
+                default -> throw new AssertionError(nh);
             }
             nhField = at - base;
             nh = buf.getUnsignedByte(at);
@@ -466,7 +464,17 @@ public final class Ipv6Packet {
         }
     }
 
-    /** True for the Next Header values that are extension headers with the RFC 8200 layout (not ESP). */
+    /**
+     * True for the Next Header values {@link #walk} processes and walks through: hop-by-hop, routing, fragment
+     * and destination options. The other extension headers (AH, ESP, Mobility, HIP, Shim6, experiments) are
+     * protocols the stack does not implement, so as a final destination it reports them like any unknown upper
+     * layer (RFC 8200 section 4).
+     */
+    public static boolean isWalked(int nh) {
+        return nh == NH_HOP_BY_HOP || nh == NH_ROUTING || nh == NH_FRAGMENT || nh == NH_DEST_OPTIONS;
+    }
+
+    /** True for the Next Header values IANA lists as IPv6 extension headers. */
     public static boolean isExtensionHeader(int nh) {
         return switch (nh) {
             case NH_HOP_BY_HOP, NH_ROUTING, NH_FRAGMENT, NH_AUTH, NH_DEST_OPTIONS, NH_MOBILITY, NH_HIP, NH_SHIM6,

@@ -21,6 +21,8 @@ import io.netty.buffer.ByteBuf;
  * limit 255 (the message cannot have come from off the link), code 0, the fixed part present, every option with
  * a non-zero length inside the message ({@link NdpOption}), and the per-message address rules. A redirect is
  * recognised and validated but the stack, being the only router of its link, ignores it (the caller counts it).
+ * NDP messages that arrived fragmented must be dropped before this check (RFC 6980): they cannot be checked here
+ * anyway, the hop limit and addresses being read from the IPv6 header at {@code ipOff}.
  * Buffers are <b>borrowed</b>.
  */
 public final class NdpPacket {

@@ -150,7 +150,8 @@ class Icmpv6NdpTest {
             int end = p.capacity();
             int pi = NdpOption.find(p, opts, end, NdpOption.PREFIX_INFORMATION);
             assertEquals(64, NdpOption.prefixLength(p, pi));
-            assertEquals(NdpOption.PREFIX_FLAG_ON_LINK | NdpOption.PREFIX_FLAG_AUTONOMOUS, NdpOption.prefixFlags(p, pi));
+            assertEquals(NdpOption.PREFIX_FLAG_ON_LINK | NdpOption.PREFIX_FLAG_AUTONOMOUS,
+                    NdpOption.prefixFlags(p, pi));
             assertEquals(NdpOption.INFINITE, NdpOption.prefixValidLifetime(p, pi));
             assertEquals(1500, NdpOption.mtu(p, NdpOption.find(p, opts, end, NdpOption.MTU)));
             assertEquals(40, NdpOption.length(p, NdpOption.find(p, opts, end, NdpOption.RDNSS)));

@@ -111,7 +111,8 @@ class Ipv6KernelCapturesTest {
                     f[i] ^= (byte) (1 << bit);
                     int at = i;
                     int b = bit;
-                    assertNotNull(err, () -> "flip of bit " + b + " at " + at + " accepted: " + ByteBufUtil.hexDump(orig));
+                    assertNotNull(err,
+                            () -> "flip of bit " + b + " at " + at + " accepted: " + ByteBufUtil.hexDump(orig));
                 }
             }
         }

@@ -278,12 +278,19 @@ class Ipv6WireTest {
         }
 
         @Test
-        void authenticationHeaderLengthIsInFourOctetUnits() {
-            ByteBuf b = packet(Ipv6Packet.NH_AUTH, "1104 0000 00000001 00000001 0000000000000000" + UDP);
-            assertNull(walk(b, 8, c));
-            assertEquals(IpProtocol.UDP, c.protocol());
-            assertEquals(40 + 24, c.payloadOffset());
-            b.release();
+        void extensionHeadersTheStackDoesNotImplementEndTheWalkLikeAnUnknownProtocol() {
+            for (int nh : new int[] {Ipv6Packet.NH_AUTH, Ipv6Packet.NH_MOBILITY, Ipv6Packet.NH_HIP,
+                    Ipv6Packet.NH_SHIM6, Ipv6Packet.NH_EXPERIMENT1}) {
+                assertTrue(Ipv6Packet.isExtensionHeader(nh));
+                assertFalse(Ipv6Packet.isWalked(nh));
+                ByteBuf b = packet(Ipv6Packet.NH_DEST_OPTIONS,
+                        destOpts(nh) + "1102 0000 00000001 00000001 00000000" + UDP);
+                assertNull(walk(b, 8, c));
+                assertEquals(nh, c.protocol());
+                assertEquals(40, c.protocolPointer()); // for the caller's Parameter Problem code 1
+                assertEquals(48, c.payloadOffset());
+                b.release();
+            }
         }
 
         @Test
@@ -431,7 +438,8 @@ class Ipv6WireTest {
                     assertTrue(c.problemCode() >= -1 && c.problemCode() <= 2);
                     int at = i;
                     assertTrue(c.problemCode() < 0 || c.problemPointer() < exact.capacity(),
-                            () -> e + " pointer " + c.problemPointer() + " case " + at + ": " + ByteBufUtil.hexDump(exact));
+                            () -> e + " pointer " + c.problemPointer() + " case " + at + ": "
+                                    + ByteBufUtil.hexDump(exact));
                 }
                 b.release();
                 exact.release();
