@@ -26,10 +26,9 @@ import io.netty.buffer.ByteBuf;
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * </pre>
  *
- * <p>{@link #check} validates the data offset, the checksum (with the IPv4 pseudo-header, or the
- * IPv6 one for {@link #checkIpv6}) and the option
- * lengths ({@link TcpOptions#check}); after it returns null no accessor can throw and {@link TcpRepr#parse}
- * succeeds. Buffers are <b>borrowed</b>.
+ * <p>{@link #check} validates the data offset, the checksum (with the IPv4 pseudo-header, or the IPv6 one for
+ * {@link #checkIpv6}) and the option lengths ({@link TcpOptions#check}); after it returns null no accessor can
+ * throw and {@link TcpRepr#parse} succeeds. Buffers are <b>borrowed</b>.
  */
 public final class TcpPacket {
     public static final int MIN_HEADER_LEN = 20;

@@ -17,9 +17,9 @@ import io.netty.buffer.ByteBuf;
  * </pre>
  *
  * <p>The datagram is {@link #length} bytes (header included), which may be less than the IP payload; the
- * checksum (over the IPv4 pseudo-header, header and data) is optional over IPv4 ({@link #checkIpv6}: mandatory over
- * IPv6): 0 means none was computed, and a computed
- * 0 is sent as 0xFFFF. Buffers are <b>borrowed</b>.
+ * checksum (over the pseudo-header, header and data) is optional over IPv4, where 0 means none was computed, and
+ * mandatory over IPv6 ({@link #checkIpv6}, RFC 8200 section 8.1); a computed 0 is sent as 0xFFFF. Buffers are
+ * <b>borrowed</b>.
  */
 public final class UdpPacket {
     public static final int HEADER_LEN = 8;
