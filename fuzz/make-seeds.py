@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes the fuzz tests' seed corpora (see FUZZING.md) from real captures.
 
-  make-seeds.py pcap   frames of stack-core/src/test/resources/pcap/*.pcap (Linux, capture.sh):
-                       WireFuzzTest: one file per distinct frame; StackFuzzTest: one file per capture with the
-                       frames namespace A sent, re-addressed to guest 192.168.127.2 -> gateway 192.168.127.1.
+  make-seeds.py pcap [NAME...]
+                       frames of stack-core/src/test/resources/pcap/*.pcap (Linux, capture.sh, capture-ipv6.sh),
+                       or of NAME.pcap only: WireFuzzTest: one file per distinct frame; StackFuzzTest: one file per
+                       capture with IPv4 traffic, the frames namespace A sent, re-addressed to guest
+                       192.168.127.2 -> gateway 192.168.127.1.
   make-seeds.py dhcp   (root) runs busybox udhcpc and ISC dhclient in a throw-away namespace on a veth pair and
                        records the DHCP messages they send (DISCOVER, REQUEST, RELEASE...) as DhcpFuzzTest seeds.
   make-seeds.py dns    runs dig against a UDP socket on 127.0.0.1 and records the queries (DnsFuzzTest seeds).
@@ -68,11 +70,27 @@ def readdress(frame, a_mac, b_mac):
     return bytes(f)
 
 
-def pcap():
+def ipv6_shape(fr):
+    """IPv6 frames: Next Header chain, fragment offset, ICMPv6 type (extension headers of the usual layout)."""
+    nh, at, chain, frag = fr[20], 54, [], None
+    while nh in (0, 43, 44, 60) and at + 8 <= len(fr):
+        chain.append(nh)
+        if nh == 44:
+            frag = struct.unpack('>H', fr[at + 2:at + 4])[0] & 0xFFF8
+            nh = fr[at]
+            break
+        nh, at = fr[at], at + (fr[at + 1] + 1) * 8
+    icmp = fr[at] if nh == 58 and frag in (None, 0) and at < len(fr) else None
+    return (fr[12:14], tuple(chain), nh, frag, icmp)
+
+
+def pcap(*names):
     wire = inputs_dir('stack-core', 'dev.gvproxy.stack.wire', 'WireFuzzTest', 'parseFrame')
     stack = inputs_dir('stack-core', 'dev.gvproxy.stack', 'StackFuzzTest', 'guestFrames')
     for path in sorted(glob.glob(os.path.join(ROOT, 'stack-core/src/test/resources/pcap/*.pcap'))):
         name = os.path.basename(path)[:-5]
+        if names and name not in names:
+            continue
         frames = read_pcap(path)
         seen = set()
         for n, fr in enumerate(frames):
@@ -85,6 +103,8 @@ def pcap():
             shape = (fr[12:14], fr[23] if ipv4 else None, ihl,
                      (fr[l4 + 13], fr[l4 + 12] >> 4) if tcp else None,
                      len(fr) > l4 + ((fr[l4 + 12] >> 4) * 4 if tcp else 8))
+            if name == 'ipv6' and fr[12:14] == b'\x86\xdd' and len(fr) >= 54:
+                shape = ipv6_shape(fr)
             if shape not in seen:
                 seen.add(shape)
                 write(wire, '%s-%02d' % (name, n), fr)
@@ -95,6 +115,8 @@ def pcap():
                 if fr[26:30] == A_IP:
                     a_mac, b_mac = fr[6:12], fr[0:6]
                     break
+        if a_mac is None:
+            continue  # no IPv4 traffic (ipv6.pcap): the stack does not take IPv6 yet
         sent = [readdress(fr, a_mac, b_mac) for fr in frames if fr[6:12] == a_mac]
         write(stack, name, records(sent, flags=1))
 
@@ -259,5 +281,8 @@ def http():
 
 
 if __name__ == '__main__':
-    for cmd in sys.argv[1:] or ['pcap', 'dns', 'http', 'dhcp']:
-        globals()[cmd]()
+    if len(sys.argv) > 1 and sys.argv[1] == 'pcap':
+        pcap(*sys.argv[2:])
+    else:
+        for cmd in sys.argv[1:] or ['pcap', 'dns', 'http', 'dhcp']:
+            globals()[cmd]()

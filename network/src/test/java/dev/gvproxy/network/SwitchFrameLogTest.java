@@ -38,7 +38,8 @@ class SwitchFrameLogTest {
         ByteBuf badIhl = hex(ETH + "0800" + "4f00003c000040004006 0000 c0a87f02 c0a87f01");
         assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv4 192.168.127.2 > 192.168.127.1 TCP len 34",
                 SwitchFrameLog.describe(badIhl));
-        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 len 14", SwitchFrameLog.describe(hex(ETH + "86dd")));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 14",
+                SwitchFrameLog.describe(hex(ETH + "86dd")));
     }
 
     @Test
@@ -66,7 +67,8 @@ class SwitchFrameLogTest {
         log.setLevel(Level.FINE);
         int[] second = {0};
         SwitchFrameLog.compose(tap, (fr, now) -> second[0]++).frame(f, 0);
-        assertEquals(List.of("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 len 14"), lines);
+        assertEquals(List.of("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 14"),
+                lines);
         assertEquals(1, second[0]);
         f.release();
     }

@@ -46,11 +46,16 @@ public final class FuzzInput {
 
     /**
      * A copy of an Ethernet frame with the IPv4 header checksum and the TCP, UDP or ICMP checksum recomputed
-     * over the lengths the headers claim (clamped to the bytes present); frames that are not IPv4, or too
-     * short for the field, are copied unchanged. Fragments keep their L4 checksum (it spans all fragments).
+     * over the lengths the headers claim (clamped to the bytes present), or for IPv6 the TCP, UDP or ICMPv6
+     * checksum behind the extension headers; frames that are neither, or too short for the field, are copied
+     * unchanged. Fragments keep their L4 checksum (it spans all fragments).
      */
     public static byte[] repairChecksums(byte[] frame) {
         byte[] f = frame.clone();
+        if (f.length >= 14 + 40 && (f[12] & 0xFF) == 0x86 && (f[13] & 0xFF) == 0xDD && (f[14] & 0xF0) == 0x60) {
+            repairIpv6(f);
+            return f;
+        }
         if (f.length < 14 + 20 || (f[12] & 0xFF) != 0x08 || f[13] != 0x00 || (f[14] & 0xF0) != 0x40) {
             return f;
         }
@@ -95,5 +100,48 @@ public final class FuzzInput {
         }
         Frames.putShort(f, l4 + at, c);
         return f;
+    }
+
+    /**
+     * The IPv6 part of {@link #repairChecksums}: follows up to eight extension headers of the usual layout (hop-by-hop,
+     * routing, destination options, AH), stops at a fragment, and recomputes the TCP, UDP or ICMPv6 checksum under
+     * the IPv6 pseudo-header over the payload length claimed (clamped to the bytes present).
+     */
+    private static void repairIpv6(byte[] f) {
+        int end = Math.min(f.length, 14 + 40 + Frames.getShort(f, 18));
+        int nh = f[20] & 0xFF;
+        int at = 14 + 40;
+        for (int n = 0; n < 8 && (nh == 0 || nh == 43 || nh == 60 || nh == 51); n++) {
+            if (end - at < 2) {
+                return;
+            }
+            int len = nh == 51 ? ((f[at + 1] & 0xFF) + 2) * 4 : ((f[at + 1] & 0xFF) + 1) * 8;
+            nh = f[at] & 0xFF;
+            at += len;
+        }
+        int l4Len = end - at;
+        int ck;
+        switch (nh) {
+            case 6 -> ck = 16;
+            case 17 -> ck = 6;
+            case 58 -> ck = 2;
+            default -> {
+                return;
+            }
+        }
+        if (l4Len < ck + 2) {
+            return;
+        }
+        long pseudo = nh + l4Len;
+        for (int i = 14 + 8; i < 14 + 40; i += 2) {
+            pseudo += Frames.getShort(f, i);
+        }
+        f[at + ck] = 0;
+        f[at + ck + 1] = 0;
+        int c = Frames.checksum(f, at, l4Len, pseudo);
+        if (nh == 17 && c == 0) {
+            c = 0xFFFF;
+        }
+        Frames.putShort(f, at + ck, c);
     }
 }

@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.ip;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
@@ -10,18 +11,27 @@ import java.util.LinkedHashMap;
 import java.util.List;
 
 /**
- * IPv4 fragment reassembly (RFC 791 section 3.2, with RFC 815's hole idea reduced to a sorted list).
+ * IP fragment reassembly, one core for both families: IPv4 (RFC 791 section 3.2) and IPv6 (RFC 8200 section
+ * 4.5), with RFC 815's hole idea reduced to a sorted list. One instance serves one family
+ * ({@link #FragmentReassembler(ByteBufAllocator, Counters, long, int)} for IPv4, {@link #forIpv6} for IPv6), with
+ * the same limits (the stack's {@code reassembly} configuration) and the same counters under the family's layer
+ * ({@code ipv4.fragmentOverlap}, {@code ipv6.fragmentOverlap}, ...).
  *
- * <p>Datagrams are keyed by (source, destination, protocol, identification). Fragments are kept as
+ * <p>IPv4 datagrams are keyed by (source, destination, protocol, identification); IPv6 ones by (source,
+ * destination, identification), the fragment headers' Next Header being taken from the first fragment (offset
+ * 0), as RFC 8200 4.5 says; the caller gives the fragmentable part of each fragment (after the fragment header)
+ * and walks the reassembled part again ({@link dev.gvproxy.stack.wire.Ipv6Packet#walkPayload}). Fragments are kept as
  * retained slices of the frames they arrived in, so reassembly copies nothing until the composite is read.
  * Policy, chosen for robustness against hostile or impaired links:
  * <ul>
  *   <li>an exact duplicate of a fragment already held is ignored (links may duplicate);</li>
  *   <li>any other overlap discards the whole datagram (as Linux does since FragmentSmack);</li>
- *   <li>a datagram whose payload would exceed 65,515 bytes is discarded;</li>
+ *   <li>a datagram whose payload would exceed 65,515 bytes (IPv4), or whose fragmentable part would exceed
+ *       65,535 bytes (IPv6), is discarded;</li>
  *   <li>memory is bounded per source address (a quarter of the total, at most {@value #MAX_DATAGRAMS_PER_SOURCE}
- *       datagrams): a source over its share loses its own oldest datagram ({@code ipv4.reassemblyPerSourceLimit}),
- *       so one guest flooding fragments cannot evict the others' datagrams;</li>
+ *       datagrams): a source over its share loses its own oldest datagram ({@code <layer>.reassemblyPerSourceLimit}),
+ *       so one guest flooding fragments cannot evict the others' datagrams (for IPv6 a source is the whole
+ *       address: the guests share one /64, so keeping a source's address honest is the address guard's job);</li>
  *   <li>memory is bounded over all datagrams: the oldest incomplete datagram is evicted to make room;</li>
  *   <li>incomplete datagrams are discarded after the configured timeout.</li>
  * </ul>
@@ -29,10 +39,19 @@ import java.util.List;
  */
 public final class FragmentReassembler {
     static final int MAX_PAYLOAD = 65535 - 20;
+    /** IPv6: the fragmentable part may reach the 16-bit payload length (the view checks it precisely). */
+    static final int MAX_PAYLOAD_V6 = 65535;
     static final int MAX_DATAGRAMS = 1024;
     static final int MAX_DATAGRAMS_PER_SOURCE = 64;
 
-    record Key(int src, int dst, int protocol, int id) {}
+    /** An address of either family: an IPv4 address in {@code lo}, unsigned, with {@code hi} 0. */
+    record Source(long hi, long lo) {}
+
+    /** For IPv6 {@code protocol} is 0: the Next Header is not part of the key. */
+    record Key(Source src, long dstHi, long dstLo, int protocol, int id) {}
+
+    /** A reassembled IPv6 fragmentable part and the Next Header its first fragment named. The payload is taken. */
+    public record Reassembled(int nextHeader, ByteBuf payload) {}
 
     private static final class Fragment {
         final int offset;
@@ -53,6 +72,7 @@ public final class FragmentReassembler {
         final List<Fragment> fragments = new ArrayList<>(4);
         int totalLength = -1; // payload length, known once the last fragment arrived
         int held;
+        int firstNextHeader = -1; // IPv6: the Next Header of the offset-0 fragment
 
         Datagram(long created) {
             this.created = created;
@@ -67,13 +87,14 @@ public final class FragmentReassembler {
     }
 
     private final LinkedHashMap<Key, Datagram> datagrams = new LinkedHashMap<>();
+    private final int maxPayload;
     private final ByteBufAllocator alloc;
     private final long timeoutNanos;
     private final int maxBytes;
     private final int maxBytesPerSource;
     private int heldBytes;
     /** Per source address: {bytes held, datagrams pending}. */
-    private final java.util.HashMap<Integer, int[]> bySource = new java.util.HashMap<>();
+    private final java.util.HashMap<Source, int[]> bySource = new java.util.HashMap<>();
     private final Counters.Counter perSourceLimit;
 
     private final Counters.Counter duplicate;
@@ -85,31 +106,57 @@ public final class FragmentReassembler {
     private final Counters.Counter inconsistent;
     private final Counters.Counter fragments;
 
-    /** A reassembler whose per-source share is a quarter of {@code maxBytes} (at least one maximal datagram). */
+    /**
+     * An IPv4 reassembler whose per-source share is a quarter of {@code maxBytes} (at least one maximal
+     * datagram).
+     */
     public FragmentReassembler(ByteBufAllocator alloc, Counters counters, long timeoutNanos, int maxBytes) {
-        this(alloc, counters, timeoutNanos, maxBytes, Math.min(maxBytes, Math.max(MAX_PAYLOAD, maxBytes / 4)));
+        this(alloc, counters, timeoutNanos, maxBytes, perSourceShare(maxBytes, MAX_PAYLOAD));
     }
 
-    /** @param maxBytesPerSource fragment bytes one source address may have held at once */
+    /** An IPv4 reassembler. @param maxBytesPerSource fragment bytes one source address may have held at once */
     public FragmentReassembler(ByteBufAllocator alloc, Counters counters, long timeoutNanos, int maxBytes,
             int maxBytesPerSource) {
+        this("ipv4", MAX_PAYLOAD, alloc, counters, timeoutNanos, maxBytes, maxBytesPerSource);
+    }
+
+    /** An IPv6 reassembler with the same limits and the per-source share of the IPv4 one. */
+    public static FragmentReassembler forIpv6(ByteBufAllocator alloc, Counters counters, long timeoutNanos,
+            int maxBytes) {
+        return forIpv6(alloc, counters, timeoutNanos, maxBytes, perSourceShare(maxBytes, MAX_PAYLOAD_V6));
+    }
+
+    /** An IPv6 reassembler. @param maxBytesPerSource fragment bytes one source address may have held at once */
+    public static FragmentReassembler forIpv6(ByteBufAllocator alloc, Counters counters, long timeoutNanos,
+            int maxBytes, int maxBytesPerSource) {
+        return new FragmentReassembler("ipv6", MAX_PAYLOAD_V6, alloc, counters, timeoutNanos, maxBytes,
+                maxBytesPerSource);
+    }
+
+    private static int perSourceShare(int maxBytes, int maxPayload) {
+        return Math.min(maxBytes, Math.max(maxPayload, maxBytes / 4));
+    }
+
+    private FragmentReassembler(String layer, int maxPayload, ByteBufAllocator alloc, Counters counters,
+            long timeoutNanos, int maxBytes, int maxBytesPerSource) {
+        this.maxPayload = maxPayload;
         this.alloc = alloc;
         this.timeoutNanos = timeoutNanos;
         this.maxBytes = maxBytes;
         this.maxBytesPerSource = maxBytesPerSource;
-        this.perSourceLimit = counters.counter("ipv4.reassemblyPerSourceLimit");
-        this.duplicate = counters.counter("ipv4.fragmentDuplicate");
-        this.overlap = counters.counter("ipv4.fragmentOverlap");
-        this.tooBig = counters.counter("ipv4.fragmentTooBig");
-        this.evicted = counters.counter("ipv4.reassemblyEvicted");
-        this.timedOut = counters.counter("ipv4.reassemblyTimeout");
-        this.reassembled = counters.counter("ipv4.reassembled");
-        this.inconsistent = counters.counter("ipv4.fragmentInconsistent");
-        this.fragments = counters.counter("ipv4.in.fragments");
+        this.perSourceLimit = counters.counter(layer + ".reassemblyPerSourceLimit");
+        this.duplicate = counters.counter(layer + ".fragmentDuplicate");
+        this.overlap = counters.counter(layer + ".fragmentOverlap");
+        this.tooBig = counters.counter(layer + ".fragmentTooBig");
+        this.evicted = counters.counter(layer + ".reassemblyEvicted");
+        this.timedOut = counters.counter(layer + ".reassemblyTimeout");
+        this.reassembled = counters.counter(layer + ".reassembled");
+        this.inconsistent = counters.counter(layer + ".fragmentInconsistent");
+        this.fragments = counters.counter(layer + ".in.fragments");
     }
 
     /**
-     * Adds one fragment.
+     * Adds one IPv4 fragment (of an IPv4 reassembler).
      *
      * @param payload <b>borrowed</b>: this fragment's data (after the IP header); a retained slice is kept
      * @param offset fragment offset in bytes
@@ -118,12 +165,37 @@ public final class FragmentReassembler {
      *     else null
      */
     public ByteBuf add(int src, int dst, int protocol, int id, int offset, boolean more, ByteBuf payload, long now) {
+        Datagram d = add(new Key(new Source(0, src & 0xFFFF_FFFFL), 0, dst & 0xFFFF_FFFFL, protocol, id), -1,
+                offset, more, payload, now);
+        return d == null ? null : assemble(d);
+    }
+
+    /**
+     * Adds one IPv6 fragment (of a reassembler made by {@link #forIpv6}).
+     *
+     * @param nextHeader the Next Header of this fragment's fragment header (only the first fragment's counts)
+     * @param payload <b>borrowed</b>: this fragment's fragmentable part (after the fragment header); a retained
+     *     slice is kept
+     * @param offset fragment offset in bytes
+     * @param more the M flag
+     * @return the complete fragmentable part and its Next Header when this fragment completed the datagram
+     *     (<b>the caller takes the payload</b>), else null
+     */
+    public Reassembled addIpv6(Ipv6Address src, Ipv6Address dst, int id, int nextHeader, int offset, boolean more,
+            ByteBuf payload, long now) {
+        Datagram d = add(new Key(new Source(src.hi(), src.lo()), dst.hi(), dst.lo(), 0, id),
+                offset == 0 ? nextHeader : -1, offset, more, payload, now);
+        return d == null ? null : new Reassembled(d.firstNextHeader, assemble(d));
+    }
+
+    /** The family-independent core: the completed datagram (out of the table, fragments still held), or null. */
+    private Datagram add(Key key, int firstNextHeader, int offset, boolean more, ByteBuf payload, long now) {
         int len = payload.readableBytes();
+        Source src = key.src();
         fragments.inc();
-        Key key = new Key(src, dst, protocol, id);
-        if (offset + len > MAX_PAYLOAD || (more && (len & 7) != 0)) {
+        if (offset + len > maxPayload || (more && (len & 7) != 0)) {
             // Non-final fragments must carry a multiple of 8 bytes (RFC 791); otherwise the next offset is unreachable.
-            (offset + len > MAX_PAYLOAD ? tooBig : inconsistent).inc();
+            (offset + len > maxPayload ? tooBig : inconsistent).inc();
             discard(key);
             return null;
         }
@@ -173,7 +245,7 @@ public final class FragmentReassembler {
         }
         for (int[] u = bySource.get(src); u != null && u[0] + len > maxBytesPerSource; u = bySource.get(src)) {
             perSourceLimit.inc();
-            if (datagrams.keySet().stream().filter(k -> k.src() == src).findFirst().orElseThrow().equals(key)) {
+            if (datagrams.keySet().stream().filter(k -> k.src().equals(src)).findFirst().orElseThrow().equals(key)) {
                 discard(key); // this datagram alone is over the source's share
                 return null;
             }
@@ -189,6 +261,9 @@ public final class FragmentReassembler {
             evictOldest();
         }
         fs.add(i, new Fragment(offset, payload.retainedSlice()));
+        if (offset == 0) {
+            d.firstNextHeader = firstNextHeader;
+        }
         d.held += len;
         heldBytes += len;
         bySource.get(src)[0] += len;
@@ -198,6 +273,12 @@ public final class FragmentReassembler {
         datagrams.remove(key);
         forget(key, d);
         reassembled.inc();
+        return d;
+    }
+
+    /** The fragments of a completed datagram as one composite (taking over their references). */
+    private ByteBuf assemble(Datagram d) {
+        List<Fragment> fs = d.fragments;
         CompositeByteBuf out = alloc.compositeBuffer(fs.size());
         for (Fragment f : fs) {
             out.addComponent(true, f.data);
@@ -230,9 +311,9 @@ public final class FragmentReassembler {
     }
 
     /** Evicts the oldest datagram of {@code src}, which must have one. */
-    private void evictOldestOf(int src) {
+    private void evictOldestOf(Source src) {
         for (java.util.Map.Entry<Key, Datagram> e : datagrams.entrySet()) {
-            if (e.getKey().src() == src) {
+            if (e.getKey().src().equals(src)) {
                 datagrams.remove(e.getKey());
                 forget(e.getKey(), e.getValue());
                 e.getValue().release();
@@ -289,9 +370,15 @@ public final class FragmentReassembler {
         return heldBytes;
     }
 
-    /** Fragment bytes held for {@code src}. */
+    /** Fragment bytes held for the IPv4 source {@code src}. */
     public int heldBytes(int src) {
-        int[] u = bySource.get(src);
+        int[] u = bySource.get(new Source(0, src & 0xFFFF_FFFFL));
+        return u == null ? 0 : u[0];
+    }
+
+    /** Fragment bytes held for the IPv6 source {@code src}. */
+    public int heldBytes(Ipv6Address src) {
+        int[] u = bySource.get(new Source(src.hi(), src.lo()));
         return u == null ? 0 : u[0];
     }
 

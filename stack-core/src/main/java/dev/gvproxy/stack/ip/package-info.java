@@ -8,7 +8,10 @@
  * {@link dev.gvproxy.stack.wire.Ipv4Packet#check}, learns the sender's MAC (so replies rarely need ARP),
  * and passes the payload as a borrowed slice to the protocol's {@link dev.gvproxy.stack.ip.TransportHandler}.
  * Fragments are held as retained slices by {@link dev.gvproxy.stack.ip.FragmentReassembler} under a
- * global memory bound and a timeout, and the completed datagram is a composite buffer of those slices.
+ * global memory bound and a timeout, and the completed datagram is a composite buffer of those slices. The
+ * reassembler is one core for both families: an IPv6 instance ({@code FragmentReassembler.forIpv6}) has the same
+ * bounds and counts under {@code ipv6.*}; IPv6 input itself is not wired yet (the wire views for it are in
+ * {@code dev.gvproxy.stack.wire}).
  * {@link dev.gvproxy.stack.ip.Ipv4Output} resolves the destination MAC (learned, or an ARP request with a
  * short bounded queue), prepends headers into a pooled buffer and fragments datagrams larger than the MTU.
  *

@@ -26,9 +26,9 @@ import io.netty.buffer.ByteBuf;
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * </pre>
  *
- * <p>{@link #check} validates the data offset, the checksum (with the IPv4 pseudo-header) and the option
- * lengths ({@link TcpOptions#check}); after it returns null no accessor can throw and {@link TcpRepr#parse}
- * succeeds. Buffers are <b>borrowed</b>.
+ * <p>{@link #check} validates the data offset, the checksum (with the IPv4 pseudo-header, or the IPv6 one for
+ * {@link #checkIpv6}) and the option lengths ({@link TcpOptions#check}); after it returns null no accessor can
+ * throw and {@link TcpRepr#parse} succeeds. Buffers are <b>borrowed</b>.
  */
 public final class TcpPacket {
     public static final int MIN_HEADER_LEN = 20;
@@ -72,6 +72,24 @@ public final class TcpPacket {
      * formed and its checksum is right. Never throws. buf: borrowed.
      */
     public static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp) {
+        return check(buf, off, len, srcIp, dstIp, -1L);
+    }
+
+    /**
+     * {@link #check} for a segment carried by IPv6 ({@code len} bytes after the extension headers), the checksum
+     * taken over the IPv6 pseudo-header of the checked IPv6 header at {@code ipOff}. buf: borrowed.
+     */
+    public static Error checkIpv6(ByteBuf buf, int off, int len, int ipOff) {
+        return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(buf, ipOff));
+    }
+
+    /** {@link #checkIpv6} for a payload whose addresses are not in the same buffer (a reassembled one). */
+    public static Error checkIpv6(ByteBuf buf, int off, int len, Ipv6Address src, Ipv6Address dst) {
+        return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(src, dst));
+    }
+
+    /** @param v6AddressSum the IPv6 pseudo-header's address sum, or -1 for IPv4 (then the int addresses count) */
+    private static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp, long v6AddressSum) {
         if (len < MIN_HEADER_LEN || off < 0 || off > buf.capacity() - len) {
             return Error.TRUNCATED;
         }
@@ -79,7 +97,8 @@ public final class TcpPacket {
         if (hl < MIN_HEADER_LEN || hl > len) {
             return Error.BAD_DATA_OFFSET;
         }
-        if (!Checksums.verifyWithPseudoHeader(buf, off, len, srcIp, dstIp, IpProtocol.TCP)) {
+        if (v6AddressSum >= 0 ? !Checksums.verify(buf, off, len, v6AddressSum + IpProtocol.TCP + len)
+                : !Checksums.verifyWithPseudoHeader(buf, off, len, srcIp, dstIp, IpProtocol.TCP)) {
             return Error.BAD_CHECKSUM;
         }
         if (!TcpOptions.check(buf, off + MIN_HEADER_LEN, off + hl)) {

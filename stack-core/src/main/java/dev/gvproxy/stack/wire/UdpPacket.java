@@ -17,8 +17,9 @@ import io.netty.buffer.ByteBuf;
  * </pre>
  *
  * <p>The datagram is {@link #length} bytes (header included), which may be less than the IP payload; the
- * checksum (over the IPv4 pseudo-header, header and data) is optional: 0 means none was computed, and a computed
- * 0 is sent as 0xFFFF. Buffers are <b>borrowed</b>.
+ * checksum (over the pseudo-header, header and data) is optional over IPv4, where 0 means none was computed, and
+ * mandatory over IPv6 ({@link #checkIpv6}, RFC 8200 section 8.1); a computed 0 is sent as 0xFFFF. Buffers are
+ * <b>borrowed</b>.
  */
 public final class UdpPacket {
     public static final int HEADER_LEN = 8;
@@ -54,12 +55,37 @@ public final class UdpPacket {
      * if any, is right. Never throws. buf: borrowed.
      */
     public static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp) {
+        return check(buf, off, len, srcIp, dstIp, -1L);
+    }
+
+    /**
+     * {@link #check} for a datagram carried by IPv6 ({@code len} bytes after the extension headers), the
+     * checksum taken over the IPv6 pseudo-header of the checked IPv6 header at {@code ipOff}. Over IPv6 the
+     * checksum is mandatory (RFC 8200 section 8.1): a zero checksum is {@link Error#BAD_CHECKSUM}.
+     * buf: borrowed.
+     */
+    public static Error checkIpv6(ByteBuf buf, int off, int len, int ipOff) {
+        return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(buf, ipOff));
+    }
+
+    /** {@link #checkIpv6} for a payload whose addresses are not in the same buffer (a reassembled one). */
+    public static Error checkIpv6(ByteBuf buf, int off, int len, Ipv6Address src, Ipv6Address dst) {
+        return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(src, dst));
+    }
+
+    /** @param v6AddressSum the IPv6 pseudo-header's address sum, or -1 for IPv4 (then the int addresses count) */
+    private static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp, long v6AddressSum) {
         if (len < HEADER_LEN || off < 0 || off > buf.capacity() - len) {
             return Error.TRUNCATED;
         }
         int length = buf.getUnsignedShort(off + LENGTH);
         if (length < HEADER_LEN || length > len) {
             return Error.BAD_LENGTH;
+        }
+        if (v6AddressSum >= 0) {
+            return buf.getUnsignedShort(off + CHECKSUM) != 0
+                    && Checksums.verify(buf, off, length, v6AddressSum + IpProtocol.UDP + length)
+                    ? null : Error.BAD_CHECKSUM;
         }
         if (buf.getUnsignedShort(off + CHECKSUM) != 0
                 && !Checksums.verifyWithPseudoHeader(buf, off, length, srcIp, dstIp, IpProtocol.UDP)) {
@@ -126,6 +152,13 @@ public final class UdpPacket {
     public static void fillChecksum(ByteBuf buf, int off, int len, int srcIp, int dstIp) {
         buf.setShort(off + CHECKSUM, 0);
         int ck = Checksums.withPseudoHeader(buf, off, len, srcIp, dstIp, IpProtocol.UDP);
+        buf.setShort(off + CHECKSUM, ck == 0 ? 0xFFFF : ck);
+    }
+
+    /** {@link #fillChecksum} under the IPv6 pseudo-header (a computed 0 sent as 0xFFFF). buf: borrowed. */
+    public static void fillChecksumIpv6(ByteBuf buf, int off, int len, Ipv6Address src, Ipv6Address dst) {
+        buf.setShort(off + CHECKSUM, 0);
+        int ck = Checksums.withIpv6PseudoHeader(buf, off, len, src, dst, IpProtocol.UDP);
         buf.setShort(off + CHECKSUM, ck == 0 ? 0xFFFF : ck);
     }
 }

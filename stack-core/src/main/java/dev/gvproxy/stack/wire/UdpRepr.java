@@ -30,4 +30,16 @@ public record UdpRepr(int srcPort, int dstPort) {
         }
         UdpPacket.fillChecksum(out, start, UdpPacket.HEADER_LEN + plen, srcIp, dstIp);
     }
+
+    /** {@link #emit} for a datagram carried by IPv6 (checksum over the IPv6 pseudo-header). out, payload: borrowed. */
+    public void emitIpv6(ByteBuf out, Ipv6Address src, Ipv6Address dst, ByteBuf payload) {
+        int start = out.writerIndex();
+        int plen = payload == null ? 0 : payload.readableBytes();
+        out.ensureWritable(UdpPacket.HEADER_LEN + plen);
+        UdpPacket.writeHeader(out, srcPort, dstPort, plen);
+        if (plen > 0) {
+            out.writeBytes(payload, payload.readerIndex(), plen);
+        }
+        UdpPacket.fillChecksumIpv6(out, start, UdpPacket.HEADER_LEN + plen, src, dst);
+    }
 }

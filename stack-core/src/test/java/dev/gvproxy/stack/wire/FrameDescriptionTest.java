@@ -47,4 +47,30 @@ class FrameDescriptionTest {
                 describe(reply));
         assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd ARP (truncated) len 20", describe(ETH + "0806" + "000108000604"));
     }
+
+    /** A fixed IPv6 header from fd00::2 to fd00::1 with the given Next Header and payload length. */
+    private static String ipv6(int nextHeader, int payloadLength) {
+        return String.format("60000000%04x%02x40", payloadLength, nextHeader) + "fd00" + "0".repeat(27) + "2"
+                + "fd00" + "0".repeat(27) + "1";
+    }
+
+    @Test
+    void ipv6TruncatedBadChainsAndPorts() {
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 22",
+                describe(ETH + "86dd" + "6000000000000000"));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 (truncated or bad header) len 54",
+                describe(ETH + "86dd" + ipv6(17, 8)));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 [fd00::2]:5353 > [fd00::1]:53 UDP len 62",
+                describe(ETH + "86dd" + ipv6(17, 8) + "14e90035" + "00080000"));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 [fd00::2]:40000 > [fd00::1]:80 TCP [S] len 74",
+                describe(ETH + "86dd" + ipv6(6, 20) + "9c400050" + "00000001" + "00000000" + "5002ffff" + "00000000"));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 fd00::2 > fd00::1 (ipv6.badExtensionLength) len 62",
+                describe(ETH + "86dd" + ipv6(60, 8) + "1101000000000000"));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 fd00::2 > fd00::1 proto 99 len 54",
+                describe(ETH + "86dd" + ipv6(99, 0)));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 fd00::2 > fd00::1 no next header len 54",
+                describe(ETH + "86dd" + ipv6(59, 0)));
+        assertEquals("5a:94:ef:e4:0c:ee > 5a:94:ef:e4:0c:dd IPv6 fd00::2 > fd00::1 ICMPv6 packet too big mtu 1280 "
+                + "len 62", describe(ETH + "86dd" + ipv6(58, 8) + "02000000" + "00000500"));
+    }
 }

@@ -8,9 +8,9 @@ final class Frames {
     private Frames() {}
 
     /**
-     * Runs every check a receiving stack runs on the frame at the buffer's reader index (Ethernet, then ARP or
-     * IPv4, then ICMP/UDP/TCP unless the packet is a fragment) and returns the counter name of the first failure,
-     * or null. buf: borrowed.
+     * Runs every check a receiving stack runs on the frame at the buffer's reader index (Ethernet, then ARP,
+     * IPv4 or IPv6 with its extension headers, then ICMP/ICMPv6 and NDP/UDP/TCP unless the packet is a fragment)
+     * and returns the counter name of the first failure, or null. buf: borrowed.
      */
     static String check(ByteBuf buf) {
         int off = buf.readerIndex();
@@ -45,10 +45,46 @@ final class Frames {
                     default -> null;
                 };
             }
+            case EtherType.IPV6 -> {
+                return checkIpv6(buf, l3, l3len);
+            }
             default -> {
                 return null;
             }
         }
+    }
+
+    private static String checkIpv6(ByteBuf buf, int l3, int l3len) {
+        Ipv6Packet.Error i = Ipv6Packet.check(buf, l3, l3len);
+        if (i != null) {
+            return i.counter();
+        }
+        Ipv6Packet.Chain c = new Ipv6Packet.Chain();
+        i = Ipv6Packet.walk(buf, l3, Ipv6Packet.DEFAULT_MAX_EXTENSION_HEADERS, c);
+        if (i != null) {
+            return i.counter();
+        }
+        if (c.isFragment()) {
+            return null;
+        }
+        int l4 = c.payloadOffset();
+        int l4len = c.payloadLength();
+        return switch (c.protocol()) {
+            case IpProtocol.ICMPV6 -> {
+                Icmpv6Packet.Error e = Icmpv6Packet.check(buf, l4, l4len, l3);
+                if (e != null) {
+                    yield e.counter();
+                }
+                if (NdpPacket.isNdp(Icmpv6Packet.type(buf, l4))) {
+                    NdpPacket.Error n = NdpPacket.check(buf, l4, l4len, l3);
+                    yield n == null ? null : n.counter();
+                }
+                yield null;
+            }
+            case IpProtocol.UDP -> name(UdpPacket.checkIpv6(buf, l4, l4len, l3));
+            case IpProtocol.TCP -> name(TcpPacket.checkIpv6(buf, l4, l4len, l3));
+            default -> null;
+        };
     }
 
     private static String name(Enum<?> e) {
@@ -68,6 +104,8 @@ final class Frames {
      * new buffer (the caller releases it). The frame must pass {@link #check}. buf: borrowed.
      */
     static ByteBuf reemit(ByteBuf buf) {
+        // IPv6: the fixed header from its Repr, extension headers raw, then ICMPv6/NDP/UDP/TCP from theirs when the
+        // message is whole (NDP only when every option is one NdpRepr keeps).
         int off = buf.readerIndex();
         int end = buf.writerIndex();
         ByteBuf out = Unpooled.buffer(buf.readableBytes());
@@ -104,7 +142,64 @@ final class Frames {
                 }
             }
         }
+        if (et == EtherType.IPV6) {
+            rest = reemitIpv6(buf, l3, out);
+        }
         out.writeBytes(buf, rest, end - rest);
         return out;
+    }
+
+    /** The IPv6 part of {@link #reemit}; returns where the raw copy of the rest starts. */
+    private static int reemitIpv6(ByteBuf buf, int l3, ByteBuf out) {
+        Ipv6Repr ip = Ipv6Repr.parse(buf, l3);
+        ip.emit(out);
+        Ipv6Packet.Chain c = new Ipv6Packet.Chain();
+        Ipv6Packet.walk(buf, l3, Ipv6Packet.DEFAULT_MAX_EXTENSION_HEADERS, c);
+        int l4 = c.payloadOffset();
+        int l4end = l4 + c.payloadLength();
+        out.writeBytes(buf, l3 + Ipv6Packet.HEADER_LEN, l4 - l3 - Ipv6Packet.HEADER_LEN); // extension headers
+        if (c.isFragment()) {
+            return l4;
+        }
+        switch (c.protocol()) {
+            case IpProtocol.ICMPV6 -> {
+                int type = Icmpv6Packet.type(buf, l4);
+                if (!NdpPacket.isNdp(type)) {
+                    Icmpv6Repr.parse(buf, l4).emit(out, ip.src(), ip.dst(), buf.slice(l4 + 8, l4end - l4 - 8));
+                    return l4end;
+                }
+                ByteBuf m = Unpooled.buffer();
+                NdpRepr.parse(buf, l4, l4end - l4).emit(m, ip.src(), ip.dst());
+                try {
+                    // Only when the repr holds every option (else the lengths would not match): raw otherwise.
+                    if (onlyKeptOptions(buf, l4, l4end) && m.readableBytes() == l4end - l4) {
+                        out.writeBytes(m);
+                        return l4end;
+                    }
+                    return l4;
+                } finally {
+                    m.release();
+                }
+            }
+            case IpProtocol.UDP -> {
+                int ulen = UdpPacket.length(buf, l4);
+                UdpRepr.parse(buf, l4).emitIpv6(out, ip.src(), ip.dst(), buf.slice(l4 + 8, ulen - 8));
+                return l4 + ulen;
+            }
+            default -> {
+                return l4;
+            }
+        }
+    }
+
+    private static boolean onlyKeptOptions(ByteBuf buf, int l4, int end) {
+        for (int at = NdpOption.first(buf, NdpPacket.optionsOffset(buf, l4), end); at >= 0;
+                at = NdpOption.next(buf, at, end)) {
+            int t = NdpOption.type(buf, at);
+            if (t != NdpOption.SOURCE_LINK_LAYER_ADDRESS && t != NdpOption.TARGET_LINK_LAYER_ADDRESS) {
+                return false;
+            }
+        }
+        return true;
     }
 }

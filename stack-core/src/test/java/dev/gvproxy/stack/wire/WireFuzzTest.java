@@ -10,10 +10,12 @@ import io.netty.buffer.Unpooled;
 
 /**
  * Coverage-guided fuzzing of the frame parsers (FUZZING.md): one input is one Ethernet frame, parsed layer by
- * layer as the stack does (Ethernet, then ARP or IPv4 with options, then TCP with options, UDP or ICMP), both
+ * layer as the stack does (Ethernet, then ARP, IPv4 with options or IPv6 with its extension headers, then TCP with
+ * options, UDP, ICMP, or ICMPv6 and NDP with options), both
  * as it is and with its checksums repaired so that mutations reach the layers behind the checksum checks.
  * The properties: no parser throws on any input; a header that passed its check survives
- * parse-emit-parse unchanged (IPv4 header, TCP header with options). Seeds: frames captured from Linux
+ * parse-emit-parse unchanged (IPv4 and IPv6 headers, TCP header with options, ICMPv6 header, NDP message); every
+ * frame has a {@code -debug} description. Seeds: frames captured from Linux
  * ({@code WireFuzzTestInputs/parseFrame}, made by {@code fuzz/make-seeds.py}).
  */
 class WireFuzzTest {
@@ -43,6 +45,50 @@ class WireFuzzTest {
             }
         } else if (type == EtherType.IPV4) {
             ipv4(buf, l3, l3Len);
+        } else if (type == EtherType.IPV6) {
+            ipv6(buf, l3, l3Len);
+        }
+        FrameDescription.describe(buf.slice(off, len));
+    }
+
+    private static void ipv6(ByteBuf buf, int off, int len) {
+        if (Ipv6Packet.check(buf, off, len) != null) {
+            return;
+        }
+        Ipv6Repr ip = Ipv6Repr.parse(buf, off);
+        ByteBuf once = Unpooled.buffer();
+        ip.emit(once);
+        assertEquals(ip, Ipv6Repr.parse(once, 0), "IPv6 header parse/emit round trip");
+        Ipv6Packet.Chain c = new Ipv6Packet.Chain();
+        if (Ipv6Packet.walk(buf, off, Ipv6Packet.DEFAULT_MAX_EXTENSION_HEADERS, c) != null || c.isFragment()) {
+            return;
+        }
+        int l4 = c.payloadOffset();
+        int l4Len = c.payloadLength();
+        switch (c.protocol()) {
+            case IpProtocol.TCP -> {
+                if (TcpPacket.checkIpv6(buf, l4, l4Len, off) == null) {
+                    TcpRepr.parse(buf, l4);
+                }
+            }
+            case IpProtocol.UDP -> {
+                if (UdpPacket.checkIpv6(buf, l4, l4Len, off) == null) {
+                    UdpRepr.parse(buf, l4);
+                }
+            }
+            case IpProtocol.ICMPV6 -> {
+                if (Icmpv6Packet.check(buf, l4, l4Len, off) != null) {
+                    return;
+                }
+                Icmpv6Repr.parse(buf, l4);
+                if (NdpPacket.isNdp(Icmpv6Packet.type(buf, l4)) && NdpPacket.check(buf, l4, l4Len, off) == null) {
+                    NdpRepr m = NdpRepr.parse(buf, l4, l4Len);
+                    ByteBuf out = Unpooled.buffer();
+                    m.emit(out, ip.src(), ip.dst());
+                    assertEquals(m, NdpRepr.parse(out, 0, out.readableBytes()), "NDP parse/emit round trip");
+                }
+            }
+            default -> { }
         }
     }
 
