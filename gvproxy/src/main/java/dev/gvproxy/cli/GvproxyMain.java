@@ -388,6 +388,7 @@ public final class GvproxyMain {
             nb.pcap(Path.of(cfg.captureFile));
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
+        nb.egress(cfg.egress); // stack.egress; replaced at run time through the host API's /services/egress
         try {
             nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
         } catch (IOException e) {
@@ -436,6 +437,7 @@ public final class GvproxyMain {
                     .forwards(forwards)
                     .tunneler(services.tunneler())
                     .inVmToken(token)
+                    .egress(ApiContext.Egress.of(net))
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveTcp(80, ApiServer.inVm(run.api));
