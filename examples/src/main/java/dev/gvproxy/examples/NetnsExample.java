@@ -3,6 +3,7 @@ package dev.gvproxy.examples;
 import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.agent.Gvforwarder;
 import dev.gvproxy.agent.Options;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +28,26 @@ import java.util.concurrent.CountDownLatch;
 public final class NetnsExample {
     private NetnsExample() {}
 
+    /**
+     * The example's one step: gvforwarder-java, in this process, opens {@code tap0} inside the namespace
+     * {@code netns}, runs the DHCP client there and attaches to the network's API at {@code apiUrl} with
+     * {@code /connect}. Returns once attached; closing the agent detaches the namespace.
+     */
+    public static Gvforwarder attach(String apiUrl, String netns) throws IOException, InterruptedException {
+        Options o = Options.defaults()
+                .url(apiUrl)             // where the agent attaches (it speaks /connect)
+                .netns(netns)            // open the TAP and run DHCP inside this namespace
+                .iface("tap0")
+                .stopIfExist(List.of()); // the namespace has no eth0 to stop
+        Gvforwarder agent = Gvforwarder.start(o);
+        if (!agent.awaitRunning(Duration.ofSeconds(20))) {
+            String why = String.valueOf(agent.lastError());
+            agent.close();
+            throw new IOException("agent did not attach: " + why);
+        }
+        return agent;
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length != 1) {
             System.err.println("usage: NetnsExample <netns name> (create it first: ip netns add NAME; needs root)");
@@ -37,15 +58,7 @@ public final class NetnsExample {
         Path sock = dir.resolve("api.sock");
         try (VirtualNetwork net = VirtualNetwork.builder().build()) {
             net.listenApi("unix://" + sock);
-            Options o = Options.defaults()
-                    .url("unix://" + sock)   // where the agent attaches (it speaks /connect)
-                    .netns(netns)           // open the TAP and run DHCP inside this namespace
-                    .iface("tap0")
-                    .stopIfExist(List.of()); // the namespace has no eth0 to stop
-            try (Gvforwarder agent = Gvforwarder.start(o)) {
-                if (!agent.awaitRunning(Duration.ofSeconds(20))) {
-                    throw new IllegalStateException("agent did not attach: " + agent.lastError());
-                }
+            try (Gvforwarder agent = attach("unix://" + sock, netns)) {
                 System.out.println("namespace " + netns + " is attached; try: ip netns exec " + netns
                         + " ip addr show tap0. Ctrl-C to stop.");
                 CountDownLatch done = new CountDownLatch(1);

@@ -1,6 +1,7 @@
 package dev.gvproxy.examples;
 
 import dev.gvproxy.network.VirtualNetwork;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,15 +23,34 @@ import java.util.concurrent.CountDownLatch;
 public final class QemuExample {
     private QemuExample() {}
 
+    /**
+     * The example's embedding step: a network (MTU 1500, DHCP, DNS, NAT to the host) that accepts QEMU's
+     * {@code -netdev stream} on the unix socket {@code sock}. The caller closes it.
+     */
+    public static VirtualNetwork network(Path sock) throws IOException {
+        VirtualNetwork net = VirtualNetwork.builder().mtu(1500).build();
+        try {
+            // QEMU connects to us (server=off on its side): 4-byte big-endian length-prefixed Ethernet frames.
+            net.listenQemu("unix://" + sock);
+            return net;
+        } catch (IOException | RuntimeException e) {
+            net.close();
+            throw e;
+        }
+    }
+
+    /** The QEMU flags that attach a virtio-net device with gvproxy's default guest MAC to {@link #network}. */
+    public static List<String> qemuFlags(Path sock) {
+        return List.of(
+                "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock,
+                "-device", "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee");
+    }
+
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("gvproxy-qemu");
         Path sock = dir.resolve("net.sock");
-        try (VirtualNetwork net = VirtualNetwork.builder().mtu(1500).build()) {
-            // QEMU connects to us (server=off on its side): 4-byte big-endian length-prefixed Ethernet frames.
-            net.listenQemu("unix://" + sock);
-            List<String> netFlags = List.of(
-                    "-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + sock,
-                    "-device", "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee");
+        try (VirtualNetwork net = network(sock)) {
+            List<String> netFlags = qemuFlags(sock);
             if (args.length == 0) {
                 System.out.println("Network ready. Start QEMU with:");
                 System.out.println("  qemu-system-x86_64 -m 1G -nographic <your disk/kernel flags> "

@@ -9,7 +9,7 @@ package dev.gvproxy.model;
  */
 public record DnsRecord(String name, String ip, String regexp) {
     /**
-     * Validates the components.
+     * Normalises absent fields the way Go's decoder leaves them: a missing name or IP is {@code ""}.
      */
     public DnsRecord {
         name = name == null ? "" : name;

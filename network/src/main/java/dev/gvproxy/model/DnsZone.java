@@ -13,7 +13,9 @@ import java.util.List;
  */
 public record DnsZone(String name, List<DnsRecord> records, String defaultIp) {
     /**
-     * Validates the components.
+     * Normalises absent fields as Go's decoder leaves them (missing name or default IP: {@code ""}) and
+     * copies {@code records} so the zone cannot change under the DNS server; {@code null} stays {@code null}
+     * because the API shows an absent list as JSON {@code null}.
      */
     public DnsZone {
         name = name == null ? "" : name;

@@ -5,7 +5,7 @@ import java.util.List;
 /** The DNS server's static zones ({@code /services/dns/all}, {@code /services/dns/add}). Called on the network loop. */
 public interface DnsZones {
     /**
-     * The zones.
+     * The static zones, in the order the DNS server evaluates them (the first matching zone answers).
      *
      * @return the zones in evaluation order; empty when none are configured (the API then answers {@code null})
      */

@@ -83,8 +83,8 @@ public final class GoNet {
      * Go's {@code strconv.ParseUint(s, 10, bits)}.
      *
      * @param bits the integer width (as Go's {@code strconv.ParseUint})
-     * @param s the text
-     * @return the value
+     * @param s the decimal text, no sign or spaces
+     * @return the parsed value, at most {@code 2^bits - 1}
      * @throws GoError with Go's error text when the input is invalid
      */
     public static long parseUint(String s, int bits) throws GoError {

@@ -12,7 +12,7 @@ public final class InMemoryDnsZones implements DnsZones {
     private final List<DnsZone> zones = new CopyOnWriteArrayList<>();
 
     /**
-     * No zones.
+     * An empty zone list: the DNS server then answers only from its built-in names and upstream.
      */
     public InMemoryDnsZones() {}
 

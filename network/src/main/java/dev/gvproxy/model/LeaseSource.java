@@ -6,7 +6,7 @@ import java.util.Map;
 @FunctionalInterface
 public interface LeaseSource {
     /**
-     * The DHCP leases.
+     * A snapshot of the DHCP server's bindings, static reservations included.
      *
      * @return every lease including reservations, dotted IPv4 -> lower-case colon MAC (any order; the API sorts)
      */

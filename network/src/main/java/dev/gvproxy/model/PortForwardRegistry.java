@@ -61,8 +61,9 @@ public final class PortForwardRegistry implements PortForwards {
     /** A handle that knows the {@code local} it really bound ({@code 127.0.0.1:45678} for {@code 127.0.0.1:0}). */
     public interface Bound extends AutoCloseable {
         /**
-         * The {@code local} really bound.
-         * @return the result
+         * The {@code local} the listener really bound, which the registry records in place of the requested one
+         * so that {@code /services/forwarder/all} shows a usable address.
+         * @return {@code host:port} (or the socket path of a unix forward)
          */
         String boundLocal();
     }
@@ -82,7 +83,8 @@ public final class PortForwardRegistry implements PortForwards {
     @FunctionalInterface
     public interface ChangeListener {
         /**
-         * Called after a change.
+         * Called after a change, on the network loop, with the registry already updated (gvproxy-java saves its
+         * state file from here).
          * @param registry the registry that changed
          */
         void changed(PortForwardRegistry registry);
@@ -126,7 +128,7 @@ public final class PortForwardRegistry implements PortForwards {
     /**
      * A file gvproxy-java owns (API/hypervisor socket, pid or log file): no expose may replace it.
      *
-     * @param p the file
+     * @param p the file; compared after {@code toAbsolutePath().normalize()}
      */
     public void protectPath(Path p) {
         protectedPaths.add(p.toAbsolutePath().normalize());

@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.tcp.TcpState;
@@ -56,7 +57,7 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
     public static GuestStream open(NetworkStack stack, EventLoop loop, int srcIp, int srcPort, int guestIp,
             int guestPort, long dialTimeoutMillis) {
         TcpLayer tcp = stack.tcp();
-        if (srcPort <= 0 || tcp.connection(new TcpLayer.FlowKey(srcIp, srcPort, guestIp, guestPort)) != null) {
+        if (srcPort <= 0 || tcp.connection(new FlowKey(guestIp, guestPort, srcIp, srcPort)) != null) {
             srcPort = tcp.ephemeralPort(srcIp, guestIp, guestPort);
         }
         if (srcPort < 0) {

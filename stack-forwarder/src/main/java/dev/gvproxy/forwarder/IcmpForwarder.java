@@ -3,6 +3,7 @@ package dev.gvproxy.forwarder;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
+import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
@@ -76,8 +77,6 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             }
         }
     }
-
-    record FlowKey(int guestIp, int identifier, int dstIp) {}
 
     private final NetworkStack stack;
     private final IoEventLoop loop;
@@ -180,7 +179,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             return;
         }
         int id = Icmpv4Packet.identifier(payload, off);
-        FlowKey key = new FlowKey(ip.src, id, dst);
+        FlowKey key = FlowKey.echo(ip.src, id, dst);
         PingFlow flow = flows.get(key);
         if (flow == null && egress != null && egress.deniesIpv4(EgressPolicy.Protocol.ICMP, dst, -1)) {
             // RFC 1812 5.2.7.1: communication administratively prohibited, quoting the echo request.
@@ -240,7 +239,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
                 return null; // counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.dstIp());
+        int hostDst = stack.config().translate(key.peerIp());
         PingSocket s;
         try {
             s = opener.open(hostDst);
@@ -336,12 +335,12 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             }
             int seq = Short.toUnsignedInt(buf.get(BE_SHORT, 6));
             ByteBuf reply = stack.ipOutput().alloc().buffer(n);
-            Icmpv4Packet.writeEchoHeader(reply, Icmpv4Packet.TYPE_ECHO_REPLY, flow.key.identifier(), seq);
+            Icmpv4Packet.writeEchoHeader(reply, Icmpv4Packet.TYPE_ECHO_REPLY, flow.key.guestPort(), seq);
             reply.writeBytes(buf.asByteBuffer().position(Icmpv4Packet.HEADER_LEN).limit(n));
             Icmpv4Packet.fillChecksum(reply, 0, n);
             replies.inc();
             flow.lastActive = now;
-            stack.ipOutput().send(flow.key.dstIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
+            stack.ipOutput().send(flow.key.peerIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
         }
     }
 
@@ -426,9 +425,9 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
         @Override
         public String toString() {
-            return "ping " + Ipv4Address.format(key.guestIp()) + " id " + key.identifier() + " -> "
-                    + Ipv4Address.format(key.dstIp())
-                    + (hostDstIp != key.dstIp() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+            return "ping " + Ipv4Address.format(key.guestIp()) + " id " + key.guestPort() + " -> "
+                    + Ipv4Address.format(key.peerIp())
+                    + (hostDstIp != key.peerIp() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
         }
     }
 }

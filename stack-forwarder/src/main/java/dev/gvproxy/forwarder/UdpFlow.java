@@ -2,6 +2,7 @@ package dev.gvproxy.forwarder;
 
 import dev.gvproxy.platform.SocketTransport;
 
+import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -26,7 +27,7 @@ public final class UdpFlow {
     /** Datagrams queued while the host socket connects; more are dropped (counted). */
     static final int MAX_PENDING = 16;
 
-    final UdpForwarder.FlowKey key;
+    final FlowKey key;
     final int guestIp;
     final int guestPort;
     /** The destination the guest addressed (replies come from here). */
@@ -45,12 +46,12 @@ public final class UdpFlow {
     /** The guest's budget entry (null when the forwarder has no {@link GuestFlows}); released on close. */
     GuestFlows.Flow owner;
 
-    UdpFlow(UdpForwarder.FlowKey key, int hostDstIp, DatagramChannel channel, long now) {
+    UdpFlow(FlowKey key, int hostDstIp, DatagramChannel channel, long now) {
         this.key = key;
         this.guestIp = key.guestIp();
         this.guestPort = key.guestPort();
-        this.origDstIp = key.dstIp();
-        this.dstPort = key.dstPort();
+        this.origDstIp = key.peerIp();
+        this.dstPort = key.peerPort();
         this.hostDstIp = hostDstIp;
         this.channel = channel;
         this.lastActive = now;

@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.platform.SocketTransport;
+import dev.gvproxy.stack.ip.FlowKey;
 import io.netty.channel.socket.DatagramChannel;
 
 import dev.gvproxy.stack.Counters;
@@ -50,9 +51,6 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private static final Logger LOG = Logger.getLogger(UdpForwarder.class.getName());
     /** Largest UDP payload in an IPv4 datagram; also the host read buffer size so nothing is truncated. */
     static final int MAX_PAYLOAD = 65507;
-
-    /** A flow's guest-side 4-tuple. */
-    record FlowKey(int guestIp, int guestPort, int dstIp, int dstPort) {}
 
     /**
      * Forwarder limits.
@@ -266,7 +264,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
                 return null; // the guest's (or the network's) budget; counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.dstIp());
+        int hostDst = stack.config().translate(key.peerIp());
         DatagramChannel ch;
         try {
             ch = SocketTransport.get().newDatagramChannel(SocketProtocolFamily.INET);
@@ -292,7 +290,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
         flows.put(key, flow);
         flowsOpened.inc();
-        InetSocketAddress remote = new InetSocketAddress(Ipv4Address.toInet(hostDst), key.dstPort());
+        InetSocketAddress remote = new InetSocketAddress(Ipv4Address.toInet(hostDst), key.peerPort());
         loop.register(ch).addListener((ChannelFuture rf) -> {
             if (!rf.isSuccess()) {
                 connectFailed(flow, rf.cause());

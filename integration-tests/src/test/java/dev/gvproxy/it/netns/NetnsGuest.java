@@ -342,6 +342,12 @@ public final class NetnsGuest implements AutoCloseable {
         }
     }
 
+    /** Starts an agent that attaches namespace {@code netns} to the network at {@code url}. */
+    @FunctionalInterface
+    public interface AgentStarter {
+        Gvforwarder start(String url, String netns) throws IOException, InterruptedException;
+    }
+
     /** Options of a guest. */
     public static final class Builder {
         private final String url;
@@ -356,9 +362,20 @@ public final class NetnsGuest implements AutoCloseable {
         private Impairment impairOut;
         private Impairment impairIn;
         private Duration startTimeout = Duration.ofSeconds(20);
+        private AgentStarter agentStarter;
 
         private Builder(String url) {
             this.url = url;
+        }
+
+        /**
+         * Starts the guest's agent with the caller's code (e.g. an example's attach step) instead of the options
+         * this builder assembles; the harness still creates, drives and removes the namespace. The starter must
+         * use this builder's {@link #iface} and {@link #mac} and return once attached.
+         */
+        public Builder attachWith(AgentStarter starter) {
+            this.agentStarter = starter;
+            return this;
         }
 
         /** TAP name (default {@code tap0}). */
@@ -460,7 +477,7 @@ public final class NetnsGuest implements AutoCloseable {
                     }
                     o.preexisting(true);
                 }
-                g.forwarder = Gvforwarder.start(o);
+                g.forwarder = agentStarter != null ? agentStarter.start(url, name) : Gvforwarder.start(o);
                 if (!g.forwarder.awaitRunning(startTimeout)) {
                     throw new IOException("gvforwarder-java did not connect to " + url + " within " + startTimeout
                             + ": " + g.forwarder.lastError());

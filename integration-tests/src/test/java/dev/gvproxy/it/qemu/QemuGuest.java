@@ -106,7 +106,7 @@ public final class QemuGuest implements AutoCloseable {
 
     /** Starts QEMU. The netdev's peer (listener) must already exist. */
     public QemuGuest start() throws IOException {
-        if (cfg.netdev == null) {
+        if (cfg.netdev == null && cfg.networkArgs == null) {
             throw new IllegalStateException("no netdev given");
         }
         QemuGuestAssets assets = assumeAvailable();
@@ -130,10 +130,14 @@ public final class QemuGuest implements AutoCloseable {
                 "-machine", "q35", "-accel", "tcg", "-smp", "1", "-m", Integer.toString(cfg.memoryMb),
                 "-nographic", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                 "-kernel", assets.kernel().toString(), "-initrd", initrd.toString(),
-                "-append", kernelCommandLine(),
-                "-netdev", cfg.netdev,
-                // romfile= drops the iPXE option ROM: nothing to netboot, and it saves boot time under TCG.
-                "-device", "virtio-net-pci,netdev=" + NETDEV_ID + ",mac=" + cfg.mac + ",romfile="));
+                "-append", kernelCommandLine()));
+        if (cfg.networkArgs != null) {
+            cmd.addAll(cfg.networkArgs);
+        } else {
+            cmd.addAll(List.of("-netdev", cfg.netdev,
+                    // romfile= drops the iPXE option ROM: nothing to netboot, and it saves boot time under TCG.
+                    "-device", "virtio-net-pci,netdev=" + NETDEV_ID + ",mac=" + cfg.mac + ",romfile="));
+        }
         cmd.addAll(cfg.extraArgs);
         Files.writeString(dir.resolve("qemu-cmdline.txt"), String.join(" ", cmd) + "\n");
         Path log = dir.resolve("console.log");
@@ -299,6 +303,7 @@ public final class QemuGuest implements AutoCloseable {
     public static final class Builder {
         private final String name;
         private String netdev;
+        private List<String> networkArgs;
         private String mac = DEFAULT_MAC;
         private String address;
         private String gateway;
@@ -317,6 +322,16 @@ public final class QemuGuest implements AutoCloseable {
                 throw new IllegalArgumentException("guest name must be file-name safe: " + name);
             }
             this.name = name;
+        }
+
+        /**
+         * The guest's network as a caller's own QEMU flags (a {@code -netdev} and its {@code -device}), e.g. an
+         * example's, instead of {@link #netdev}: the harness adds no network device of its own then. The device
+         * must carry this builder's {@link #mac}.
+         */
+        public Builder network(List<String> qemuArgs) {
+            this.networkArgs = List.copyOf(qemuArgs);
+            return this;
         }
 
         /** The full {@code -netdev} value with {@code id=n0}, e.g. from {@link #streamUnix} or {@link #dgramUnix}. */

@@ -19,5 +19,10 @@
  * another MAC; ARP senders likewise. It runs for every guest frame, also those switched to other guests, so
  * a gratuitous ARP for the gateway never reaches another guest's neighbour table. Neighbour entries lapse
  * at half the switch's MAC ageing time, so the gateway never sends to a MAC the switch forgot.
+ *
+ * <p>Above this layer every flow table (TCP connections, UDP flows, ICMP echo flows) is keyed by the one
+ * {@link dev.gvproxy.stack.ip.FlowKey}: guest address and port, peer address and port as the guest
+ * addressed it. It lives here because it is made of layer-3 addresses plus a demultiplexing number, and
+ * both the transport layer in this module and the forwarder above it key their tables by it.
  */
 package dev.gvproxy.stack.ip;

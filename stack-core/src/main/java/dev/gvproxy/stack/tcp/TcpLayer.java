@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.tcp;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.ip.Ipv4Header;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.ip.TransportHandler;
@@ -44,18 +45,10 @@ public final class TcpLayer implements TransportHandler {
     /** The fields of a guest's SYN that an accept or reject needs later (the segment holder is reused). */
     public record SynRequest(long guestMac, int guestIp, int guestPort, int dstIp, int dstPort, TcpSegment syn) {
         public FlowKey key() {
-            return new FlowKey(dstIp, dstPort, guestIp, guestPort);
+            return new FlowKey(guestIp, guestPort, dstIp, dstPort);
         }
     }
 
-    /** A connection's identity: local = the address the guest reached, remote = the guest. */
-    public record FlowKey(int localIp, int localPort, int remoteIp, int remotePort) {
-        @Override
-        public String toString() {
-            return Ipv4Address.format(remoteIp) + ":" + remotePort + " -> " + Ipv4Address.format(localIp) + ":"
-                    + localPort;
-        }
-    }
 
     private record Timer(long deadline, TcpConnection conn) {}
 
@@ -172,7 +165,7 @@ public final class TcpLayer implements TransportHandler {
         }
         TcpSegment seg = segment.parse(payload, off, len);
         try {
-            FlowKey key = new FlowKey(ip.dst, seg.dstPort, ip.src, seg.srcPort);
+            FlowKey key = new FlowKey(ip.src, seg.srcPort, ip.dst, seg.dstPort);
             TcpConnection c = connections.get(key);
             if (c != null && c.state() == TcpState.TIME_WAIT && seg.syn() && !seg.ackFlag()
                     && SeqNum.gt(seg.seq, c.rcvNxt())) {
@@ -277,7 +270,7 @@ public final class TcpLayer implements TransportHandler {
     /** Active open towards a guest (port forwarding): sends a SYN, entering SYN-SENT. */
     public TcpConnection connect(int localIp, int localPort, int remoteIp, int remotePort,
             TcpConnection.Handler handler, long now) {
-        FlowKey key = new FlowKey(localIp, localPort, remoteIp, remotePort);
+        FlowKey key = new FlowKey(remoteIp, remotePort, localIp, localPort);
         if (connections.containsKey(key)) {
             throw new IllegalStateException("connection exists: " + key);
         }
@@ -295,7 +288,7 @@ public final class TcpLayer implements TransportHandler {
         for (int i = 0; i <= EPHEMERAL_LAST - EPHEMERAL_FIRST; i++) {
             int p = nextEphemeralPort;
             nextEphemeralPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
-            if (!connections.containsKey(new FlowKey(localIp, p, remoteIp, remotePort))) {
+            if (!connections.containsKey(new FlowKey(remoteIp, remotePort, localIp, p))) {
                 return p;
             }
         }
@@ -356,7 +349,7 @@ public final class TcpLayer implements TransportHandler {
 
     private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
         TcpConnection.Handler wrapped = new RemovingHandler(key, handler);
-        TcpConnection c = new TcpConnection(key.localIp(), key.localPort(), key.remoteIp(), key.remotePort(), config,
+        TcpConnection c = new TcpConnection(key.peerIp(), key.peerPort(), key.guestIp(), key.guestPort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
         c.linkWait = this::waitForLink;

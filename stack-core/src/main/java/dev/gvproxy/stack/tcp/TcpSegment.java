@@ -28,6 +28,44 @@ public final class TcpSegment {
     public final int[] sack = new int[2 * TcpOptions.MAX_SACK_BLOCKS];
     /** Borrowed payload (may be empty), valid only while the segment is processed. */
     public ByteBuf payload;
+    /** Fills the option fields above; one instance per holder, so parsing allocates nothing. */
+    private final TcpOptions.Sink options = new TcpOptions.Sink() {
+        @Override
+        public void mss(int v) {
+            mss = v;
+        }
+
+        @Override
+        public void windowScale(int shift) {
+            windowScale = shift;
+        }
+
+        @Override
+        public void sackPermitted() {
+            sackPermitted = true;
+        }
+
+        @Override
+        public void timestamps(int val, int ecr) {
+            hasTimestamps = true;
+            tsVal = val;
+            tsEcr = ecr;
+        }
+
+        @Override
+        public void sack(ByteBuf buf, int at, int blocks) {
+            int n = Math.min(blocks, TcpOptions.MAX_SACK_BLOCKS);
+            for (int b = 0; b < 2 * n; b++) {
+                sack[b] = buf.getInt(at + 2 + 4 * b);
+            }
+            sackCount = n;
+        }
+
+        @Override
+        public void unknown(ByteBuf buf, int at, int length) {
+            // kinds the state machine does not use are ignored (RFC 9293 3.1: unknown options are skipped)
+        }
+    };
 
     public boolean syn() {
         return (flags & TcpFlags.SYN) != 0;
@@ -72,28 +110,7 @@ public final class TcpSegment {
         hasTimestamps = false;
         sackCount = 0;
         int hl = TcpPacket.headerLength(buf, off);
-        int end = off + hl;
-        for (int at = TcpOptions.first(buf, off + TcpPacket.MIN_HEADER_LEN, end); at >= 0;
-                at = TcpOptions.next(buf, at, end)) {
-            switch (buf.getUnsignedByte(at)) {
-                case TcpOptions.MSS -> mss = buf.getUnsignedShort(at + 2);
-                case TcpOptions.WINDOW_SCALE -> windowScale = buf.getUnsignedByte(at + 2);
-                case TcpOptions.SACK_PERMITTED -> sackPermitted = true;
-                case TcpOptions.TIMESTAMPS -> {
-                    hasTimestamps = true;
-                    tsVal = buf.getInt(at + 2);
-                    tsEcr = buf.getInt(at + 6);
-                }
-                case TcpOptions.SACK -> {
-                    int n = Math.min((buf.getUnsignedByte(at + 1) - 2) / 8, TcpOptions.MAX_SACK_BLOCKS);
-                    for (int b = 0; b < 2 * n; b++) {
-                        sack[b] = buf.getInt(at + 2 + 4 * b);
-                    }
-                    sackCount = n;
-                }
-                default -> { }
-            }
-        }
+        TcpOptions.decode(buf, off + TcpPacket.MIN_HEADER_LEN, off + hl, options);
         payload = buf.slice(off + hl, len - hl);
         return this;
     }

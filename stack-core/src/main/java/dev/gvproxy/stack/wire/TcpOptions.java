@@ -79,6 +79,52 @@ public final class TcpOptions {
     }
 
     /**
+     * Receives one header's options as {@link #decode} reads them, in arrival order. The one decoder of TCP
+     * options: the receive path's reused segment holder and the {@link TcpRepr} value both fill themselves
+     * through it, so a kind is decoded in one place.
+     */
+    public interface Sink {
+        /** The MSS option's value. */
+        void mss(int mss);
+
+        /** The window scale option's shift as sent (not clamped). */
+        void windowScale(int shift);
+
+        /** SACK-permitted is present. */
+        void sackPermitted();
+
+        /** The timestamps option's TSval and TSecr. */
+        void timestamps(int tsVal, int tsEcr);
+
+        /**
+         * A SACK option with {@code blocks} (1..4) pairs; edge {@code i} (left0, right0, left1, ...) is
+         * {@code buf.getInt(at + 2 + 4 * i)}. buf: borrowed, only during the call.
+         */
+        void sack(ByteBuf buf, int at, int blocks);
+
+        /** An option of a kind not listed above, {@code length} raw bytes at {@code at}. buf: borrowed. */
+        void unknown(ByteBuf buf, int at, int length);
+    }
+
+    /**
+     * Decodes the options in {@code [start, end)} of a header that passed {@link #check} into {@code sink}.
+     * Should the walk meet a malformed option anyway, it stops there (decoding stays total). buf: borrowed.
+     */
+    public static void decode(ByteBuf buf, int start, int end, Sink sink) {
+        for (int at = first(buf, start, end); at >= 0; at = next(buf, at, end)) {
+            int olen = OptionIterator.length(buf, at);
+            switch (OptionIterator.kind(buf, at)) {
+                case MSS -> sink.mss(buf.getUnsignedShort(at + 2));
+                case WINDOW_SCALE -> sink.windowScale(buf.getUnsignedByte(at + 2));
+                case SACK_PERMITTED -> sink.sackPermitted();
+                case TIMESTAMPS -> sink.timestamps(buf.getInt(at + 2), buf.getInt(at + 6));
+                case SACK -> sink.sack(buf, at, (olen - 2) / 8);
+                default -> sink.unknown(buf, at, olen);
+            }
+        }
+    }
+
+    /**
      * Absolute index of the first option of {@code kind} in {@code [start, end)} (options already checked), or
      * -1. For looking up one option without building a {@link TcpRepr}. buf: borrowed.
      */

@@ -52,51 +52,65 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
      * buf: borrowed.
      */
     public static TcpRepr parse(ByteBuf buf, int off) {
-        int mss = -1;
-        int ws = -1;
-        boolean sackPerm = false;
-        int[] sack = NO_SACK;
-        boolean ts = false;
-        int tsVal = 0;
-        int tsEcr = 0;
-        byte[] unknown = NO_BYTES;
-        int unknownLen = 0;
-
-        int end = off + TcpPacket.headerLength(buf, off);
-        // After check() the walk ends in DONE; should it stop early (MALFORMED), parse stays total.
-        for (int at = TcpOptions.first(buf, off + TcpPacket.MIN_HEADER_LEN, end); at >= 0;
-                at = TcpOptions.next(buf, at, end)) {
-            int olen = OptionIterator.length(buf, at);
-            switch (OptionIterator.kind(buf, at)) {
-                case TcpOptions.MSS -> mss = buf.getUnsignedShort(at + 2);
-                case TcpOptions.WINDOW_SCALE -> ws = buf.getUnsignedByte(at + 2);
-                case TcpOptions.SACK_PERMITTED -> sackPerm = true;
-                case TcpOptions.TIMESTAMPS -> {
-                    ts = true;
-                    tsVal = buf.getInt(at + 2);
-                    tsEcr = buf.getInt(at + 6);
-                }
-                case TcpOptions.SACK -> {
-                    sack = new int[2 * ((olen - 2) / 8)];
-                    for (int b = 0; b < sack.length; b++) {
-                        sack[b] = buf.getInt(at + 2 + 4 * b);
-                    }
-                }
-                default -> {
-                    if (unknown == NO_BYTES) {
-                        unknown = new byte[MAX_OPTIONS];
-                    }
-                    buf.getBytes(at, unknown, unknownLen, olen);
-                    unknownLen += olen;
-                }
-            }
-        }
-        if (unknownLen > 0) {
-            unknown = Arrays.copyOf(unknown, unknownLen);
-        }
+        Options o = new Options();
+        TcpOptions.decode(buf, off + TcpPacket.MIN_HEADER_LEN, off + TcpPacket.headerLength(buf, off), o);
+        byte[] unknown = o.unknownLen == 0 ? NO_BYTES : Arrays.copyOf(o.unknown, o.unknownLen);
         return new TcpRepr(TcpPacket.srcPort(buf, off), TcpPacket.dstPort(buf, off), TcpPacket.seqNumber(buf, off),
                 TcpPacket.ackNumber(buf, off), TcpPacket.flags(buf, off), TcpPacket.window(buf, off),
-                TcpPacket.urgentPointer(buf, off), mss, ws, sackPerm, sack, ts, tsVal, tsEcr, unknown);
+                TcpPacket.urgentPointer(buf, off), o.mss, o.windowScale, o.sackPermitted, o.sack, o.hasTimestamps,
+                o.tsVal, o.tsEcr, unknown);
+    }
+
+    /** The options of one {@link #parse}, gathered before the record is built. */
+    private static final class Options implements TcpOptions.Sink {
+        int mss = -1;
+        int windowScale = -1;
+        boolean sackPermitted;
+        int[] sack = NO_SACK;
+        boolean hasTimestamps;
+        int tsVal;
+        int tsEcr;
+        byte[] unknown;
+        int unknownLen;
+
+        @Override
+        public void mss(int v) {
+            mss = v;
+        }
+
+        @Override
+        public void windowScale(int shift) {
+            windowScale = shift;
+        }
+
+        @Override
+        public void sackPermitted() {
+            sackPermitted = true;
+        }
+
+        @Override
+        public void timestamps(int val, int ecr) {
+            hasTimestamps = true;
+            tsVal = val;
+            tsEcr = ecr;
+        }
+
+        @Override
+        public void sack(ByteBuf buf, int at, int blocks) {
+            sack = new int[2 * blocks];
+            for (int b = 0; b < sack.length; b++) {
+                sack[b] = buf.getInt(at + 2 + 4 * b);
+            }
+        }
+
+        @Override
+        public void unknown(ByteBuf buf, int at, int length) {
+            if (unknown == null) {
+                unknown = new byte[MAX_OPTIONS];
+            }
+            buf.getBytes(at, unknown, unknownLen, length);
+            unknownLen += length;
+        }
     }
 
     public boolean syn() {

@@ -1,5 +1,6 @@
 package dev.gvproxy.stack.tcp;
 
+import dev.gvproxy.stack.ip.FlowKey;
 import static dev.gvproxy.stack.tcp.TcpHarness.ISS;
 import static dev.gvproxy.stack.tcp.TcpHarness.REMOTE_SEQ;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -192,8 +193,8 @@ class TcpLayerTest {
         @Test
         void connectionsAreFoundByTheirKey() {
             h.establish();
-            TcpLayer.FlowKey key = new TcpLayer.FlowKey(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP,
-                    TcpHarness.GUEST_PORT);
+            FlowKey key = new FlowKey(TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT, TcpHarness.DST_IP,
+                    TcpHarness.DST_PORT);
             assertEquals(h.conn, h.stack.tcp().connection(key));
             assertEquals(List.of(h.conn), List.copyOf(h.stack.tcp().connections()));
         }
