@@ -259,7 +259,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         PingFlow flow = new PingFlow(key, hostDst, s);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.dstIp(), -1); // as the guest addressed it: what egress rules see
+            owner.target(key.peerIp(), -1); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);

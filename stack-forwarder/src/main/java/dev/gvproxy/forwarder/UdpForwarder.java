@@ -284,7 +284,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.dstIp(), key.dstPort()); // as the guest addressed it: what egress rules see
+            owner.target(key.peerIp(), key.peerPort()); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
