@@ -41,6 +41,7 @@ public final class ApiContext {
     final DnsZones dns;
     final PortForwards forwards;
     final Tunneler tunneler;
+    final Egress egress;
     final String inVmToken;
     final int maxBody;
     final Executor offload;
@@ -71,6 +72,7 @@ public final class ApiContext {
         this.dns = b.dns;
         this.forwards = b.forwards;
         this.tunneler = b.tunneler;
+        this.egress = b.egress;
         this.inVmToken = b.inVmToken;
         this.maxBody = b.maxBody;
         this.offload = b.offload;
@@ -106,6 +108,43 @@ public final class ApiContext {
         return inVmToken;
     }
 
+    /**
+     * The network's egress policy as the host API reads and replaces it ({@code /services/egress}; never on the
+     * in-VM surface). {@link #of} adapts a {@link dev.gvproxy.network.VirtualNetwork}.
+     */
+    public interface Egress {
+        /** The rules in force (any thread). */
+        dev.gvproxy.forwarder.EgressPolicy policy();
+
+        /** Replaces the rules, optionally closing the flows they deny; completes with the number closed. */
+        java.util.concurrent.CompletionStage<Integer> replace(dev.gvproxy.forwarder.EgressPolicy policy,
+                boolean closeDenied);
+
+        /** Each rule's hit count since it was set (any thread). */
+        java.util.List<dev.gvproxy.forwarder.EgressFilter.RuleHits> ruleHits();
+
+        /** The policy of a network. */
+        static Egress of(dev.gvproxy.network.VirtualNetwork net) {
+            return new Egress() {
+                @Override
+                public dev.gvproxy.forwarder.EgressPolicy policy() {
+                    return net.egress();
+                }
+
+                @Override
+                public java.util.concurrent.CompletionStage<Integer> replace(dev.gvproxy.forwarder.EgressPolicy p,
+                        boolean closeDenied) {
+                    return net.setEgress(p, closeDenied);
+                }
+
+                @Override
+                public java.util.List<dev.gvproxy.forwarder.EgressFilter.RuleHits> ruleHits() {
+                    return net.egressRuleHits();
+                }
+            };
+        }
+    }
+
     /** Options; unset parts answer as "nothing there" (empty maps, no zones, no forwards, failing tunnels). */
     public static final class Builder {
         private LongSupplier bytesSent = () -> 0;
@@ -117,6 +156,7 @@ public final class ApiContext {
         private PortForwards forwards = new PortForwardRegistry(f -> java.util.concurrent.CompletableFuture
                 .failedFuture(new UnsupportedOperationException("port forwarding is not available")));
         private Tunneler tunneler = Tunneler.unavailable();
+        private Egress egress;
         private String inVmToken;
         private int maxBody = DEFAULT_MAX_BODY;
         private Executor offload = VIRTUAL_THREADS;
@@ -169,6 +209,12 @@ public final class ApiContext {
 
         public Builder tunneler(Tunneler tunneler) {
             this.tunneler = Objects.requireNonNull(tunneler);
+            return this;
+        }
+
+        /** The egress policy {@code /services/egress} reads and replaces (host API only); unset: no such route. */
+        public Builder egress(Egress egress) {
+            this.egress = Objects.requireNonNull(egress);
             return this;
         }
 

@@ -413,6 +413,12 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 return dnsAdd(req);
             case "/tunnel":
                 return tunnel(q, keepAlive);
+            case "/services/egress":
+                // Host API only: a guest must not read or loosen the policy that confines it.
+                if (api.egress == null) {
+                    return c -> done(notFound(keepAlive));
+                }
+                return egress(req, q);
             case "/services":
             case "/services/dhcp":
             case "/services/dns": {
@@ -487,6 +493,15 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             String layer = dot < 0 ? "misc" : name.substring(0, dot);
             String reason = dot < 0 ? name : name.substring(dot + 1);
             layers.computeIfAbsent(layer, k -> new TreeMap<>()).put(reason, e.getValue());
+        }
+        if (api.egress != null) {
+            // Per-rule counts of the egress policy in force (they restart with each new policy, so they are not
+            // Counters): egress.rule.<index>.denied or .allowed.
+            for (dev.gvproxy.forwarder.EgressFilter.RuleHits h : api.egress.ruleHits()) {
+                layers.computeIfAbsent("egress", k -> new TreeMap<>()).put("rule." + h.index() + "."
+                        + (h.rule().action() == dev.gvproxy.forwarder.EgressPolicy.Action.DENY ? "denied" : "allowed"),
+                        h.hits());
+            }
         }
         StringBuilder b = new StringBuilder("{\"BytesReceived\":").append(Long.toUnsignedString(api.bytesReceived.getAsLong()))
                 .append(",\"BytesSent\":").append(Long.toUnsignedString(api.bytesSent.getAsLong()))
@@ -754,6 +769,69 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             throw new GoJson.JsonException("invalid IP address: " + s);
         }
         return s;
+    }
+
+    // --- /services/egress ----------------------------------------------------------------------------------
+
+    /**
+     * {@code GET} lists the egress rules as JSON, the YAML's field names ({@code action}, {@code cidr},
+     * {@code protocol}, {@code ports} when set); {@code POST} replaces them with such a list (validated here, off
+     * the loop; 400 naming the field at fault) and answers {@code {"rules":N,"closed":M}}. {@code ?close=true}
+     * also closes the existing flows the new rules deny (TCP reset towards the guest, host sockets closed).
+     */
+    private Step egress(Request req, QueryStringDecoder q) {
+        boolean keepAlive = req.keepAlive();
+        HttpMethod m = req.method();
+        if (m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD)) {
+            return c -> done(json(egressJson(api.egress.policy()), keepAlive));
+        }
+        if (!m.equals(HttpMethod.POST)) {
+            Response r = Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed", keepAlive);
+            r.headers.put("Allow", "GET, HEAD, POST");
+            return c -> done(r);
+        }
+        boolean close;
+        switch (first(q, "close")) {
+            case "", "false", "0" -> close = false;
+            case "true", "1" -> close = true;
+            default -> {
+                return badRequest("close must be true or false, got \"" + first(q, "close") + "\"", keepAlive);
+            }
+        }
+        dev.gvproxy.forwarder.EgressPolicy policy;
+        try {
+            Object v = GoJson.decode(new String(req.body(), StandardCharsets.UTF_8));
+            if (!(v instanceof List<?> list)) {
+                return badRequest("egress: expected a JSON array of rules ([{\"action\":\"deny\",\"cidr\":"
+                        + "\"10.0.0.0/8\"}], [] for none), got " + GoJson.kind(v), keepAlive);
+            }
+            policy = dev.gvproxy.forwarder.EgressPolicy.fromMaps(list, "egress");
+        } catch (GoJson.JsonException | IllegalArgumentException e) {
+            return badRequest(e.getMessage(), keepAlive);
+        }
+        int rules = policy.rules().size();
+        boolean closeDenied = close;
+        return c -> api.egress.replace(policy, closeDenied).thenApply(closed -> json("{\"rules\":" + rules
+                + ",\"closed\":" + closed + "}", keepAlive));
+    }
+
+    /** The rules as {@code GET /services/egress} lists them ({@code POST} reads the same shape back). */
+    static String egressJson(dev.gvproxy.forwarder.EgressPolicy policy) {
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < policy.rules().size(); i++) {
+            dev.gvproxy.forwarder.EgressPolicy.Rule r = policy.rules().get(i);
+            if (i > 0) {
+                b.append(',');
+            }
+            b.append("{\"action\":").append(GoJson.string(r.action().text()))
+                    .append(",\"cidr\":").append(GoJson.string(r.cidr().toString()))
+                    .append(",\"protocol\":").append(GoJson.string(r.protocol().text()));
+            if (!r.ports().isAll()) {
+                b.append(",\"ports\":").append(GoJson.string(r.ports().toString()));
+            }
+            b.append('}');
+        }
+        return b.append(']').toString();
     }
 
     // --- /tunnel ------------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@
  * needs, every address and privileged ports; strict: loopback and unprivileged ports) and confines unix exposes
  * to a configured directory (none by default). For every origin, files gvproxy-java owns are never replaced
  * ({@link dev.gvproxy.model.PortForwardRegistry#protectPath}); the forwarder refuses regular files and live sockets.
- * Refusals are 403 and counted ({@code api.guestForbidden}).
+ * Refusals are 403 and counted ({@code api.guestForbidden}). The egress policy ({@code /services/egress},
+ * gvproxy-java's own route) exists on the host surfaces only: the in-VM surface answers 404, so a guest can neither
+ * read nor loosen the rules that confine it.
  *
  * <p>What the API reads and drives is behind small interfaces in {@link dev.gvproxy.api.ApiContext}:
  * {@link dev.gvproxy.model.LeaseSource} (DHCP), {@link dev.gvproxy.model.DnsZones} (DNS),
@@ -28,7 +30,9 @@
  * keying, checks and error texts over an opener such as {@link dev.gvproxy.model.PortForwarderOpener}), and
  * {@link dev.gvproxy.model.Tunneler} (active TCP opens into the network, for {@code /tunnel} and SSH forwards; a
  * {@code /tunnel} connection is relayed by the same {@link dev.gvproxy.forwarder.TcpBridge} as every forwarded
- * host socket).
+ * host socket), and {@link dev.gvproxy.api.ApiContext.Egress} (the network's egress policy: {@code GET} lists the
+ * rules in the YAML's shape, {@code POST} replaces them, {@code ?close=true} also closes the flows they deny;
+ * {@code /stats} adds each rule's count as {@code egress.rule.<i>.denied|allowed}).
  *
  * <h2>Observability (host API only)</h2>
  * {@code GET /metrics} ({@link dev.gvproxy.api.PrometheusMetrics}) and {@code GET /services/flows}

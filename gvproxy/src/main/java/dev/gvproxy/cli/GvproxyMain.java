@@ -392,6 +392,7 @@ public final class GvproxyMain {
         }
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
         nb.trafficSummary(cfg.debug ? java.time.Duration.ofSeconds(5) : null); // and a traffic summary every 5 s
+        nb.egress(cfg.egress); // stack.egress; replaced at run time through the host API's /services/egress
         try {
             nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
         } catch (IOException e) {
@@ -443,6 +444,7 @@ public final class GvproxyMain {
                     .observation(dev.gvproxy.api.NetworkObservation.of(net.internals())) // GET /metrics
                     .flows(dev.gvproxy.api.FlowTable.of(net.internals())) // GET /services/flows
                     .debug(cfg.debug) // GET /debug/threads, /debug/jfr
+                    .egress(ApiContext.Egress.of(net))
                     .build();
             // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
             net.serveTcp(80, ApiServer.inVm(run.api));

@@ -92,6 +92,8 @@ public final class GvproxyConfig {
     public String guestUnixDir = "";
     /** Where API-created forwards and DNS zones are kept across restarts ({@code -state-dir}), "" for nowhere. */
     public String stateDir = "";
+    /** gvproxy-java: the egress policy ({@code stack.egress}); allow everything by default. */
+    public dev.gvproxy.forwarder.EgressPolicy egress = dev.gvproxy.forwarder.EgressPolicy.ALLOW_ALL;
     /** Resource limits: YAML {@code limits:} overridden by {@code -limit} flags. */
     public Limits limits = new Limits();
     /** Warnings to log once logging is set up. */
@@ -183,6 +185,11 @@ public final class GvproxyConfig {
         }
         c.captureFile = s.captureFile != null ? s.captureFile : "";
         c.ec2MetadataAccess = Boolean.TRUE.equals(s.ec2MetadataAccess);
+        try {
+            c.egress = dev.gvproxy.forwarder.EgressPolicy.fromMaps(s.egress, "stack.egress");
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
         if (c.legacy) {
             if (!cli.pcap.isEmpty()) {
                 c.captureFile = cli.pcap;

@@ -68,6 +68,11 @@ public final class YamlConfig {
         public Map<String, String> dhcpStaticLeases;
         public Map<String, String> vpnKitUuidMacAddresses;
         public Boolean ec2MetadataAccess;
+        /**
+         * gvproxy-java: the egress policy ({@code stack.egress}), each rule a mapping of scalars as written;
+         * {@link GvproxyConfig} checks the values.
+         */
+        public List<Map<String, Object>> egress;
     }
 
     /** One SSH unix-socket forward ({@code forwards:} entries, like the {@code -forward-*} flags). */
@@ -183,6 +188,18 @@ public final class YamlConfig {
         s.dhcpStaticLeases = stringMap(m.get("dhcpStaticLeases"), "stack.dhcpStaticLeases");
         s.vpnKitUuidMacAddresses = stringMap(m.get("vpnKitUUIDMacAddresses"), "stack.vpnKitUUIDMacAddresses");
         s.ec2MetadataAccess = bool(m.get("ec2MetadataAccess"), "stack.ec2MetadataAccess");
+        if (m.get("egress") != null) {
+            s.egress = new ArrayList<>();
+            List<Object> el = list(m.get("egress"), "stack.egress");
+            for (int k = 0; k < el.size(); k++) {
+                String p = "stack.egress[" + k + "]";
+                Map<String, Object> rule = map(el.get(k), p);
+                for (Map.Entry<String, Object> e : rule.entrySet()) {
+                    string(e.getValue(), p + "." + e.getKey()); // scalars only; values are checked on resolve
+                }
+                s.egress.add(rule);
+            }
+        }
         return s;
     }
 

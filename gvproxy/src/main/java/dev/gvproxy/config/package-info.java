@@ -12,5 +12,10 @@
  *
  * <p>Differences from gvproxy: IPs in zones, NAT, leases, virtual IPs and forwards are checked at start-up
  * (gvproxy fails later or not at all); MTU must be 576..65520 (the stack's range).
+ *
+ * <p>gvproxy-java's own key {@code stack.egress} (the egress policy) is shape-checked here like the others (a
+ * sequence of mappings of scalars) and its values are read by the one parser the HTTP API also uses,
+ * {@code EgressPolicy.fromMaps}: one set of rules and messages ({@code stack.egress[1].cidr: ...}) for both; unlike
+ * other keys, an unknown field inside a rule is an error, since a misspelt {@code port} would mean every port.
  */
 package dev.gvproxy.config;

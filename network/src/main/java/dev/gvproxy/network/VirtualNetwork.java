@@ -74,6 +74,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final TcpForwarder tcpForwarder;
     private final PortForwarder portForwarder;
     private final GuestFlows guestFlows;
+    private final dev.gvproxy.forwarder.EgressFilter egress;
     private final long dnsTcpIdleNanos;
     private final NetworkContext transportContext;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
@@ -125,6 +126,13 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
         tcpForwarder.setGuestFlows(guestFlows);
+        // The egress policy: every forwarder asks it before re-originating a new guest flow.
+        this.egress = new dev.gvproxy.forwarder.EgressFilter(counters, b.egress);
+        tcpForwarder.setEgress(egress);
+        udpForwarder.setEgress(egress);
+        if (icmp != null) {
+            icmp.setEgress(egress);
+        }
         this.portForwarder = new PortForwarder(stack, loop, b.portForwardOptions);
         dev.gvproxy.model.PortForwarderOpener direct = new dev.gvproxy.model.PortForwarderOpener(portForwarder);
         // ssh-tunnel:// remotes go to the opener gvproxy's CLI installs (NetworkInternals.sshTunnels); without one
@@ -433,6 +441,46 @@ public final class VirtualNetwork implements AutoCloseable {
         return counters.snapshot();
     }
 
+    // --- the egress policy ------------------------------------------------------------------------------
+
+    /**
+     * The egress policy in force: which destinations guests may reach (YAML {@code stack.egress}, the host API's
+     * {@code /services/egress}). Callable from any thread.
+     *
+     * @return the current rules, first match wins, no match allows
+     */
+    public dev.gvproxy.forwarder.EgressPolicy egress() {
+        return egress.policy();
+    }
+
+    /**
+     * Replaces the egress policy. New flows meet the new rules at once; existing ones are kept unless
+     * {@code closeDenied}, which resets the TCP connections (and abandons the connects in flight) and closes the
+     * UDP and ICMP flows the new rules deny. Callable from any thread.
+     *
+     * @param policy the new rules (their hit counts start at zero)
+     * @param closeDenied whether to close existing flows the new rules deny
+     * @return completes on the network's loop with the number of flows closed
+     */
+    public CompletableFuture<Integer> setEgress(dev.gvproxy.forwarder.EgressPolicy policy, boolean closeDenied) {
+        java.util.Objects.requireNonNull(policy, "policy");
+        return onLoop(() -> {
+            egress.replace(policy);
+            return CompletableFuture.completedFuture(closeDenied ? egress.closeDenied(guestFlows) : 0);
+        });
+    }
+
+    /**
+     * Each egress rule with its hit count since the policy was set: for a deny rule the flows it refused, for an
+     * allow rule the flows it let through (for {@code /stats} and metrics exporters; the totals are the counters
+     * {@code egress.denied}, {@code egress.denied.tcp|udp|icmp}). Callable from any thread.
+     *
+     * @return the current policy's rules in order, with their counts
+     */
+    public List<dev.gvproxy.forwarder.EgressFilter.RuleHits> egressRuleHits() {
+        return egress.ruleHits();
+    }
+
     /**
      * gvproxy-java's own modules' access to the network's parts (stack, switch, loop, servers).
      *
@@ -612,6 +660,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private EventLoop eventLoop;
         private dev.gvproxy.model.PortForwardRegistry.GuestPolicy guestPolicy =
                 dev.gvproxy.model.PortForwardRegistry.GuestPolicy.DEFAULT;
+        private dev.gvproxy.forwarder.EgressPolicy egress = dev.gvproxy.forwarder.EgressPolicy.ALLOW_ALL;
 
         private Builder() {}
 
@@ -637,6 +686,19 @@ public final class VirtualNetwork implements AutoCloseable {
          */
         public Builder guestPolicy(dev.gvproxy.model.PortForwardRegistry.GuestPolicy policy) {
             this.guestPolicy = java.util.Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Which destinations guests may reach through the gateway: ordered allow/deny rules, first match wins, no
+         * match allows (default {@link dev.gvproxy.forwarder.EgressPolicy#ALLOW_ALL}). Replaceable at run time
+         * with {@link VirtualNetwork#setEgress}.
+         *
+         * @param policy the initial rules
+         * @return this builder
+         */
+        public Builder egress(dev.gvproxy.forwarder.EgressPolicy policy) {
+            this.egress = java.util.Objects.requireNonNull(policy, "policy");
             return this;
         }
 

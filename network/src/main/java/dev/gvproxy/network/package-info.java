@@ -12,7 +12,9 @@
  * <h2>The facade</h2>
  * What an embedder uses is {@link dev.gvproxy.network.VirtualNetwork}: build (optionally on the caller's event
  * loop), {@code listen*}/{@code attach*}, {@code expose}/{@code unexpose}/{@code forwards} (futures and snapshots,
- * no loop plumbing), {@code serveTcp}/{@code serveUdp} for in-stack services, {@code stats}, {@code close}. The
+ * no loop plumbing), {@code serveTcp}/{@code serveUdp} for in-stack services, {@code stats}, the egress policy
+ * ({@code Builder.egress}, {@code egress}/{@code setEgress}/{@code egressRuleHits}: one live policy per network,
+ * applied by the forwarders of stack-forwarder), {@code close}. The
  * network owns the one port-forward registry: forwards made through the facade, gvproxy's HTTP API and its
  * configuration are one list with one set of checks. The parts gvproxy-java's own modules wire together (stack,
  * switch, loop, servers) are behind {@code internals()} ({@code dev.gvproxy.network.internal}): not API, left out

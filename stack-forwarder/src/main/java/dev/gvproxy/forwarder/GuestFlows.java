@@ -122,6 +122,10 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
         private Runnable abort;
         private long destination = -1;
         private boolean released;
+        /** The destination as the guest addressed it (before NAT), for the egress policy; -1 port = none. */
+        private int targetIp;
+        private int targetPort = -1;
+        private boolean hasTarget;
 
         private Flow(long mac, Object guest, Kind kind, Runnable abort) {
             this.mac = mac;
@@ -138,6 +142,38 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
         /** Sets what aborting this flow does (close its host socket, reset its guest connection). */
         public void onAbort(Runnable r) {
             this.abort = r;
+        }
+
+        /**
+         * Records where the flow goes as the guest addressed it (before NAT), so a new egress policy can find
+         * the flows it denies ({@link #abortWhere}).
+         *
+         * @param port the destination port, -1 for ICMP
+         */
+        public void target(int ip, int port) {
+            this.targetIp = ip;
+            this.targetPort = port;
+            this.hasTarget = true;
+        }
+
+        /** Whether {@link #target} was recorded. */
+        public boolean hasTarget() {
+            return hasTarget;
+        }
+
+        /** The destination the guest addressed (valid when {@link #hasTarget}). */
+        public int targetIp() {
+            return targetIp;
+        }
+
+        /** The destination port the guest addressed, -1 for ICMP. */
+        public int targetPort() {
+            return targetPort;
+        }
+
+        /** What the flow holds on the host. */
+        public Kind kind() {
+            return kind;
         }
 
         /** The host connect finished (either way): no longer half-open. */
@@ -462,6 +498,37 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
             d = Math.min(d, t);
         }
         return d;
+    }
+
+    /**
+     * Aborts every flow {@code which} selects, as a departed guest's flows are aborted (the flow's abort action,
+     * then its release). Event loop only.
+     *
+     * @return how many flows were aborted
+     */
+    public int abortWhere(java.util.function.Predicate<Flow> which) {
+        ArrayList<Flow> chosen = new ArrayList<>();
+        for (LinkedHashSet<Flow> set : byMac.values()) {
+            for (Flow f : set) {
+                if (which.test(f)) {
+                    chosen.add(f);
+                }
+            }
+        }
+        for (Flow f : chosen) {
+            if (f.released) {
+                continue; // an earlier abort took it with it
+            }
+            if (f.abort != null) {
+                try {
+                    f.abort.run();
+                } catch (RuntimeException ex) {
+                    LOG.log(Level.WARNING, "aborting " + f, ex);
+                }
+            }
+            f.release();
+        }
+        return chosen.size();
     }
 
     // ---- introspection -----------------------------------------------------------------------------

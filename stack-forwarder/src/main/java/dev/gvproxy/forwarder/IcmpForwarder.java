@@ -84,6 +84,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private final Options options;
     private final PingSocket.Opener opener;
     private GuestFlows guests;
+    private EgressFilter egress;
     private final IdleFlows<FlowKey, PingFlow> flows = new IdleFlows<>(16, f -> f.lastActive);
     /** Native scratch for send/recv; only touched on the loop. */
     private MemorySegment scratch;
@@ -194,6 +195,11 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         int id = Icmpv4Packet.identifier(payload, off);
         FlowKey key = FlowKey.echo(ip.src, id, dst);
         PingFlow flow = flows.get(key);
+        if (flow == null && egress != null && egress.deniesIpv4(EgressPolicy.Protocol.ICMP, dst, -1)) {
+            // RFC 1812 5.2.7.1: communication administratively prohibited, quoting the echo request.
+            stack.icmp().sendUnreachable(ip, payload, Icmpv4Packet.CODE_ADMIN_PROHIBITED, now);
+            return;
+        }
         if (flow == null) {
             if (flows.size() >= options.maxFlows()) {
                 flowLimit.inc();
@@ -234,6 +240,14 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         this.guests = guests;
     }
 
+    /**
+     * Applies the network's egress policy to new ping flows: a denied echo request is answered with ICMP
+     * destination unreachable, administratively prohibited, and opens no ping socket. Call before traffic flows.
+     */
+    public void setEgress(EgressFilter egress) {
+        this.egress = egress;
+    }
+
     private PingFlow open(FlowKey key, long mac) {
         GuestFlows.Flow owner = null;
         if (guests != null) {
@@ -262,6 +276,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         PingFlow flow = new PingFlow(key, hostDst, s);
         if (owner != null) {
             flow.owner = owner;
+            owner.target(key.peerIp(), -1); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);

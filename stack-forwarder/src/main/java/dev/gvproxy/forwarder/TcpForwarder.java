@@ -62,6 +62,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private GuestFlows guests;
     /** Each forwarded connection's host socket, for the live flow table; removed when the socket closes. */
     private final java.util.HashMap<TcpConnection, Channel> hostChannels = new java.util.HashMap<>();
+    private EgressFilter egress;
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
@@ -107,6 +108,14 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.guests = guests;
     }
 
+    /**
+     * Applies the network's egress policy to every new connection: a denied SYN is answered with a RST at once
+     * (no host socket is opened), counted by the filter. Call before traffic flows.
+     */
+    public void setEgress(EgressFilter egress) {
+        this.egress = egress;
+    }
+
     /** Makes a forwarder the stack's SYN handler. Call on the loop or before traffic flows. */
     public static TcpForwarder install(NetworkStack stack, EventLoop loop, Options options) {
         return install(stack, loop, options, null);
@@ -138,6 +147,10 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         int dst = req.dstIp();
         if (dst == stack.config().gatewayIp() && !stack.config().nat().containsKey(dst)) {
             layer.reject(req, now); // the gateway itself: a port nothing listens on
+            return;
+        }
+        if (egress != null && egress.deniesIpv4(EgressPolicy.Protocol.TCP, dst, req.dstPort())) {
+            layer.reject(req, now); // the egress policy: "connection refused", before any host socket exists
             return;
         }
         if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
@@ -212,6 +225,10 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             long dst = ((long) w.req().dstIp() << 16) | w.req().dstPort();
             if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
                 done = true; // aborted meanwhile (its guest left, the stack closed)
+            } else if (egress != null && egress.deniesIpv4Again(EgressPolicy.Protocol.TCP, w.req().dstIp(),
+                    w.req().dstPort())) {
+                w.layer().reject(w.req(), now); // the policy changed while it waited
+                done = true;
             } else if (now - w.since() > maxWait) {
                 synQueueExpired.inc();
                 w.layer().drop(w.req());
@@ -247,6 +264,9 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         if (guests != null) {
             flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
                     : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
+            if (flow != null) {
+                flow.target(req.dstIp(), req.dstPort()); // as the guest addressed it: what egress rules see
+            }
             if (flow == null) {
                 if (guests.socketsExhausted(req.guestMac())) {
                     // Out of host sockets: refuse at once, as a host out of descriptors would (counted by budget.*).

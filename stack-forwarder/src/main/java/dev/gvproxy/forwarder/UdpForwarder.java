@@ -96,6 +96,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private boolean installed;
     private boolean closed;
     private GuestFlows guests;
+    private EgressFilter egress;
 
     private final Counters.Counter flowLimit;
     private final Counters.Counter linkLocalDrop;
@@ -171,6 +172,14 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         }
     }
 
+    /**
+     * Applies the network's egress policy to new flows: a denied datagram is answered with ICMP destination
+     * unreachable, administratively prohibited, and opens no host socket. Call before traffic flows.
+     */
+    public void setEgress(EgressFilter egress) {
+        this.egress = egress;
+    }
+
     /** Number of open flows. */
     public int flowCount() {
         return flows.size();
@@ -202,20 +211,26 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             return;
         }
         int dst = d.dstIp();
-        if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
-            linkLocalDrop.inc();
-            return;
-        }
         if (dst == 0 || d.dstPort() == 0 || dst == Ipv4Address.BROADCAST || Ipv4Address.isMulticast(dst)
                 || dst == stack.config().broadcast()) {
-            badDestination.inc();
+            badDestination.inc(); // before the egress policy: no ICMP error answers a broadcast (RFC 1122 3.2.2)
+            return;
+        }
+        FlowKey key = new FlowKey(d.srcIp(), d.srcPort(), dst, d.dstPort());
+        // The policy decides new flows (an existing flow was allowed, or outlived a change made without closing).
+        if (egress != null && !flows.containsKey(key) && egress.deniesIpv4(EgressPolicy.Protocol.UDP, dst, d.dstPort())) {
+            sendUnreachable(d.srcIp(), d.srcPort(), dst, d.dstPort(), UdpPacket.HEADER_LEN + payload.readableBytes(),
+                    Icmpv4Packet.CODE_ADMIN_PROHIBITED, now);
+            return;
+        }
+        if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
+            linkLocalDrop.inc();
             return;
         }
         if (payload.readableBytes() > MAX_PAYLOAD) {
             tooBig.inc();
             return;
         }
-        FlowKey key = new FlowKey(d.srcIp(), d.srcPort(), dst, d.dstPort());
         UdpFlow flow = flows.get(key); // moves it to the most recently active end
         if (flow == null) {
             if (flows.size() >= options.maxFlows()) {
@@ -278,6 +293,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
         if (owner != null) {
             flow.owner = owner;
+            owner.target(key.peerIp(), key.peerPort()); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
@@ -343,17 +359,26 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
      * addresses and ports; the quoted UDP checksum is 0, "none").
      */
     private void sendPortUnreachable(UdpFlow flow) {
-        long now = clock.getAsLong();
+        sendUnreachable(flow.guestIp, flow.guestPort, flow.origDstIp, flow.dstPort, flow.lastUdpLength,
+                Icmpv4Packet.CODE_PORT_UNREACHABLE, clock.getAsLong());
+    }
+
+    /**
+     * An ICMP destination unreachable to the guest about one of its datagrams, quoting a reconstruction of its IPv4
+     * and UDP headers (the quoted UDP checksum is 0, "none"): port unreachable, or administratively prohibited
+     * (code 13, RFC 1812 5.2.7.1) for a datagram the egress policy refuses.
+     */
+    private void sendUnreachable(int guestIp, int guestPort, int dstIp, int dstPort, int udpLength, int code, long now) {
         Ipv4Header h = new Ipv4Header();
-        h.src = flow.guestIp;
-        h.dst = flow.origDstIp;
+        h.src = guestIp;
+        h.dst = dstIp;
         h.protocol = Ipv4Packet.PROTO_UDP;
         h.ttl = Ipv4Output.DEFAULT_TTL;
-        h.payloadLength = flow.lastUdpLength;
+        h.payloadLength = udpLength;
         ByteBuf quote = stack.ipOutput().alloc().buffer(UdpPacket.HEADER_LEN);
         try {
-            quote.writeShort(flow.guestPort).writeShort(flow.dstPort).writeShort(flow.lastUdpLength).writeShort(0);
-            stack.icmp().sendUnreachable(h, quote, Icmpv4Packet.CODE_PORT_UNREACHABLE, now);
+            quote.writeShort(guestPort).writeShort(dstPort).writeShort(udpLength).writeShort(0);
+            stack.icmp().sendUnreachable(h, quote, code, now);
         } finally {
             quote.release();
         }

@@ -56,6 +56,19 @@
  * copies the guest's payload out of the frame so that a stalled host pins payload bytes, not whole
  * transport read buffers ({@code tcp.bridge.bytesCopiedWhileBlocked}).
  *
+ * <p><b>Egress policy</b> ({@link dev.gvproxy.forwarder.EgressPolicy}, {@link dev.gvproxy.forwarder.EgressFilter}).
+ * Ordered allow/deny rules (prefix, protocol, ports; first match wins; no match allows) decide each new flow at
+ * the one point where it would be re-originated, on the loop, against the destination as the guest addressed it
+ * (before NAT): the SYN gate before the host connect (denied: RST, no socket; a SYN that waited for a connect slot
+ * is checked again), the UDP forwarder before a flow's host socket and the ICMP forwarder before a ping socket
+ * (denied: ICMP destination unreachable code 13, administratively prohibited, RFC 1812 5.2.7.1, through the
+ * stack's one unreachable builder; never about a broadcast or multicast). Only new flows are decided: a flow that
+ * exists keeps going until a replacement asks to close what it denies, which goes through the same abort path
+ * as a departed guest's flows ({@link dev.gvproxy.forwarder.GuestFlows#abortWhere}, each flow registered with its
+ * pre-NAT target). The gateway's own services (DHCP, DNS, the in-VM API) and port forwards into the guests are not
+ * egress and are never filtered. Counted as {@code egress.denied[.tcp|.udp|.icmp]}, {@code egress.flowsClosed},
+ * and per rule (hits since the policy was set).
+ *
  * <p><b>One attach path for TCP.</b> Every guest TCP connection the gateway terminates has the same
  * application side, {@link dev.gvproxy.forwarder.GuestStream}: the stack's connection events as a
  * {@link dev.gvproxy.forwarder.TunnelStream} (events before the consumer starts are held), whether the guest

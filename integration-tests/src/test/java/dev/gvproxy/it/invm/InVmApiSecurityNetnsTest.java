@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gvproxy.cli.GvproxyMain;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.InProcessGvproxy;
+import dev.gvproxy.it.netns.LanPeer;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -174,77 +174,6 @@ class InVmApiSecurityNetnsTest {
             return b.toString().trim();
         } catch (IOException e) {
             return "";
-        }
-    }
-
-    /**
-     * A network namespace of the test's own, linked to the host by a veth pair in 198.18.0.0/15: "another machine
-     * on the host's LAN" that reaches host listeners bound to every address.
-     */
-    static final class LanPeer implements AutoCloseable {
-        final String ns;
-        final String hostVeth;
-        final String hostIp;
-        final String peerIp;
-
-        LanPeer() throws Exception {
-            int id = ThreadLocalRandom.current().nextInt(1, 60);
-            ns = "gvjlan" + ProcessHandle.current().pid() % 10000 + "x" + id;
-            hostVeth = "gvjh" + ProcessHandle.current().pid() % 10000 + "x" + id;
-            String peerVeth = "gvjp" + ProcessHandle.current().pid() % 10000 + "x" + id;
-            hostIp = "198.18.200." + (id * 4 + 1);
-            peerIp = "198.18.200." + (id * 4 + 2);
-            run("ip", "netns", "add", ns);
-            run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", peerVeth, "netns", ns);
-            run("ip", "addr", "add", hostIp + "/30", "dev", hostVeth);
-            run("ip", "link", "set", hostVeth, "up");
-            run("ip", "-n", ns, "addr", "add", peerIp + "/30", "dev", peerVeth);
-            run("ip", "-n", ns, "link", "set", peerVeth, "up");
-            run("ip", "-n", ns, "link", "set", "lo", "up");
-        }
-
-        ExecResult exec(String... cmd) throws Exception {
-            List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-            full.addAll(List.of(cmd));
-            Process p = new ProcessBuilder(full).start();
-            p.getOutputStream().close();
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-                } catch (IOException e) {
-                    return "";
-                }
-            });
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-            return new ExecResult(p.isAlive() ? -1 : p.exitValue(), out, err.get(5, TimeUnit.SECONDS));
-        }
-
-        /** One line over TCP to the host's LAN address and back. */
-        String tcpEcho(int port, String line) throws Exception {
-            return exec("bash", "-c", "exec 3<>/dev/tcp/" + hostIp + "/" + port + " && echo " + line
-                    + " >&3 && timeout 5 head -1 <&3").stdout().trim();
-        }
-
-        String udpEcho(int port, String line) throws Exception {
-            return exec("bash", "-c", "echo " + line + " | timeout 5 socat -t 3 - UDP:" + hostIp + ":" + port)
-                    .stdout().trim();
-        }
-
-        private static void run(String... cmd) throws Exception {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new IOException(String.join(" ", cmd) + ": " + out);
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            new ProcessBuilder("ip", "link", "del", hostVeth).start().waitFor(10, TimeUnit.SECONDS);
-            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
         }
     }
 

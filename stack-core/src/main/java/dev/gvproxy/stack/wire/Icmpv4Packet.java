@@ -35,6 +35,8 @@ public final class Icmpv4Packet {
     public static final int CODE_PROTOCOL_UNREACHABLE = 2;
     public static final int CODE_PORT_UNREACHABLE = 3;
     public static final int CODE_FRAGMENTATION_NEEDED = 4;
+    /** Communication administratively prohibited (RFC 1812 5.2.7.1): a filter refused the datagram. */
+    public static final int CODE_ADMIN_PROHIBITED = 13;
 
     private static final int TYPE = 0;
     private static final int CODE = 1;
