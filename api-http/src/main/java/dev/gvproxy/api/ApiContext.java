@@ -33,6 +33,19 @@ public final class ApiContext {
     private static final Executor VIRTUAL_THREADS = java.util.concurrent.Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("gvproxy-api-", 0).factory());
 
+    /**
+     * What the in-VM surface (gateway:80, vsock {@code -listen}) serves. {@code /connect} on a vsock endpoint is
+     * taken before the API and works in every mode.
+     */
+    public enum InVmAccess {
+        /** {@code /services/forwarder/{all,expose,unexpose}}, as gvproxy (the default). */
+        FULL,
+        /** Only {@code /services/forwarder/all}; expose and unexpose answer 403 ({@code api.inVmReadOnly}). */
+        READ_ONLY,
+        /** Nothing: every request answers 404 ({@code api.inVmDisabled}). */
+        OFF
+    }
+
     final LongSupplier bytesSent;
     final LongSupplier bytesReceived;
     final Supplier<Map<String, Long>> counters;
@@ -42,6 +55,7 @@ public final class ApiContext {
     final PortForwards forwards;
     final Tunneler tunneler;
     final String inVmToken;
+    final InVmAccess inVmAccess;
     final int maxBody;
     final Executor offload;
     final long requestTimeoutMillis;
@@ -54,6 +68,8 @@ public final class ApiContext {
     final Counters.Counter unauthorized;
     final Counters.Counter badRequest;
     final Counters.Counter bodyTooLarge;
+    final Counters.Counter inVmReadOnly;
+    final Counters.Counter inVmDisabled;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -65,6 +81,7 @@ public final class ApiContext {
         this.forwards = b.forwards;
         this.tunneler = b.tunneler;
         this.inVmToken = b.inVmToken;
+        this.inVmAccess = b.inVmAccess;
         this.maxBody = b.maxBody;
         this.offload = b.offload;
         this.requestTimeoutMillis = b.requestTimeoutMillis;
@@ -77,6 +94,8 @@ public final class ApiContext {
         this.unauthorized = apiCounters.counter("api.unauthorized");
         this.badRequest = apiCounters.counter("api.badRequest");
         this.bodyTooLarge = apiCounters.counter("api.bodyTooLarge");
+        this.inVmReadOnly = apiCounters.counter("api.inVmReadOnly");
+        this.inVmDisabled = apiCounters.counter("api.inVmDisabled");
     }
 
     public static Builder builder() {
@@ -86,6 +105,11 @@ public final class ApiContext {
     /** The bearer token the in-VM API requires, or null when authentication is off (the default, as gvproxy). */
     public String inVmToken() {
         return inVmToken;
+    }
+
+    /** What the in-VM surface serves ({@link InVmAccess#FULL} unless configured). */
+    public InVmAccess inVmAccess() {
+        return inVmAccess;
     }
 
     /** Options; unset parts answer as "nothing there" (empty maps, no zones, no forwards, failing tunnels). */
@@ -100,6 +124,7 @@ public final class ApiContext {
                 .failedFuture(new UnsupportedOperationException("port forwarding is not available")));
         private Tunneler tunneler = Tunneler.unavailable();
         private String inVmToken;
+        private InVmAccess inVmAccess = InVmAccess.FULL;
         private int maxBody = DEFAULT_MAX_BODY;
         private Executor offload = VIRTUAL_THREADS;
         private long requestTimeoutMillis = DEFAULT_REQUEST_TIMEOUT_MILLIS;
@@ -160,6 +185,12 @@ public final class ApiContext {
                 throw new IllegalArgumentException("empty API token");
             }
             this.inVmToken = token;
+            return this;
+        }
+
+        /** What the in-VM surface serves (default {@link InVmAccess#FULL}, as gvproxy). */
+        public Builder inVmAccess(InVmAccess access) {
+            this.inVmAccess = Objects.requireNonNull(access);
             return this;
         }
 
