@@ -508,7 +508,8 @@ public final class GvproxyMain {
                     cfg.mtu, uuid -> cfg.vpnkitUuidMacs.get(uuid)));
             hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.internals().transportContext()));
             hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.internals().transportContext()));
-            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext()));
+            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext(),
+                    cfg.limits.vfkitPeers(), cfg.limits.vfkitPeerIdle()));
             if (!cfg.stdio.isEmpty()) {
                 Listener l = Transports.attachStdio(net.internals().transportContext());
                 run.listeners.add(l);
