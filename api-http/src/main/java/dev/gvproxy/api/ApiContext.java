@@ -33,6 +33,19 @@ public final class ApiContext {
     private static final Executor VIRTUAL_THREADS = java.util.concurrent.Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("gvproxy-api-", 0).factory());
 
+    /**
+     * What the in-VM surface (gateway:80, vsock {@code -listen}) serves. {@code /connect} on a vsock endpoint is
+     * taken before the API and works in every mode.
+     */
+    public enum InVmAccess {
+        /** {@code /services/forwarder/{all,expose,unexpose}}, as gvproxy (the default). */
+        FULL,
+        /** Only {@code /services/forwarder/all}; expose and unexpose answer 403 ({@code api.inVmReadOnly}). */
+        READ_ONLY,
+        /** Nothing: every request answers 404 ({@code api.inVmDisabled}). */
+        OFF
+    }
+
     final LongSupplier bytesSent;
     final LongSupplier bytesReceived;
     final Supplier<Map<String, Long>> counters;
@@ -43,6 +56,7 @@ public final class ApiContext {
     final Tunneler tunneler;
     final Egress egress;
     final String inVmToken;
+    final InVmAccess inVmAccess;
     final int maxBody;
     final Executor offload;
     final long requestTimeoutMillis;
@@ -62,6 +76,8 @@ public final class ApiContext {
     final java.util.function.Function<FlowTable.Query, FlowTable.Snapshot> flows;
     /** -debug: the JVM diagnostics routes (/debug/threads, /debug/jfr), else null (404). */
     final DebugRoutes debug;
+    final Counters.Counter inVmReadOnly;
+    final Counters.Counter inVmDisabled;
 
     private ApiContext(Builder b) {
         this.bytesSent = b.bytesSent;
@@ -74,6 +90,7 @@ public final class ApiContext {
         this.tunneler = b.tunneler;
         this.egress = b.egress;
         this.inVmToken = b.inVmToken;
+        this.inVmAccess = b.inVmAccess;
         this.maxBody = b.maxBody;
         this.offload = b.offload;
         this.requestTimeoutMillis = b.requestTimeoutMillis;
@@ -89,6 +106,8 @@ public final class ApiContext {
         this.observation = b.observation;
         this.flows = b.flows;
         this.debug = b.debug ? new DebugRoutes() : null;
+        this.inVmReadOnly = apiCounters.counter("api.inVmReadOnly");
+        this.inVmDisabled = apiCounters.counter("api.inVmDisabled");
     }
 
     /** The {@code /metrics} writer and its JVM collectors, made on first use. */
@@ -145,6 +164,11 @@ public final class ApiContext {
         }
     }
 
+    /** What the in-VM surface serves ({@link InVmAccess#FULL} unless configured). */
+    public InVmAccess inVmAccess() {
+        return inVmAccess;
+    }
+
     /** Options; unset parts answer as "nothing there" (empty maps, no zones, no forwards, failing tunnels). */
     public static final class Builder {
         private LongSupplier bytesSent = () -> 0;
@@ -158,6 +182,7 @@ public final class ApiContext {
         private Tunneler tunneler = Tunneler.unavailable();
         private Egress egress;
         private String inVmToken;
+        private InVmAccess inVmAccess = InVmAccess.FULL;
         private int maxBody = DEFAULT_MAX_BODY;
         private Executor offload = VIRTUAL_THREADS;
         private long requestTimeoutMillis = DEFAULT_REQUEST_TIMEOUT_MILLIS;
@@ -228,6 +253,12 @@ public final class ApiContext {
                 throw new IllegalArgumentException("empty API token");
             }
             this.inVmToken = token;
+            return this;
+        }
+
+        /** What the in-VM surface serves (default {@link InVmAccess#FULL}, as gvproxy). */
+        public Builder inVmAccess(InVmAccess access) {
+            this.inVmAccess = Objects.requireNonNull(access);
             return this;
         }
 

@@ -81,7 +81,8 @@ import java.util.regex.PatternSyntaxException;
  * <p>Differences from gvproxy (fixes): a host name or IPv6 literal in an expose {@code remote}, and a non-IPv4
  * {@code ip} on {@code /tunnel}, get a 400 with a clear message (gvproxy crashes the handler or answers 500
  * {@code invalid remote addr}); the in-VM surface can require a bearer token; the in-VM surface manages only
- * guest-created forwards ({@link PortForwards.Origin#GUEST}, 403 otherwise); an expose of port 0 answers the
+ * guest-created forwards ({@link PortForwards.Origin#GUEST}, 403 otherwise) and can be made read-only or turned
+ * off ({@link ApiContext.InVmAccess}); an expose of port 0 answers the
  * bound forward as JSON (gvproxy: empty body, and lists {@code :0}).
  */
 public final class ApiHandler extends ChannelInboundHandlerAdapter {
@@ -348,6 +349,22 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             };
         }
         boolean full = surface != Surface.IN_VM;
+        if (!full && api.inVmAccess != ApiContext.InVmAccess.FULL) {
+            if (api.inVmAccess == ApiContext.InVmAccess.OFF) {
+                Response r = notFound(keepAlive);
+                return c -> {
+                    api.inVmDisabled.inc();
+                    return done(r);
+                };
+            }
+            if (path.equals("/services/forwarder/expose") || path.equals("/services/forwarder/unexpose")) {
+                Response r = Response.text(HttpResponseStatus.FORBIDDEN, "the in-VM API is read-only", keepAlive);
+                return c -> {
+                    api.inVmReadOnly.inc();
+                    return done(r);
+                };
+            }
+        }
         switch (path) {
             case "/services/forwarder/all":
                 return c -> done(json(forwardsJson(), keepAlive));

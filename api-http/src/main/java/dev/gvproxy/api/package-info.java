@@ -50,7 +50,9 @@
  * ({@code <layer>.<reason>}) as {@code "stack":{"<layer>":{"<reason>":n}}} instead of gVisor's counters.
  * Deliberate differences: an IPv6 literal or host name as an expose {@code remote} and a non-IPv4 {@code /tunnel}
  * {@code ip} are answered 400 with a clear message (gvproxy: 500 {@code invalid remote addr}, or a crashed
- * handler); the in-VM API can require {@code Authorization: Bearer <token>}; an expose of port 0 is answered and
+ * handler); the in-VM API can require {@code Authorization: Bearer <token>}, and be limited to listing or turned
+ * off ({@link dev.gvproxy.api.ApiContext.InVmAccess}; checked after the token, so an unauthenticated guest learns
+ * nothing about the mode); an expose of port 0 is answered and
  * listed with the bound port; request bodies are limited
  * ({@link dev.gvproxy.api.ApiContext#DEFAULT_MAX_BODY}, 413 above); responses always carry a Content-Length.
  *

@@ -306,6 +306,35 @@ class ApiHandlerTest {
         assertEquals(200, get("/services/forwarder/all").status());
     }
 
+    /** Issue 12: the in-VM surface can be read-only (listing only) or off; the host surfaces are unaffected. */
+    @Test
+    void inVmAccessReadOnlyAndOff() {
+        dev.gvproxy.stack.Counters c = new dev.gvproxy.stack.Counters();
+        api.apiCounters(c).inVmAccess(ApiContext.InVmAccess.READ_ONLY);
+        EmbeddedChannel ch = channel(ApiHandler.Surface.IN_VM, new InetSocketAddress("192.168.127.2", 1000));
+        try {
+            assertEquals(200, send(ch, "GET /services/forwarder/all HTTP/1.1\r\nHost: x\r\n\r\n").status());
+            String body = "{\"local\":\"127.0.0.1:9999\",\"remote\":\":80\"}";
+            assertGoError(send(ch, "POST /services/forwarder/expose HTTP/1.1\r\nContent-Length: " + body.length()
+                    + "\r\n\r\n" + body), 403, "the in-VM API is read-only");
+            assertGoError(send(ch, "POST /services/forwarder/unexpose HTTP/1.1\r\nContent-Length: " + body.length()
+                    + "\r\n\r\n" + body), 403, "the in-VM API is read-only");
+            assertEquals(2, c.get("api.inVmReadOnly"));
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+
+        api.inVmAccess(ApiContext.InVmAccess.OFF);
+        EmbeddedChannel off = channel(ApiHandler.Surface.IN_VM, new InetSocketAddress("192.168.127.2", 1000));
+        try {
+            assertGoError(send(off, "GET /services/forwarder/all HTTP/1.1\r\nHost: x\r\n\r\n"), 404, "404 page not found");
+            assertEquals(1, c.get("api.inVmDisabled"));
+        } finally {
+            off.finishAndReleaseAll();
+        }
+        assertEquals(200, get("/services/forwarder/all").status(), "the host API still lists");
+    }
+
     // --- dns ----------------------------------------------------------------------------------------------
 
     @Test

@@ -95,6 +95,11 @@ public final class GvproxyMain {
         final GoFlagSet.StringFlag guestUnixDir = flags.string("guest-unix-dir", "", "The only directory guests may create unix socket forwards in (default: none)");
         final GoFlagSet.StringFlag stateDir = flags.string("state-dir", "", "Directory where API-created forwards and DNS zones are kept across restarts");
         final GoFlagSet.StringListFlag limit = flags.stringList("limit", "Resource limit name=value, e.g. sockets-per-guest=2000 or tcp-memory=64MiB (repeatable; see the README)");
+        // Issue 12: library options reachable from the command line (README "Command-line options beyond gvproxy").
+        final GoFlagSet.StringFlag guestApi = flags.string("guest-api", "", "The in-VM API on the gateway: on, read-only (listing only) or off (default on)");
+        final GoFlagSet.BoolFlag preserveClientAddress = flags.bool("preserve-client-address", false, "Port forwards show the guest the real client address instead of the gateway's");
+        final GoFlagSet.IntFlag tcpMaxInFlight = flags.integer("tcp-max-in-flight", 0, "Host TCP connects in flight for the network (default 512; same as -limit connects-in-flight=N)");
+        final GoFlagSet.StringFlag tcpConnectTimeout = flags.string("tcp-connect-timeout", "", "Host TCP connect timeout, e.g. 30s (default 30s; same as -limit connect-timeout=D)");
 
         CliArgs cliArgs() {
             CliArgs c = new CliArgs();
@@ -128,6 +133,10 @@ public final class GvproxyMain {
             c.guestUnixDir = guestUnixDir.get();
             c.stateDir = stateDir.get();
             c.limit = new ArrayList<>(limit.get());
+            c.guestApi = guestApi.get();
+            c.preserveClientAddress = preserveClientAddress.get();
+            c.tcpMaxInFlight = tcpMaxInFlight.get();
+            c.tcpConnectTimeout = tcpConnectTimeout.get();
             return c;
         }
     }
@@ -393,6 +402,14 @@ public final class GvproxyMain {
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
         nb.trafficSummary(cfg.debug ? java.time.Duration.ofSeconds(5) : null); // and a traffic summary every 5 s
         nb.egress(cfg.egress); // stack.egress; replaced at run time through the host API's /services/egress
+        // Issue 12: link-local access (TCP and UDP, as upstream's stack.ec2MetadataAccess) and client addresses.
+        dev.gvproxy.forwarder.TcpForwarder.Options tcp = cfg.limits.tcpForwarding(
+                dev.gvproxy.forwarder.TcpForwarder.Options.DEFAULTS);
+        nb.tcpForwarding(new dev.gvproxy.forwarder.TcpForwarder.Options(tcp.connectTimeoutMillis(), tcp.maxInFlight(),
+                cfg.ec2MetadataAccess));
+        nb.udpForwarding(dev.gvproxy.forwarder.UdpForwarder.Options.DEFAULTS.withAllowLinkLocal(cfg.ec2MetadataAccess));
+        nb.portForwarding(dev.gvproxy.forwarder.PortForwarder.Options.DEFAULTS
+                .withPreserveClientAddress(cfg.preserveClientAddress));
         try {
             nb.guestPolicy(guestPolicy(cfg)); // the network's one forward registry applies it
         } catch (IOException e) {
@@ -445,9 +462,13 @@ public final class GvproxyMain {
                     .flows(dev.gvproxy.api.FlowTable.of(net.internals())) // GET /services/flows
                     .debug(cfg.debug) // GET /debug/threads, /debug/jfr
                     .egress(ApiContext.Egress.of(net))
+                    .inVmAccess(inVmAccess(cfg))
                     .build();
-            // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it.
-            net.serveTcp(80, ApiServer.inVm(run.api));
+            // The in-VM API subset on gateway:80 inside the virtual network (spec 4.1), as gvproxy serves it;
+            // -guest-api off serves nothing there (a guest's connect is refused like any closed gateway port).
+            if (run.api.inVmAccess() != ApiContext.InVmAccess.OFF) {
+                net.serveTcp(80, ApiServer.inVm(run.api));
+            }
             for (PortForward f : cfg.forwards) {
                 try {
                     net.internals().eventLoop().submit(() -> forwards.expose(f, PortForwards.Origin.CONFIG)
@@ -496,7 +517,8 @@ public final class GvproxyMain {
                     cfg.mtu, uuid -> cfg.vpnkitUuidMacs.get(uuid)));
             hypervisor(run, "qemu", cfg.qemu, () -> Transports.listenQemu(cfg.qemu, net.internals().transportContext()));
             hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.internals().transportContext()));
-            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext()));
+            hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext(),
+                    cfg.limits.vfkitPeers(), cfg.limits.vfkitPeerIdle()));
             if (!cfg.stdio.isEmpty()) {
                 Listener l = Transports.attachStdio(net.internals().transportContext());
                 run.listeners.add(l);
@@ -519,13 +541,18 @@ public final class GvproxyMain {
 
     /** The in-VM API token from {@code -api-token-file} or {@code GVISOR_API_TOKEN}, or null for none. */
     static String apiToken(GvproxyConfig cfg) throws IOException {
+        return apiToken(cfg, System::getenv);
+    }
+
+    /** {@link #apiToken(GvproxyConfig)} reading the environment through {@code env} (tests). */
+    static String apiToken(GvproxyConfig cfg, java.util.function.UnaryOperator<String> env) throws IOException {
         String token;
         String from;
         if (!cfg.apiTokenFile.isEmpty()) {
             token = Files.readString(Path.of(cfg.apiTokenFile), StandardCharsets.UTF_8).strip();
             from = "api-token-file " + cfg.apiTokenFile;
         } else {
-            token = System.getenv(TOKEN_ENV);
+            token = env.apply(TOKEN_ENV);
             from = TOKEN_ENV;
         }
         if (token == null || (token.isEmpty() && cfg.apiTokenFile.isEmpty())) {
@@ -535,6 +562,14 @@ public final class GvproxyMain {
             throw new IOException(from + ": the API token must be at least " + MIN_TOKEN_LENGTH + " characters");
         }
         return token;
+    }
+
+    static ApiContext.InVmAccess inVmAccess(GvproxyConfig cfg) {
+        return switch (cfg.guestApi) {
+            case GvproxyConfig.GUEST_API_READ_ONLY -> ApiContext.InVmAccess.READ_ONLY;
+            case GvproxyConfig.GUEST_API_OFF -> ApiContext.InVmAccess.OFF;
+            default -> ApiContext.InVmAccess.FULL;
+        };
     }
 
     static PortForwardRegistry.GuestPolicy guestPolicy(GvproxyConfig cfg) throws IOException {

@@ -40,4 +40,14 @@ public final class CliArgs {
     public String stateDir = "";
     /** {@code -limit name=value}, in order (see {@link Limits}). */
     public List<String> limit = new ArrayList<>();
+
+    // Issue 12: library options reachable from the command line.
+    /** {@code -guest-api on|read-only|off} ("" when not given). */
+    public String guestApi = "";
+    /** {@code -preserve-client-address}: guests see the real client of a port forward (upstream PR #634). */
+    public boolean preserveClientAddress;
+    /** {@code -tcp-max-in-flight N} (upstream PR #698's {@code tcpMaxInFlight}); 0 when not given. */
+    public long tcpMaxInFlight;
+    /** {@code -tcp-connect-timeout 30s} (upstream PR #698's {@code tcpConnectTimeout}); "" when not given. */
+    public String tcpConnectTimeout = "";
 }

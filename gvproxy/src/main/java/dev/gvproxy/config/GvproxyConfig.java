@@ -34,6 +34,13 @@ import java.util.regex.PatternSyntaxException;
  *       flags (which are used when the YAML has none).</li>
  *   <li>{@code -debug} forces log level debug; a debug (or trace) level sets {@code stack.debug}.</li>
  *   <li>{@code -forward-*} entries are appended to YAML {@code forwards}.</li>
+ *   <li>{@code -ec2-metadata-access}, top-level {@code ec2-metadata-access} and {@code stack.ec2MetadataAccess}
+ *       each turn link-local (169.254.0.0/16) access on (upstream honours only the last);
+ *       {@code -preserve-client-address} or {@code stack.preserveClientAddress} turns client addresses on.</li>
+ *   <li>Limits: {@code stack.tcpMaxInFlight}/{@code stack.tcpConnectTimeout} (upstream PR #698's names for
+ *       {@code connects-in-flight}/{@code connect-timeout}), then YAML {@code limits:}, then
+ *       {@code -tcp-max-in-flight}/{@code -tcp-connect-timeout}, then {@code -limit}: the later wins.</li>
+ *   <li>{@code -guest-api} wins over YAML {@code guest-api} when non-empty.</li>
  *   <li>Legacy mode (no {@code -config}) adds the two DNS zones, the host's search domains, the SSH forward
  *       {@code 127.0.0.1:<ssh-port> -> deviceIP:22}, the static lease for 5a:94:ef:e4:0c:ee, the VPNKit UUID map,
  *       and honours {@code -pcap}. Config mode adds none of those, ignores {@code -pcap} and warns about an
@@ -45,6 +52,9 @@ import java.util.regex.PatternSyntaxException;
  * counts, identity files), so that the caller can open the log file in between as gvproxy does.
  */
 public final class GvproxyConfig {
+    public static final String GUEST_API_ON = "on";
+    public static final String GUEST_API_READ_ONLY = "read-only";
+    public static final String GUEST_API_OFF = "off";
     public static final String LEGACY_VPNKIT_UUID = "c3d68012-0208-11ea-9fd7-f2189899ab08";
 
     public boolean legacy;
@@ -96,6 +106,10 @@ public final class GvproxyConfig {
     public dev.gvproxy.forwarder.EgressPolicy egress = dev.gvproxy.forwarder.EgressPolicy.ALLOW_ALL;
     /** Resource limits: YAML {@code limits:} overridden by {@code -limit} flags. */
     public Limits limits = new Limits();
+    /** The in-VM API on gateway:80 (and vsock {@code -listen}): {@code on}, {@code read-only} or {@code off}. */
+    public String guestApi = GUEST_API_ON;
+    /** Port forwards show guests the real client address ({@code -preserve-client-address}, upstream PR #634). */
+    public boolean preserveClientAddress;
     /** Warnings to log once logging is set up. */
     public List<String> warnings = new ArrayList<>();
 
@@ -140,13 +154,35 @@ public final class GvproxyConfig {
         c.guestApiStrict = cli.guestApiStrict || Boolean.TRUE.equals(y.guestApiStrict);
         c.guestUnixDir = pick(cli.guestUnixDir, y.guestUnixDir);
         c.stateDir = pick(cli.stateDir, y.stateDir);
+        // Upstream PR #698's names are aliases of two limits; the later source wins: stack.tcp* keys, the
+        // limits: section, the -tcp-* flags, then -limit.
+        if (s.tcpMaxInFlight != null) {
+            c.limits.set("connects-in-flight", Long.toString(s.tcpMaxInFlight), "stack.tcpMaxInFlight");
+        }
+        if (s.tcpConnectTimeout != null) {
+            c.limits.set("connect-timeout", s.tcpConnectTimeout, "stack.tcpConnectTimeout");
+        }
         if (y.limits != null) {
             for (Map.Entry<String, String> e : y.limits.entrySet()) {
                 c.limits.set(e.getKey(), e.getValue(), "limits." + e.getKey());
             }
         }
+        if (cli.tcpMaxInFlight != 0) {
+            c.limits.set("connects-in-flight", Long.toString(cli.tcpMaxInFlight), "-tcp-max-in-flight");
+        }
+        if (!cli.tcpConnectTimeout.isEmpty()) {
+            c.limits.set("connect-timeout", cli.tcpConnectTimeout, "-tcp-connect-timeout");
+        }
         for (String l : cli.limit) {
             c.limits.setFlag(l);
+        }
+        String guestApi = pick(cli.guestApi, y.guestApi);
+        if (!guestApi.isEmpty()) {
+            switch (guestApi) {
+                case GUEST_API_ON, GUEST_API_READ_ONLY, GUEST_API_OFF -> c.guestApi = guestApi;
+                default -> throw new ConfigException((cli.guestApi.isEmpty() ? "guest-api" : "-guest-api")
+                        + ": expected on, read-only or off, got \"" + guestApi + "\"");
+            }
         }
 
         String level = "info";
@@ -184,12 +220,16 @@ public final class GvproxyConfig {
             c.gatewayMac = mac(s.gatewayMacAddress, "stack.gatewayMacAddress");
         }
         c.captureFile = s.captureFile != null ? s.captureFile : "";
-        c.ec2MetadataAccess = Boolean.TRUE.equals(s.ec2MetadataAccess);
         try {
             c.egress = dev.gvproxy.forwarder.EgressPolicy.fromMaps(s.egress, "stack.egress");
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
+        // Upstream reads only stack.ec2MetadataAccess (its flag and top-level key are dead, spec 3.3); here
+        // any of the three turns link-local access on.
+        c.ec2MetadataAccess = cli.ec2MetadataAccess || Boolean.TRUE.equals(s.ec2MetadataAccess)
+                || Boolean.TRUE.equals(y.ec2MetadataAccess);
+        c.preserveClientAddress = cli.preserveClientAddress || Boolean.TRUE.equals(s.preserveClientAddress);
         if (c.legacy) {
             if (!cli.pcap.isEmpty()) {
                 c.captureFile = cli.pcap;

@@ -48,6 +48,8 @@ public final class Limits {
         m.put("tcp-memory", Kind.BYTES);               // TCP buffers of the network (heap / 4, <= 256MiB)
         m.put("dns-in-flight-per-guest", Kind.COUNT);  // upstream DNS queries of one guest (64)
         m.put("dns-tcp-idle", Kind.DURATION);          // idle DNS-over-TCP connection closed after (30s)
+        m.put("vfkit-peers", Kind.COUNT);              // VMs (sender addresses) on one -listen-vfkit socket (64)
+        m.put("vfkit-peer-idle", Kind.DURATION);       // a silent vfkit VM loses its switch port after (1h)
         NAMES = Collections.unmodifiableMap(m);
     }
 
@@ -169,6 +171,17 @@ public final class Limits {
     public DnsConfig.Builder apply(DnsConfig.Builder b) {
         Object v = values.get("dns-in-flight-per-guest");
         return v == null ? b : b.maxInFlightPerClient((int) (long) (Long) v);
+    }
+
+    /** VMs one {@code -listen-vfkit} socket serves at once. */
+    public int vfkitPeers() {
+        return count("vfkit-peers", 64);
+    }
+
+    /** Silence after which a {@code -listen-vfkit} VM loses its switch port (it gets a new one when it speaks). */
+    public Duration vfkitPeerIdle() {
+        Object v = values.get("vfkit-peer-idle");
+        return v == null ? Duration.ofHours(1) : (Duration) v;
     }
 
     private static long parseLong(String t, String message) throws ConfigException {

@@ -48,6 +48,8 @@ public final class YamlConfig {
     public String stateDir;
     /** gvproxy-java: resource limits ({@code limits:}, name -> value as written; see {@link Limits}). */
     public Map<String, String> limits;
+    /** gvproxy-java: the in-VM API's mode ({@code guest-api: on | read-only | off}). */
+    public String guestApi;
 
     /** The {@code stack:} section (gvproxy's {@code types.Configuration}). */
     public static final class Stack {
@@ -73,6 +75,12 @@ public final class YamlConfig {
          * {@link GvproxyConfig} checks the values.
          */
         public List<Map<String, Object>> egress;
+        /** Guests see the real client of a port forward ({@code preserveClientAddress}, upstream PR #634). */
+        public Boolean preserveClientAddress;
+        /** Host connects in flight for the network ({@code tcpMaxInFlight}, upstream PR #698). */
+        public Long tcpMaxInFlight;
+        /** Host connect timeout, a Go duration ({@code tcpConnectTimeout}, upstream PR #698). */
+        public String tcpConnectTimeout;
     }
 
     /** One SSH unix-socket forward ({@code forwards:} entries, like the {@code -forward-*} flags). */
@@ -135,6 +143,7 @@ public final class YamlConfig {
             c.guestApiStrict = bool(m.get("guest-api-strict"), "guest-api-strict");
             c.guestUnixDir = string(m.get("guest-unix-dir"), "guest-unix-dir");
             c.stateDir = string(m.get("state-dir"), "state-dir");
+            c.guestApi = string(m.get("guest-api"), "guest-api");
             if (m.get("limits") != null) {
                 c.limits = new LinkedHashMap<>();
                 for (Map.Entry<String, Object> e : map(m.get("limits"), "limits").entrySet()) {
@@ -200,6 +209,9 @@ public final class YamlConfig {
                 s.egress.add(rule);
             }
         }
+        s.preserveClientAddress = bool(m.get("preserveClientAddress"), "stack.preserveClientAddress");
+        s.tcpMaxInFlight = integer(m.get("tcpMaxInFlight"), "stack.tcpMaxInFlight");
+        s.tcpConnectTimeout = string(m.get("tcpConnectTimeout"), "stack.tcpConnectTimeout");
         return s;
     }
 

@@ -264,4 +264,29 @@ class GvproxyMainTest {
                 r -> assertTrue(Files.exists(dir.resolve("y.sock")))));
         assertTrue(loggedText().contains("CLI argument \"-ssh-port\" is unavailable with config file"), loggedText());
     }
+
+    /** Issue 12 / upstream PR #724: the token from a file or GVISOR_API_TOKEN, at least 32 characters. */
+    @org.junit.jupiter.api.Test
+    void apiTokenFromFileOrEnvironmentAndTooShortRefused() throws Exception {
+        String good = "0123456789abcdef0123456789abcdef";
+        dev.gvproxy.config.GvproxyConfig cfg = new dev.gvproxy.config.GvproxyConfig();
+        assertEquals(null, GvproxyMain.apiToken(cfg, k -> null), "no file, no variable: no token");
+        assertEquals(good, GvproxyMain.apiToken(cfg, k -> k.equals("GVISOR_API_TOKEN") ? good : null));
+        java.io.IOException shortEnv = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> GvproxyMain.apiToken(cfg, k -> "short"));
+        assertEquals("GVISOR_API_TOKEN: the API token must be at least 32 characters", shortEnv.getMessage());
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("gvj-token", "");
+        try {
+            java.nio.file.Files.writeString(file, good + "\n");
+            cfg.apiTokenFile = file.toString();
+            assertEquals(good, GvproxyMain.apiToken(cfg, k -> "ignored-when-a-file-is-given-xxxxxxxxxx"));
+            java.nio.file.Files.writeString(file, "too-short\n");
+            java.io.IOException shortFile = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> GvproxyMain.apiToken(cfg, k -> null));
+            assertEquals("api-token-file " + file + ": the API token must be at least 32 characters",
+                    shortFile.getMessage());
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
 }

@@ -367,4 +367,79 @@ class GvproxyConfigTest {
         assertEquals("", none.stateDir);
         org.junit.jupiter.api.Assertions.assertFalse(none.guestApiStrict);
     }
+
+    /** Issue 12: every spelling of link-local access works (upstream honours only stack.ec2MetadataAccess). */
+    @Test
+    void ec2MetadataAccessByFlagTopLevelKeyAndStackKey() throws ConfigException {
+        assertFalse(resolve(new CliArgs(), "").ec2MetadataAccess);
+        assertFalse(resolve(new CliArgs(), null).ec2MetadataAccess);
+        CliArgs flag = new CliArgs();
+        flag.ec2MetadataAccess = true;
+        assertTrue(resolve(flag, null).ec2MetadataAccess, "legacy mode, flag");
+        CliArgs flag2 = new CliArgs();
+        flag2.ec2MetadataAccess = true;
+        assertTrue(resolve(flag2, "").ec2MetadataAccess, "config mode, flag");
+        assertTrue(resolve(new CliArgs(), "ec2-metadata-access: true\n").ec2MetadataAccess);
+        assertTrue(resolve(new CliArgs(), "stack:\n  ec2MetadataAccess: true\n").ec2MetadataAccess);
+    }
+
+    @Test
+    void preserveClientAddressByFlagAndYaml() throws ConfigException {
+        assertFalse(resolve(new CliArgs(), "").preserveClientAddress);
+        CliArgs cli = new CliArgs();
+        cli.preserveClientAddress = true;
+        assertTrue(resolve(cli, null).preserveClientAddress);
+        assertTrue(resolve(new CliArgs(), "stack:\n  preserveClientAddress: true\n").preserveClientAddress);
+    }
+
+    /** Upstream PR #698's names feed the connects-in-flight and connect-timeout limits; later sources win. */
+    @Test
+    void tcpConnectLimitsByUpstreamNamesFlagsAndLimits() throws ConfigException {
+        GvproxyConfig y = resolve(new CliArgs(), "stack:\n  tcpMaxInFlight: 7\n  tcpConnectTimeout: 2s\n");
+        assertEquals(7L, y.limits.values().get("connects-in-flight"));
+        assertEquals(java.time.Duration.ofSeconds(2), y.limits.values().get("connect-timeout"));
+        dev.gvproxy.forwarder.TcpForwarder.Options o = y.limits.tcpForwarding(
+                dev.gvproxy.forwarder.TcpForwarder.Options.DEFAULTS);
+        assertEquals(7, o.maxInFlight());
+        assertEquals(2000, o.connectTimeoutMillis());
+
+        GvproxyConfig l = resolve(new CliArgs(), "stack:\n  tcpMaxInFlight: 7\nlimits:\n  connects-in-flight: 9\n");
+        assertEquals(9L, l.limits.values().get("connects-in-flight"), "limits: wins over stack.tcpMaxInFlight");
+
+        CliArgs cli = new CliArgs();
+        cli.tcpMaxInFlight = 3;
+        cli.tcpConnectTimeout = "1m";
+        GvproxyConfig f = resolve(cli, "stack:\n  tcpMaxInFlight: 7\nlimits:\n  connects-in-flight: 9\n");
+        assertEquals(3L, f.limits.values().get("connects-in-flight"), "the flag wins over YAML");
+        assertEquals(java.time.Duration.ofMinutes(1), f.limits.values().get("connect-timeout"));
+        CliArgs both = new CliArgs();
+        both.tcpMaxInFlight = 3;
+        both.limit = List.of("connects-in-flight=4");
+        assertEquals(4L, resolve(both, null).limits.values().get("connects-in-flight"), "-limit comes last");
+
+        assertEquals("stack.tcpMaxInFlight: must be between 1 and 2147483647, got 0", assertThrows(
+                ConfigException.class, () -> resolve(new CliArgs(), "stack:\n  tcpMaxInFlight: 0\n")).getMessage());
+        assertEquals("stack.tcpConnectTimeout: expected a positive duration such as 30s or 5m, got \"soon\"",
+                assertThrows(ConfigException.class,
+                        () -> resolve(new CliArgs(), "stack:\n  tcpConnectTimeout: soon\n")).getMessage());
+        CliArgs bad = new CliArgs();
+        bad.tcpConnectTimeout = "-1s";
+        assertTrue(assertThrows(ConfigException.class, () -> resolve(bad, null)).getMessage()
+                .startsWith("-tcp-connect-timeout: expected a positive duration"));
+    }
+
+    @Test
+    void guestApiModeByFlagAndYaml() throws ConfigException {
+        assertEquals("on", resolve(new CliArgs(), "").guestApi);
+        assertEquals("read-only", resolve(new CliArgs(), "guest-api: read-only\n").guestApi);
+        CliArgs cli = new CliArgs();
+        cli.guestApi = "off";
+        assertEquals("off", resolve(cli, "guest-api: read-only\n").guestApi, "the flag wins");
+        CliArgs bad = new CliArgs();
+        bad.guestApi = "none";
+        assertEquals("-guest-api: expected on, read-only or off, got \"none\"",
+                assertThrows(ConfigException.class, () -> resolve(bad, null)).getMessage());
+        assertEquals("guest-api: expected on, read-only or off, got \"maybe\"",
+                assertThrows(ConfigException.class, () -> resolve(new CliArgs(), "guest-api: maybe\n")).getMessage());
+    }
 }

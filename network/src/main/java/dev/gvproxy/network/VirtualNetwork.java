@@ -112,7 +112,7 @@ public final class VirtualNetwork implements AutoCloseable {
         this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
         this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
                 : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
-        this.udpForwarder = UdpForwarder.install(stack, loop);
+        this.udpForwarder = UdpForwarder.install(stack, loop, stack::now, b.udpOptions);
         udpForwarder.setGuestFlows(guestFlows);
         IcmpForwarder icmp = null;
         try {
@@ -651,6 +651,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private boolean dns = true;
         private DnsConfig dnsConfig;
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
+        private UdpForwarder.Options udpOptions = UdpForwarder.Options.DEFAULTS;
         private PortForwarder.Options portForwardOptions = PortForwarder.Options.DEFAULTS;
         private boolean logFrames;
         private java.time.Duration trafficSummary;
@@ -798,6 +799,18 @@ public final class VirtualNetwork implements AutoCloseable {
          */
         public Builder tcpForwarding(TcpForwarder.Options options) {
             this.tcpOptions = options;
+            return this;
+        }
+
+        /**
+         * Guest -> host UDP (NAT to the host's sockets): idle timeout, flow cap, link-local access, ICMP port
+         * unreachable relay.
+         *
+         * @param options the forwarder's options (default {@link UdpForwarder.Options#DEFAULTS})
+         * @return this builder
+         */
+        public Builder udpForwarding(UdpForwarder.Options options) {
+            this.udpOptions = java.util.Objects.requireNonNull(options, "options");
             return this;
         }
 

@@ -6,69 +6,203 @@ import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.Errors;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.PortUnreachableException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * A bound unix datagram socket as a switch port (spec 1.7: vfkit, libkrun, krunkit; also QEMU
- * {@code -netdev dgram}): one datagram is one frame, no prefix.
+ * A bound unix datagram socket serving any number of VMs (spec 1.7: vfkit, libkrun, krunkit; also QEMU
+ * {@code -netdev dgram}): one datagram is one frame, no prefix, and every named sender address is a VM of its
+ * own, with a switch port of its own (upstream issue #383: gvproxy serves only the first sender).
  *
- * <p>The peer is learned from the sender address of the first datagram; a first datagram starting with
- * ASCII {@code VFKT} (vfkit's hello) is consumed; so is a later 4-byte {@code VFKT} (never a valid frame), which
- * also starts a new port for the same peer path (vfkit restarted and re-bound its socket). Frames for the VM are sent to the learned peer. While no
- * peer is known, a datagram from an unnamed (unbound) socket is dropped and counted, as gvproxy refuses
- * such a peer. Unlike gvproxy, a datagram from a different named sender is taken as the VM having
- * restarted: the old port is detached and a new one attached for the new peer (gvproxy serves one peer
- * for its whole life). After learning, datagrams from unnamed senders are accepted unchecked, as gvproxy does.
+ * <p><b>Peers.</b> A datagram from a sender path not seen before attaches a new {@link Peer} and port; frames
+ * for that port are sent to that path. A datagram starting with ASCII {@code VFKT} (vfkit's hello) from a new
+ * sender is consumed ({@code transport.vfkitHello}); a 4-byte {@code VFKT} (never a valid frame) from a known
+ * sender means that VM restarted and re-bound the same path: its old port is detached and a new one attached.
+ * Datagrams from unnamed (unbound) sockets cannot be told apart nor answered and are dropped
+ * ({@code transport.unnamedPeer}; gvproxy refuses such a peer at start and accepts them unchecked later).
  *
- * <p>Send errors (the peer went away: {@code ECONNREFUSED}, {@code ENOENT}; or {@code ENOBUFS}) drop
- * the frame and are counted; they never close the socket.
+ * <p><b>Removal.</b> A peer's port is detached (its MACs leave the switch, so a restarted VM on a new path can
+ * take them over at once) when
+ * <ul>
+ *   <li>a send to it fails because nobody is bound there any more ({@code ECONNREFUSED}, {@code ENOENT}:
+ *       {@code transport.datagramPeerGone}); any broadcast the switch floods finds such a peer quickly;</li>
+ *   <li>a new peer arrives and the old peer's socket file no longer exists (the VM exited and its socket was
+ *       unlinked; also {@code transport.datagramPeerGone});</li>
+ *   <li>it sent nothing for {@link Options#idleNanos} ({@code transport.datagramPeerIdle}); should it speak
+ *       again it simply gets a new port.</li>
+ * </ul>
+ * At most {@link Options#maxPeers} peers share one socket; datagrams from further senders are dropped
+ * ({@code transport.datagramPeerLimit}).
+ *
+ * <p>Other send errors ({@code ENOBUFS}...) drop the frame and are counted ({@code transport.datagramSendError});
+ * they never close the socket. Idle expiry runs from a timer on the network's loop, reading the injected
+ * {@code clock}; tests call {@link #expire} with their own time instead. Event-loop only.
  */
-final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEndpoint {
+final class DatagramPort extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = Logger.getLogger(DatagramPort.class.getName());
     private static final int VFKT = 0x56464b54; // "VFKT"
     private static final int SLACK = 16 * 1024;
 
+    /**
+     * @param maxPeers VMs (sender addresses) one socket serves at once
+     * @param idleNanos a peer silent for this long loses its port
+     */
+    record Options(int maxPeers, long idleNanos) {
+        /** 64 VMs; an hour of silence (a VM idles long between DHCP renewals, and inbound forwards need its port). */
+        static final Options DEFAULTS = new Options(64, TimeUnit.HOURS.toNanos(1));
+
+        Options {
+            if (maxPeers < 1 || idleNanos <= 0) {
+                throw new IllegalArgumentException("peer limit and idle time must be positive");
+            }
+        }
+    }
+
     private final VirtualSwitch sw;
     private final String name;
+    private final Options options;
+    private final LongSupplier clock;
     private final Counters.Counter unnamedPeer;
-    private final Counters.Counter noPeer;
     private final Counters.Counter sendError;
-    private final TxQueueFull txQueueFull;
     private final Counters.Counter hello;
+    private final Counters.Counter peerLimit;
+    private final Counters.Counter peerGone;
+    private final Counters.Counter peerIdle;
+    private final TxQueueFull txQueueFull;
+    /** By sender path, in attach order. */
+    private final Map<String, Peer> peers = new LinkedHashMap<>();
     private Channel channel;
-    private DomainSocketAddress peer;
-    private SwitchPort port;
+    private ScheduledFuture<?> idleTimer;
     private boolean warnedUnnamed;
 
-    DatagramPort(VirtualSwitch sw, Counters counters, String name) {
+    DatagramPort(VirtualSwitch sw, Counters counters, String name, Options options, LongSupplier clock) {
         this.sw = sw;
         this.name = name;
+        this.options = options;
+        this.clock = clock;
         this.unnamedPeer = counters.counter("transport.unnamedPeer");
-        this.noPeer = counters.counter("transport.txNoPeer");
         this.sendError = counters.counter("transport.datagramSendError");
-        this.txQueueFull = new TxQueueFull(counters);
         this.hello = counters.counter("transport.vfkitHello");
+        this.peerLimit = counters.counter("transport.datagramPeerLimit");
+        this.peerGone = counters.counter("transport.datagramPeerGone");
+        this.peerIdle = counters.counter("transport.datagramPeerIdle");
+        this.txQueueFull = new TxQueueFull(counters);
     }
 
-    /** The current switch port, null until the first datagram. */
-    SwitchPort port() {
-        return port;
+    /** One VM: a sender address and its switch port. */
+    final class Peer implements LinkEndpoint {
+        final DomainSocketAddress address;
+        SwitchPort port;
+        long lastHeard;
+        /** One listener per peer (not per frame): a failed send names the peer it was for. */
+        private final ChannelFutureListener onSent = this::sent;
+
+        Peer(DomainSocketAddress address) {
+            this.address = address;
+        }
+
+        /** @param frame <b>taken</b> */
+        @Override
+        public void transmit(ByteBuf frame) {
+            Channel ch = channel;
+            if (ch == null || !ch.isActive() || port == null) {
+                frame.release();
+                return;
+            }
+            if (!ch.isWritable() && ch.bytesBeforeWritable() > ChannelPort.MAX_QUEUED_BYTES) {
+                txQueueFull.inc(port);
+                frame.release();
+                return;
+            }
+            ch.write(new DomainDatagramPacket(frame, address)).addListener(onSent);
+        }
+
+        private void sent(ChannelFuture f) {
+            if (f.isSuccess()) {
+                return;
+            }
+            Throwable cause = f.cause();
+            if (gone(cause)) {
+                if (peers.get(address.path()) == this) {
+                    peerGone.inc();
+                    remove(this, "nobody bound at " + address.path() + " (" + cause.getMessage() + ")");
+                }
+            } else if (!(cause instanceof java.nio.channels.ClosedChannelException)) {
+                // ENOBUFS and the like: Ethernet is lossy, keep the peer and the socket.
+                sendError.inc();
+                LOG.log(Level.FINE, "{0}: {1}", new Object[] {port, cause.toString()});
+            }
+        }
+
+        @Override
+        public void flush() {
+            Channel ch = channel;
+            if (ch != null) {
+                ch.flush();
+            }
+        }
+
+        @Override
+        public boolean isWritable() {
+            Channel ch = channel;
+            return ch != null && ch.isWritable();
+        }
+
+        @Override
+        public void close(String reason) {
+            // The socket serves the other VMs; closing one port forgets this peer only.
+            remove(this, reason);
+        }
+
+        @Override
+        public String toString() {
+            return address.path();
+        }
     }
 
-    /** The learned peer, null until the first datagram from a named socket. */
-    DomainSocketAddress peer() {
-        return peer;
+    /** The peers attached now, in attach order (tests). */
+    List<Peer> peers() {
+        return new ArrayList<>(peers.values());
+    }
+
+    /** The port of the peer bound at {@code path}, null when none (tests). */
+    SwitchPort portOf(String path) {
+        Peer p = peers.get(path);
+        return p == null ? null : p.port;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        // Checked a few times per idle period, so a silent peer goes at most a quarter period late.
+        long period = Math.max(TimeUnit.SECONDS.toNanos(1), options.idleNanos() / 4);
+        idleTimer = ctx.executor().scheduleAtFixedRate(() -> expire(clock.getAsLong()), period, period,
+                TimeUnit.NANOSECONDS);
+        ctx.fireChannelActive();
     }
 
     /** @param msg <b>taken</b> */
@@ -87,17 +221,7 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
             frame = small;
         }
         DomainSocketAddress sender = packet.sender();
-        boolean named = sender != null && sender.path() != null && !sender.path().isEmpty();
-        boolean isHello = frame.readableBytes() >= 4 && frame.getInt(frame.readerIndex()) == VFKT;
-        if (named && (!sender.equals(peer) || (isHello && frame.readableBytes() == 4))) {
-            // A new sender, or a fresh hello from the same path (vfkit restarted): a new port either way.
-            learn(sender);
-            if (isHello) {
-                hello.inc();
-                frame.release();
-                return;
-            }
-        } else if (peer == null) {
+        if (sender == null || sender.path() == null || sender.path().isEmpty()) {
             unnamedPeer.inc();
             if (!warnedUnnamed) {
                 warnedUnnamed = true;
@@ -106,24 +230,99 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
             frame.release();
             return;
         }
-        sw.deliver(port, frame);
-    }
-
-    private void learn(DomainSocketAddress sender) {
-        if (port != null) {
-            LOG.log(Level.INFO, "{0}: new peer {1} (was {2}); treating as a reconnect", new Object[] {port, sender.path(), peer.path()});
-            sw.detach(port);
+        boolean isHello = frame.readableBytes() >= 4 && frame.getInt(frame.readerIndex()) == VFKT;
+        Peer peer = peers.get(sender.path());
+        if (peer == null || (isHello && frame.readableBytes() == 4)) {
+            // A new sender, or a fresh hello from a known path (that VM restarted): a new port either way.
+            if (peer != null) {
+                remove(peer, "hello again (restarted)");
+            }
+            peer = attach(sender);
+            if (peer == null) {
+                frame.release();
+                return;
+            }
+            if (isHello) {
+                hello.inc();
+                frame.release();
+                return;
+            }
         }
-        peer = sender;
-        port = sw.attach(name, this);
-        LOG.log(Level.INFO, "{0}: peer {1}", new Object[] {port, sender.path()});
+        peer.lastHeard = clock.getAsLong();
+        sw.deliver(peer.port, frame);
     }
 
-    /** Below the write buffer's low mark again: TCP senders paused on this port resume. */
+    /** A port for a new sender, after dropping peers whose socket file is gone; null at the peer limit. */
+    private Peer attach(DomainSocketAddress sender) {
+        for (Peer p : new ArrayList<>(peers.values())) {
+            if (!socketExists(p.address.path())) {
+                peerGone.inc();
+                remove(p, "socket " + p.address.path() + " removed");
+            }
+        }
+        if (peers.size() >= options.maxPeers()) {
+            peerLimit.inc();
+            return null;
+        }
+        Peer p = new Peer(sender);
+        p.port = sw.attach(name + " peer " + sender.path(), p);
+        p.lastHeard = clock.getAsLong();
+        peers.put(sender.path(), p);
+        LOG.log(Level.INFO, "{0}: peer {1} attached", new Object[] {p.port, sender.path()});
+        return p;
+    }
+
+    private static boolean socketExists(String path) {
+        if (path.charAt(0) == '\0') {
+            return true; // Linux abstract namespace: no file to look at; send errors remove it
+        }
+        try {
+            return Files.exists(Path.of(path), LinkOption.NOFOLLOW_LINKS);
+        } catch (InvalidPathException e) {
+            return true;
+        }
+    }
+
+    private void remove(Peer p, String why) {
+        if (peers.get(p.address.path()) == p) {
+            peers.remove(p.address.path());
+        }
+        if (p.port != null) {
+            LOG.log(Level.INFO, "{0}: dropping peer {1}: {2}", new Object[] {p.port, p.address.path(), why});
+            sw.detach(p.port);
+        }
+    }
+
+    /** Detaches every peer silent for the idle time at {@code now} (monotonic nanoseconds). */
+    void expire(long now) {
+        for (Peer p : new ArrayList<>(peers.values())) {
+            if (now - p.lastHeard >= options.idleNanos()) {
+                peerIdle.inc();
+                remove(p, "silent for " + TimeUnit.NANOSECONDS.toSeconds(now - p.lastHeard) + " s");
+            }
+        }
+    }
+
+    /** Send errors the kernel gives for a path nobody is bound to (any more). */
+    private static boolean gone(Throwable cause) {
+        if (cause instanceof PortUnreachableException) {
+            return true;
+        }
+        if (cause instanceof Errors.NativeIoException n) {
+            int e = n.expectedErr();
+            return e == Errors.ERROR_ECONNREFUSED_NEGATIVE || e == Errors.ERRNO_ENOENT_NEGATIVE;
+        }
+        String m = String.valueOf(cause.getMessage());
+        return m.contains("Connection refused") || m.contains("No such file or directory");
+    }
+
+    /** Below the write buffer's low mark again: TCP senders paused on these ports resume. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable() && port != null) {
-            sw.portWritable(port);
+        if (ctx.channel().isWritable()) {
+            for (Peer p : new ArrayList<>(peers.values())) {
+                sw.portWritable(p.port);
+            }
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -136,59 +335,19 @@ final class DatagramPort extends ChannelInboundHandlerAdapter implements LinkEnd
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (port != null) {
-            sw.detach(port);
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+        }
+        for (Peer p : new ArrayList<>(peers.values())) {
+            remove(p, "socket closed");
         }
         ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // Failed sendto to a vanished peer, ENOBUFS...: Ethernet is lossy, keep the socket.
+        // Errors not tied to one write (reads): keep the socket.
         sendError.inc();
         LOG.log(Level.FINE, "{0}: {1}", new Object[] {name, cause.toString()});
-    }
-
-    /** @param frame <b>taken</b> */
-    @Override
-    public void transmit(ByteBuf frame) {
-        Channel ch = channel;
-        DomainSocketAddress to = peer;
-        if (ch == null || to == null || !ch.isActive()) {
-            noPeer.inc();
-            frame.release();
-            return;
-        }
-        if (!ch.isWritable() && ch.bytesBeforeWritable() > ChannelPort.MAX_QUEUED_BYTES) {
-            txQueueFull.inc(port);
-            frame.release();
-            return;
-        }
-        ch.write(new DomainDatagramPacket(frame, to), ch.voidPromise());
-    }
-
-    @Override
-    public void flush() {
-        Channel ch = channel;
-        if (ch != null) {
-            ch.flush();
-        }
-    }
-
-    @Override
-    public boolean isWritable() {
-        Channel ch = channel;
-        return ch != null && ch.isWritable();
-    }
-
-    @Override
-    public void close(String reason) {
-        // One socket serves the VM for the listener's lifetime; closing the port forgets the peer only.
-        LOG.log(Level.INFO, "{0}: dropping peer: {1}", new Object[] {port == null ? name : port, reason});
-        if (port != null) {
-            sw.detach(port);
-            port = null;
-        }
-        peer = null;
     }
 }

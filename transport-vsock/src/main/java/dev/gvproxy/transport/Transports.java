@@ -154,12 +154,26 @@ public final class Transports {
     }
 
     /**
-     * {@code -listen-vfkit} / QEMU {@code -netdev dgram}: a unix datagram socket, one datagram per frame,
-     * peer learned from the first datagram (a leading {@code VFKT} hello is consumed).
+     * {@code -listen-vfkit} / QEMU {@code -netdev dgram}: a unix datagram socket, one datagram per frame, each
+     * sender address a VM with its own switch port (a leading {@code VFKT} hello is consumed).
      *
      * @param uri {@code unixgram:///path}; the file must not exist
      */
     public static Listener listenDatagram(String uri, NetworkContext ctx) throws IOException {
+        return listenDatagram(uri, ctx, DatagramPort.Options.DEFAULTS.maxPeers(),
+                java.time.Duration.ofNanos(DatagramPort.Options.DEFAULTS.idleNanos()));
+    }
+
+    /**
+     * {@link #listenDatagram(String, NetworkContext)} with its peer limits: every sender address is a VM with a
+     * port of its own (upstream issue #383).
+     *
+     * @param maxPeers VMs one socket serves at once (default 64); datagrams from more senders are dropped
+     * @param peerIdle a VM that sent nothing for this long loses its port (default 1 h)
+     */
+    public static Listener listenDatagram(String uri, NetworkContext ctx, int maxPeers, java.time.Duration peerIdle)
+            throws IOException {
+        DatagramPort.Options options = new DatagramPort.Options(maxPeers, peerIdle.toNanos());
         EndpointUri ep = EndpointUri.parse(uri);
         if (!ep.scheme().equals("unixgram")) {
             throw new IOException("vfkit listen address must be unixgram:// address");
@@ -180,7 +194,7 @@ public final class Transports {
                 // One datagram per read buffer; sized for the largest frame so none is truncated.
                 .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(VirtualSwitch.MAX_FRAME))
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .handler(new DatagramPort(ctx.sw(), ctx.counters(), "vfkit:" + path));
+                .handler(new DatagramPort(ctx.sw(), ctx.counters(), "vfkit:" + path, options, System::nanoTime));
         ChannelFuture f = b.bind(new DomainSocketAddress(path.toString())).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("listen unixgram " + path + ": " + f.cause().getMessage(), f.cause());

@@ -31,7 +31,8 @@
  *   <tr><td>{@code /connect} on {@code -listen}</td><td>unix (mode 0600), tcp</td><td>HTTP request, no response,
  *       then 2-byte little-endian length + frame (or 4-byte BE if asked)</td><td>any number</td></tr>
  *   <tr><td>{@code -listen-vfkit}, QEMU {@code -netdev dgram}</td><td>unixgram</td><td>one datagram = one frame;
- *       a first {@code VFKT} datagram is consumed</td><td>one peer at a time (a new named sender replaces it)</td></tr>
+ *       a first {@code VFKT} datagram is consumed</td><td>every named sender address is a VM with its own port
+ *       (up to 64; gone, restarted or idle peers are removed, see {@code DatagramPort})</td></tr>
  *   <tr><td>{@code -listen-vpnkit}</td><td>unix, tcp</td><td>49-byte init echoed, 41-byte command, 258-byte reply
  *       (MTU, MAC), then 2-byte little-endian length + frame</td><td>any number</td></tr>
  *   <tr><td>{@code -listen-bess}</td><td>unixpacket</td><td>one SOCK_SEQPACKET message = one frame</td>
@@ -102,7 +103,9 @@
  * A port attaches when its connection becomes active (for {@code /connect}: when the request is seen) and
  * detaches when it closes; the switch then forgets its MACs. Every listener keeps accepting, so a VM can
  * disconnect and reconnect (new port id, its MAC is learned again); gvproxy accepts qemu/vfkit/stdio once and
- * exits. {@code /connect} keeps frame bytes that arrived in the same read as the request (gvproxy loses them).
+ * exits. One vfkit datagram socket serves several VMs, one port per sender address (gvproxy serves the first
+ * sender only, upstream issue #383); a peer's port goes when sends to it find nobody bound, when its socket file
+ * is gone as another peer arrives, or after an idle time. {@code /connect} keeps frame bytes that arrived in the same read as the request (gvproxy loses them).
  * API, qemu and vpnkit unix sockets are created 0600 whatever the umask (bound under a random sibling name,
  * chmod-ed, renamed into place; vfkit's datagram socket is chmod-ed right after bind); qemu and
  * vfkit socket paths must not exist beforehand. A vpnkit connection whose init lacks the {@code VMN3T}
@@ -112,7 +115,8 @@
  * {@code transport.badFrameLength}, {@code transport.frameTooLargeForFraming}, {@code transport.txQueueFull},
  * {@code transport.txClosedPort}, {@code transport.portError}, {@code transport.unexpectedMessage},
  * {@code transport.connectAttach}, {@code transport.httpNotFound}, {@code transport.httpBadRequest},
- * {@code transport.unnamedPeer}, {@code transport.txNoPeer}, {@code transport.datagramSendError},
+ * {@code transport.unnamedPeer}, {@code transport.datagramSendError}, {@code transport.datagramPeerLimit},
+ * {@code transport.datagramPeerGone}, {@code transport.datagramPeerIdle},
  * {@code transport.vfkitHello}, {@code transport.acceptError} (BESS accept failures),
  * {@code transport.vpnkitBadHandshake} (wrong magic, or closed before the handshake completed).
  *

@@ -481,8 +481,9 @@ class TransportsSocketTest {
         assertArrayEquals(f, gw.take());
         int first = onLoop(() -> sw.portOf(A).id());
         vm.close();
+        Files.deleteIfExists(dir.resolve("vm1.sock")); // the VM exited and its socket file went with it
 
-        // the VM restarts with a new socket: new port, same MAC relearned
+        // the VM restarts with a new socket: new port, same MAC relearned at once (the old peer's file is gone)
         DatagramClient vm2 = track(new DatagramClient(dir.resolve("vm2.sock"), server));
         vm2.send("VFKT".getBytes(StandardCharsets.US_ASCII));
         vm2.send(f);
@@ -491,6 +492,57 @@ class TransportsSocketTest {
         assertNotNull(now);
         assertNotEquals(first, now.id());
         assertEquals(1, (int) onLoop(() -> sw.ports().size()));
+    }
+
+    /** Upstream issue #383: two VMs on one vfkit socket, each its own port, talking to the gateway and each other. */
+    @Test
+    void twoDatagramClientsOnOneSocketReachTheGatewayAndEachOther() throws Exception {
+        setUp();
+        assumeUnixDatagrams();
+        Listener l = track(Transports.listenDatagram("unixgram://" + dir.resolve("dgram.sock"), ctx));
+        DomainSocketAddress server = (DomainSocketAddress) l.localAddress();
+        DatagramClient vmA = track(new DatagramClient(dir.resolve("a.sock"), server));
+        DatagramClient vmB = track(new DatagramClient(dir.resolve("b.sock"), server));
+        vmA.send("VFKT".getBytes(StandardCharsets.US_ASCII));
+        vmB.send("VFKT".getBytes(StandardCharsets.US_ASCII));
+        byte[] fa = frame(GW, A, 100, 1);
+        vmA.send(fa);
+        assertArrayEquals(fa, gw.take());
+        byte[] fb = frame(GW, B, 100, 2);
+        vmB.send(fb);
+        assertArrayEquals(fb, gw.take());
+        assertEquals(2, (int) onLoop(() -> sw.ports().size()));
+        assertEquals(2, counters.get("transport.vfkitHello"));
+
+        byte[] toA = frame(A, GW, 60, 3);
+        byte[] toB = frame(B, GW, 60, 4);
+        ctx.loop().execute(() -> {
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(toA.clone()));
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(toB.clone()));
+            sw.flush();
+        });
+        assertArrayEquals(toA, vmA.receive());
+        assertArrayEquals(toB, vmB.receive());
+
+        byte[] aToB = frame(B, A, 300, 5);
+        vmA.send(aToB);
+        assertArrayEquals(aToB, vmB.receive(), "A's frame for B's MAC reaches B");
+        byte[] bToA = frame(A, B, 300, 6);
+        vmB.send(bToA);
+        assertArrayEquals(bToA, vmA.receive());
+        assertTrue(vmA.received.isEmpty() && vmB.received.isEmpty());
+
+        // A goes away (its socket file stays): the next frame for it meets ECONNREFUSED and its port goes
+        vmA.close();
+        ctx.loop().execute(() -> {
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(frame(A, GW, 60, 7)));
+            sw.flush();
+        });
+        await("the vanished peer's port is detached", () -> counters.get("transport.datagramPeerGone") == 1);
+        assertEquals(1, (int) onLoop(() -> sw.ports().size()));
+        assertNull(onLoop(() -> sw.portOf(A)));
+        vmB.send(fb);
+        assertArrayEquals(fb, gw.take(), "B keeps working");
     }
 
     @Test

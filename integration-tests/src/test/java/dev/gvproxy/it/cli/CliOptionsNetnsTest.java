@@ -1,0 +1,450 @@
+package dev.gvproxy.it.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.cli.GvproxyMain;
+import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.InProcessGvproxy;
+import dev.gvproxy.it.netns.NetnsGuest;
+import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Issue 12 item 1: each library option the command line and the YAML file now reach, set once by flag and once
+ * by YAML ({@code -config}), changes what a real namespace guest (gvforwarder-java, DHCP) sees, against the
+ * default: the in-VM API token and mode, the client address a guest server sees through a port forward, the
+ * network's cap on host connects in flight and the connect timeout, and link-local (169.254.0.0/16) access.
+ *
+ * <p>Network safety: the only destinations are 127.0.0.1 and network namespaces this test creates, joined to the
+ * host by a veth pair of its own ({@link VethPeer}); the link-local test address 169.254.201.x lives in such a
+ * namespace (the host side of the pair holds its /30 neighbour, so the route to it exists only while the pair
+ * does), and the pair and namespace are deleted in {@code finally}. The machine has no {@code dummy} link type,
+ * hence a veth pair rather than a dummy interface.
+ */
+class CliOptionsNetnsTest {
+    private static final Duration DHCP_TIMEOUT = Duration.ofSeconds(60);
+    private static final String TOKEN = "issue12-token-0123456789abcdef0123456789";
+
+    @RegisterExtension
+    final NetnsGuestsExtension guests = new NetnsGuestsExtension();
+
+    @TempDir
+    Path dir;
+
+    private GvproxyMain.Running running;
+    private CompletableFuture<Integer> exit;
+
+    @BeforeEach
+    void check() {
+        NetnsGuest.assumeSupported();
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/curl")), "needs curl (apt install curl)");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "needs socat (apt install socat)");
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (running != null) {
+            running.stop("test done");
+            assertEquals(0, exit.get(60, TimeUnit.SECONDS));
+            running = null;
+        }
+    }
+
+    /**
+     * Starts gvproxy-java with the option given as flags ({@code how = "flag"}) or as YAML ({@code how = "yaml"},
+     * config mode), and one namespace guest on it.
+     */
+    private NetnsGuest start(String how, List<String> flags, String yaml) throws Exception {
+        List<String> args = new ArrayList<>(List.of("-listen", "unix://" + dir.resolve("api.sock"),
+                "-ssh-port", Integer.toString(freePort())));
+        switch (how) {
+            case "flag" -> args.addAll(flags);
+            case "yaml" -> {
+                Path config = Files.writeString(dir.resolve("gvproxy.yaml"), yaml);
+                args.addAll(List.of("-config", config.toString()));
+            }
+            case "none" -> { }
+            default -> throw new IllegalArgumentException(how);
+        }
+        InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(60), args.toArray(String[]::new));
+        running = gv.running();
+        exit = gv.exit();
+        NetnsGuest g = guests.start(NetnsGuest.builder("unix://" + dir.resolve("api.sock")).mac(NetnsGuest.randomMac()));
+        g.awaitAddress(DHCP_TIMEOUT);
+        return g;
+    }
+
+    private long counter(String name) {
+        return running.network().internals().counters().get(name);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** {@code curl} in the guest; the last line of stdout is the HTTP status ({@code 000} when it connected to nothing). */
+    private static ExecResult curl(NetnsGuest g, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("curl", "-s", "--max-time", "20", "-w", "\n%{http_code}"));
+        cmd.addAll(Arrays.asList(args));
+        return g.exec(Duration.ofSeconds(60), cmd.toArray(String[]::new));
+    }
+
+    private static String status(ExecResult r) {
+        String out = r.stdout();
+        return out.substring(out.lastIndexOf('\n') + 1);
+    }
+
+    /** The host API over its unix socket. */
+    private String hostApi(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("curl", "-s", "--max-time", "10", "--unix-socket",
+                dir.resolve("api.sock").toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        return out;
+    }
+
+    /** Starts a long-running guest server and waits until it listens. */
+    private static void serve(NetnsGuest g, String proto, int port, String... cmd) throws Exception {
+        g.spawn(cmd);
+        String flag = proto.equals("udp") ? "-Hlun" : "-Hltn";
+        ExecResult r = g.exec(Duration.ofSeconds(30), "bash", "-c", "for i in $(seq 200); do ss " + flag
+                + " 'sport = :" + port + "' | grep -q . && exit 0; sleep 0.05; done; exit 1");
+        assertEquals(0, r.exitCode(), () -> "guest server on " + proto + "/" + port + " did not start: " + r);
+    }
+
+    /** One TCP connect from the guest reading the server's first line; exit code and line. */
+    private static ExecResult guestTcpLine(NetnsGuest g, String ip, int port) throws Exception {
+        return g.exec(Duration.ofSeconds(30), "timeout", "10", "bash", "-c",
+                "exec 3<>/dev/tcp/" + ip + "/" + port + " && head -1 <&3");
+    }
+
+    // --- in-VM API: token and mode ------------------------------------------------------------------------------
+
+    /** The token by {@code -api-token-file} or YAML {@code api-token-file}: required, then accepted. */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml"})
+    void inVmApiTokenRequiredThenAccepted(String how) throws Exception {
+        Path tokenFile = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+        NetnsGuest g = start(how, List.of("-api-token-file", tokenFile.toString()),
+                "api-token-file: " + tokenFile + "\n");
+        ExecResult none = curl(g, "http://192.168.127.1/services/forwarder/all");
+        assertEquals("401", status(none), none::toString);
+        assertEquals(1, counter("api.unauthorized"));
+        ExecResult wrong = curl(g, "-H", "Authorization: Bearer " + TOKEN.replace('0', 'x'),
+                "http://192.168.127.1/services/forwarder/all");
+        assertEquals("401", status(wrong), wrong::toString);
+        ExecResult ok = curl(g, "-H", "Authorization: Bearer " + TOKEN, "http://192.168.127.1/services/forwarder/all");
+        assertEquals("[]\n\n200", ok.stdout(), ok::toString);
+        assertEquals(2, counter("api.unauthorized"));
+    }
+
+    /** A token shorter than 32 characters stops start-up with a message naming where it came from. */
+    @Test
+    void shortTokenRefusedAtStart() throws Exception {
+        Path tokenFile = Files.writeString(dir.resolve("token"), "short\n");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int status = GvproxyMain.run(new String[] {"-listen", "unix://" + dir.resolve("api.sock"), "-ssh-port",
+                Integer.toString(freePort()), "-api-token-file", tokenFile.toString()},
+                System.out, new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(1, status);
+        assertTrue(Files.notExists(dir.resolve("api.sock")), "nothing left listening");
+    }
+
+    /** {@code -guest-api read-only} / YAML {@code guest-api: read-only}: listing works, expose is refused. */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml"})
+    void inVmApiReadOnly(String how) throws Exception {
+        NetnsGuest g = start(how, List.of("-guest-api", "read-only"), "guest-api: read-only\n");
+        ExecResult all = curl(g, "http://192.168.127.1/services/forwarder/all");
+        assertEquals("[]\n\n200", all.stdout(), all::toString);
+        int port = freePort();
+        ExecResult expose = curl(g, "-X", "POST", "-d", "{\"local\":\"127.0.0.1:" + port + "\",\"remote\":\":8080\"}",
+                "http://192.168.127.1/services/forwarder/expose");
+        assertEquals("the in-VM API is read-only\n\n403", expose.stdout(), expose::toString);
+        assertEquals(1, counter("api.inVmReadOnly"));
+        String all2 = hostApi("http://x/services/forwarder/all");
+        assertTrue(!all2.contains("127.0.0.1:" + port + "\""), () -> "nothing was exposed: " + all2);
+    }
+
+    /** {@code -guest-api off} / YAML {@code guest-api: off}: nothing answers on gateway:80. */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml"})
+    void inVmApiOff(String how) throws Exception {
+        NetnsGuest g = start(how, List.of("-guest-api", "off"), "guest-api: \"off\"\n");
+        ExecResult r = curl(g, "http://192.168.127.1/services/forwarder/all");
+        assertEquals(7, r.exitCode(), () -> "curl: connection refused expected: " + r);
+        assertEquals("000", status(r));
+        // the gateway's other services are still there
+        assertEquals(0, g.exec("ping", "-c", "1", "-W", "5", "192.168.127.1").exitCode());
+    }
+
+    // --- client address through port forwards -----------------------------------------------------------------
+
+    /**
+     * {@code -preserve-client-address} / {@code stack.preserveClientAddress}: a guest server behind a forward
+     * on the host's veth address sees the real client (a namespace of the test's own); by default it sees the
+     * gateway.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml", "none"})
+    void clientAddressSeenByAGuestServer(String how) throws Exception {
+        try (VethPeer lan = new VethPeer("198.18.201")) {
+            NetnsGuest g = start(how, List.of("-preserve-client-address"),
+                    "stack:\n  preserveClientAddress: true\n");
+            serve(g, "tcp", 8080, "socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo $SOCAT_PEERADDR");
+            int port = freePort();
+            String local = lan.hostIp + ":" + port;
+            String exposed = hostApi("-X", "POST", "-d", "{\"local\":\"" + local + "\",\"remote\":\""
+                    + g.ipv4Address() + ":8080\"}", "http://x/services/forwarder/expose");
+            assertEquals("", exposed);
+            String[] seen = new String[1];
+            NetnsGuest.await(Duration.ofSeconds(30), "the guest server's answer through the forward",
+                    () -> !(seen[0] = lan.tcpLine(lan.hostIp, port)).isEmpty(), () -> seen[0]);
+            String expected = how.equals("none") ? "192.168.127.1" : lan.peerIp;
+            assertEquals(expected, seen[0], "the client address the guest server saw");
+        }
+    }
+
+    // --- host connects in flight and connect timeout ----------------------------------------------------------
+
+    /**
+     * {@code -tcp-max-in-flight 1 -tcp-connect-timeout 3s} / {@code stack.tcpMaxInFlight: 1},
+     * {@code stack.tcpConnectTimeout: 3s}: against a host listener whose accept queue is full (the kernel drops
+     * further SYNs, so connects hang), a second guest connect waits for the one slot (counted) and the first
+     * gets a RST after 3 s (counted); with the defaults both are in flight and nothing fails.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml", "none"})
+    void connectBeyondTheInFlightCapWaitsAndTimesOut(String how) throws Exception {
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Filler filler = new Filler(full.getLocalPort())) {
+            NetnsGuest g = start(how, List.of("-tcp-max-in-flight", "1", "-tcp-connect-timeout", "3s"),
+                    "stack:\n  tcpMaxInFlight: 1\n  tcpConnectTimeout: 3s\n");
+            int port = full.getLocalPort();
+            String connect = "exec 3<>/dev/tcp/192.168.127.254/" + port;
+            g.spawn("timeout", "60", "bash", "-c", connect);
+            NetnsGuest.await(Duration.ofSeconds(20), "the first connect in flight", () -> inFlight() == 1,
+                    () -> "in flight " + inFlight());
+            g.spawn("timeout", "60", "bash", "-c", connect);
+            if (how.equals("none")) {
+                NetnsGuest.await(Duration.ofSeconds(20), "both connects in flight", () -> inFlight() == 2,
+                        () -> "in flight " + inFlight());
+                assertEquals(0, counter("tcp.forward.synWaited"));
+                assertEquals(0, counter("tcp.forward.connectFailed"), "the default timeout is 30 s");
+                return;
+            }
+            NetnsGuest.await(Duration.ofSeconds(20), "the second connect waiting for the slot",
+                    () -> counter("tcp.forward.synWaited") == 1, () -> "waiting " + waiting());
+            assertEquals(1, inFlight());
+            long t0 = System.nanoTime();
+            NetnsGuest.await(Duration.ofSeconds(20), "the first connect timed out",
+                    () -> counter("tcp.forward.connectFailed") >= 1, () -> "in flight " + inFlight());
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(ms < 10_000, "timed out after " + ms + " ms, far from the 30 s default");
+            assertNotEquals(0, filler.count);
+        }
+    }
+
+    private int inFlight() {
+        return running.network().internals().call(() -> running.network().internals().tcpForwarder().inFlight());
+    }
+
+    private int waiting() {
+        return running.network().internals().call(() -> running.network().internals().tcpForwarder().waiting());
+    }
+
+    /** Fills a never-accepting listener's accept queue so the kernel drops further SYNs to it. */
+    static final class Filler implements AutoCloseable {
+        final List<Socket> sockets = new ArrayList<>();
+        int count;
+
+        Filler(int port) {
+            for (int i = 0; i < 16; i++) {
+                Socket s = new Socket();
+                try {
+                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 300);
+                    sockets.add(s);
+                    count++;
+                } catch (IOException e) {
+                    try {
+                        s.close();
+                    } catch (IOException ignored) {
+                        // nothing to do
+                    }
+                    return; // the queue is full: this connect's SYN was dropped
+                }
+            }
+            throw new AssertionError("the accept queue never filled");
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
+    // --- link-local (EC2 metadata) access ---------------------------------------------------------------------
+
+    /**
+     * {@code -ec2-metadata-access}, {@code stack.ec2MetadataAccess} and the top-level {@code ec2-metadata-access}
+     * let a guest reach a 169.254.x.y server (TCP and UDP) in a namespace of the test's own; by default the TCP
+     * connect gets a RST and the UDP datagram is dropped, each counted.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"flag", "yaml", "yaml-top-level", "none"})
+    void linkLocalAddressReachableOnlyWhenEnabled(String how) throws Exception {
+        try (VethPeer ll = new VethPeer("169.254.201")) {
+            Process tcp = ll.spawn("socat", "TCP-LISTEN:7001,bind=" + ll.peerIp + ",fork,reuseaddr",
+                    "SYSTEM:echo link-local-tcp");
+            Process udp = ll.spawn("socat", "UDP-RECVFROM:7002,bind=" + ll.peerIp + ",fork",
+                    "SYSTEM:echo link-local-udp");
+            try {
+                ll.awaitListening("-Hltn", 7001);
+                ll.awaitListening("-Hlun", 7002);
+                String mode = how.equals("yaml-top-level") ? "yaml" : how;
+                String yaml = how.equals("yaml-top-level") ? "ec2-metadata-access: true\n"
+                        : "stack:\n  ec2MetadataAccess: true\n";
+                NetnsGuest g = start(mode, List.of("-ec2-metadata-access"), yaml);
+                ExecResult t = guestTcpLine(g, ll.peerIp, 7001);
+                ExecResult u = g.exec(Duration.ofSeconds(30), "bash", "-c",
+                        "echo hi | timeout 5 socat -t 3 - UDP:" + ll.peerIp + ":7002");
+                if (how.equals("none")) {
+                    assertNotEquals(0, t.exitCode(), t::toString);
+                    assertEquals(1, counter("tcp.forward.linkLocalRefused"));
+                    assertEquals("", u.stdout().trim(), u::toString);
+                    assertTrue(counter("udp.linkLocalDrop") >= 1);
+                } else {
+                    assertEquals("link-local-tcp", t.stdout().trim(), t::toString);
+                    assertEquals("link-local-udp", u.stdout().trim(), u::toString);
+                    assertEquals(0, counter("tcp.forward.linkLocalRefused"));
+                    assertEquals(0, counter("udp.linkLocalDrop"));
+                }
+            } finally {
+                tcp.destroy();
+                udp.destroy();
+                tcp.waitFor(10, TimeUnit.SECONDS);
+                udp.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /**
+     * A network namespace of the test's own joined to the host by a veth pair: the host side holds
+     * {@code <prefix>.<4k+1>/30}, the namespace side {@code <prefix>.<4k+2>/30}. The /30 route exists only while the
+     * pair does; {@link #close} deletes the pair and the namespace.
+     */
+    static final class VethPeer implements AutoCloseable {
+        final String ns;
+        final String hostVeth;
+        final String hostIp;
+        final String peerIp;
+
+        VethPeer(String prefix) throws Exception {
+            int id = ThreadLocalRandom.current().nextInt(1, 60);
+            String tag = ProcessHandle.current().pid() % 10000 + "c" + id;
+            ns = "gvjcli" + tag;
+            hostVeth = "gvjch" + tag;
+            String peerVeth = "gvjcp" + tag;
+            hostIp = prefix + "." + (id * 4 + 1);
+            peerIp = prefix + "." + (id * 4 + 2);
+            try {
+                run("ip", "netns", "add", ns);
+                run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", peerVeth, "netns", ns);
+                run("ip", "addr", "add", hostIp + "/30", "dev", hostVeth);
+                run("ip", "link", "set", hostVeth, "up");
+                run("ip", "-n", ns, "addr", "add", peerIp + "/30", "dev", peerVeth);
+                run("ip", "-n", ns, "link", "set", peerVeth, "up");
+                run("ip", "-n", ns, "link", "set", "lo", "up");
+            } catch (Exception e) {
+                close();
+                throw e;
+            }
+        }
+
+        Process spawn(String... cmd) throws IOException {
+            List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+            full.addAll(List.of(cmd));
+            return new ProcessBuilder(full).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        }
+
+        ExecResult exec(String... cmd) throws Exception {
+            List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+            full.addAll(List.of(cmd));
+            Process p = new ProcessBuilder(full).start();
+            p.getOutputStream().close();
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return "";
+                }
+            });
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+            return new ExecResult(p.isAlive() ? -1 : p.exitValue(), out, err.get(5, TimeUnit.SECONDS));
+        }
+
+        void awaitListening(String ssFlag, int port) throws Exception {
+            ExecResult r = exec("bash", "-c", "for i in $(seq 200); do ss " + ssFlag + " 'sport = :" + port
+                    + "' | grep -q . && exit 0; sleep 0.05; done; exit 1");
+            assertEquals(0, r.exitCode(), () -> "server on " + port + " in " + ns + " did not start: " + r);
+        }
+
+        /** One TCP connect from the namespace, the server's first line ("" when none). */
+        String tcpLine(String ip, int port) {
+            try {
+                return exec("timeout", "10", "bash", "-c", "exec 3<>/dev/tcp/" + ip + "/" + port
+                        + " && head -1 <&3").stdout().trim();
+            } catch (Exception e) {
+                return "";
+            }
+        }
+
+        private static void run(String... cmd) throws Exception {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(String.join(" ", cmd) + ": " + out);
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            new ProcessBuilder("ip", "link", "del", hostVeth).start().waitFor(10, TimeUnit.SECONDS);
+            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
