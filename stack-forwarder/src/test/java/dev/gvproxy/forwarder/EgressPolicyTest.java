@@ -48,7 +48,7 @@ class EgressPolicyTest {
         "TCP, 192.168.1.10, 443, 3",
         "TCP, 169.254.169.254, 80, 4",
         "TCP, 169.254.169.253, 80, -1",  // /32 is exact
-        "TCP, 8.8.8.8, 443, -1",
+        "TCP, 198.18.8.8, 443, -1",
     })
     void firstMatchDecides(Protocol p, String dst, int port, int expected) {
         assertEquals(expected, README.decideIpv4(p, ip(dst), port));
@@ -105,7 +105,7 @@ class EgressPolicyTest {
         "cidr=10.0.0.0/33 | stack.egress[0].cidr: \"10.0.0.0/33\": prefix length 33 is not between 0 and 32",
         "cidr=10.0.0.1/8 | stack.egress[0].cidr: \"10.0.0.1/8\": 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)",
         "cidr=10.0.0/8 | stack.egress[0].cidr: \"10.0.0/8\": not an IPv4 prefix (expected a.b.c.d/n)",
-        "cidr=example.com | stack.egress[0].cidr: \"example.com\": not an IPv4 prefix (expected a.b.c.d/n)",
+        "cidr=lan.invalid | stack.egress[0].cidr: \"lan.invalid\": not an IPv4 prefix (expected a.b.c.d/n)",
         "cidr=10.0.0.0/x | stack.egress[0].cidr: \"10.0.0.0/x\": prefix length must be a number between 0 and 32",
         "cidr=fd00::/8 | stack.egress[0].cidr: \"fd00::/8\": IPv6 prefixes are not supported yet (IPv4 only)",
         "protocol=sctp | stack.egress[0].protocol: \"sctp\": must be tcp, udp, icmp or any",
@@ -167,7 +167,7 @@ class EgressPolicyTest {
         assertTrue(f.deniesIpv4(Protocol.TCP, ip("10.0.0.1"), 22));
         assertTrue(f.deniesIpv4(Protocol.UDP, ip("10.0.0.1"), 53));
         assertTrue(f.deniesIpv4(Protocol.ICMP, ip("192.168.0.1"), -1));
-        assertFalse(f.deniesIpv4(Protocol.TCP, ip("8.8.8.8"), 443), "no rule: allowed, no rule counted");
+        assertFalse(f.deniesIpv4(Protocol.TCP, ip("198.18.8.8"), 443), "no rule: allowed, no rule counted");
         assertFalse(f.deniesIpv4Again(Protocol.TCP, ip("192.168.127.254"), 22), "a re-check of an allowed flow");
         assertEquals(List.of(1L, 2L, 0L, 1L, 0L), f.ruleHits().stream().map(EgressFilter.RuleHits::hits).toList());
         assertEquals(3, counters.get("egress.denied"));
@@ -175,10 +175,10 @@ class EgressPolicyTest {
         assertEquals(1, counters.get("egress.denied.udp"));
         assertEquals(1, counters.get("egress.denied.icmp"));
 
-        f.replace(EgressPolicy.of(List.of(new Rule(Action.DENY, Cidr.parse("8.8.8.8"), Protocol.TCP))));
+        f.replace(EgressPolicy.of(List.of(new Rule(Action.DENY, Cidr.parse("198.18.8.8"), Protocol.TCP))));
         assertEquals(List.of(0L), f.ruleHits().stream().map(EgressFilter.RuleHits::hits).toList(),
                 "a new policy's rules start at zero");
-        assertTrue(f.deniesIpv4(Protocol.TCP, ip("8.8.8.8"), 443));
+        assertTrue(f.deniesIpv4(Protocol.TCP, ip("198.18.8.8"), 443));
         assertEquals(1, f.ruleHits().get(0).hits());
         assertEquals(4, counters.get("egress.denied"), "the global counters keep counting");
         assertEquals(1, counters.get("egress.policyReplaced"));
