@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.cli.GvproxyMain;
 import dev.gvproxy.it.netns.ExecResult;
+import dev.gvproxy.it.netns.LanPeer;
 import dev.gvproxy.it.netns.InProcessGvproxy;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
@@ -22,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -40,7 +40,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * network's cap on host connects in flight and the connect timeout, and link-local (169.254.0.0/16) access.
  *
  * <p>Network safety: the only destinations are 127.0.0.1 and network namespaces this test creates, joined to the
- * host by a veth pair of its own ({@link VethPeer}); the link-local test address 169.254.201.x lives in such a
+ * host by a veth pair of its own ({@link LanPeer}); the link-local test address 169.254.201.x lives in such a
  * namespace (the host side of the pair holds its /30 neighbour, so the route to it exists only while the pair
  * does), and the pair and namespace are deleted in {@code finally}. The machine has no {@code dummy} link type,
  * hence a veth pair rather than a dummy interface.
@@ -216,7 +216,7 @@ class CliOptionsNetnsTest {
     @ParameterizedTest
     @ValueSource(strings = {"flag", "yaml", "none"})
     void clientAddressSeenByAGuestServer(String how) throws Exception {
-        try (VethPeer lan = new VethPeer("198.18.201")) {
+        try (LanPeer lan = new LanPeer("198.18.201")) {
             NetnsGuest g = start(how, List.of("-preserve-client-address"),
                     "stack:\n  preserveClientAddress: true\n");
             serve(g, "tcp", 8080, "socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo $SOCAT_PEERADDR");
@@ -323,7 +323,7 @@ class CliOptionsNetnsTest {
     @ParameterizedTest
     @ValueSource(strings = {"flag", "yaml", "yaml-top-level", "none"})
     void linkLocalAddressReachableOnlyWhenEnabled(String how) throws Exception {
-        try (VethPeer ll = new VethPeer("169.254.201")) {
+        try (LanPeer ll = new LanPeer("169.254.201")) {
             Process tcp = ll.spawn("socat", "TCP-LISTEN:7001,bind=" + ll.peerIp + ",fork,reuseaddr",
                     "SYSTEM:echo link-local-tcp");
             Process udp = ll.spawn("socat", "UDP-RECVFROM:7002,bind=" + ll.peerIp + ",fork",
@@ -358,93 +358,4 @@ class CliOptionsNetnsTest {
         }
     }
 
-    /**
-     * A network namespace of the test's own joined to the host by a veth pair: the host side holds
-     * {@code <prefix>.<4k+1>/30}, the namespace side {@code <prefix>.<4k+2>/30}. The /30 route exists only while the
-     * pair does; {@link #close} deletes the pair and the namespace.
-     */
-    static final class VethPeer implements AutoCloseable {
-        final String ns;
-        final String hostVeth;
-        final String hostIp;
-        final String peerIp;
-
-        VethPeer(String prefix) throws Exception {
-            int id = ThreadLocalRandom.current().nextInt(1, 60);
-            String tag = ProcessHandle.current().pid() % 10000 + "c" + id;
-            ns = "gvjcli" + tag;
-            hostVeth = "gvjch" + tag;
-            String peerVeth = "gvjcp" + tag;
-            hostIp = prefix + "." + (id * 4 + 1);
-            peerIp = prefix + "." + (id * 4 + 2);
-            try {
-                run("ip", "netns", "add", ns);
-                run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", peerVeth, "netns", ns);
-                run("ip", "addr", "add", hostIp + "/30", "dev", hostVeth);
-                run("ip", "link", "set", hostVeth, "up");
-                run("ip", "-n", ns, "addr", "add", peerIp + "/30", "dev", peerVeth);
-                run("ip", "-n", ns, "link", "set", peerVeth, "up");
-                run("ip", "-n", ns, "link", "set", "lo", "up");
-            } catch (Exception e) {
-                close();
-                throw e;
-            }
-        }
-
-        Process spawn(String... cmd) throws IOException {
-            List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-            full.addAll(List.of(cmd));
-            return new ProcessBuilder(full).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        }
-
-        ExecResult exec(String... cmd) throws Exception {
-            List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-            full.addAll(List.of(cmd));
-            Process p = new ProcessBuilder(full).start();
-            p.getOutputStream().close();
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-                } catch (IOException e) {
-                    return "";
-                }
-            });
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-            return new ExecResult(p.isAlive() ? -1 : p.exitValue(), out, err.get(5, TimeUnit.SECONDS));
-        }
-
-        void awaitListening(String ssFlag, int port) throws Exception {
-            ExecResult r = exec("bash", "-c", "for i in $(seq 200); do ss " + ssFlag + " 'sport = :" + port
-                    + "' | grep -q . && exit 0; sleep 0.05; done; exit 1");
-            assertEquals(0, r.exitCode(), () -> "server on " + port + " in " + ns + " did not start: " + r);
-        }
-
-        /** One TCP connect from the namespace, the server's first line ("" when none). */
-        String tcpLine(String ip, int port) {
-            try {
-                return exec("timeout", "10", "bash", "-c", "exec 3<>/dev/tcp/" + ip + "/" + port
-                        + " && head -1 <&3").stdout().trim();
-            } catch (Exception e) {
-                return "";
-            }
-        }
-
-        private static void run(String... cmd) throws Exception {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new IOException(String.join(" ", cmd) + ": " + out);
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            new ProcessBuilder("ip", "link", "del", hostVeth).start().waitFor(10, TimeUnit.SECONDS);
-            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
-        }
-    }
 }

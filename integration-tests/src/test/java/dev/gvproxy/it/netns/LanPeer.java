@@ -26,20 +26,34 @@ public final class LanPeer implements AutoCloseable {
     public final String peerIp;
     private final List<Process> spawned = new ArrayList<>();
 
+    /** A peer in 198.18.200.0/24 (a /30 of it). */
     public LanPeer() throws Exception {
+        this("198.18.200");
+    }
+
+    /**
+     * A peer on a /30 of the /24 {@code prefix24} (three octets, e.g. {@code 169.254.201} for a link-local test
+     * address the test owns). The namespace and the pair are removed again if setting them up fails.
+     */
+    public LanPeer(String prefix24) throws Exception {
         int id = ThreadLocalRandom.current().nextInt(1, 60);
         ns = "gvjlan" + ProcessHandle.current().pid() % 10000 + "x" + id;
         hostVeth = "gvjh" + ProcessHandle.current().pid() % 10000 + "x" + id;
         String peerVeth = "gvjp" + ProcessHandle.current().pid() % 10000 + "x" + id;
-        hostIp = "198.18.200." + (id * 4 + 1);
-        peerIp = "198.18.200." + (id * 4 + 2);
-        run("ip", "netns", "add", ns);
-        run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", peerVeth, "netns", ns);
-        run("ip", "addr", "add", hostIp + "/30", "dev", hostVeth);
-        run("ip", "link", "set", hostVeth, "up");
-        run("ip", "-n", ns, "addr", "add", peerIp + "/30", "dev", peerVeth);
-        run("ip", "-n", ns, "link", "set", peerVeth, "up");
-        run("ip", "-n", ns, "link", "set", "lo", "up");
+        hostIp = prefix24 + "." + (id * 4 + 1);
+        peerIp = prefix24 + "." + (id * 4 + 2);
+        try {
+            run("ip", "netns", "add", ns);
+            run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", peerVeth, "netns", ns);
+            run("ip", "addr", "add", hostIp + "/30", "dev", hostVeth);
+            run("ip", "link", "set", hostVeth, "up");
+            run("ip", "-n", ns, "addr", "add", peerIp + "/30", "dev", peerVeth);
+            run("ip", "-n", ns, "link", "set", peerVeth, "up");
+            run("ip", "-n", ns, "link", "set", "lo", "up");
+        } catch (Exception e) {
+            close();
+            throw e;
+        }
     }
 
     /** Runs a command inside the namespace (at most 30 s). */
@@ -72,6 +86,25 @@ public final class LanPeer implements AutoCloseable {
             spawned.add(p);
         }
         return p;
+    }
+
+    /** Waits (up to 10 s) until a server in the namespace listens on {@code port} ({@code ss} flags, e.g. -Hltn). */
+    public void awaitListening(String ssFlag, int port) throws Exception {
+        ExecResult r = exec("bash", "-c", "for i in $(seq 200); do ss " + ssFlag + " 'sport = :" + port
+                + "' | grep -q . && exit 0; sleep 0.05; done; exit 1");
+        if (r.exitCode() != 0) {
+            throw new AssertionError("server on " + port + " in " + ns + " did not start: " + r);
+        }
+    }
+
+    /** One TCP connect from the namespace to {@code ip:port}: the server's first line ("" when none). */
+    public String tcpLine(String ip, int port) {
+        try {
+            return exec("timeout", "10", "bash", "-c", "exec 3<>/dev/tcp/" + ip + "/" + port + " && head -1 <&3")
+                    .stdout().trim();
+        } catch (Exception e) {
+            return "";
+        }
     }
 
     /** One line over TCP to the host's LAN address and back. */
