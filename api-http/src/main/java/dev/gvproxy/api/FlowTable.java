@@ -44,7 +44,7 @@ public final class FlowTable {
      */
     public record Query(Integer guestIp, String protocol, String state, int limit) {
         boolean matches(FlowEntry e) {
-            return (guestIp == null || e.key().guestIp() == guestIp) && (protocol == null || protocol.equals(e.protocol()))
+            return (guestIp == null || (e.key().isIpv4() && e.key().guest().ipv4() == guestIp)) && (protocol == null || protocol.equals(e.protocol()))
                     && (state == null || state.equalsIgnoreCase(e.state()));
         }
 
@@ -149,7 +149,8 @@ public final class FlowTable {
 
     /** The owning guest: its MAC from the gateway's neighbour cache, its port from the CAM (or the TCP link). */
     private static Row row(NetworkInternals net, VirtualSwitch sw, FlowEntry e, SwitchPort link, long now) {
-        long mac = net.stack().arpCache().lookup(e.key().guestIp(), now);
+        long mac = e.key().isIpv4() ? net.stack().arpCache().lookup(e.key().guest().ipv4(), now)
+                : net.stack().neighborCache().lookup(e.key().guest(), now);
         SwitchPort port = mac >= 0 ? sw.portOf(mac) : null;
         return new Row(e, mac, port != null ? port : link);
     }
@@ -167,8 +168,8 @@ public final class FlowTable {
                 b.append(',');
             }
             b.append("{\"protocol\":").append(GoJson.string(e.protocol()))
-                    .append(",\"guest\":").append(GoJson.string(endpoint(e.key().guestIp(), e.key().guestPort())))
-                    .append(",\"destination\":").append(GoJson.string(endpoint(e.key().peerIp(), e.key().peerPort())))
+                    .append(",\"guest\":").append(GoJson.string(endpoint(e.key().guest(), e.key().guestPort())))
+                    .append(",\"destination\":").append(GoJson.string(endpoint(e.key().peer(), e.key().peerPort())))
                     .append(",\"hostLocal\":").append(address(e.hostLocal()))
                     .append(",\"hostRemote\":").append(address(e.hostRemote()))
                     .append(",\"state\":").append(GoJson.string(e.state()))
@@ -188,8 +189,9 @@ public final class FlowTable {
         return b.append("]}").toString();
     }
 
-    private static String endpoint(int ip, int port) {
-        return Ipv4Address.format(ip) + ":" + port;
+    /** {@code a.b.c.d:port} for IPv4, {@code [v6]:port} for IPv6. */
+    private static String endpoint(dev.gvproxy.stack.wire.Ipv6Address ip, int port) {
+        return ip.isIpv4Mapped() ? Ipv4Address.format(ip.ipv4()) + ":" + port : "[" + ip + "]:" + port;
     }
 
     private static String address(InetSocketAddress a) {

@@ -172,7 +172,12 @@ public final class StackChannel extends AbstractChannel implements DuplexChannel
         }
     }
 
-    private static InetSocketAddress address(int ip, int port) {
+    /** An IPv4-mapped address becomes an IPv4 socket address, an IPv6 one an IPv6 socket address. */
+    private static InetSocketAddress address(dev.gvproxy.stack.wire.Ipv6Address a, int port) {
+        if (!a.isIpv4Mapped()) {
+            return new InetSocketAddress(a.toInet(), port);
+        }
+        int ip = a.ipv4();
         byte[] b = {(byte) (ip >>> 24), (byte) (ip >>> 16), (byte) (ip >>> 8), (byte) ip};
         try {
             return new InetSocketAddress(InetAddress.getByAddress(b), port);

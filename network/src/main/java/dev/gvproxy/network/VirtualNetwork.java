@@ -208,7 +208,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private DnsTcpSession session() {
             if (session == null) {
                 session = new DnsTcpSession(dns, counters, stream::send, stack.ipOutput().alloc(), 16,
-                        stream.connection().remoteIp());
+                        stream.connection().remoteIp().ipv4());
             }
             return session;
         }

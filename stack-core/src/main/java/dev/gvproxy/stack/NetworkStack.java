@@ -6,8 +6,13 @@ import dev.gvproxy.stack.ip.ArpResponder;
 import dev.gvproxy.stack.ip.FragmentReassembler;
 import dev.gvproxy.stack.ip.GuestAddressGuard;
 import dev.gvproxy.stack.ip.IcmpInput;
+import dev.gvproxy.stack.ip.Icmpv6Input;
 import dev.gvproxy.stack.ip.Ipv4Input;
 import dev.gvproxy.stack.ip.Ipv4Output;
+import dev.gvproxy.stack.ip.Ipv6Input;
+import dev.gvproxy.stack.ip.Ipv6Output;
+import dev.gvproxy.stack.ip.NeighborCache;
+import dev.gvproxy.stack.ip.RouterAdvertiser;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.VirtualSwitch;
@@ -16,7 +21,9 @@ import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.udp.UdpDemux;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Packet;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.security.SecureRandom;
@@ -25,9 +32,10 @@ import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
- * The gateway: the switch's endpoint for frames addressed to the gateway MAC (or broadcast). It answers
- * ARP, validates and reassembles IPv4, answers ICMP echo, and demultiplexes UDP (services, then the
- * forwarder) and TCP (the forwarder's connection table).
+ * The gateway: the switch's endpoint for frames addressed to the gateway MAC (or broadcast, or IPv6
+ * multicast). It answers ARP, validates and reassembles IPv4 and IPv6, answers ICMP and ICMPv6 echo, speaks
+ * neighbour discovery and sends router advertisements (when {@link Ipv6Config#enabled()}), and demultiplexes
+ * UDP (services, then the forwarder) and TCP (the forwarder's connection table) of both families.
  *
  * <p>Deterministic frame-in/frame-out: no sockets, no threads. Time comes from the injected
  * {@code nanoClock} (monotonic nanoseconds) when a frame arrives, or as the argument of {@link #poll}. The
@@ -50,7 +58,13 @@ public final class NetworkStack implements LinkEndpoint {
     private final TcpLayer tcp;
     private final AddressBindings bindings = new AddressBindings();
     private final Counters.Counter unknownEtherType;
-    private final Counters.Counter ipv6;
+    private final Counters.Counter ipv6Off;
+    private final NeighborCache neighbors;
+    private final Ipv6Output ipv6Output;
+    private final Icmpv6Input icmpv6;
+    private final FragmentReassembler reassembler6;
+    private final Ipv6Input ipv6;
+    private final RouterAdvertiser advertiser;
     private DeadlineSource[] sources = new DeadlineSource[0];
     private LongConsumer wakeup = d -> { };
 
@@ -98,15 +112,33 @@ public final class NetworkStack implements LinkEndpoint {
             }
 
             @Override
-            public dev.gvproxy.stack.link.SwitchPort byIp(int ip, long now) {
-                long mac = arpCache.lookup(ip, now);
+            public dev.gvproxy.stack.link.SwitchPort byIp(Ipv6Address ip, long now) {
+                long mac = ip.isIpv4Mapped() ? arpCache.lookup(ip.ipv4(), now) : neighbors.lookup(ip, now);
                 return mac < 0 ? null : sw.portOf(mac);
             }
         });
         sw.setWritableListener(port -> tcp.linkWritable(port, nanoClock.getAsLong()));
         ipv4.setHandler(Ipv4Packet.PROTO_TCP, tcp);
         this.unknownEtherType = counters.counter("eth.unknownEtherType");
-        this.ipv6 = counters.counter("eth.ipv6");
+        this.ipv6Off = counters.counter("eth.ipv6");
+        // IPv6: the same neighbour expiry as ARP, its own bounded table; TCP and UDP are the same handlers.
+        this.neighbors = new NeighborCache(counters,
+                Math.min(300_000_000_000L, config.portSecurity().macAgeingNanos() / 2), config.ipv6().maxNeighbors());
+        this.ipv6Output = new Ipv6Output(config, sw, neighbors, alloc, counters);
+        this.icmpv6 = new Icmpv6Input(config, ipv6Output, counters);
+        this.reassembler6 = FragmentReassembler.forIpv6(alloc, counters, config.reassemblyTimeoutNanos(),
+                config.reassemblyMaxBytes());
+        this.ipv6 = new Ipv6Input(config, neighbors, reassembler6, icmpv6, counters);
+        ipv6.setHandler(IpProtocol.TCP, tcp);
+        ipv6.setHandler(IpProtocol.UDP, udp);
+        tcp.setIpv6Output(ipv6Output);
+        udp.setIpv6(ipv6Output, icmpv6);
+        this.advertiser = new RouterAdvertiser(config, ipv6Output, counters, new java.util.SplittableRandom(),
+                nanoClock.getAsLong());
+        icmpv6.setAdvertiser(advertiser);
+        if (config.ipv6().enabled()) {
+            addDeadlineSource(advertiser);
+        }
         sw.setGateway(this);
         config.dhcpStaticLeases().forEach((ip, mac) -> bindings.bind(ip, mac));
         ipv4.setAddressBindings(bindings);
@@ -147,7 +179,13 @@ public final class NetworkStack implements LinkEndpoint {
             switch (type) {
                 case EtherType.IPV4 -> ipv4.input(frame, l3, l3len, srcMac, now);
                 case EtherType.ARP -> arp.input(frame, l3, l3len, now);
-                case EtherType.IPV6 -> ipv6.inc();
+                case EtherType.IPV6 -> {
+                    if (config.ipv6().enabled()) {
+                        ipv6.input(frame, l3, l3len, srcMac, now);
+                    } else {
+                        ipv6Off.inc();
+                    }
+                }
                 default -> unknownEtherType.inc();
             }
         } finally {
@@ -168,7 +206,9 @@ public final class NetworkStack implements LinkEndpoint {
         sw.expire(now);
         tcp.poll(now);
         reassembler.expire(now);
+        reassembler6.expire(now);
         arpCache.expire(now);
+        neighbors.expire(now);
         for (DeadlineSource s : sources) { // a snapshot: a source may unregister itself (or another) while polled
             if (s.nextDeadline() - now <= 0) {
                 s.poll(now);
@@ -224,7 +264,8 @@ public final class NetworkStack implements LinkEndpoint {
     /** The earliest time {@link #poll} has work, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
         long d = Math.min(Math.min(reassembler.nextDeadline(), tcp.nextDeadline()), sw.nextDeadline());
-        if (arpCache.hasPending()) {
+        d = Math.min(d, reassembler6.nextDeadline());
+        if (arpCache.hasPending() || neighbors.hasPending()) {
             d = Math.min(d, nanoClock.getAsLong() + 1_000_000_000L);
         }
         for (DeadlineSource s : sources) {
@@ -233,9 +274,15 @@ public final class NetworkStack implements LinkEndpoint {
         return d;
     }
 
-    /** Routes IPv4 protocol {@code protocol} to {@code handler} (TCP = 6 goes to the forwarder). */
+    /**
+     * Routes IPv4 protocol {@code protocol} to {@code handler} (TCP = 6 goes to the forwarder); TCP and UDP are
+     * routed for IPv6 too (one handler for both families). ICMPv6 has its own input: see {@link #icmpv6()}.
+     */
     public void setProtocolHandler(int protocol, TransportHandler handler) {
         ipv4.setHandler(protocol, handler);
+        if (protocol == IpProtocol.TCP || protocol == IpProtocol.UDP) {
+            ipv6.setHandler(protocol, handler);
+        }
     }
 
     public StackConfig config() {
@@ -262,6 +309,23 @@ public final class NetworkStack implements LinkEndpoint {
         return ipOutput;
     }
 
+    /** ICMPv6 at the gateway: {@code setForwarder} for echo to other destinations, {@code sendUnreachable}. */
+    public Icmpv6Input icmpv6() {
+        return icmpv6;
+    }
+
+    public Ipv6Output ipv6Output() {
+        return ipv6Output;
+    }
+
+    public NeighborCache neighborCache() {
+        return neighbors;
+    }
+
+    public RouterAdvertiser routerAdvertiser() {
+        return advertiser;
+    }
+
     public ArpCache arpCache() {
         return arpCache;
     }
@@ -274,6 +338,8 @@ public final class NetworkStack implements LinkEndpoint {
     public void close() {
         tcp.close(nanoClock.getAsLong());
         reassembler.clear();
+        reassembler6.clear();
         arpCache.clear();
+        neighbors.clear();
     }
 }

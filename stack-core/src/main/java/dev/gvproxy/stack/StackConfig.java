@@ -1,6 +1,7 @@
 package dev.gvproxy.stack;
 
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.MacAddress;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,6 +24,8 @@ import java.util.Map;
  * @param reassemblyTimeoutNanos how long fragments of an incomplete datagram are kept
  * @param reassemblyMaxBytes memory bound over all incomplete datagrams
  * @param portSecurity what guests may claim: MAC limits and ageing of the switch, strict source validation
+ * @param ipv6 the IPv6 prefix, the gateway's IPv6 addresses and router advertisements (default on, see
+ *             {@link Ipv6Config})
  */
 public record StackConfig(
         int network,
@@ -37,7 +40,8 @@ public record StackConfig(
         Map<Integer, Long> dhcpStaticLeases,
         long reassemblyTimeoutNanos,
         int reassemblyMaxBytes,
-        PortSecurity portSecurity) {
+        PortSecurity portSecurity,
+        Ipv6Config ipv6) {
 
     public static final int DEFAULT_MTU = 1500;
     public static final int MAX_MTU = 65520;
@@ -50,6 +54,7 @@ public record StackConfig(
         nat = Map.copyOf(nat);
         dhcpStaticLeases = Map.copyOf(dhcpStaticLeases);
         java.util.Objects.requireNonNull(portSecurity, "portSecurity");
+        java.util.Objects.requireNonNull(ipv6, "ipv6");
         if (prefixLength < 1 || prefixLength > 29) {
             throw new IllegalArgumentException("subnet too small");
         }
@@ -73,6 +78,15 @@ public record StackConfig(
     /** True for the gateway IP and the gateway's virtual IPs: the addresses ARP is answered for. */
     public boolean isGatewayAddress(int ip) {
         return ip == gatewayIp || gatewayVirtualIps.contains(ip);
+    }
+
+    /**
+     * True for the gateway's own addresses of either family: an IPv4-mapped address is an IPv4 one
+     * ({@link #isGatewayAddress(int)}), an IPv6 one the gateway's link-local, prefix or host alias address
+     * (when IPv6 is on).
+     */
+    public boolean isGatewayAddress(Ipv6Address ip) {
+        return ip.isIpv4Mapped() ? isGatewayAddress(ip.ipv4()) : ipv6.isGatewayAddress(ip);
     }
 
     /** The NAT'ed destination for a new outbound flow (identity when no rule matches). */
@@ -103,6 +117,7 @@ public record StackConfig(
         b.reassemblyTimeoutNanos = reassemblyTimeoutNanos;
         b.reassemblyMaxBytes = reassemblyMaxBytes;
         b.portSecurity = portSecurity;
+        b.ipv6 = ipv6;
         return b;
     }
 
@@ -120,6 +135,7 @@ public record StackConfig(
         private long reassemblyTimeoutNanos = 30_000_000_000L;
         private int reassemblyMaxBytes = 4 << 20;
         private PortSecurity portSecurity = PortSecurity.defaults();
+        private Ipv6Config ipv6 = Ipv6Config.defaults();
 
         public Builder subnet(String cidr) {
             this.subnet = cidr;
@@ -178,6 +194,12 @@ public record StackConfig(
             return this;
         }
 
+        /** The IPv6 side (default {@link Ipv6Config#defaults()}: on, {@code fd00:5a94:efe4::/64}). */
+        public Builder ipv6(Ipv6Config ipv6) {
+            this.ipv6 = ipv6;
+            return this;
+        }
+
         public StackConfig build() {
             int slash = subnet.indexOf('/');
             if (slash < 0) {
@@ -224,7 +246,7 @@ public record StackConfig(
             Map<Integer, Integer> n = nat != null ? nat : Map.of(host, Ipv4Address.parse("127.0.0.1"));
             Map<Integer, Long> leases = dhcpStaticLeases != null ? dhcpStaticLeases : Map.of(dev, DEFAULT_DEVICE_MAC);
             return new StackConfig(net, prefix, gw, gatewayMac, dev, host, mtu, vips, n, leases,
-                    reassemblyTimeoutNanos, reassemblyMaxBytes, portSecurity);
+                    reassemblyTimeoutNanos, reassemblyMaxBytes, portSecurity, ipv6);
         }
     }
 }

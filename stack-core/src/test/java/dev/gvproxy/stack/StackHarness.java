@@ -18,8 +18,13 @@ final class StackHarness implements LinkEndpoint {
     final SwitchPort guest;
     final ArrayDeque<byte[]> out = new ArrayDeque<>();
 
+    /** An IPv4-only network (no router advertisements among the frames the IPv4 tests read). */
     StackHarness() {
-        this(StackConfig.defaults());
+        this(ipv4Only());
+    }
+
+    static StackConfig ipv4Only() {
+        return StackConfig.builder().ipv6(Ipv6Config.builder().enabled(false).build()).build();
     }
 
     StackHarness(StackConfig config) {

@@ -57,7 +57,7 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
     public static GuestStream open(NetworkStack stack, EventLoop loop, int srcIp, int srcPort, int guestIp,
             int guestPort, long dialTimeoutMillis) {
         TcpLayer tcp = stack.tcp();
-        if (srcPort <= 0 || tcp.connection(new FlowKey(guestIp, guestPort, srcIp, srcPort)) != null) {
+        if (srcPort <= 0 || tcp.connection(FlowKey.ipv4(guestIp, guestPort, srcIp, srcPort)) != null) {
             srcPort = tcp.ephemeralPort(srcIp, guestIp, guestPort);
         }
         if (srcPort < 0) {
@@ -90,7 +90,7 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
         if (conn != null && conn.state() == TcpState.SYN_SENT) {
             stack.counters().counter("tcp.portfwd.dialTimeout").inc();
             established.completeExceptionally(new SocketTimeoutException("dial timeout: no answer from "
-                    + Ipv4Address.format(conn.remoteIp()) + ":" + conn.remotePort()));
+                    + conn.remoteIp() + ":" + conn.remotePort()));
             conn.abort(stack.now()); // onClosed follows
         }
     }
@@ -148,7 +148,7 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
             // Refused (or the handshake was reset): the host side just closes, as gvproxy's does.
             stack.counters().counter("tcp.portfwd.guestRefused").inc();
             established.completeExceptionally(new ConnectException("connection refused by "
-                    + Ipv4Address.format(c.remoteIp()) + ":" + c.remotePort()));
+                    + c.remoteIp() + ":" + c.remotePort()));
         } else if (handler != null) {
             handler.onReset();
         }
@@ -170,7 +170,7 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
         }
         if (!established.isDone()) {
             established.completeExceptionally(new ConnectException("connection to "
-                    + Ipv4Address.format(c.remoteIp()) + ":" + c.remotePort() + " closed before it was established"));
+                    + c.remoteIp() + ":" + c.remotePort() + " closed before it was established"));
         }
         if (handler != null) {
             handler.onClosed();

@@ -4,7 +4,7 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.FlowKey;
-import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
 import dev.gvproxy.stack.wire.Ipv4Address;
@@ -172,7 +172,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
     /** @param payload <b>borrowed</b>: the ICMP message (checksum already verified by the stack) */
     @Override
-    public void receive(Ipv4Header ip, ByteBuf payload, long now) {
+    public void receive(IpHeader ip, ByteBuf payload, long now) {
         int off = payload.readerIndex();
         int len = payload.readableBytes();
         if (len < Icmpv4Packet.HEADER_LEN || Icmpv4Packet.type(payload, off) != Icmpv4Packet.TYPE_ECHO_REQUEST
@@ -256,7 +256,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
                 return null; // counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.peerIp());
+        int hostDst = stack.config().translate(key.peer().ipv4());
         PingSocket s;
         try {
             s = opener.open(hostDst);
@@ -276,7 +276,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         PingFlow flow = new PingFlow(key, hostDst, s);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.peerIp(), -1); // as the guest addressed it: what egress rules see
+            owner.target(key.peer().ipv4(), -1); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);
@@ -360,7 +360,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             flow.lastActive = now;
             flow.repliesToGuest++;
             flow.bytesToGuest += n - Icmpv4Packet.HEADER_LEN;
-            stack.ipOutput().send(flow.key.peerIp(), flow.key.guestIp(), Ipv4Packet.PROTO_ICMP, reply, now);
+            stack.ipOutput().send(flow.key.peer().ipv4(), flow.key.guest().ipv4(), Ipv4Packet.PROTO_ICMP, reply, now);
         }
     }
 
@@ -457,9 +457,9 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
         @Override
         public String toString() {
-            return "ping " + Ipv4Address.format(key.guestIp()) + " id " + key.guestPort() + " -> "
-                    + Ipv4Address.format(key.peerIp())
-                    + (hostDstIp != key.peerIp() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+            return "ping " + Ipv4Address.format(key.guest().ipv4()) + " id " + key.guestPort() + " -> "
+                    + Ipv4Address.format(key.peer().ipv4())
+                    + (hostDstIp != key.peer().ipv4() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
         }
     }
 }

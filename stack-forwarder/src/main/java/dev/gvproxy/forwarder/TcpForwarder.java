@@ -66,6 +66,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
+    private final Counters.Counter ipv6Unsupported;
     private final Counters.Counter connectFailed;
     private final Counters.Counter connected;
     private final Counters.Counter budgetRefused;
@@ -89,6 +90,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         Counters c = stack.counters();
         this.maxInFlightDrop = c.counter("tcp.forwardMaxInFlightDrop");
         this.linkLocalRefused = c.counter("tcp.forward.linkLocalRefused");
+        this.ipv6Unsupported = c.counter("tcp.forward.ipv6Unsupported");
         this.connectFailed = c.counter("tcp.forward.connectFailed");
         this.connected = c.counter("tcp.forward.connected");
         this.budgetRefused = c.counter("tcp.forward.budgetRefused");
@@ -144,7 +146,13 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
-        int dst = req.dstIp();
+        if (!req.isIpv4()) {
+            // IPv6 connections are not forwarded yet (the IPv6 forwarding work replaces this): refused, counted.
+            ipv6Unsupported.inc();
+            layer.reject(req, now);
+            return;
+        }
+        int dst = req.dstIp().ipv4();
         if (dst == stack.config().gatewayIp() && !stack.config().nat().containsKey(dst)) {
             layer.reject(req, now); // the gateway itself: a port nothing listens on
             return;
@@ -222,10 +230,10 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         for (java.util.Iterator<Waiting> it = waiting.iterator(); it.hasNext(); ) {
             Waiting w = it.next();
             boolean done;
-            long dst = ((long) w.req().dstIp() << 16) | w.req().dstPort();
+            long dst = ((long) w.req().dstIp().ipv4() << 16) | w.req().dstPort();
             if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
                 done = true; // aborted meanwhile (its guest left, the stack closed)
-            } else if (egress != null && egress.deniesIpv4Again(EgressPolicy.Protocol.TCP, w.req().dstIp(),
+            } else if (egress != null && egress.deniesIpv4Again(EgressPolicy.Protocol.TCP, w.req().dstIp().ipv4(),
                     w.req().dstPort())) {
                 w.layer().reject(w.req(), now); // the policy changed while it waited
                 done = true;
@@ -259,13 +267,13 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         if (inFlight >= options.maxInFlight()) {
             return false;
         }
-        int hostDst = stack.config().translate(req.dstIp());
+        int hostDst = stack.config().translate(req.dstIp().ipv4());
         GuestFlows.Flow flow = null;
         if (guests != null) {
             flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
                     : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
             if (flow != null) {
-                flow.target(req.dstIp(), req.dstPort()); // as the guest addressed it: what egress rules see
+                flow.target(req.dstIp().ipv4(), req.dstPort()); // as the guest addressed it: what egress rules see
             }
             if (flow == null) {
                 if (guests.socketsExhausted(req.guestMac())) {

@@ -54,9 +54,9 @@ public final class UdpFlow {
 
     UdpFlow(FlowKey key, int hostDstIp, DatagramChannel channel, long now) {
         this.key = key;
-        this.guestIp = key.guestIp();
+        this.guestIp = key.guest().ipv4();
         this.guestPort = key.guestPort();
-        this.origDstIp = key.peerIp();
+        this.origDstIp = key.peer().ipv4();
         this.dstPort = key.peerPort();
         this.hostDstIp = hostDstIp;
         this.channel = channel;

@@ -7,7 +7,7 @@ import io.netty.channel.socket.DatagramChannel;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.NetworkStack;
-import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.udp.UdpDatagram;
 import dev.gvproxy.stack.udp.UdpHandler;
@@ -101,6 +101,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Counters.Counter flowLimit;
     private final Counters.Counter linkLocalDrop;
     private final Counters.Counter badDestination;
+    private final Counters.Counter ipv6Unsupported;
     private final Counters.Counter tooBig;
     private final Counters.Counter flowsOpened;
     private final Counters.Counter flowsExpired;
@@ -126,6 +127,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.flowLimit = c.counter("udp.flowLimit");
         this.linkLocalDrop = c.counter("udp.linkLocalDrop");
         this.badDestination = c.counter("udp.fwd.badDestination");
+        this.ipv6Unsupported = c.counter("udp.fwd.ipv6Unsupported");
         this.tooBig = c.counter("udp.fwd.tooBig");
         this.flowsOpened = c.counter("udp.fwd.flowsOpened");
         this.flowsExpired = c.counter("udp.fwd.flowsExpired");
@@ -196,7 +198,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
 
     /** Host-side local port of the flow for this 4-tuple, or -1 (for tests). */
     public int hostLocalPort(int guestIp, int guestPort, int dstIp, int dstPort) {
-        UdpFlow f = flows.get(new FlowKey(guestIp, guestPort, dstIp, dstPort));
+        UdpFlow f = flows.get(FlowKey.ipv4(guestIp, guestPort, dstIp, dstPort));
         if (f == null || f.channel.localAddress() == null) {
             return -1;
         }
@@ -210,13 +212,18 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             socketError.inc();
             return;
         }
+        if (!d.isIpv4()) {
+            // IPv6 flows are not forwarded yet (the IPv6 forwarding work replaces this): counted, dropped.
+            ipv6Unsupported.inc();
+            return;
+        }
         int dst = d.dstIp();
         if (dst == 0 || d.dstPort() == 0 || dst == Ipv4Address.BROADCAST || Ipv4Address.isMulticast(dst)
                 || dst == stack.config().broadcast()) {
             badDestination.inc(); // before the egress policy: no ICMP error answers a broadcast (RFC 1122 3.2.2)
             return;
         }
-        FlowKey key = new FlowKey(d.srcIp(), d.srcPort(), dst, d.dstPort());
+        FlowKey key = FlowKey.ipv4(d.srcIp(), d.srcPort(), dst, d.dstPort());
         // The policy decides new flows (an existing flow was allowed, or outlived a change made without closing).
         if (egress != null && !flows.containsKey(key) && egress.deniesIpv4(EgressPolicy.Protocol.UDP, dst, d.dstPort())) {
             sendUnreachable(d.srcIp(), d.srcPort(), dst, d.dstPort(), UdpPacket.HEADER_LEN + payload.readableBytes(),
@@ -273,7 +280,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
                 return null; // the guest's (or the network's) budget; counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.peerIp());
+        int hostDst = stack.config().translate(key.peer().ipv4());
         DatagramChannel ch;
         try {
             ch = SocketTransport.get().newDatagramChannel(SocketProtocolFamily.INET);
@@ -293,7 +300,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.peerIp(), key.peerPort()); // as the guest addressed it: what egress rules see
+            owner.target(key.peer().ipv4(), key.peerPort()); // as the guest addressed it: what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
@@ -369,9 +376,8 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
      * (code 13, RFC 1812 5.2.7.1) for a datagram the egress policy refuses.
      */
     private void sendUnreachable(int guestIp, int guestPort, int dstIp, int dstPort, int udpLength, int code, long now) {
-        Ipv4Header h = new Ipv4Header();
-        h.src = guestIp;
-        h.dst = dstIp;
+        IpHeader h = new IpHeader();
+        h.setIpv4(guestIp, dstIp);
         h.protocol = Ipv4Packet.PROTO_UDP;
         h.ttl = Ipv4Output.DEFAULT_TTL;
         h.payloadLength = udpLength;

@@ -33,8 +33,9 @@ final class LoopHarness implements LinkEndpoint, AutoCloseable {
     final SwitchPort guest;
     final LinkedBlockingQueue<byte[]> out = new LinkedBlockingQueue<>();
 
+    /** An IPv4-only network: no router advertisements among the frames, no RA timer among the deadlines. */
     LoopHarness() throws Exception {
-        this(StackConfig.defaults());
+        this(StackConfig.builder().ipv6(dev.gvproxy.stack.Ipv6Config.builder().enabled(false).build()).build());
     }
 
     LoopHarness(StackConfig config) throws Exception {

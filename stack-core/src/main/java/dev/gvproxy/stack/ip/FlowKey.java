@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.ip;
 
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 
 /**
  * A guest flow's identity: the one key shape of every flow table the stack keeps (TCP connections in
@@ -11,20 +12,38 @@ import dev.gvproxy.stack.wire.Ipv4Address;
  * echo the guest "port" is the echo identifier and the peer port is 0, so one echo flow per (guest,
  * identifier, destination), as a ping socket would key it.
  *
- * <p>Why one shape: each table used to have its own record with its own side names (local/remote,
- * guest/dst, identifier), and every new address family or table view (the live flow table, the egress
- * policy) would have had to learn three. Addresses are IPv4 in host byte order; IPv6 widens this record,
- * once.
+ * <p>Both families in one shape: an IPv4 flow carries its addresses as IPv4-mapped IPv6 addresses
+ * ({@code ::ffff:a.b.c.d}, RFC 4291 section 2.5.5.2, {@link Ipv6Address#ofIpv4}); {@link #isIpv4()} tells
+ * the families apart and {@code guest().ipv4()} gives the IPv4 address back. A flow never mixes families
+ * (NAT64 keys the guest's IPv6 view; the host side is the forwarder's business).
  */
-public record FlowKey(int guestIp, int guestPort, int peerIp, int peerPort) {
+public record FlowKey(Ipv6Address guest, int guestPort, Ipv6Address peer, int peerPort) {
+
+    /** The key of an IPv4 flow (addresses in host byte order). */
+    public static FlowKey ipv4(int guestIp, int guestPort, int peerIp, int peerPort) {
+        return new FlowKey(Ipv6Address.ofIpv4(guestIp), guestPort, Ipv6Address.ofIpv4(peerIp), peerPort);
+    }
 
     /** The key of an ICMP echo flow: the identifier stands in for the guest port. */
+    public static FlowKey echo(Ipv6Address guest, int identifier, Ipv6Address peer) {
+        return new FlowKey(guest, identifier, peer, 0);
+    }
+
+    /** The key of an ICMPv4 echo flow (addresses in host byte order). */
     public static FlowKey echo(int guestIp, int identifier, int peerIp) {
-        return new FlowKey(guestIp, identifier, peerIp, 0);
+        return ipv4(guestIp, identifier, peerIp, 0);
+    }
+
+    /** True for an IPv4 flow (both addresses IPv4-mapped). */
+    public boolean isIpv4() {
+        return guest.isIpv4Mapped();
     }
 
     @Override
     public String toString() {
-        return Ipv4Address.format(guestIp) + ":" + guestPort + " -> " + Ipv4Address.format(peerIp) + ":" + peerPort;
+        return isIpv4()
+                ? Ipv4Address.format(guest.ipv4()) + ":" + guestPort + " -> " + Ipv4Address.format(peer.ipv4()) + ":"
+                        + peerPort
+                : "[" + guest + "]:" + guestPort + " -> [" + peer + "]:" + peerPort;
     }
 }

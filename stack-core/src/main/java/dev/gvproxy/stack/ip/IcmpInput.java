@@ -43,7 +43,7 @@ public final class IcmpInput implements TransportHandler {
 
     /** @param payload <b>borrowed</b> */
     @Override
-    public void receive(Ipv4Header ip, ByteBuf payload, long now) {
+    public void receive(IpHeader ip, ByteBuf payload, long now) {
         int off = payload.readerIndex();
         int len = payload.readableBytes();
         Icmpv4Packet.Error err = Icmpv4Packet.check(payload, off, len);
@@ -76,7 +76,7 @@ public final class IcmpInput implements TransportHandler {
      *
      * @param payload <b>borrowed</b>: the offending datagram's payload
      */
-    public void sendUnreachable(Ipv4Header ip, ByteBuf payload, int code, long now) {
+    public void sendUnreachable(IpHeader ip, ByteBuf payload, int code, long now) {
         int quoted = Math.min(8, payload.readableBytes());
         ByteBuf m = output.alloc().buffer(Icmpv4Packet.HEADER_LEN + Ipv4Packet.MIN_HEADER_LEN + quoted);
         m.writeByte(Icmpv4Packet.TYPE_DEST_UNREACHABLE).writeByte(code).writeShort(0).writeInt(0);

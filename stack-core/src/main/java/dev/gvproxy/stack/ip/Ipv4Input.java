@@ -21,7 +21,7 @@ public final class Ipv4Input {
     private final Ipv4Output output;
     private final FragmentReassembler reassembler;
     private final Counters counters;
-    private final Ipv4Header header = new Ipv4Header();
+    private final IpHeader header = new IpHeader();
     private final TransportHandler[] handlers = new TransportHandler[256];
     private AddressBindings bindings;
 
@@ -93,10 +93,9 @@ public final class Ipv4Input {
                 arp.learn(src, srcMac, now);
             }
         }
-        Ipv4Header h = header;
+        IpHeader h = header;
         h.srcMac = srcMac;
-        h.src = src;
-        h.dst = dst;
+        h.setIpv4(src, dst);
         h.protocol = Ipv4Packet.protocol(frame, off);
         h.ttl = ttl;
         h.identification = Ipv4Packet.identification(frame, off);

@@ -2,7 +2,11 @@ package dev.gvproxy.stack.ip;
 
 import io.netty.buffer.ByteBuf;
 
-/** Receives the payload of IPv4 datagrams of one protocol, after validation and reassembly. */
+/**
+ * Receives the payload of IP datagrams of one protocol, after validation and reassembly: IPv4 from
+ * {@link Ipv4Input}, IPv6 from {@link Ipv6Input} ({@link IpHeader#ipv6} tells). TCP and UDP have one handler for
+ * both families; ICMP has one per family (ICMPv4 and ICMPv6 are different protocols).
+ */
 @FunctionalInterface
 public interface TransportHandler {
     /**
@@ -12,5 +16,5 @@ public interface TransportHandler {
      *     indexes narrowed for the call, so never retain, release or re-index it itself
      * @param now injected monotonic time in nanoseconds
      */
-    void receive(Ipv4Header ip, ByteBuf payload, long now);
+    void receive(IpHeader ip, ByteBuf payload, long now);
 }

@@ -4,6 +4,7 @@ import static dev.gvproxy.stack.wire.SeqNum.gt;
 import static dev.gvproxy.stack.wire.SeqNum.lt;
 
 import dev.gvproxy.stack.link.SwitchPort;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
@@ -61,10 +62,11 @@ public final class TcpConnection {
 
     static final long NEVER = Long.MAX_VALUE;
 
-    // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest.
-    final int localIp;
+    // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest. Addresses of
+    // either family, IPv4 ones IPv4-mapped (see FlowKey).
+    final Ipv6Address localIp;
     final int localPort;
-    final int remoteIp;
+    final Ipv6Address remoteIp;
     final int remotePort;
 
     final TcpConfig cfg;
@@ -118,7 +120,7 @@ public final class TcpConnection {
     long bytesToPeer;
     long retransmitted;
 
-    TcpConnection(int localIp, int localPort, int remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
+    TcpConnection(Ipv6Address localIp, int localPort, Ipv6Address remoteIp, int remotePort, TcpConfig cfg, ByteBufAllocator alloc,
             Output output, TcpCounters counters, Handler handler, int iss) {
         this.localIp = localIp;
         this.localPort = localPort;
@@ -573,7 +575,8 @@ public final class TcpConnection {
         return state;
     }
 
-    public int localIp() {
+    /** The address the guest connected to (IPv4-mapped for IPv4). */
+    public Ipv6Address localIp() {
         return localIp;
     }
 
@@ -581,7 +584,8 @@ public final class TcpConnection {
         return localPort;
     }
 
-    public int remoteIp() {
+    /** The guest's address (IPv4-mapped for IPv4). */
+    public Ipv6Address remoteIp() {
         return remoteIp;
     }
 
@@ -663,9 +667,20 @@ public final class TcpConnection {
      */
     public dev.gvproxy.stack.FlowEntry flowEntry() {
         return new dev.gvproxy.stack.FlowEntry("tcp",
-                new dev.gvproxy.stack.ip.FlowKey(remoteIp, remotePort, localIp, localPort), null, null,
+                key(), null, null,
                 state.toString(), bytesFromPeer, segmentsFromPeer, bytesToPeer, segmentsToPeer, retransmitted,
                 createdAt, lastActive);
+    }
+
+    /** This connection's key in the layer's table. */
+    public dev.gvproxy.stack.ip.FlowKey key() {
+        return new dev.gvproxy.stack.ip.FlowKey(remoteIp, remotePort, localIp, localPort);
+    }
+
+    /** True when this connection is the one of segments from {@code src:srcPort} to {@code dst:dstPort}. */
+    boolean matches(long srcHi, long srcLo, int srcPort, long dstHi, long dstLo, int dstPort) {
+        return remotePort == srcPort && localPort == dstPort && remoteIp.lo() == srcLo && localIp.lo() == dstLo
+                && remoteIp.hi() == srcHi && localIp.hi() == dstHi;
     }
 
     /** The switch port towards the guest, or null when unknown. Event loop only. */
@@ -675,7 +690,6 @@ public final class TcpConnection {
 
     @Override
     public String toString() {
-        return "tcp " + dev.gvproxy.stack.wire.Ipv4Address.format(remoteIp) + ":" + remotePort + " -> "
-                + dev.gvproxy.stack.wire.Ipv4Address.format(localIp) + ":" + localPort + " " + state;
+        return "tcp " + key() + " " + state;
     }
 }

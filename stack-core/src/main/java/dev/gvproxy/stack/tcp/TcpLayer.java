@@ -2,12 +2,13 @@ package dev.gvproxy.stack.tcp;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.ip.FlowKey;
-import dev.gvproxy.stack.ip.Ipv4Header;
+import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.Ipv4Output;
+import dev.gvproxy.stack.ip.Ipv6Output;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.wire.IpProtocol;
-import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.SeqNum;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpPacket;
@@ -34,6 +35,12 @@ import java.util.function.LongConsumer;
  * <p>Timers: each connection reports {@link TcpConnection#nextDeadline()}; the layer keeps a priority
  * queue of (deadline, connection) entries and lazily skips stale ones. The owner calls {@link #poll} at
  * {@link #nextDeadline()}; {@code wakeup} is told whenever an earlier deadline appears.
+ *
+ * <p>Both families: addresses are {@link Ipv6Address} values, IPv4 ones IPv4-mapped (see {@link FlowKey}); a
+ * connection's segments go out through {@link Ipv4Output} or the {@link Ipv6Output} by its family, each with its
+ * family's pseudo-header. The receive path finds the connection of a segment without allocating: the last
+ * connection found is compared field by field first (a bulk transfer hits it on every segment), the table only
+ * on a miss.
  */
 public final class TcpLayer implements TransportHandler {
 
@@ -42,12 +49,23 @@ public final class TcpLayer implements TransportHandler {
         void onSyn(TcpLayer layer, SynRequest request, long now);
     }
 
-    /** The fields of a guest's SYN that an accept or reject needs later (the segment holder is reused). */
-    public record SynRequest(long guestMac, int guestIp, int guestPort, int dstIp, int dstPort, TcpSegment syn) {
+    /**
+     * The fields of a guest's SYN that an accept or reject needs later (the segment holder is reused). Addresses of
+     * either family, IPv4 ones IPv4-mapped: {@link #isIpv4()} tells.
+     */
+    public record SynRequest(long guestMac, Ipv6Address guestIp, int guestPort, Ipv6Address dstIp, int dstPort,
+            TcpSegment syn) {
         public FlowKey key() {
             return new FlowKey(guestIp, guestPort, dstIp, dstPort);
         }
+
+        /** True for a SYN that came over IPv4. */
+        public boolean isIpv4() {
+            return guestIp.isIpv4Mapped();
+        }
     }
+
+    private record ListenKey(Ipv6Address ip, int port) {}
 
 
     private record Timer(long deadline, TcpConnection conn) {}
@@ -58,6 +76,9 @@ public final class TcpLayer implements TransportHandler {
 
     private final TcpConfig config;
     private final Ipv4Output ipOutput;
+    private Ipv6Output ipv6Output;
+    /** The connection the last segment belonged to (null when none or removed): the receive path's fast lookup. */
+    private TcpConnection last;
     private final ByteBufAllocator alloc;
     private final Counters counters;
     private final TcpCounters tcpCounters;
@@ -66,8 +87,8 @@ public final class TcpLayer implements TransportHandler {
     private final HashMap<FlowKey, SynRequest> pending = new HashMap<>();
     private final HashMap<SwitchPort, ArrayList<TcpConnection>> pausedOnLink = new HashMap<>();
     private Links links = Links.NONE;
-    /** In-stack services by (ip << 16 | port): their SYNs are accepted at once, without the SYN handler. */
-    private final HashMap<Long, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
+    /** In-stack services by (ip, port): their SYNs are accepted at once, without the SYN handler. */
+    private final HashMap<ListenKey, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
     private final TcpSegment segment = new TcpSegment();
     private final TcpSegmentWriter resetWriter = new TcpSegmentWriter();
@@ -85,6 +106,7 @@ public final class TcpLayer implements TransportHandler {
     private final Counters.Counter noSynHandler;
     private final Counters.Counter timeWaitReuse;
     private final Counters.Counter badSynFlags;
+    private final Counters.Counter noIpv6;
 
     public TcpLayer(TcpConfig config, Ipv4Output ipOutput, ByteBufAllocator alloc, Counters counters,
             IntSupplier issGenerator) {
@@ -94,14 +116,32 @@ public final class TcpLayer implements TransportHandler {
         this.counters = counters;
         this.tcpCounters = new TcpCounters(counters);
         this.issGenerator = issGenerator;
-        this.output = (c, seg, now) -> ipOutput.send(c.localIp, c.remoteIp, IpProtocol.TCP, seg, now);
+        this.output = (c, seg, now) -> send(c.localIp, c.remoteIp, seg, now);
         this.noConnection = counters.counter("tcp.noConnection");
         this.resetsSent = counters.counter("tcp.out.resets");
         this.synPendingDuplicate = counters.counter("tcp.synWhileConnecting");
         this.noSynHandler = counters.counter("tcp.noListener");
         this.timeWaitReuse = counters.counter("tcp.timeWaitReuse");
         this.badSynFlags = counters.counter("tcp.badSynFlags");
+        this.noIpv6 = counters.counter("tcp.noIpv6Output");
         this.memory = new TcpMemory(TcpMemory.UNLIMITED, defaultFloor(config), counters);
+    }
+
+    /** Where IPv6 segments go (the stack sets it when IPv6 is on; without it they are dropped and counted). */
+    public void setIpv6Output(Ipv6Output out) {
+        this.ipv6Output = out;
+    }
+
+    /** Sends a segment by its family. @param seg <b>taken</b> */
+    private void send(Ipv6Address src, Ipv6Address dst, ByteBuf seg, long now) {
+        if (src.isIpv4Mapped()) {
+            ipOutput.send(src.ipv4(), dst.ipv4(), IpProtocol.TCP, seg, now);
+        } else if (ipv6Output != null) {
+            ipv6Output.send(src, dst, IpProtocol.TCP, seg, now);
+        } else {
+            noIpv6.inc();
+            seg.release();
+        }
     }
 
     /** What a connection may always hold under memory pressure: two segments, at most 64 KiB. */
@@ -121,25 +161,31 @@ public final class TcpLayer implements TransportHandler {
         return memory;
     }
 
-    private static long listenKey(int ip, int port) {
-        return ((long) ip << 16) | port;
-    }
-
     /**
      * Serves {@code ip:port} inside the stack: a guest's SYN for it is answered with a SYN-ACK at once (no host
      * connect, no {@link SynHandler}) and the connection gets a fresh handler from {@code acceptor}.
      *
      * @throws IllegalStateException when {@code ip:port} is already served (as {@code UdpDemux.bind})
      */
-    public void listen(int ip, int port, Supplier<TcpConnection.Handler> acceptor) {
-        if (listeners.putIfAbsent(listenKey(ip, port), acceptor) != null) {
-            throw new IllegalStateException("TCP " + Ipv4Address.format(ip) + ":" + port + " already served");
+    public void listen(Ipv6Address ip, int port, Supplier<TcpConnection.Handler> acceptor) {
+        if (listeners.putIfAbsent(new ListenKey(ip, port), acceptor) != null) {
+            throw new IllegalStateException("TCP " + ip + " port " + port + " already served");
         }
     }
 
+    /** {@link #listen(Ipv6Address, int, Supplier)} on an IPv4 address (host byte order). */
+    public void listen(int ip, int port, Supplier<TcpConnection.Handler> acceptor) {
+        listen(Ipv6Address.ofIpv4(ip), port, acceptor);
+    }
+
     /** Stops serving {@code ip:port} (its connections continue); new SYNs go to the {@link SynHandler}. */
+    public void unlisten(Ipv6Address ip, int port) {
+        listeners.remove(new ListenKey(ip, port));
+    }
+
+    /** {@link #unlisten(Ipv6Address, int)} of an IPv4 address. */
     public void unlisten(int ip, int port) {
-        listeners.remove(listenKey(ip, port));
+        unlisten(Ipv6Address.ofIpv4(ip), port);
     }
 
     public void setSynHandler(SynHandler synHandler) {
@@ -157,23 +203,28 @@ public final class TcpLayer implements TransportHandler {
 
     /** @param payload <b>borrowed</b> */
     @Override
-    public void receive(Ipv4Header ip, ByteBuf payload, long now) {
+    public void receive(IpHeader ip, ByteBuf payload, long now) {
         int off = payload.readerIndex();
         int len = payload.readableBytes();
-        TcpPacket.Error err = TcpPacket.check(payload, off, len, ip.src, ip.dst);
+        TcpPacket.Error err = TcpPacket.checkWithAddressSum(payload, off, len, ip.addressSum());
         if (err != null) {
             counters.counter(err.counter()).inc();
             return;
         }
         TcpSegment seg = segment.parse(payload, off, len);
         try {
-            FlowKey key = new FlowKey(ip.src, seg.srcPort, ip.dst, seg.dstPort);
-            TcpConnection c = connections.get(key);
+            TcpConnection c = last;
+            if (c == null || !c.matches(ip.srcHi, ip.srcLo, seg.srcPort, ip.dstHi, ip.dstLo, seg.dstPort)) {
+                c = connections.get(new FlowKey(ip.srcAddress(), seg.srcPort, ip.dstAddress(), seg.dstPort));
+                if (c != null) {
+                    last = c;
+                }
+            }
             if (c != null && c.state() == TcpState.TIME_WAIT && seg.syn() && !seg.ackFlag()
                     && SeqNum.gt(seg.seq, c.rcvNxt())) {
                 // RFC 9293 3.10.7.4 / RFC 6191: a new incarnation may reuse the 4-tuple from TIME-WAIT.
                 timeWaitReuse.inc();
-                connections.remove(key);
+                remove(c.key(), c);
                 c.setHandler(new TcpConnection.Handler() {
                     @Override
                     public void onData(TcpConnection conn, ByteBuf data) {
@@ -196,12 +247,14 @@ public final class TcpLayer implements TransportHandler {
                     badSynFlags.inc();
                     return;
                 }
+                FlowKey key = new FlowKey(ip.srcAddress(), seg.srcPort, ip.dstAddress(), seg.dstPort);
                 if (pending.containsKey(key)) {
                     synPendingDuplicate.inc(); // a retransmitted SYN while the host connect is in flight
                     return;
                 }
-                SynRequest req = new SynRequest(ip.srcMac, ip.src, seg.srcPort, ip.dst, seg.dstPort, copy(seg));
-                Supplier<TcpConnection.Handler> service = listeners.get(listenKey(ip.dst, seg.dstPort));
+                SynRequest req = new SynRequest(ip.srcMac, key.guest(), seg.srcPort, key.peer(), seg.dstPort,
+                        copy(seg));
+                Supplier<TcpConnection.Handler> service = listeners.get(new ListenKey(key.peer(), seg.dstPort));
                 if (service != null) {
                     pending.put(key, req);
                     accept(req, service.get(), now);
@@ -217,7 +270,7 @@ public final class TcpLayer implements TransportHandler {
                 return;
             }
             noConnection.inc();
-            replyReset(ip.dst, ip.src, seg, now);
+            replyReset(ip.dstAddress(), ip.srcAddress(), seg, now);
         } finally {
             seg.payload = null;
         }
@@ -269,9 +322,21 @@ public final class TcpLayer implements TransportHandler {
         pending.remove(req.key());
     }
 
-    /** Active open towards a guest (port forwarding): sends a SYN, entering SYN-SENT. */
+    /** {@link #connect(Ipv6Address, int, Ipv6Address, int, TcpConnection.Handler, long)} over IPv4. */
     public TcpConnection connect(int localIp, int localPort, int remoteIp, int remotePort,
             TcpConnection.Handler handler, long now) {
+        return connect(Ipv6Address.ofIpv4(localIp), localPort, Ipv6Address.ofIpv4(remoteIp), remotePort, handler, now);
+    }
+
+    /**
+     * Active open towards a guest (port forwarding): sends a SYN, entering SYN-SENT. Both addresses of one family
+     * (IPv4-mapped for IPv4).
+     */
+    public TcpConnection connect(Ipv6Address localIp, int localPort, Ipv6Address remoteIp, int remotePort,
+            TcpConnection.Handler handler, long now) {
+        if (localIp.isIpv4Mapped() != remoteIp.isIpv4Mapped()) {
+            throw new IllegalArgumentException("addresses of two families: " + localIp + ", " + remoteIp);
+        }
         FlowKey key = new FlowKey(remoteIp, remotePort, localIp, localPort);
         if (connections.containsKey(key)) {
             throw new IllegalStateException("connection exists: " + key);
@@ -287,6 +352,11 @@ public final class TcpLayer implements TransportHandler {
      * whose 4-tuple is free, chosen round-robin; -1 when every port is in use towards that destination.
      */
     public int ephemeralPort(int localIp, int remoteIp, int remotePort) {
+        return ephemeralPort(Ipv6Address.ofIpv4(localIp), Ipv6Address.ofIpv4(remoteIp), remotePort);
+    }
+
+    /** {@link #ephemeralPort(int, int, int)} for either family. */
+    public int ephemeralPort(Ipv6Address localIp, Ipv6Address remoteIp, int remotePort) {
         for (int i = 0; i <= EPHEMERAL_LAST - EPHEMERAL_FIRST; i++) {
             int p = nextEphemeralPort;
             nextEphemeralPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
@@ -302,8 +372,8 @@ public final class TcpLayer implements TransportHandler {
         /** The port {@code mac} was learned on, or null. */
         SwitchPort byMac(long mac);
 
-        /** The port of the guest holding {@code ip} (through the neighbour cache), or null. */
-        SwitchPort byIp(int ip, long now);
+        /** The port of the guest holding {@code ip} (IPv4-mapped for IPv4; through the neighbour caches), or null. */
+        SwitchPort byIp(Ipv6Address ip, long now);
 
         /** No pacing (tests without a switch). */
         Links NONE = new Links() {
@@ -313,7 +383,7 @@ public final class TcpLayer implements TransportHandler {
             }
 
             @Override
-            public SwitchPort byIp(int ip, long now) {
+            public SwitchPort byIp(Ipv6Address ip, long now) {
                 return null;
             }
         };
@@ -351,7 +421,7 @@ public final class TcpLayer implements TransportHandler {
 
     private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
         TcpConnection.Handler wrapped = new RemovingHandler(key, handler);
-        TcpConnection c = new TcpConnection(key.peerIp(), key.peerPort(), key.guestIp(), key.guestPort(), config,
+        TcpConnection c = new TcpConnection(key.peer(), key.peerPort(), key.guest(), key.guestPort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
         c.linkWait = this::waitForLink;
@@ -399,9 +469,17 @@ public final class TcpLayer implements TransportHandler {
         @Override
         public void onClosed(TcpConnection c) {
             if (connections.get(key) == c) {
-                connections.remove(key);
+                remove(key, c);
             }
             app.onClosed(c);
+        }
+    }
+
+    /** Takes {@code c} out of the table (and out of the receive path's fast lookup). */
+    private void remove(FlowKey key, TcpConnection c) {
+        connections.remove(key);
+        if (last == c) {
+            last = null;
         }
     }
 
@@ -441,7 +519,7 @@ public final class TcpLayer implements TransportHandler {
     }
 
     /** RFC 9293 3.10.7.1: the reset for a segment that matches no connection. */
-    private void replyReset(int localIp, int remoteIp, TcpSegment seg, long now) {
+    private void replyReset(Ipv6Address localIp, Ipv6Address remoteIp, TcpSegment seg, long now) {
         if (seg.ackFlag()) {
             sendReset(localIp, seg.dstPort, remoteIp, seg.srcPort, seg.ack, 0, false, now);
         } else {
@@ -449,12 +527,12 @@ public final class TcpLayer implements TransportHandler {
         }
     }
 
-    private void sendReset(int srcIp, int srcPort, int dstIp, int dstPort, int seq, int ack, boolean withAck,
-            long now) {
+    private void sendReset(Ipv6Address srcIp, int srcPort, Ipv6Address dstIp, int dstPort, int seq, int ack,
+            boolean withAck, long now) {
         resetsSent.inc();
         ByteBuf h = resetWriter.header(srcPort, dstPort, seq, withAck ? ack : 0,
                 TcpFlags.RST | (withAck ? TcpFlags.ACK : 0), 0).segment(alloc, srcIp, dstIp, null);
-        ipOutput.send(srcIp, dstIp, IpProtocol.TCP, h, now);
+        send(srcIp, dstIp, h, now);
     }
 
     public TcpConnection connection(FlowKey key) {
@@ -484,6 +562,7 @@ public final class TcpLayer implements TransportHandler {
             c.abort(now);
         }
         connections.clear();
+        last = null;
         pending.clear();
         timers.clear();
     }

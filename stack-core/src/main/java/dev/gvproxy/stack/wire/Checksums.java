@@ -181,6 +181,20 @@ public final class Checksums {
         return ipv6AddressSum(src, dst) + (protocol & 0xFF) + (l4Len & 0xFFFF_FFFFL);
     }
 
+    /** {@link #ipv6PseudoHeader(Ipv6Address, Ipv6Address, int, int)} of addresses given as their halves. */
+    public static long ipv6PseudoHeader(long srcHi, long srcLo, long dstHi, long dstLo, int protocol, int l4Len) {
+        return words(srcHi) + words(srcLo) + words(dstHi) + words(dstLo) + (protocol & 0xFF) + (l4Len & 0xFFFF_FFFFL);
+    }
+
+    /**
+     * The pseudo-header sum of either family for addresses as the family-neutral layers carry them: IPv4's
+     * (RFC 9293 3.1) when both are IPv4-mapped ({@link Ipv6Address#ofIpv4}), else IPv6's (RFC 8200 8.1).
+     */
+    public static long pseudoHeader(Ipv6Address src, Ipv6Address dst, int protocol, int l4Len) {
+        return src.isIpv4Mapped() && dst.isIpv4Mapped() ? pseudoHeader(src.ipv4(), dst.ipv4(), protocol, l4Len)
+                : ipv6PseudoHeader(src.hi(), src.lo(), dst.hi(), dst.lo(), protocol, l4Len);
+    }
+
     /**
      * {@link #ipv6PseudoHeader(Ipv6Address, Ipv6Address, int, int)} with the addresses read in place from the
      * IPv6 header at {@code ipOff}, without allocating. buf: borrowed.

@@ -127,6 +127,28 @@ public record Ipv6Address(long hi, long lo) implements Comparable<Ipv6Address> {
         return hi == 0 && (lo >>> 32) == 0xFFFFL;
     }
 
+    /** The {@code lo} half of the IPv4-mapped address of {@code ipv4} (its {@code hi} is 0). */
+    public static long mappedLo(int ipv4) {
+        return 0xFFFF_0000_0000L | (ipv4 & 0xFFFF_FFFFL);
+    }
+
+    /**
+     * The IPv4-mapped address of {@code ipv4} (RFC 4291 section 2.5.5.2, {@code ::ffff:a.b.c.d}): how the
+     * family-neutral layers above IP (flow keys, TCP, UDP) carry an IPv4 address. {@code ofIpv4(0)} is the IPv4
+     * wildcard, distinct from {@link #UNSPECIFIED}.
+     */
+    public static Ipv6Address ofIpv4(int ipv4) {
+        return new Ipv6Address(0, mappedLo(ipv4));
+    }
+
+    /**
+     * The IPv4 address (host byte order) of an IPv4-mapped address: the last 32 bits. Meaningful only when
+     * {@link #isIpv4Mapped()}; callers test that first.
+     */
+    public int ipv4() {
+        return (int) lo;
+    }
+
     /** The multicast scope (RFC 4291 section 2.7), e.g. 2 for link-local; meaningful for multicast only. */
     public int multicastScope() {
         return (int) (hi >>> 48) & 0x0F;

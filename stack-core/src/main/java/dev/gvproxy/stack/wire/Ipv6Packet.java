@@ -53,6 +53,8 @@ import io.netty.buffer.ByteBuf;
  */
 public final class Ipv6Packet {
     public static final int HEADER_LEN = 40;
+    /** Room a segment keeps in front of itself for the Ethernet and fixed IPv6 headers (see {@code Ipv6Output}). */
+    public static final int FRAME_HEADROOM = EthernetFrame.HEADER_LEN + HEADER_LEN;
     /** The minimum link MTU of IPv6 (RFC 8200 section 5). */
     public static final int MIN_MTU = 1280;
     /** Extension headers {@link #walk} follows unless told otherwise. */

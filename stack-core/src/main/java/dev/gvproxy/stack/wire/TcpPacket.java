@@ -88,6 +88,15 @@ public final class TcpPacket {
         return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(src, dst));
     }
 
+    /**
+     * {@link #check} for either family, the pseudo-header's addresses given as their unfolded sum
+     * ({@code IpHeader.addressSum()}: IPv4's two addresses or IPv6's two), so the receive path needs no address
+     * values. buf: borrowed.
+     */
+    public static Error checkWithAddressSum(ByteBuf buf, int off, int len, long addressSum) {
+        return check(buf, off, len, 0, 0, addressSum);
+    }
+
     /** @param v6AddressSum the IPv6 pseudo-header's address sum, or -1 for IPv4 (then the int addresses count) */
     private static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp, long v6AddressSum) {
         if (len < MIN_HEADER_LEN || off < 0 || off > buf.capacity() - len) {

@@ -80,6 +80,19 @@ public final class TcpSegmentWriter {
      * @throws IllegalArgumentException when the options do not fit in 40 bytes (only for hand-built values)
      */
     public void writeHeader(ByteBuf out, int srcIp, int dstIp, ByteBuf payload) {
+        writeHeader(out, Checksums.pseudoHeader(srcIp, dstIp, 0, 0), payload);
+    }
+
+    /**
+     * {@link #writeHeader(ByteBuf, int, int, ByteBuf)} for either family: addresses as the family-neutral layers
+     * carry them (IPv4-mapped for IPv4), the pseudo-header of their family.
+     */
+    public void writeHeader(ByteBuf out, Ipv6Address src, Ipv6Address dst, ByteBuf payload) {
+        writeHeader(out, Checksums.pseudoHeader(src, dst, 0, 0), payload);
+    }
+
+    /** @param addressSum the pseudo-header's unfolded address sum (protocol and length are added here) */
+    private void writeHeader(ByteBuf out, long addressSum, ByteBuf payload) {
         int start = out.writerIndex();
         int plen = payload == null ? 0 : payload.readableBytes();
         boolean linux = pad(linuxOptionsLength()) <= MAX_OPTIONS;
@@ -101,7 +114,7 @@ public final class TcpSegmentWriter {
         }
         out.writeZero(hl - TcpPacket.MIN_HEADER_LEN - written);
         // The header length is a multiple of 4, so the payload's words line up with the header's.
-        long sum = Checksums.pseudoHeader(srcIp, dstIp, IpProtocol.TCP, hl + plen)
+        long sum = addressSum + IpProtocol.TCP + hl + plen
                 + Checksums.partial(out, start, hl, 0)
                 + (plen > 0 ? Checksums.partial(payload, payload.readerIndex(), plen, 0) : 0);
         TcpPacket.setChecksum(out, start, Checksums.finish(sum));
@@ -117,11 +130,27 @@ public final class TcpSegmentWriter {
      * @return a new buffer the caller owns
      */
     public ByteBuf segment(ByteBufAllocator alloc, int srcIp, int dstIp, ByteBuf payload) {
+        return segment(alloc, Ipv4Packet.FRAME_HEADROOM, Checksums.pseudoHeader(srcIp, dstIp, 0, 0), payload);
+    }
+
+    /**
+     * {@link #segment(ByteBufAllocator, int, int, ByteBuf)} for either family (IPv4-mapped addresses for IPv4):
+     * the headroom and the pseudo-header of the family ({@link Ipv6Packet#FRAME_HEADROOM} for IPv6).
+     *
+     * @param payload <b>taken</b> (null for none)
+     */
+    public ByteBuf segment(ByteBufAllocator alloc, Ipv6Address src, Ipv6Address dst, ByteBuf payload) {
+        boolean v4 = src.isIpv4Mapped();
+        return segment(alloc, v4 ? Ipv4Packet.FRAME_HEADROOM : Ipv6Packet.FRAME_HEADROOM,
+                Checksums.pseudoHeader(src, dst, 0, 0), payload);
+    }
+
+    private ByteBuf segment(ByteBufAllocator alloc, int headroom, long addressSum, ByteBuf payload) {
         int plen = payload == null ? 0 : payload.readableBytes();
-        ByteBuf b = alloc.buffer(Ipv4Packet.FRAME_HEADROOM + headerLength() + plen);
-        b.setIndex(Ipv4Packet.FRAME_HEADROOM, Ipv4Packet.FRAME_HEADROOM);
+        ByteBuf b = alloc.buffer(headroom + headerLength() + plen);
+        b.setIndex(headroom, headroom);
         try {
-            writeHeader(b, srcIp, dstIp, payload);
+            writeHeader(b, addressSum, payload);
             if (payload != null) {
                 b.writeBytes(payload, payload.readerIndex(), plen);
             }

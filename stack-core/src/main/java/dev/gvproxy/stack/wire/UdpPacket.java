@@ -73,6 +73,20 @@ public final class UdpPacket {
         return check(buf, off, len, 0, 0, Checksums.ipv6AddressSum(src, dst));
     }
 
+    /**
+     * {@link #check} for either family, the pseudo-header's addresses given as their unfolded sum
+     * ({@code IpHeader.addressSum()}); over IPv6 ({@code ipv6}) a zero checksum is refused, over IPv4 it means
+     * none. buf: borrowed.
+     */
+    public static Error checkWithAddressSum(ByteBuf buf, int off, int len, long addressSum, boolean ipv6) {
+        if (ipv6 || len < HEADER_LEN || off < 0 || off > buf.capacity() - len
+                || buf.getUnsignedShort(off + CHECKSUM) != 0) {
+            return check(buf, off, len, 0, 0, addressSum);
+        }
+        int length = buf.getUnsignedShort(off + LENGTH);
+        return length < HEADER_LEN || length > len ? Error.BAD_LENGTH : null;
+    }
+
     /** @param v6AddressSum the IPv6 pseudo-header's address sum, or -1 for IPv4 (then the int addresses count) */
     private static Error check(ByteBuf buf, int off, int len, int srcIp, int dstIp, long v6AddressSum) {
         if (len < HEADER_LEN || off < 0 || off > buf.capacity() - len) {

@@ -128,7 +128,8 @@ final class TcpHarness implements LinkEndpoint {
 
     TcpHarness(TcpConfig config) {
         this.config = config;
-        StackConfig sc = StackConfig.defaults();
+        StackConfig sc = StackConfig.builder().ipv6(dev.gvproxy.stack.Ipv6Config.builder().enabled(false).build())
+                .build();
         sw = new VirtualSwitch(sc.gatewayMac(), counters, () -> now);
         stack = new NetworkStack(sc, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now, config, () -> ISS);
         guest = sw.attach("guest", this);
@@ -257,6 +258,9 @@ final class TcpHarness implements LinkEndpoint {
                     pendingArpReplies.add(reply);
                 }
                 return;
+            }
+            if (EthernetFrame.etherType(frame, frame.readerIndex()) == 0x86DD) {
+                return; // router advertisements: the IPv4 bench ignores them, as an IPv4-only guest would
             }
             int off = frame.readerIndex() + EthernetFrame.HEADER_LEN;
             int len = frame.readableBytes() - EthernetFrame.HEADER_LEN;

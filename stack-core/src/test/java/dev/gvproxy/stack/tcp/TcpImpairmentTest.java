@@ -1,5 +1,6 @@
 package dev.gvproxy.stack.tcp;
 
+import dev.gvproxy.stack.wire.Ipv6Address;
 import static dev.gvproxy.stack.tcp.TcpHarness.ISS;
 import static dev.gvproxy.stack.tcp.TcpHarness.REMOTE_SEQ;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -151,8 +152,8 @@ class TcpImpairmentTest {
         NetSim(Impairment spec, long total) {
             this.total = total;
             TcpConfig cfg = TcpConfig.forMtu(1500);
-            a = new TcpConnection(A_IP, 40000, B_IP, 80, cfg, alloc, this, tcpCounters, new Sender(), 1);
-            b = new TcpConnection(B_IP, 80, A_IP, 40000, cfg, alloc, this, tcpCounters, new Receiver(), 1 << 30);
+            a = new TcpConnection(Ipv6Address.ofIpv4(A_IP), 40000, Ipv6Address.ofIpv4(B_IP), 80, cfg, alloc, this, tcpCounters, new Sender(), 1);
+            b = new TcpConnection(Ipv6Address.ofIpv4(B_IP), 80, Ipv6Address.ofIpv4(A_IP), 40000, cfg, alloc, this, tcpCounters, new Receiver(), 1 << 30);
             LinkImpairment.Scheduler sched = (task, delay) -> at(now + delay, task);
             aToB = new LinkImpairment(spec, () -> now, sched, () -> { }, 1 << 20);
             bToA = new LinkImpairment(spec.withSeed(spec.seed() * 31 + 7), () -> now, sched, () -> { }, 1 << 20);

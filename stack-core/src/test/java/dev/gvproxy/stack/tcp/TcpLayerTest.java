@@ -193,7 +193,7 @@ class TcpLayerTest {
         @Test
         void connectionsAreFoundByTheirKey() {
             h.establish();
-            FlowKey key = new FlowKey(TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT, TcpHarness.DST_IP,
+            FlowKey key = FlowKey.ipv4(TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT, TcpHarness.DST_IP,
                     TcpHarness.DST_PORT);
             assertEquals(h.conn, h.stack.tcp().connection(key));
             assertEquals(List.of(h.conn), List.copyOf(h.stack.tcp().connections()));
