@@ -138,6 +138,7 @@ public final class NetworkStack implements LinkEndpoint {
         icmpv6.setAdvertiser(advertiser);
         if (config.ipv6().enabled()) {
             addDeadlineSource(advertiser);
+            sw.setIpv6MulticastToGateway(true);
         }
         sw.setGateway(this);
         config.dhcpStaticLeases().forEach((ip, mac) -> bindings.bind(ip, mac));

@@ -12,8 +12,6 @@ import io.netty.buffer.ByteBuf;
  * IPv6 receive path (RFC 8200), {@link Ipv4Input}'s counterpart. In order:
  * <ol>
  *   <li>the fixed header ({@link Ipv6Packet#check}); the payload length, not the frame, delimits the packet;</li>
- *   <li>a packet larger than the link MTU gets Packet Too Big (the gateway is every off-link destination's
- *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig});</li>
  *   <li>hop limit 0 is dropped ({@code ipv6.hopLimitZero}); the source guard drops multicast sources, the
  *       gateway's own addresses (a guest must not speak as fe80::1, the gateway or the host alias) and sources
  *       that are neither link-local nor in the prefix ({@code ipv6.badSource}), {@code ::} except for ICMPv6
@@ -21,6 +19,8 @@ import io.netty.buffer.ByteBuf;
  *       other than all-nodes, all-routers, DHCPv6's and the gateway's solicited-node groups, are not for the
  *       gateway ({@code ipv6.multicast});</li>
  *   <li>the source's MAC is learned in the neighbour cache;</li>
+ *   <li>a packet larger than the link MTU gets Packet Too Big (the gateway is every off-link destination's
+ *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig});</li>
  *   <li>the extension-header chain is walked with the configured bound ({@link Ipv6Packet#walk}); an error is
  *       counted under its own name and answered with the Parameter Problem RFC 8200 asks for;</li>
  *   <li>fragments: a first fragment must carry the whole header chain and the upper-layer header (RFC 7112,
@@ -92,11 +92,6 @@ public final class Ipv6Input {
             return;
         }
         int total = Ipv6Packet.totalLength(frame, off);
-        if (total > config.mtu()) {
-            tooBig.inc();
-            icmp.sendPacketTooBig(frame, off, total, config.mtu(), now);
-            return;
-        }
         int hopLimit = Ipv6Packet.hopLimit(frame, off);
         if (hopLimit == 0) {
             hopLimitZero.inc();
@@ -123,6 +118,11 @@ public final class Ipv6Input {
                 lastSource = s;
             }
             neighbors.learn(s, srcMac, now);
+        }
+        if (total > config.mtu()) {
+            tooBig.inc();
+            icmp.sendPacketTooBig(frame, off, total, config.mtu(), now);
+            return;
         }
         Ipv6Packet.Chain c = chain;
         err = Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c);

@@ -19,7 +19,9 @@ import java.util.function.LongSupplier;
  *
  * <p>For a frame received on port P: learn {@code src -> P} (see port security below); a frame for the
  * gateway MAC goes to the gateway; broadcast goes to every other port and to the gateway; multicast goes to
- * every other port (gvproxy drops it; flooding lets VMs run IPv6 ND and mDNS between themselves); other
+ * every other port (gvproxy drops it; flooding lets VMs run IPv6 ND and mDNS between themselves), and IPv6
+ * multicast ({@code 33:33:*}) also to the gateway when it speaks IPv6 ({@link #setIpv6MulticastToGateway}:
+ * router and neighbour solicitations, DAD, DHCPv6 are multicast); other
  * unicast goes to the port its MAC was learned on, and is dropped and counted when unknown (gvproxy does not
  * flood unknown unicast either).
  *
@@ -120,6 +122,7 @@ public final class VirtualSwitch {
     private GatewayEgress egress;
     private final java.util.function.Consumer<ByteBuf> switchFromGateway = this::switchFromGateway;
     private LinkEndpoint gateway;
+    private boolean ipv6MulticastToGateway;
     private boolean gatewayDirty;
     /** The network's driver, told once per batch that something waits for {@link #flush}; null: none. */
     private Runnable flushRequest;
@@ -191,6 +194,15 @@ public final class VirtualSwitch {
 
     public long gatewayMac() {
         return gatewayMac;
+    }
+
+    /**
+     * Whether IPv6 multicast frames ({@code 33:33:*}, RFC 2464 7) reach the gateway too, besides the other ports:
+     * on when the gateway speaks IPv6 (its solicitations, DAD probes and DHCPv6 are multicast). Event loop (or
+     * before traffic).
+     */
+    public void setIpv6MulticastToGateway(boolean on) {
+        this.ipv6MulticastToGateway = on;
     }
 
     /** Sets the endpoint that receives frames addressed to the gateway (the {@code NetworkStack}). */
@@ -303,7 +315,8 @@ public final class VirtualSwitch {
         if (dst == gatewayMac) {
             toGateway(frame);
         } else if (MacAddress.isMulticast(dst)) {
-            floodExcept(from, frame, dst == MacAddress.BROADCAST);
+            floodExcept(from, frame, dst == MacAddress.BROADCAST
+                    || (ipv6MulticastToGateway && (dst >>> 32) == 0x3333L));
         } else {
             SwitchPort to = portFor(dst);
             if (to == null) {

@@ -61,6 +61,14 @@ public final class TcpConnection {
     }
 
     static final long NEVER = Long.MAX_VALUE;
+    /** IPv6's fixed header (40) minus IPv4's (20). */
+    static final int IPV6_EXTRA_HEADER = 20;
+    /** The MSS assumed for a peer that sends none (RFC 9293 3.7.1: 536 over IPv4; RFC 8200 5: 1280 - 60 over IPv6). */
+    static final int DEFAULT_PEER_MSS_V6 = 1220;
+
+    int defaultPeerMss() {
+        return localIp.isIpv4Mapped() ? TcpHandshake.DEFAULT_PEER_MSS : DEFAULT_PEER_MSS_V6;
+    }
 
     // Identity: "local" is the address the guest connected to (impersonated), "remote" the guest. Addresses of
     // either family, IPv4 ones IPv4-mapped (see FlowKey).
@@ -70,6 +78,11 @@ public final class TcpConnection {
     final int remotePort;
 
     final TcpConfig cfg;
+    /**
+     * Our MSS on this connection: the configured one (MTU - 40, IPv4's headers) less the 20 bytes IPv6's header
+     * adds over IPv4's on an IPv6 connection (RFC 9293 3.7.1: MTU minus the fixed IP and TCP headers).
+     */
+    final int mss;
     private final ByteBufAllocator alloc;
     private final Output output;
     final TcpCounters counters;
@@ -127,6 +140,7 @@ public final class TcpConnection {
         this.remoteIp = remoteIp;
         this.remotePort = remotePort;
         this.cfg = cfg;
+        this.mss = localIp.isIpv4Mapped() ? cfg.mss() : cfg.mss() - IPV6_EXTRA_HEADER;
         this.alloc = alloc;
         this.output = output;
         this.counters = counters;

@@ -46,14 +46,14 @@ final class TcpHandshake {
         snd.sndNxt = snd.iss;
         snd.sndMax = snd.iss;
         c.rcv.rcvShift = 0; // our SYN's window is never scaled; the shift applies once the peer agrees
-        snd.effMss = Math.min(c.cfg.mss(), DEFAULT_PEER_MSS);
+        snd.effMss = Math.min(c.mss, c.defaultPeerMss());
         c.state = TcpState.SYN_SENT;
         snd.sendSyn(false, now);
     }
 
     private static void negotiate(TcpConnection c, TcpSegment syn) {
         TcpConfig cfg = c.cfg;
-        int peerMss = syn.mss > 0 ? syn.mss : DEFAULT_PEER_MSS;
+        int peerMss = syn.mss > 0 ? syn.mss : c.defaultPeerMss();
         c.wsOk = syn.windowScale >= 0 && cfg.windowScale() >= 0;
         if (c.wsOk) {
             c.snd.sndShift = Math.min(syn.windowScale, TcpOptions.MAX_WINDOW_SCALE);
@@ -64,7 +64,7 @@ final class TcpHandshake {
         }
         c.tsOk = cfg.timestamps() && syn.hasTimestamps;
         c.sackOk = cfg.sack() && syn.sackPermitted;
-        int effMss = Math.max(64, Math.min(peerMss, cfg.mss()) - (c.tsOk ? 12 : 0));
+        int effMss = Math.max(64, Math.min(peerMss, c.mss) - (c.tsOk ? 12 : 0));
         c.snd.effMss = effMss;
         c.snd.cwnd = Math.min(10 * effMss, Math.max(2 * effMss, 14600)); // RFC 6928 initial window
     }
@@ -75,7 +75,7 @@ final class TcpHandshake {
      */
     static void synOptions(TcpConnection c, TcpSegmentWriter w, long now) {
         TcpConfig cfg = c.cfg;
-        w.mss = cfg.mss();
+        w.mss = c.mss;
         w.timestamps = cfg.timestamps() && (!c.passiveOpen || c.tsOk);
         w.sackPermitted = cfg.sack() && (!c.passiveOpen || c.sackOk);
         w.tsVal = c.tsNow(now);

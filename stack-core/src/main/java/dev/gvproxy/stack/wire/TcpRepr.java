@@ -127,6 +127,17 @@ public record TcpRepr(int srcPort, int dstPort, int seq, int ack, int flags, int
     }
 
     /**
+     * {@link #emit(ByteBuf, int, int, ByteBuf)} for either family: addresses IPv4-mapped for IPv4, the checksum
+     * under the pseudo-header of their family.
+     */
+    public void emit(ByteBuf out, Ipv6Address src, Ipv6Address dst, ByteBuf payload) {
+        writer().writeHeader(out, src, dst, payload);
+        if (payload != null && payload.isReadable()) {
+            out.writeBytes(payload, payload.readerIndex(), payload.readableBytes());
+        }
+    }
+
+    /**
      * Appends only the header at the writer index, with a checksum that already covers {@code payload}, for a
      * frame that carries the payload in another buffer (a composite) without copying it.
      *

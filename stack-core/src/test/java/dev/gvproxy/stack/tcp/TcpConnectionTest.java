@@ -17,8 +17,19 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /** Scripted segments in, exact segments out, per RFC 9293 state; an injected clock, no sleeps. */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpConnectionTest {
-    TcpHarness h = new TcpHarness();
+    TcpHarness h;
+
+    /** Runs for both address families: the behaviour may not depend on it. */
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(family);
+    }
 
     @AfterEach
     void tearDown() {
@@ -35,7 +46,7 @@ class TcpConnectionTest {
             assertTrue(s.has(TcpFlags.SYN) && s.has(TcpFlags.ACK));
             assertEquals(ISS, s.seq());
             assertEquals(REMOTE_SEQ + 1, s.ack());
-            assertEquals(1460, s.tcp().mss());
+            assertEquals(h.mss(), s.tcp().mss());
             assertEquals(7, s.tcp().windowScale());
             assertTrue(s.tcp().sackPermitted());
             assertTrue(s.tcp().hasTimestamps());
@@ -48,7 +59,7 @@ class TcpConnectionTest {
         void noOptionsOfferedMeansNoneUsed() {
             h.send(TcpHarness.fromGuest().seq(REMOTE_SEQ).flags(TcpFlags.SYN).window(8192).noTimestamps());
             Segment s = h.recv();
-            assertEquals(1460, s.tcp().mss());
+            assertEquals(h.mss(), s.tcp().mss());
             assertEquals(-1, s.tcp().windowScale(), "RFC 7323: no WS in the SYN-ACK unless the SYN had it");
             assertFalse(s.tcp().sackPermitted());
             assertFalse(s.tcp().hasTimestamps());
@@ -198,7 +209,7 @@ class TcpConnectionTest {
             List<Segment> segs = h.drain();
             assertEquals(3, segs.size());
             int mss = h.conn.effectiveMss();
-            assertEquals(1448, mss, "1460 - 12 bytes of timestamps");
+            assertEquals((h.mss() - 12), mss, "1460 - 12 bytes of timestamps");
             assertEquals(ISS + 1, segs.get(0).seq());
             assertEquals(mss, segs.get(0).len());
             assertEquals(ISS + 1 + 2 * mss, segs.get(2).seq());
@@ -232,7 +243,7 @@ class TcpConnectionTest {
 
         @Test
         void windowUpdateIsSentWhenTheAppCatchesUp() {
-            TcpHarness small = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(8192, 8192).withOptions(true, true, 0));
+            TcpHarness small = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(8192, 8192).withOptions(true, true, 0), family);
             try {
                 small.establish();
                 small.app.consumeImmediately = false;
@@ -373,7 +384,7 @@ class TcpConnectionTest {
         @Test
         void threeDuplicateAcksTriggerFastRetransmit() {
             h.establish();
-            h.appSend(h.bytes(5 * 1448, 3));
+            h.appSend(h.bytes(5 * (h.mss() - 12), 3));
             List<Segment> segs = h.drain();
             assertEquals(5, segs.size());
             for (int i = 0; i < 2; i++) {
@@ -383,20 +394,20 @@ class TcpConnectionTest {
             h.send(h.ack(REMOTE_SEQ + 1, ISS + 1));
             Segment rtx = h.recv();
             assertEquals(ISS + 1, rtx.seq(), "fast retransmit of the first segment");
-            assertEquals(1448, rtx.len());
+            assertEquals((h.mss() - 12), rtx.len());
             assertEquals(1, h.counters.get("tcp.fastRetransmit"));
             // A partial ACK (NewReno) retransmits the next hole at once.
-            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + 1448));
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + (h.mss() - 12)));
             Segment next = h.recv();
-            assertEquals(ISS + 1 + 1448, next.seq());
-            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + 5 * 1448));
+            assertEquals(ISS + 1 + (h.mss() - 12), next.seq());
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + 5 * (h.mss() - 12)));
             assertEquals(0, h.conn.queuedBytes());
         }
 
         @Test
         void sackBlocksSteerRetransmissionsToTheHoles() {
             h.establish();
-            int mss = 1448;
+            int mss = (h.mss() - 12);
             h.appSend(h.bytes(6 * mss, 4));
             h.drain();
             // The guest got segments 0, 2, 4 and 5; 1 and 3 were lost.
@@ -537,13 +548,13 @@ class TcpConnectionTest {
     class ActiveOpen {
         @Test
         void connectHandshakeAndData() {
-            TcpConnection c = h.stack.tcp().connect(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP,
+            TcpConnection c = h.stack.tcp().connect(h.dstAddr, TcpHarness.DST_PORT, h.guestAddr,
                     TcpHarness.GUEST_PORT, h.app, h.now);
             h.conn = c;
             Segment syn = h.recv();
             assertTrue(syn.has(TcpFlags.SYN) && !syn.has(TcpFlags.ACK));
             assertEquals(ISS, syn.seq());
-            assertEquals(1460, syn.tcp().mss());
+            assertEquals(h.mss(), syn.tcp().mss());
             assertTrue(syn.tcp().windowScale() >= 0);
             assertTrue(syn.tcp().sackPermitted());
             assertTrue(syn.tcp().hasTimestamps());
@@ -560,7 +571,7 @@ class TcpConnectionTest {
 
         @Test
         void refusedConnectIsReported() {
-            TcpConnection c = h.stack.tcp().connect(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP,
+            TcpConnection c = h.stack.tcp().connect(h.dstAddr, TcpHarness.DST_PORT, h.guestAddr,
                     TcpHarness.GUEST_PORT, h.app, h.now);
             h.recv();
             h.send(TcpHarness.fromGuest().seq(0).ack(ISS + 1).flags(TcpFlags.RST | TcpFlags.ACK).noTimestamps());
@@ -570,7 +581,7 @@ class TcpConnectionTest {
 
         @Test
         void synIsRetransmittedUntilAnswered() {
-            h.stack.tcp().connect(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP,
+            h.stack.tcp().connect(h.dstAddr, TcpHarness.DST_PORT, h.guestAddr,
                     TcpHarness.GUEST_PORT, h.app, h.now);
             h.recv();
             h.advanceMs(1000);
@@ -586,7 +597,7 @@ class TcpConnectionTest {
         @Test
         void probesAndAbortsAfterTheCount() {
             TcpHarness k = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(65536, 65536)
-                    .withKeepalive(10_000 * MS, 1_000 * MS, 3));
+                    .withKeepalive(10_000 * MS, 1_000 * MS, 3), family);
             try {
                 k.establish();
                 k.advanceMs(10_000);

@@ -15,8 +15,19 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /** More scripted exchanges: sender limits, RTT/RTO, congestion window, close-state corners, SYN-SENT. */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpEdgeCasesTest {
-    TcpHarness h = new TcpHarness();
+    TcpHarness h;
+
+    /** Runs for both address families: the behaviour may not depend on it. */
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(family);
+    }
 
     @AfterEach
     void tearDown() {
@@ -32,24 +43,24 @@ class TcpEdgeCasesTest {
             h.appSend(h.bytes(10_000, 1));
             // One full segment; the 472 bytes left in the window wait (sender SWS avoidance, RFC 1122
             // 4.2.3.4: less than half the largest window the peer offered, while data is in flight).
-            assertEquals(1448, h.drain().stream().mapToInt(Segment::len).sum());
-            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1449).window(2000 >> 7));
+            assertEquals((h.mss() - 12), h.drain().stream().mapToInt(Segment::len).sum());
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + (h.mss() - 12)).window(2000 >> 7));
             List<Segment> next = h.drain();
             int sent = next.stream().mapToInt(Segment::len).sum();
-            assertEquals(1448, sent, "the window slid by what was acknowledged");
-            assertTrue(next.get(next.size() - 1).seq() + next.get(next.size() - 1).len() <= ISS + 1449 + 1920,
+            assertEquals((h.mss() - 12), sent, "the window slid by what was acknowledged");
+            assertTrue(next.get(next.size() - 1).seq() + next.get(next.size() - 1).len() <= ISS + 1 + (h.mss() - 12) + 1920,
                     "never beyond SND.UNA + SND.WND");
         }
 
         @Test
         void initialCongestionWindowIsTenSegmentsAndGrowsInSlowStart() {
             h.establish();
-            h.appSend(h.bytes(40 * 1448, 2));
+            h.appSend(h.bytes(40 * (h.mss() - 12), 2));
             List<Segment> first = h.drain();
             assertEquals(10, first.size(), "RFC 6928 initial window");
             int cwnd = h.conn.cwnd();
-            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + 2 * 1448));
-            assertEquals(cwnd + 2 * 1448, h.conn.cwnd(), "slow start: +2 MSS for an ACK of 2 MSS (RFC 3465 L=2)");
+            h.send(h.ack(REMOTE_SEQ + 1, ISS + 1 + 2 * (h.mss() - 12)));
+            assertEquals(cwnd + 2 * (h.mss() - 12), h.conn.cwnd(), "slow start: +2 MSS for an ACK of 2 MSS (RFC 3465 L=2)");
             assertEquals(4, h.drain().size(), "two freed + two from growth");
         }
 
@@ -135,13 +146,13 @@ class TcpEdgeCasesTest {
         @Test
         void silenceAfterAFlightSendsOneProbeBeforeTheTimeout() {
             h.establish();
-            h.appSend(h.bytes(3 * 1448, 1));
+            h.appSend(h.bytes(3 * (h.mss() - 12), 1));
             assertEquals(3, h.drain().size());
             h.advanceMs(9);
             h.expectNothing();
             h.advanceMs(1); // PTO = max(2 SRTT, 10 ms)
             Segment probe = h.recv();
-            assertEquals(ISS + 1 + 2 * 1448, probe.seq(), "the last segment, since no new data waits");
+            assertEquals(ISS + 1 + 2 * (h.mss() - 12), probe.seq(), "the last segment, since no new data waits");
             assertEquals(1, h.counters.get("tcp.out.tailLossProbes"));
             h.advanceMs(20);
             h.expectNothing(); // one probe per flight
@@ -150,7 +161,7 @@ class TcpEdgeCasesTest {
         @Test
         void aSackedProbeWithAHoleBelowStartsRecoveryAtOnce() {
             h.establish();
-            int mss = 1448;
+            int mss = (h.mss() - 12);
             h.appSend(h.bytes(3 * mss, 2));
             h.drain();
             h.advanceMs(10);
@@ -170,7 +181,7 @@ class TcpEdgeCasesTest {
         @Test
         void acksCarryingDataOrWindowChangesAreNotDuplicates() {
             h.establish();
-            h.appSend(h.bytes(4 * 1448, 1));
+            h.appSend(h.bytes(4 * (h.mss() - 12), 1));
             h.drain();
             h.send(h.ack(REMOTE_SEQ + 1, ISS + 1), h.bytes(5, 1));
             h.send(h.ack(REMOTE_SEQ + 6, ISS + 1).window(400));
@@ -193,7 +204,7 @@ class TcpEdgeCasesTest {
     class Receiving {
         @Test
         void dataWhenOurWindowIsZeroIsRefusedWithAnAck() {
-            TcpHarness z = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(4096, 4096).withOptions(true, true, 0));
+            TcpHarness z = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(4096, 4096).withOptions(true, true, 0), family);
             try {
                 z.establish();
                 z.app.consumeImmediately = false;
@@ -212,7 +223,7 @@ class TcpEdgeCasesTest {
         @Test
         void outOfOrderQueueIsBounded() {
             TcpHarness b = new TcpHarness(new TcpConfig(1460, 65536, 65536, 0, true, true, 1_000 * MS, 200 * MS,
-                    60_000 * MS, 40 * MS, 2_000 * MS, 15, 6, 0, 0, 0, 4));
+                    60_000 * MS, 40 * MS, 2_000 * MS, 15, 6, 0, 0, 0, 4), family);
             try {
                 b.establish();
                 for (int i = 1; i <= 8; i++) {
@@ -332,7 +343,7 @@ class TcpEdgeCasesTest {
     @Nested
     class SynSent {
         TcpConnection connect() {
-            TcpConnection c = h.stack.tcp().connect(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP,
+            TcpConnection c = h.stack.tcp().connect(h.dstAddr, TcpHarness.DST_PORT, h.guestAddr,
                     TcpHarness.GUEST_PORT, h.app, h.now);
             h.conn = c;
             h.recv();

@@ -13,6 +13,11 @@ import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.EthernetFrame;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Packet;
+import dev.gvproxy.stack.wire.Ipv6Address;
+import dev.gvproxy.stack.wire.Ipv6Packet;
+import dev.gvproxy.stack.wire.Icmpv6Packet;
+import dev.gvproxy.stack.wire.NdpPacket;
+import dev.gvproxy.stack.wire.NdpRepr;
 import dev.gvproxy.stack.wire.TcpFlags;
 import dev.gvproxy.stack.wire.TcpRepr;
 import dev.gvproxy.testing.Frames;
@@ -28,9 +33,21 @@ import java.util.List;
  * Packet-level TCP test bench in the smoltcp/lwIP style: a real {@link NetworkStack} on a switch with one
  * guest port, a manual clock, fixed initial sequence numbers, and an application whose behaviour each test
  * sets. Segments go in as {@link TcpRepr}s from the guest and come out parsed back into {@link TcpRepr}s.
+ *
+ * <p>One bench, two families ({@link Family}): over IPv6 the guest is {@code fd00:5a94:efe4::2} on the default
+ * prefix and talks to {@code 2001:2::1} (the benchmarking prefix), it announces itself with an unsolicited NA
+ * instead of a gratuitous ARP and answers the gateway's neighbour solicitations as it answers ARP over IPv4.
+ * Tests whose behaviour depends on the family are parameterised over both ({@code @ParameterizedClass}).
  */
 final class TcpHarness implements LinkEndpoint {
+    /** The address family a bench speaks. */
+    enum Family {
+        IPV4, IPV6
+    }
+
     static final int GUEST_IP = Frames.GUEST_IP;
+    static final Ipv6Address GUEST_IP6 = Ipv6Address.parse("fd00:5a94:efe4::2");
+    static final Ipv6Address DST_IP6 = Ipv6Address.parse("2001:2::1");
     static final int DST_IP = Frames.ip("198.18.0.1");
     static final int GUEST_PORT = 40000;
     static final int DST_PORT = 80;
@@ -50,9 +67,13 @@ final class TcpHarness implements LinkEndpoint {
     boolean autoAccept = true;
     TcpLayer.SynRequest lastSyn;
     TcpConnection conn;
+    final Family family;
+    /** The guest's and the destination's addresses in this bench's family (IPv4-mapped for IPv4). */
+    final Ipv6Address guestAddr;
+    final Ipv6Address dstAddr;
 
     /** A segment the stack sent: header value and payload bytes. */
-    record Segment(TcpRepr tcp, byte[] payload, int srcIp, int dstIp) {
+    record Segment(TcpRepr tcp, byte[] payload, Ipv6Address src, Ipv6Address dst) {
         int seq() {
             return tcp.seq();
         }
@@ -123,13 +144,32 @@ final class TcpHarness implements LinkEndpoint {
     }
 
     TcpHarness() {
-        this(TcpConfig.forMtu(1500).withBuffers(65536, 65536).withOptions(true, true, 7));
+        this(Family.IPV4);
+    }
+
+    TcpHarness(Family family) {
+        this(defaultConfig(), family);
+    }
+
+    static TcpConfig defaultConfig() {
+        return TcpConfig.forMtu(1500).withBuffers(65536, 65536).withOptions(true, true, 7);
     }
 
     TcpHarness(TcpConfig config) {
+        this(config, Family.IPV4);
+    }
+
+    TcpHarness(TcpConfig config, Family family) {
         this.config = config;
-        StackConfig sc = StackConfig.builder().ipv6(dev.gvproxy.stack.Ipv6Config.builder().enabled(false).build())
-                .build();
+        this.family = family;
+        boolean v6 = family == Family.IPV6;
+        this.guestAddr = v6 ? GUEST_IP6 : Ipv6Address.ofIpv4(GUEST_IP);
+        this.dstAddr = v6 ? DST_IP6 : Ipv6Address.ofIpv4(DST_IP);
+        // The IPv4 bench runs an IPv4-only network (no RA timer among its deadlines). The IPv6 one has the
+        // largest link MTU so that no test segment meets Packet Too Big (IPv4 input has no such check): the
+        // MSS comes from the TcpConfig, as over IPv4.
+        StackConfig sc = v6 ? StackConfig.builder().mtu(StackConfig.MAX_MTU).build()
+                : StackConfig.builder().ipv6(dev.gvproxy.stack.Ipv6Config.builder().enabled(false).build()).build();
         sw = new VirtualSwitch(sc.gatewayMac(), counters, () -> now);
         stack = new NetworkStack(sc, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now, config, () -> ISS);
         guest = sw.attach("guest", this);
@@ -139,10 +179,45 @@ final class TcpHarness implements LinkEndpoint {
                 conn = layer.accept(req, app, t);
             }
         });
-        // The guest announces itself (gratuitous ARP), so the switch and the ARP cache know it, as after DHCP.
-        sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(0xFFFF_FFFF_FFFFL, Frames.GUEST_MAC, 0x0806,
-                Frames.arp(1, Frames.GUEST_MAC, GUEST_IP, 0, GUEST_IP))));
+        // The guest announces itself (gratuitous ARP, or an unsolicited NA), so the switch and the neighbour
+        // cache know it, as after DHCP or SLAAC.
+        if (v6) {
+            sw.deliver(guest, Unpooled.wrappedBuffer(advertisement(Ipv6Address.ALL_NODES, false)));
+        } else {
+            sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(0xFFFF_FFFF_FFFFL, Frames.GUEST_MAC, 0x0806,
+                    Frames.arp(1, Frames.GUEST_MAC, GUEST_IP, 0, GUEST_IP))));
+        }
         sw.flush();
+    }
+
+    /** The guest's NA for its own address, to {@code dst}. */
+    static byte[] advertisement(Ipv6Address dst, boolean solicited) {
+        NdpRepr na = new NdpRepr.NeighborAdvertisement(false, solicited, true, GUEST_IP6, Frames.GUEST_MAC);
+        ByteBuf m = Unpooled.buffer();
+        na.emit(m, GUEST_IP6, dst);
+        byte[] ip = ipv6(GUEST_IP6, dst, IpProtocol.ICMPV6, NdpPacket.HOP_LIMIT, Frames.bytes(m));
+        m.release();
+        long mac = dst.isMulticast() ? dst.multicastMac() : Frames.GW_MAC;
+        return Frames.ethernet(mac, Frames.GUEST_MAC, 0x86DD, ip);
+    }
+
+    static byte[] ipv6(Ipv6Address src, Ipv6Address dst, int nextHeader, int hopLimit, byte[] payload) {
+        ByteBuf b = Unpooled.buffer();
+        Ipv6Packet.writeHeader(b, 0, 0, payload.length, nextHeader, hopLimit, src, dst);
+        b.writeBytes(payload);
+        byte[] r = Frames.bytes(b);
+        b.release();
+        return r;
+    }
+
+    /** Our MSS in this family: MTU minus the IP (20 or 40) and TCP headers. */
+    int mss() {
+        return family == Family.IPV6 ? config.mss() - 20 : config.mss();
+    }
+
+    /** The MSS assumed for a peer that sends none: 536 (IPv4), 1220 (IPv6). */
+    int defaultPeerMss() {
+        return family == Family.IPV6 ? 1220 : 536;
     }
 
     void acceptPending() {
@@ -173,6 +248,14 @@ final class TcpHarness implements LinkEndpoint {
 
     void send(TcpRepr r, byte[] payload) {
         ByteBuf l4 = Unpooled.buffer();
+        if (family == Family.IPV6) {
+            r.emit(l4, guestAddr, dstAddr, Unpooled.wrappedBuffer(payload));
+            byte[] ip = ipv6(guestAddr, dstAddr, IpProtocol.TCP, 64, Frames.bytes(l4));
+            l4.release();
+            sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x86DD, ip)));
+            sw.flush();
+            return;
+        }
         r.emit(l4, GUEST_IP, DST_IP, Unpooled.wrappedBuffer(payload));
         byte[] tcp = Frames.bytes(l4);
         l4.release();
@@ -260,7 +343,10 @@ final class TcpHarness implements LinkEndpoint {
                 return;
             }
             if (EthernetFrame.etherType(frame, frame.readerIndex()) == 0x86DD) {
-                return; // router advertisements: the IPv4 bench ignores them, as an IPv4-only guest would
+                if (family == Family.IPV6) {
+                    receive6(frame, frame.readerIndex() + EthernetFrame.HEADER_LEN);
+                }
+                return; // an IPv4 bench ignores router advertisements, as an IPv4-only guest would
             }
             int off = frame.readerIndex() + EthernetFrame.HEADER_LEN;
             int len = frame.readableBytes() - EthernetFrame.HEADER_LEN;
@@ -278,10 +364,36 @@ final class TcpHarness implements LinkEndpoint {
             int pOff = off + hl + r.headerLength();
             byte[] payload = new byte[off + tl - pOff];
             frame.getBytes(pOff, payload);
-            out.addLast(new Segment(r, payload, src, dst));
+            out.addLast(new Segment(r, payload, Ipv6Address.ofIpv4(src), Ipv6Address.ofIpv4(dst)));
         } finally {
             frame.release();
         }
+    }
+
+    /** An IPv6 frame from the gateway: a TCP segment, or a solicitation for the guest (answered later). */
+    private void receive6(ByteBuf frame, int off) {
+        int len = frame.readableBytes() - EthernetFrame.HEADER_LEN;
+        assertEquals(null, Ipv6Packet.check(frame, off, len));
+        int pl = Ipv6Packet.payloadLength(frame, off);
+        int nh = Ipv6Packet.nextHeader(frame, off);
+        int l4 = off + Ipv6Packet.HEADER_LEN;
+        if (nh == IpProtocol.ICMPV6) {
+            if (Icmpv6Packet.type(frame, l4) == Icmpv6Packet.TYPE_NEIGHBOR_SOLICITATION
+                    && NdpPacket.target(frame, l4).equals(GUEST_IP6)) {
+                pendingArpReplies.add(advertisement(Ipv6Packet.src(frame, off), true));
+            }
+            return;
+        }
+        if (nh != IpProtocol.TCP) {
+            return;
+        }
+        assertEquals(null, dev.gvproxy.stack.wire.TcpPacket.checkIpv6(frame, l4, pl, off),
+                "a valid TCP segment with a correct IPv6 checksum");
+        TcpRepr r = TcpRepr.parse(frame, l4);
+        int pOff = l4 + r.headerLength();
+        byte[] payload = new byte[l4 + pl - pOff];
+        frame.getBytes(pOff, payload);
+        out.addLast(new Segment(r, payload, Ipv6Packet.src(frame, off), Ipv6Packet.dst(frame, off)));
     }
 
     @Override

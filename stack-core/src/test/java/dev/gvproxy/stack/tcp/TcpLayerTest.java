@@ -21,10 +21,21 @@ import org.junit.jupiter.api.Test;
  * {@link TcpLayer}: demultiplexing, RFC 9293 3.10.7.1 resets for segments that match no connection, the
  * pending-SYN gate, TIME-WAIT reuse, the connection table, and the timer queue across many connections.
  */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpLayerTest {
     static final int R1 = REMOTE_SEQ + 1;
 
-    TcpHarness h = new TcpHarness();
+    TcpHarness h;
+
+    /** Runs for both address families: the behaviour may not depend on it. */
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(family);
+    }
 
     @AfterEach
     void tearDown() {
@@ -41,8 +52,8 @@ class TcpLayerTest {
             assertEquals(TcpFlags.RST, r.tcp().flags());
             assertEquals(7777, r.seq());
             assertEquals(0, r.len());
-            assertEquals(TcpHarness.DST_IP, r.srcIp(), "from the address the guest wrote to");
-            assertEquals(TcpHarness.GUEST_IP, r.dstIp());
+            assertEquals(h.dstAddr, r.src(), "from the address the guest wrote to");
+            assertEquals(h.guestAddr, r.dst());
             assertEquals(TcpHarness.DST_PORT, r.tcp().srcPort());
             assertEquals(TcpHarness.GUEST_PORT, r.tcp().dstPort());
             assertEquals(1, h.counters.get("tcp.noConnection"));
@@ -182,10 +193,10 @@ class TcpLayerTest {
 
         @Test
         void connectToAnExistingTupleIsRefused() {
-            h.stack.tcp().connect(TcpHarness.DST_IP, TcpHarness.DST_PORT, TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT,
+            h.stack.tcp().connect(h.dstAddr, TcpHarness.DST_PORT, h.guestAddr, TcpHarness.GUEST_PORT,
                     h.app, h.now);
-            assertThrows(IllegalStateException.class, () -> h.stack.tcp().connect(TcpHarness.DST_IP,
-                    TcpHarness.DST_PORT, TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT, h.app, h.now));
+            assertThrows(IllegalStateException.class, () -> h.stack.tcp().connect(h.dstAddr,
+                    TcpHarness.DST_PORT, h.guestAddr, TcpHarness.GUEST_PORT, h.app, h.now));
             assertEquals(1, h.stack.tcp().connectionCount());
             assertEquals(1, h.drain().size(), "one SYN");
         }
@@ -193,8 +204,7 @@ class TcpLayerTest {
         @Test
         void connectionsAreFoundByTheirKey() {
             h.establish();
-            FlowKey key = FlowKey.ipv4(TcpHarness.GUEST_IP, TcpHarness.GUEST_PORT, TcpHarness.DST_IP,
-                    TcpHarness.DST_PORT);
+            FlowKey key = new FlowKey(h.guestAddr, TcpHarness.GUEST_PORT, h.dstAddr, TcpHarness.DST_PORT);
             assertEquals(h.conn, h.stack.tcp().connection(key));
             assertEquals(List.of(h.conn), List.copyOf(h.stack.tcp().connections()));
         }

@@ -13,8 +13,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** {@link TcpLayer#listen}: in-stack services are accepted at once, without the SYN handler. */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpListenTest {
-    TcpHarness h = new TcpHarness();
+    TcpHarness h;
+
+    /** Runs for both address families: the behaviour may not depend on it. */
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(family);
+    }
 
     @AfterEach
     void tearDown() {
@@ -25,7 +36,7 @@ class TcpListenTest {
     void synForAServedPortIsAnsweredAtOnceWithTheServicesHandler() {
         h.autoAccept = false;
         int[] made = {0};
-        h.stack.tcp().listen(TcpHarness.DST_IP, TcpHarness.DST_PORT, () -> {
+        h.stack.tcp().listen(h.dstAddr, TcpHarness.DST_PORT, () -> {
             made[0]++;
             return h.app;
         });
@@ -44,10 +55,10 @@ class TcpListenTest {
     @Test
     void servingTwiceIsRefusedAndUnlistenHandsSynsBackToTheSynHandler() {
         h.autoAccept = false;
-        h.stack.tcp().listen(TcpHarness.DST_IP, TcpHarness.DST_PORT, () -> h.app);
+        h.stack.tcp().listen(h.dstAddr, TcpHarness.DST_PORT, () -> h.app);
         assertThrows(IllegalStateException.class,
-                () -> h.stack.tcp().listen(TcpHarness.DST_IP, TcpHarness.DST_PORT, () -> h.app));
-        h.stack.tcp().unlisten(TcpHarness.DST_IP, TcpHarness.DST_PORT);
+                () -> h.stack.tcp().listen(h.dstAddr, TcpHarness.DST_PORT, () -> h.app));
+        h.stack.tcp().unlisten(h.dstAddr, TcpHarness.DST_PORT);
         h.send(TcpHarness.syn());
         h.expectNothing();
         assertEquals(TcpHarness.DST_PORT, h.lastSyn.dstPort());

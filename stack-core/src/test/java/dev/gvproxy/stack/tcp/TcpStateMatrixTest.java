@@ -23,8 +23,19 @@ import org.junit.jupiter.params.provider.MethodSource;
  * segment that matters for validation, with the exact answer (nothing, an ACK, a RST) and the state after.
  * Then timer behaviour and abort() per state.
  */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpStateMatrixTest {
-    TcpHarness h = new TcpHarness();
+    TcpHarness h;
+
+    /** Runs for both address families: the behaviour may not depend on it. */
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(family);
+    }
 
     @AfterEach
     void tearDown() {
