@@ -239,7 +239,7 @@ public final class NetnsGuest implements AutoCloseable {
     /** @return interfaces, addresses, routes and the agent's state, for failure messages */
     public String diagnostics() {
         StringBuilder b = new StringBuilder("netns ").append(name).append(":\n");
-        for (String[] cmd : new String[][] {{"ip", "addr"}, {"ip", "route"}, {"ip", "neigh"}}) {
+        for (String[] cmd : new String[][] {{"ip", "addr"}, {"ip", "route"}, {"ip", "-6", "route"}, {"ip", "neigh"}}) {
             try {
                 b.append(exec(Duration.ofSeconds(10), cmd).stdout());
             } catch (Exception e) {
@@ -270,6 +270,42 @@ public final class NetnsGuest implements AutoCloseable {
             throw new IOException(cmd + " exited " + p.exitValue() + ": " + text);
         }
         return text;
+    }
+
+    private static void sysctl(String netns, String setting) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("ip", "netns", "exec", netns, "sysctl", "-q", "-w", setting)
+                .redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            kill(p.toHandle());
+            throw new IOException("sysctl " + setting + " in " + netns + " failed: "
+                    + new String(out, StandardCharsets.UTF_8));
+        }
+    }
+
+    private static final Pattern INET6_GLOBAL = Pattern.compile("inet6 ([0-9a-f:]+)/(\\d+) scope global");
+
+    /** @return the TAP's first global IPv6 address, or {@code null} */
+    public String ipv6GlobalAddress() {
+        try {
+            ExecResult r = exec(Duration.ofSeconds(10), "ip", "-6", "addr", "show", "dev", iface, "scope", "global");
+            Matcher m = INET6_GLOBAL.matcher(r.stdout());
+            return r.ok() && m.find() && !r.stdout().contains("tentative") ? m.group(1) : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    /** Waits until the TAP has a global IPv6 address (e.g. from SLAAC) that passed DAD, and returns it. */
+    public String awaitIpv6Address(Duration timeout) {
+        String[] addr = new String[1];
+        await(timeout, "a global IPv6 address on " + iface + " in " + name,
+                () -> (addr[0] = ipv6GlobalAddress()) != null, this::diagnostics);
+        return addr[0];
     }
 
     private static void kill(ProcessHandle h) {
@@ -356,6 +392,7 @@ public final class NetnsGuest implements AutoCloseable {
         private String staticCidr;
         private String staticGateway;
         private int staticMtu;
+        private boolean ipv6Slaac;
         private boolean manageResolvConf;
         private boolean debug;
         private Options.DhcpClientKind dhcpClient = Options.DhcpClientKind.AUTO;
@@ -402,6 +439,17 @@ public final class NetnsGuest implements AutoCloseable {
         /** With {@link #staticAddress}: also add a default route via this gateway. */
         public Builder staticGateway(String gateway) {
             this.staticGateway = gateway;
+            return this;
+        }
+
+        /**
+         * With {@link #staticAddress}: IPv6 on the TAP configured by the kernel from the gateway's router
+         * advertisements (SLAAC; {@code disable_ipv6=0}, {@code accept_ra=2}, {@code autoconf=1}, set before the
+         * link comes up), no static IPv6 address. The namespace has no other interface, so its only IPv6 routes
+         * are the ones the RA gives, through the gateway.
+         */
+        public Builder ipv6Slaac(boolean on) {
+            this.ipv6Slaac = on;
             return this;
         }
 
@@ -471,6 +519,11 @@ public final class NetnsGuest implements AutoCloseable {
                         ip("-n", name, "link", "set", iface, "mtu", Integer.toString(staticMtu));
                     }
                     ip("-n", name, "addr", "add", staticCidr, "dev", iface);
+                    if (ipv6Slaac) {
+                        for (String kv : new String[] {"disable_ipv6=0", "accept_ra=2", "autoconf=1"}) {
+                            sysctl(name, "net.ipv6.conf." + iface + "." + kv);
+                        }
+                    }
                     ip("-n", name, "link", "set", iface, "up");
                     if (staticGateway != null) {
                         ip("-n", name, "route", "add", "default", "via", staticGateway, "dev", iface);
