@@ -195,7 +195,7 @@ class Ipv6GatewayTest {
             h.send(ndp(new NdpRepr.NeighborAdvertisement(false, false, true, GW6, GUEST_MAC), GUEST_LL,
                     Ipv6Address.ALL_NODES));
             assertEquals(-1, h.stack.neighborCache().lookup(GW6, h.now));
-            assertEquals(1, count("ndp.conflict"));
+            assertEquals(1, count("ndp.spoofedTarget"), "dropped at the switch, before any guest or the gateway");
         }
 
         @Test
@@ -308,6 +308,36 @@ class Ipv6GatewayTest {
         }
 
         @Test
+        void linkLayerOptionsMustBeTheFramesSource() {
+            h.send(ndp(new NdpRepr.NeighborSolicitation(GW6, 0x0200_0000_0001L), GUEST_LL, GW6.solicitedNode()));
+            assertEquals(1, count("ndp.linkLayerMismatch"));
+            nothingOut();
+        }
+
+        @Test
+        void anAdvertisementHiddenBehindExtensionHeadersOrFragmentsIsStillStopped() {
+            NdpRepr.RouterAdvertisement rogue = new NdpRepr.RouterAdvertisement(64, false, false, 1800, 0, 0,
+                    GUEST_MAC, 0, List.of(), List.of(), List.of());
+            ByteBuf b = Unpooled.buffer();
+            rogue.emit(b, GUEST_LL, Ipv6Address.ALL_NODES);
+            byte[] ra = Frames.bytes(b);
+            b.release();
+            byte[] p = new byte[8 + ra.length];
+            p[0] = (byte) IpProtocol.ICMPV6;
+            p[2] = 1;
+            p[3] = 4; // PadN: an empty destination-options header in front
+            System.arraycopy(ra, 0, p, 8, ra.length);
+            h.send(frame(GUEST_LL, Ipv6Address.ALL_NODES, Ipv6Packet.NH_DEST_OPTIONS, 255, p));
+            assertEquals(1, count("ndp.raFromGuest"));
+            // The options header in the first fragment, the RA in the second (RFC 7113).
+            for (byte[] f : fragments(GUEST_LL, Ipv6Address.ALL_NODES, Ipv6Packet.NH_DEST_OPTIONS, 255, p, 8)) {
+                h.send(f);
+            }
+            assertEquals(1, count("ipv6.incompleteFirstFragment"));
+            nothingOut();
+        }
+
+        @Test
         void advertisementsAndRedirectsFromGuestsAreDropped() {
             NdpRepr.RouterAdvertisement rogue = new NdpRepr.RouterAdvertisement(64, false, false, 1800, 0, 0,
                     GUEST_MAC, 0, List.of(), List.of(), List.of());
@@ -357,11 +387,12 @@ class Ipv6GatewayTest {
             h.send(echo(GW_LL, GW6, 1, 1, 8));
             h.send(echo(HOST6, GW6, 1, 1, 8));
             h.send(echo(Ipv6Address.parse("ff02::1"), GW6, 1, 1, 8));
+            assertEquals(3, count("ipv6.spoofedSource"), "the gateway's addresses and multicast: dropped at the switch");
             h.send(echo(REMOTE, GW6, 1, 1, 8));
-            assertEquals(4, count("ipv6.badSource"));
+            assertEquals(1, count("ipv6.badSource"), "off-link: dropped by the gateway");
             h.send(frame(Ipv6Address.UNSPECIFIED, GW6, IpProtocol.UDP, 64, udp(Ipv6Address.UNSPECIFIED, GW6, 1, 53,
                     new byte[4])));
-            assertEquals(5, count("ipv6.badSource"), ":: only for ICMPv6 (DAD, RS)");
+            assertEquals(2, count("ipv6.badSource"), ":: only for ICMPv6 (DAD, RS)");
             nothingOut();
         }
 

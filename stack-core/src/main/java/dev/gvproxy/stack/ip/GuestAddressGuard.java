@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.ip;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.Ipv6Config;
 import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
@@ -9,6 +10,12 @@ import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
+import dev.gvproxy.stack.wire.Icmpv6Packet;
+import dev.gvproxy.stack.wire.IpProtocol;
+import dev.gvproxy.stack.wire.Ipv6Address;
+import dev.gvproxy.stack.wire.Ipv6Packet;
+import dev.gvproxy.stack.wire.NdpOption;
+import dev.gvproxy.stack.wire.NdpPacket;
 import io.netty.buffer.ByteBuf;
 
 /**
@@ -27,9 +34,16 @@ import io.netty.buffer.ByteBuf;
  * here, not only at the gateway, so that a gratuitous ARP claiming the gateway is not flooded to the other
  * guests either.
  *
- * <p><b>IPv6</b> passes unchecked for now. The hook for NDP is {@link #accept}: neighbour solicitations and
- * advertisements (ICMPv6 135/136) would get the same treatment as ARP (target/source link-layer option equal
- * to the frame's source, no claim of the gateway's link-local address or of another guest's address).
+ * <p><b>IPv6</b> (when the network speaks it): the source may not be multicast or one of the gateway's addresses
+ * (fe80::1, the prefix gateway, the host alias; {@code ipv6.spoofedSource}). RA guard at the edge (RFC 6105): a
+ * router advertisement or a redirect from a guest is dropped here ({@code ndp.raFromGuest},
+ * {@code ndp.redirectFromGuest}), so no guest can become another guest's router; the extension-header chain is
+ * walked to find them (RFC 7113), and a first fragment that does not hold the whole chain is dropped
+ * ({@code ipv6.incompleteFirstFragment}; later fragments cannot carry NDP a host accepts, RFC 6980). NDP
+ * claims as for ARP: a neighbour advertisement for one of the gateway's addresses ({@code ndp.spoofedTarget}),
+ * and a source or target link-layer option other than the frame's source MAC ({@code ndp.linkLayerMismatch}).
+ * Which guest holds which IPv6 address is not tracked (SLAAC addresses are the guests' own choice), so a guest
+ * may still claim another guest's address, as on any Ethernet without SEND.
  *
  * <p>Other EtherTypes pass, including 802.1Q-tagged frames: a guest's kernel without a VLAN interface drops
  * those, and the gateway ignores them; a network whose guests use VLANs would need the same checks on the
@@ -47,6 +61,14 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
     private final Counters.Counter spoofedSource;
     private final Counters.Counter spoofedSender;
     private final Counters.Counter senderMacMismatch;
+    private final Counters.Counter spoofedSource6;
+    private final Counters.Counter raFromGuest;
+    private final Counters.Counter redirectFromGuest;
+    private final Counters.Counter incompleteFirst;
+    private final Counters.Counter spoofedTarget;
+    private final Counters.Counter linkLayerMismatch;
+    private final Ipv6Packet.Chain chain = new Ipv6Packet.Chain();
+    private final Ipv6Packet.Chain inner = new Ipv6Packet.Chain();
 
     public GuestAddressGuard(StackConfig config, AddressBindings bindings, Counters counters) {
         this.config = config;
@@ -55,6 +77,12 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
         this.spoofedSource = counters.counter("ipv4.spoofedSource");
         this.spoofedSender = counters.counter("arp.spoofedSender");
         this.senderMacMismatch = counters.counter("arp.senderMacMismatch");
+        this.spoofedSource6 = counters.counter("ipv6.spoofedSource");
+        this.raFromGuest = counters.counter("ndp.raFromGuest");
+        this.redirectFromGuest = counters.counter("ndp.redirectFromGuest");
+        this.incompleteFirst = counters.counter("ipv6.incompleteFirstFragment");
+        this.spoofedTarget = counters.counter("ndp.spoofedTarget");
+        this.linkLayerMismatch = counters.counter("ndp.linkLayerMismatch");
     }
 
     /** @param frame <b>borrowed</b> */
@@ -70,8 +98,93 @@ public final class GuestAddressGuard implements VirtualSwitch.IngressFilter {
         return switch (EthernetFrame.etherType(frame, off)) {
             case EtherType.IPV4 -> acceptIpv4(srcMac, frame, l3, l3len);
             case EtherType.ARP -> acceptArp(srcMac, frame, l3, l3len);
-            default -> true; // IPv6/NDP: see the class comment
+            case EtherType.IPV6 -> !config.ipv6().enabled() || acceptIpv6(srcMac, frame, l3, l3len);
+            default -> true;
         };
+    }
+
+    private boolean acceptIpv6(long srcMac, ByteBuf frame, int off, int len) {
+        if (Ipv6Packet.check(frame, off, len) != null) {
+            return true; // claims nothing; the gateway counts it as malformed
+        }
+        Ipv6Config v6 = config.ipv6();
+        long hi = frame.getLong(off + 8);
+        long lo = frame.getLong(off + 16);
+        if ((hi >>> 56) == 0xFF || is(v6.linkLocal(), hi, lo) || is(v6.gateway(), hi, lo)
+                || is(v6.hostAlias(), hi, lo)) {
+            spoofedSource6.inc();
+            return false;
+        }
+        Ipv6Packet.Chain c = chain;
+        if (Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c) != null) {
+            return true; // the gateway answers or drops it; a host drops it too
+        }
+        int l4 = c.payloadOffset();
+        int l4len = c.payloadLength();
+        int protocol = c.protocol();
+        if (c.isFragment()) {
+            if (Ipv6Packet.fragmentOffset(frame, c.fragmentHeader()) != 0) {
+                return true;
+            }
+            Ipv6Packet.Chain f = inner;
+            boolean dstMulticast = Ipv6Packet.dstIsMulticast(frame, off);
+            if (Ipv6Packet.walkPayload(frame, l4, l4len, protocol, dstMulticast, v6.maxExtensionHeaders(), f) != null
+                    || f.isFragment() || (f.protocol() == IpProtocol.ICMPV6 && f.payloadLength() < 4)) {
+                incompleteFirst.inc(); // RFC 7113: a chain split across fragments could hide an RA
+                return false;
+            }
+            l4 = f.payloadOffset();
+            l4len = f.payloadLength();
+            protocol = f.protocol();
+        }
+        if (protocol != IpProtocol.ICMPV6 || l4len < 1) {
+            return true;
+        }
+        int type = frame.getUnsignedByte(l4);
+        switch (type) {
+            case Icmpv6Packet.TYPE_ROUTER_ADVERTISEMENT -> {
+                raFromGuest.inc();
+                return false;
+            }
+            case Icmpv6Packet.TYPE_REDIRECT -> {
+                redirectFromGuest.inc();
+                return false;
+            }
+            case Icmpv6Packet.TYPE_NEIGHBOR_SOLICITATION, Icmpv6Packet.TYPE_NEIGHBOR_ADVERTISEMENT,
+                    Icmpv6Packet.TYPE_ROUTER_SOLICITATION -> {
+                return acceptNdp(srcMac, frame, l4, l4len, type, v6);
+            }
+            default -> {
+                return true;
+            }
+        }
+    }
+
+    private boolean acceptNdp(long srcMac, ByteBuf frame, int off, int len, int type, Ipv6Config v6) {
+        int fixed = NdpPacket.fixedLength(type);
+        if (len < fixed || !NdpOption.wellFormed(frame, off + fixed, off + len)) {
+            return true; // not a claim anyone acts on
+        }
+        if (type == Icmpv6Packet.TYPE_NEIGHBOR_ADVERTISEMENT) {
+            long thi = frame.getLong(off + 8);
+            long tlo = frame.getLong(off + 16);
+            if (is(v6.linkLocal(), thi, tlo) || is(v6.gateway(), thi, tlo) || is(v6.hostAlias(), thi, tlo)) {
+                spoofedTarget.inc();
+                return false;
+            }
+        }
+        int option = type == Icmpv6Packet.TYPE_NEIGHBOR_ADVERTISEMENT ? NdpOption.TARGET_LINK_LAYER_ADDRESS
+                : NdpOption.SOURCE_LINK_LAYER_ADDRESS;
+        int at = NdpOption.find(frame, off + fixed, off + len, option);
+        if (at >= 0 && NdpOption.valid(frame, at) && NdpOption.linkLayerAddress(frame, at) != srcMac) {
+            linkLayerMismatch.inc();
+            return false;
+        }
+        return true;
+    }
+
+    private static boolean is(Ipv6Address a, long hi, long lo) {
+        return a.hi() == hi && a.lo() == lo;
     }
 
     private boolean acceptIpv4(long srcMac, ByteBuf frame, int off, int len) {

@@ -77,6 +77,9 @@ public final class IcmpInput implements TransportHandler {
      * @param payload <b>borrowed</b>: the offending datagram's payload
      */
     public void sendUnreachable(IpHeader ip, ByteBuf payload, int code, long now) {
+        if (ip.ipv6) {
+            throw new IllegalArgumentException("ICMPv4 error about an IPv6 packet: use Icmpv6Input.sendUnreachable");
+        }
         int quoted = Math.min(8, payload.readableBytes());
         ByteBuf m = output.alloc().buffer(Icmpv4Packet.HEADER_LEN + Ipv4Packet.MIN_HEADER_LEN + quoted);
         m.writeByte(Icmpv4Packet.TYPE_DEST_UNREACHABLE).writeByte(code).writeShort(0).writeInt(0);
