@@ -19,6 +19,15 @@
  * (RFC 9293 3.10.7.1). The connection's {@code onSegment} runs the checks of SEGMENT ARRIVES in RFC order and
  * then sends whatever the state, windows and timers call for.
  *
+ * <p><b>Both families.</b> A connection's addresses are {@code Ipv6Address} values, IPv4 ones IPv4-mapped, and
+ * its key is the one {@code FlowKey}; the layer is the TCP handler of both {@code Ipv4Input} and
+ * {@code Ipv6Input}. What differs per family is small and explicit: the pseudo-header of the checksum
+ * ({@code TcpSegmentWriter}, {@code TcpPacket.checkWithAddressSum}), the headroom a segment keeps for the
+ * headers, the output it leaves through, and the MSS (MTU - 40 over IPv4, MTU - 60 over IPv6; the default peer
+ * MSS 536 or 1220). The lookup of a received segment's connection compares the last connection found field by
+ * field before building a key, so a bulk transfer allocates no key per segment. The tests whose behaviour could
+ * depend on the family (the state matrix, the layer, opens, listen, connection and edge cases) run for both.
+ *
  * <p><b>How a connection is cut.</b> Along the lines its tests already follow (sender, receiver, congestion):
  * <ul>
  *   <li>{@link dev.gvproxy.stack.tcp.TcpConnection}: the state, SEGMENT ARRIVES for synchronized states
