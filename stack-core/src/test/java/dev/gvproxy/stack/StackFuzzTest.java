@@ -24,7 +24,7 @@ import java.util.List;
 /**
  * Coverage-guided fuzzing of the whole input path (FUZZING.md): a sequence of guest frames goes through
  * {@link VirtualSwitch#deliver} into the gateway's {@link NetworkStack} (ARP, IPv4 with fragments and options,
- * ICMP, UDP to an echo port, TCP to a listener that accepts every SYN but to port 9 and echoes what it
+ * IPv6 with extension headers, fragments and NDP, ICMP and ICMPv6, UDP of both families to an echo port, TCP to a listener that accepts every SYN but to port 9 and echoes what it
  * reads), on a manual
  * clock that each record may advance. Properties: no exception escapes, every frame handed in is released,
  * every IPv4 frame the stack sends passes the stack's own header check, and no {@code ByteBuf} leaks (per input
@@ -82,8 +82,10 @@ class StackFuzzTest {
                     TcpConfig.forMtu(config.mtu()), () -> 0x1000_0000);
             guest = sw.attach("guest", this);
             stack.udp().bind(0, 67, (d, p, t) -> { });
-            stack.udp().bind(0, 7777, (d, p, t) -> stack.udp().send(d.dstIp(), d.dstPort(), d.srcIp(), d.srcPort(),
-                    p.retainedDuplicate(), t));
+            dev.gvproxy.stack.udp.UdpHandler udpEcho = (d, p, t) -> stack.udp().send(d.dst(), d.dstPort(), d.src(),
+                    d.srcPort(), p.retainedDuplicate(), t);
+            stack.udp().bind(0, 7777, udpEcho);
+            stack.udp().bind(dev.gvproxy.stack.wire.Ipv6Address.UNSPECIFIED, 7777, udpEcho);
             TcpConnection.Handler echo = new TcpConnection.Handler() {
                 @Override
                 public void onData(TcpConnection c, ByteBuf data) {
@@ -124,6 +126,10 @@ class StackFuzzTest {
                 if (EthernetFrame.etherType(frame, off) == EtherType.IPV4) {
                     assertNull(Ipv4Packet.check(frame, off + EthernetFrame.HEADER_LEN, len - EthernetFrame.HEADER_LEN),
                             () -> "the stack sent a malformed IPv4 frame: " + ByteBufUtil.hexDump(frame));
+                } else if (EthernetFrame.etherType(frame, off) == EtherType.IPV6) {
+                    assertNull(dev.gvproxy.stack.wire.Ipv6Packet.check(frame, off + EthernetFrame.HEADER_LEN,
+                            len - EthernetFrame.HEADER_LEN),
+                            () -> "the stack sent a malformed IPv6 frame: " + ByteBufUtil.hexDump(frame));
                 }
             } finally {
                 frame.release();
