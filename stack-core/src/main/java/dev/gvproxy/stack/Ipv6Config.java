@@ -31,6 +31,7 @@ import java.util.List;
  * @param searchDomains the DNSSL option's domains (RFC 8106; none = no DNSSL option)
  * @param maxNeighbors bound on the IPv6 neighbour cache (learned guest addresses); beyond it nothing new is
  *                     learned ({@code ndp.cacheFull})
+ * @param maxNeighborsPerMac addresses one MAC may have in the neighbour cache (default 16; {@code ndp.perMacLimit})
  * @param maxExtensionHeaders extension headers walked per packet before it is dropped
  * @param icmpErrorsPerSecond ICMPv6 errors the gateway sends per second at most (RFC 4443 2.4 (f))
  */
@@ -48,6 +49,7 @@ public record Ipv6Config(
         boolean otherConfig,
         List<String> searchDomains,
         int maxNeighbors,
+        int maxNeighborsPerMac,
         int maxExtensionHeaders,
         int icmpErrorsPerSecond) {
 
@@ -78,7 +80,7 @@ public record Ipv6Config(
         if (routerLifetimeSeconds < 0 || routerLifetimeSeconds > 9000) {
             throw new IllegalArgumentException("router lifetime must be 0..9000 s: " + routerLifetimeSeconds);
         }
-        if (maxNeighbors < 1 || maxExtensionHeaders < 1 || icmpErrorsPerSecond < 0) {
+        if (maxNeighbors < 1 || maxNeighborsPerMac < 1 || maxExtensionHeaders < 1 || icmpErrorsPerSecond < 0) {
             throw new IllegalArgumentException("IPv6 limits must be positive");
         }
     }
@@ -116,6 +118,7 @@ public record Ipv6Config(
         b.otherConfig = otherConfig;
         b.searchDomains = searchDomains;
         b.maxNeighbors = maxNeighbors;
+        b.maxNeighborsPerMac = maxNeighborsPerMac;
         b.maxExtensionHeaders = maxExtensionHeaders;
         b.icmpErrorsPerSecond = icmpErrorsPerSecond;
         return b;
@@ -136,6 +139,7 @@ public record Ipv6Config(
         private boolean otherConfig = true;
         private List<String> searchDomains = List.of();
         private int maxNeighbors = 1024;
+        private int maxNeighborsPerMac = 16;
         private int maxExtensionHeaders = 8;
         private int icmpErrorsPerSecond = 100;
 
@@ -209,6 +213,11 @@ public record Ipv6Config(
             return this;
         }
 
+        public Builder maxNeighborsPerMac(int n) {
+            this.maxNeighborsPerMac = n;
+            return this;
+        }
+
         public Builder maxExtensionHeaders(int n) {
             this.maxExtensionHeaders = n;
             return this;
@@ -232,7 +241,7 @@ public record Ipv6Config(
             int lifetime = routerLifetimeSeconds != null ? routerLifetimeSeconds
                     : (int) Math.min(9000, 3 * (raMaxIntervalNanos / SECOND));
             return new Ipv6Config(enabled, net, gw, linkLocal, host, dev, raMaxIntervalNanos, min, lifetime, managed,
-                    otherConfig, searchDomains, maxNeighbors, maxExtensionHeaders, icmpErrorsPerSecond);
+                    otherConfig, searchDomains, maxNeighbors, maxNeighborsPerMac, maxExtensionHeaders, icmpErrorsPerSecond);
         }
     }
 }

@@ -123,7 +123,8 @@ public final class NetworkStack implements LinkEndpoint {
         this.ipv6Off = counters.counter("eth.ipv6");
         // IPv6: the same neighbour expiry as ARP, its own bounded table; TCP and UDP are the same handlers.
         this.neighbors = new NeighborCache(counters,
-                Math.min(300_000_000_000L, config.portSecurity().macAgeingNanos() / 2), config.ipv6().maxNeighbors());
+                Math.min(300_000_000_000L, config.portSecurity().macAgeingNanos() / 2), config.ipv6().maxNeighbors(),
+                config.ipv6().maxNeighborsPerMac());
         this.ipv6Output = new Ipv6Output(config, sw, neighbors, alloc, counters);
         this.icmpv6 = new Icmpv6Input(config, ipv6Output, counters);
         this.reassembler6 = FragmentReassembler.forIpv6(alloc, counters, config.reassemblyTimeoutNanos(),

@@ -199,6 +199,24 @@ class Ipv6GatewayTest {
         }
 
         @Test
+        void oneMacHoldsABoundedNumberOfAddresses() {
+            for (int i = 0; i < 40; i++) {
+                Ipv6Address a = new Ipv6Address(GUEST6.hi(), 0x1000 + i);
+                h.send(ndp(new NdpRepr.NeighborAdvertisement(false, false, true, a, GUEST_MAC), a,
+                        Ipv6Address.ALL_NODES));
+            }
+            assertEquals(16, h.stack.neighborCache().size(), "the default 16 addresses per MAC");
+            assertTrue(count("ndp.perMacLimit") >= 24);
+            // Another guest is still learned.
+            long other = 0x0200_0000_0b0bL;
+            Ipv6Address b = new Ipv6Address(GUEST6.hi(), 0xb0b);
+            byte[] na = ndp(new NdpRepr.NeighborAdvertisement(false, false, true, b, other), b, Ipv6Address.ALL_NODES);
+            System.arraycopy(Frames.ethernet(0, other, 0, new byte[0]), 6, na, 6, 6); // from its own MAC
+            h.send(na);
+            assertEquals(other, h.stack.neighborCache().lookup(b, h.now));
+        }
+
+        @Test
         void anUnknownNeighbourIsSolicitedAndTheWaitingPacketLeavesOnTheAdvertisement() {
             h.stack.udp().send(GW6, 53, GUEST6, 40000, Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), h.now);
             Out ns = out();

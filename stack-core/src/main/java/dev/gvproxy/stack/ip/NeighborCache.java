@@ -14,10 +14,12 @@ import java.util.function.Consumer;
  * counterpart: the same expiry and the same bounded wait queue ({@link PendingFrames}) while a neighbour
  * solicitation is out.
  *
- * <p>Unlike IPv4, a guest can make up any number of addresses in a /64 (and link-local), so the table itself is
- * bounded ({@code maxEntries}): when full, expired entries are dropped first, and a new address is not learned
- * if none had expired ({@code ndp.cacheFull}); existing bindings keep being confirmed. Lookups by
- * {@link Ipv6Address} do not allocate. Event-loop only.
+ * <p>Unlike IPv4, a guest can make up any number of addresses in a /64 (and link-local), so the table is bounded
+ * twice: one MAC holds at most {@code maxPerMac} addresses (a host has a link-local, a SLAAC and a few temporary
+ * ones; {@code ndp.perMacLimit}), so one guest cannot crowd the others out, and the whole table at most
+ * {@code maxEntries}: when full, expired entries are dropped first, and a new address is not learned if none had
+ * expired ({@code ndp.cacheFull}). Existing bindings keep being confirmed. Lookups by {@link Ipv6Address} do not
+ * allocate. Event-loop only.
  */
 public final class NeighborCache {
     private static final class Entry {
@@ -26,14 +28,20 @@ public final class NeighborCache {
     }
 
     private final HashMap<Ipv6Address, Entry> entries = new HashMap<>();
+    /** Addresses bound to each MAC (only touched when a binding is made, moved or dropped). */
+    private final HashMap<Long, int[]> perMac = new HashMap<>();
+    private final int maxPerMac;
+    private final Counters.Counter perMacLimit;
     private final PendingFrames<Ipv6Address> pending;
     private final long ttlNanos;
     private final int maxEntries;
     private final Counters.Counter full;
 
-    public NeighborCache(Counters counters, long ttlNanos, int maxEntries) {
+    public NeighborCache(Counters counters, long ttlNanos, int maxEntries, int maxPerMac) {
         this.ttlNanos = ttlNanos;
         this.maxEntries = maxEntries;
+        this.maxPerMac = maxPerMac;
+        this.perMacLimit = counters.counter("ndp.perMacLimit");
         this.pending = new PendingFrames<>(counters.counter("ndp.pendingOverflow"), counters.counter("ndp.unresolved"));
         this.full = counters.counter("ndp.cacheFull");
     }
@@ -41,9 +49,20 @@ public final class NeighborCache {
     /** Binds {@code ip} to {@code mac} (or confirms the binding). */
     public void learn(Ipv6Address ip, long mac, long now) {
         Entry e = entries.get(ip);
+        if (e != null && e.mac == mac) {
+            e.confirmed = now; // the receive path: a known guest confirmed, nothing allocated
+            return;
+        }
+        if (count(mac) >= maxPerMac) {
+            expireEntries(now);
+            if (count(mac) >= maxPerMac) {
+                perMacLimit.inc();
+                return;
+            }
+        }
         if (e == null) {
             if (entries.size() >= maxEntries) {
-                entries.values().removeIf(x -> now - x.confirmed > ttlNanos);
+                expireEntries(now);
                 if (entries.size() >= maxEntries) {
                     full.inc();
                     return;
@@ -51,9 +70,34 @@ public final class NeighborCache {
             }
             e = new Entry();
             entries.put(ip, e);
+        } else {
+            uncount(e.mac);
         }
         e.mac = mac;
         e.confirmed = now;
+        perMac.computeIfAbsent(mac, k -> new int[1])[0]++;
+    }
+
+    private int count(long mac) {
+        int[] n = perMac.get(mac);
+        return n == null ? 0 : n[0];
+    }
+
+    private void uncount(long mac) {
+        int[] n = perMac.get(mac);
+        if (n != null && --n[0] <= 0) {
+            perMac.remove(mac);
+        }
+    }
+
+    private void expireEntries(long now) {
+        entries.values().removeIf(x -> {
+            if (now - x.confirmed > ttlNanos) {
+                uncount(x.mac);
+                return true;
+            }
+            return false;
+        });
     }
 
     /** The MAC for {@code ip}, or -1 when unknown or expired. */
@@ -67,7 +111,10 @@ public final class NeighborCache {
 
     /** Forgets {@code ip} (a guest's NA moved it elsewhere, or it was refused). */
     public void forget(Ipv6Address ip) {
-        entries.remove(ip);
+        Entry e = entries.remove(ip);
+        if (e != null) {
+            uncount(e.mac);
+        }
     }
 
     /**
@@ -88,7 +135,7 @@ public final class NeighborCache {
     /** Drops queues that waited too long (counted as unresolved) and forgets expired entries. */
     public void expire(long now) {
         pending.expire(now);
-        entries.values().removeIf(e -> now - e.confirmed > ttlNanos);
+        expireEntries(now);
     }
 
     public boolean hasPending() {
@@ -103,5 +150,6 @@ public final class NeighborCache {
     public void clear() {
         pending.clear();
         entries.clear();
+        perMac.clear();
     }
 }
