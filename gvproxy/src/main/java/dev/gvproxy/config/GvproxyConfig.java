@@ -288,6 +288,15 @@ public final class GvproxyConfig {
         }
     }
 
+    /** A record's ip may be IPv6 too (an AAAA record). */
+    private static boolean isIpv6Literal(String s) {
+        try {
+            return s.indexOf(':') >= 0 && dev.gvproxy.stack.wire.Ipv6Address.parse(s) != null;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     private static DnsZone checkZone(DnsZone z, String path) throws ConfigException {
         if (!z.defaultIp().isEmpty() && GoNet.parseIpv4(z.defaultIp()) == null) {
             throw new ConfigException(path + ".defaultIP: invalid IP address: " + z.defaultIp());
@@ -296,7 +305,7 @@ public final class GvproxyConfig {
             for (int i = 0; i < z.records().size(); i++) {
                 DnsRecord r = z.records().get(i);
                 String rp = path + ".records[" + i + "]";
-                if (!r.ip().isEmpty() && GoNet.parseIpv4(r.ip()) == null) {
+                if (!r.ip().isEmpty() && GoNet.parseIpv4(r.ip()) == null && !isIpv6Literal(r.ip())) {
                     throw new ConfigException(rp + ".ip: invalid IP address: " + r.ip());
                 }
                 if (r.regexp() != null) {
@@ -404,8 +413,14 @@ public final class GvproxyConfig {
         if (legacy) {
             dnsZones = new ArrayList<>(dnsZones);
             for (String zone : new String[] {"containers.internal.", "docker.internal."}) {
-                dnsZones.add(new DnsZone(zone, List.of(new DnsRecord("gateway", gatewayIp, null),
-                        new DnsRecord("host", hostIp, null)), ""));
+                List<DnsRecord> recs = new ArrayList<>(List.of(new DnsRecord("gateway", gatewayIp, null),
+                        new DnsRecord("host", hostIp, null)));
+                if (derived.ipv6().enabled()) {
+                    // AAAA for the same names: the gateway's and the host alias's IPv6 addresses.
+                    recs.add(new DnsRecord("gateway", derived.ipv6().gateway().toString(), null));
+                    recs.add(new DnsRecord("host", derived.ipv6().hostAlias().toString(), null));
+                }
+                dnsZones.add(new DnsZone(zone, recs, ""));
             }
             dhcpStaticLeases.put(derived.deviceIp(), StackConfig.DEFAULT_DEVICE_MAC);
         }
