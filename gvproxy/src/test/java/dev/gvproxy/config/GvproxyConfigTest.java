@@ -61,7 +61,10 @@ class GvproxyConfigTest {
         assertEquals(Map.of(ip("192.168.127.2"), StackConfig.DEFAULT_DEVICE_MAC), s.dhcpStaticLeases());
         assertEquals(List.of(new PortForward("127.0.0.1:2222", "192.168.127.2:22", "tcp")), c.forwards);
         assertEquals(List.of("containers.internal.", "docker.internal."), c.dnsZones.stream().map(DnsZone::name).toList());
-        assertEquals(List.of(new DnsRecord("gateway", "192.168.127.1", null), new DnsRecord("host", "192.168.127.254", null)),
+        // IPv4 records as upstream's, then AAAA records for the same names (the IPv6 gateway and host alias).
+        assertEquals(List.of(new DnsRecord("gateway", "192.168.127.1", null), new DnsRecord("host", "192.168.127.254", null),
+                new DnsRecord("gateway", "fd00:5a94:efe4::1", null),
+                new DnsRecord("host", "fd00:5a94:efe4:0:ffff:ffff:ffff:fffe", null)),
                 c.dnsZones.get(0).records());
         assertEquals(List.of("example.test", "corp.test"), c.dnsSearchDomains);
         assertEquals(StackConfig.DEFAULT_DEVICE_MAC, c.vpnkitUuidMacs.get(GvproxyConfig.LEGACY_VPNKIT_UUID));
