@@ -395,6 +395,9 @@ public final class GvproxyMain {
                 .dhcp(true, cfg.limits.apply(dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
                         .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList())).build())
                 .dns(true, cfg.limits.apply(dev.gvproxy.dns.DnsConfig.builder().zones(zones)).build()));
+        if (cfg.dhcpv6 != null) {
+            nb.dhcpv6(cfg.dhcpv6); // stack.dhcpv6StaticLeases and the search domains
+        }
         if (!cfg.captureFile.isEmpty()) {
             nb.pcap(Path.of(cfg.captureFile));
         }
