@@ -45,6 +45,8 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
     private final java.util.Set<Ipv6Address> fixedAddresses = new java.util.HashSet<>();
     private int dynamic;
     private long cursor;
+    /** No binding or quarantine expires before this (may be early after a removal; never late). */
+    private long earliest = Long.MAX_VALUE;
     private NetworkStack stack;
     private boolean closed;
 
@@ -155,7 +157,9 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
         }
         bindings.clear();
         byAddress.clear();
+        declined.clear();
         dynamic = 0;
+        earliest = Long.MAX_VALUE;
     }
 
     /** Address -> MAC of the active bindings, sorted (for {@code /leases}). */
@@ -170,6 +174,9 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
 
     @Override
     public void poll(long now) {
+        if (earliest == Long.MAX_VALUE || earliest - now > 0) {
+            return; // the common case, per datagram: nothing due, no scan
+        }
         for (Iterator<Binding> it = bindings.values().iterator(); it.hasNext(); ) {
             Binding b = it.next();
             if (b.expires - now <= 0) {
@@ -178,10 +185,6 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
             }
         }
         declined.values().removeIf(until -> until - now <= 0);
-    }
-
-    @Override
-    public long nextDeadline() {
         long next = Long.MAX_VALUE;
         for (Binding b : bindings.values()) {
             next = Math.min(next, b.expires);
@@ -189,7 +192,12 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
         for (long until : declined.values()) {
             next = Math.min(next, until);
         }
-        return next;
+        earliest = next;
+    }
+
+    @Override
+    public long nextDeadline() {
+        return earliest;
     }
 
     /** @param payload <b>borrowed</b> */
@@ -317,6 +325,7 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
                             forget(b);
                             if (!b.fixed) {
                                 declined.put(b.address, now + cfg.declineQuarantineNanos());
+                                earliest = Math.min(earliest, now + cfg.declineQuarantineNanos());
                             }
                             declinedCount.inc();
                         }
@@ -399,6 +408,7 @@ public final class Dhcpv6Server implements UdpHandler, DeadlineSource {
                 Binding b = new Binding(key, mac, a, fixed, now + life * 1_000_000_000L);
                 bindings.put(key, b);
                 byAddress.put(a, b);
+                earliest = Math.min(earliest, b.expires);
                 if (!fixed) {
                     dynamic++;
                 }
