@@ -760,7 +760,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> r = (Map<String, Object>) o;
                 String rname = GoJson.stringField(r, "Name", "", "Zone.Records.Name", "string");
-                String ip = ipField(r, "IP", "Zone.Records.IP");
+                String ip = ipField(r, "IP", "Zone.Records.IP", true);
                 String regexp = GoJson.stringField(r, "Regexp", null, "Zone.Records.Regexp", "*regexp.Regexp");
                 if (regexp != null) {
                     try {
@@ -776,16 +776,32 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return new DnsZone(name, records, defaultIp);
     }
 
-    /** A {@code net.IP} field: text unmarshalled, empty means unset; only IPv4 is useful to the DNS server. */
+    /** A {@code net.IP} field: text unmarshalled, empty means unset; IPv4 only (a zone's DefaultIP). */
     private static String ipField(Map<String, Object> m, String name, String where) throws GoJson.JsonException {
+        return ipField(m, name, where, false);
+    }
+
+    /**
+     * A {@code net.IP} field; with {@code ipv6} also an IPv6 literal (a record's IP: Go's {@code net.IP} takes
+     * either family, and the DNS server answers AAAA from an IPv6 record), returned in canonical form.
+     */
+    private static String ipField(Map<String, Object> m, String name, String where, boolean ipv6)
+            throws GoJson.JsonException {
         String s = GoJson.stringField(m, name, "", where, "net.IP");
         if (s.isEmpty()) {
             return "";
         }
-        if (GoNet.parseIpv4(s) == null) {
-            throw new GoJson.JsonException("invalid IP address: " + s);
+        if (GoNet.parseIpv4(s) != null) {
+            return s;
         }
-        return s;
+        if (ipv6 && s.indexOf(':') >= 0) {
+            try {
+                return dev.gvproxy.stack.wire.Ipv6Address.parse(s).toString();
+            } catch (IllegalArgumentException e) {
+                // fall through: Go's text for any unparsable IP
+            }
+        }
+        throw new GoJson.JsonException("invalid IP address: " + s);
     }
 
     // --- /services/egress ----------------------------------------------------------------------------------

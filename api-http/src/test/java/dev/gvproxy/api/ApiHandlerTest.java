@@ -353,10 +353,21 @@ class ApiHandlerTest {
                 get("/services/dns/all").body());
     }
 
+    @Test
+    void dnsAddAcceptsAnIpv6RecordIp() {
+        // Go's net.IP takes either family: an IPv6 IP is an AAAA record, listed back in canonical form.
+        assertEquals(200, post("/services/dns/add",
+                "{\"Name\":\"v6.test.\",\"Records\":[{\"Name\":\"web\",\"IP\":\"FD00:0::80\"}]}").status());
+        assertEquals("[{\"Name\":\"v6.test.\",\"Records\":[{\"Name\":\"web\",\"IP\":\"fd00::80\"}],"
+                + "\"DefaultIP\":\"\"}]\n", get("/services/dns/all").body());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "''|EOF",
         "'{\"Name\":\"a.\",\"DefaultIP\":\"300.1.1.1\"}'|invalid IP address: 300.1.1.1",
+        "'{\"Name\":\"a.\",\"Records\":[{\"Name\":\"x\",\"IP\":\"fd00::1::2\"}]}'|invalid IP address: fd00::1::2",
+        "'{\"Name\":\"a.\",\"DefaultIP\":\"fd00::1\"}'|invalid IP address: fd00::1",
         "'{\"Name\":\"a.\",\"Records\":[{\"Name\":\"x\",\"IP\":\"nope\"}]}'|invalid IP address: nope",
         "'{\"Name\":\"a.\",\"Records\":{}}'|json: cannot unmarshal object into Go struct field Zone.Records of type []types.Record",
         "'{\"Name\":5}'|json: cannot unmarshal number into Go struct field Zone.Name of type string",

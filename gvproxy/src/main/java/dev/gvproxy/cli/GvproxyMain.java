@@ -357,8 +357,8 @@ public final class GvproxyMain {
                 if (!z.records().isEmpty()) {
                     records = new ArrayList<>();
                     for (dev.gvproxy.dns.ZoneRecord r : z.records()) {
-                        records.add(new dev.gvproxy.model.DnsRecord(r.name(), r.ip() == 0 ? "" : Ipv4Address.format(r.ip()),
-                                r.regexp()));
+                        records.add(new dev.gvproxy.model.DnsRecord(r.name(),
+                                !r.isIpv6() && r.ip() == 0 ? "" : r.ipText(), r.regexp()));
                     }
                 }
                 out.add(new dev.gvproxy.model.DnsZone(z.name(), records,
@@ -377,8 +377,7 @@ public final class GvproxyMain {
         List<dev.gvproxy.dns.ZoneRecord> records = new ArrayList<>();
         if (z.records() != null) {
             for (dev.gvproxy.model.DnsRecord r : z.records()) {
-                records.add(new dev.gvproxy.dns.ZoneRecord(r.name(), r.ip().isEmpty() ? 0 : Ipv4Address.parse(r.ip()),
-                        r.regexp()));
+                records.add(dev.gvproxy.dns.ZoneRecord.parse(r.name(), r.ip(), r.regexp()));
             }
         }
         return new dev.gvproxy.dns.Zone(z.name(), records, z.defaultIp().isEmpty() ? java.util.OptionalInt.empty()
@@ -396,6 +395,9 @@ public final class GvproxyMain {
                 .dhcp(true, cfg.limits.apply(dev.gvproxy.dhcp.DhcpConfig.builder(cfg.stackConfig())
                         .searchDomains(cfg.dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList())).build())
                 .dns(true, cfg.limits.apply(dev.gvproxy.dns.DnsConfig.builder().zones(zones)).build()));
+        if (cfg.dhcpv6 != null) {
+            nb.dhcpv6(cfg.dhcpv6); // stack.dhcpv6StaticLeases and the search domains
+        }
         if (!cfg.captureFile.isEmpty()) {
             nb.pcap(Path.of(cfg.captureFile));
         }

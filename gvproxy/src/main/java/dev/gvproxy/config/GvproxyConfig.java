@@ -92,6 +92,11 @@ public final class GvproxyConfig {
     public Map<Integer, Integer> nat;
     public List<Integer> gatewayVirtualIps;
     public Map<Integer, Long> dhcpStaticLeases = new LinkedHashMap<>();
+    /**
+     * gvproxy-java: the DHCPv6 server's settings (after {@link #validate}; null when the network has no IPv6):
+     * {@code stack.dhcpv6StaticLeases} and the DNS search domains on top of the network's defaults.
+     */
+    public dev.gvproxy.dhcp.Dhcpv6Config dhcpv6;
     public Map<String, Long> vpnkitUuidMacs = new LinkedHashMap<>();
     public boolean ec2MetadataAccess;
     /** File holding the in-VM API bearer token ({@code -api-token-file}), "" for none. */
@@ -117,6 +122,7 @@ public final class GvproxyConfig {
     private final Map<String, String> rawNat = new LinkedHashMap<>();
     private final List<String> rawVirtualIps = new ArrayList<>();
     private final Map<String, String> rawLeases = new LinkedHashMap<>();
+    private final Map<String, String> rawLeases6 = new LinkedHashMap<>();
     private final Map<String, String> rawForwards = new LinkedHashMap<>();
 
     /** The validated stack addresses (after {@link #validate}). */
@@ -264,6 +270,9 @@ public final class GvproxyConfig {
         if (s.dhcpStaticLeases != null) {
             c.rawLeases.putAll(s.dhcpStaticLeases);
         }
+        if (s.dhcpv6StaticLeases != null) {
+            c.rawLeases6.putAll(s.dhcpv6StaticLeases);
+        }
         if (s.vpnKitUuidMacAddresses != null) {
             for (Map.Entry<String, String> e : s.vpnKitUuidMacAddresses.entrySet()) {
                 c.vpnkitUuidMacs.put(e.getKey(), mac(e.getValue(), "stack.vpnKitUUIDMacAddresses." + e.getKey()));
@@ -274,6 +283,42 @@ public final class GvproxyConfig {
             c.vpnkitUuidMacs.put(LEGACY_VPNKIT_UUID, StackConfig.DEFAULT_DEVICE_MAC);
         }
         return c;
+    }
+
+    /**
+     * {@code stack.dhcpv6StaticLeases}: IPv6 address -> MAC (6 octets, a lease for that guest whatever its DUID)
+     * or DUID (any other length of hex octets), on top of the default lease of the device MAC.
+     */
+    private dev.gvproxy.dhcp.Dhcpv6Config dhcpv6Config(StackConfig sc) throws ConfigException {
+        dev.gvproxy.dhcp.Dhcpv6Config.Builder b = dev.gvproxy.dhcp.Dhcpv6Config.builder(sc)
+                .searchDomains(dnsSearchDomains.stream().filter(d -> !d.isEmpty()).toList());
+        Map<Long, dev.gvproxy.stack.wire.Ipv6Address> byMac =
+                new LinkedHashMap<>(dev.gvproxy.dhcp.Dhcpv6Config.defaults(sc).staticByMac());
+        for (Map.Entry<String, String> e : rawLeases6.entrySet()) {
+            String path = "stack.dhcpv6StaticLeases." + e.getKey();
+            dev.gvproxy.stack.wire.Ipv6Address a;
+            try {
+                a = dev.gvproxy.stack.wire.Ipv6Address.parse(e.getKey());
+            } catch (IllegalArgumentException err) {
+                throw new ConfigException("stack.dhcpv6StaticLeases key: invalid IPv6 address: " + e.getKey());
+            }
+            String v = e.getValue().strip();
+            if (v.split("[:-]").length == 6) {
+                byMac.put(mac(v, path), a);
+            } else {
+                try {
+                    b.staticLease(v, a);
+                    dev.gvproxy.dhcp.Dhcpv6Config.normalizeDuid(v);
+                } catch (IllegalArgumentException err) {
+                    throw new ConfigException(path + ": neither a MAC nor a DUID: " + v);
+                }
+            }
+        }
+        try {
+            return b.staticByMac(byMac).build();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("stack.dhcpv6StaticLeases: " + e.getMessage());
+        }
     }
 
     private static String pick(String cli, String yaml) {
@@ -288,6 +333,15 @@ public final class GvproxyConfig {
         }
     }
 
+    /** A record's ip may be IPv6 too (an AAAA record). */
+    private static boolean isIpv6Literal(String s) {
+        try {
+            return s.indexOf(':') >= 0 && dev.gvproxy.stack.wire.Ipv6Address.parse(s) != null;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     private static DnsZone checkZone(DnsZone z, String path) throws ConfigException {
         if (!z.defaultIp().isEmpty() && GoNet.parseIpv4(z.defaultIp()) == null) {
             throw new ConfigException(path + ".defaultIP: invalid IP address: " + z.defaultIp());
@@ -296,7 +350,7 @@ public final class GvproxyConfig {
             for (int i = 0; i < z.records().size(); i++) {
                 DnsRecord r = z.records().get(i);
                 String rp = path + ".records[" + i + "]";
-                if (!r.ip().isEmpty() && GoNet.parseIpv4(r.ip()) == null) {
+                if (!r.ip().isEmpty() && GoNet.parseIpv4(r.ip()) == null && !isIpv6Literal(r.ip())) {
                     throw new ConfigException(rp + ".ip: invalid IP address: " + r.ip());
                 }
                 if (r.regexp() != null) {
@@ -404,8 +458,14 @@ public final class GvproxyConfig {
         if (legacy) {
             dnsZones = new ArrayList<>(dnsZones);
             for (String zone : new String[] {"containers.internal.", "docker.internal."}) {
-                dnsZones.add(new DnsZone(zone, List.of(new DnsRecord("gateway", gatewayIp, null),
-                        new DnsRecord("host", hostIp, null)), ""));
+                List<DnsRecord> recs = new ArrayList<>(List.of(new DnsRecord("gateway", gatewayIp, null),
+                        new DnsRecord("host", hostIp, null)));
+                if (derived.ipv6().enabled()) {
+                    // AAAA for the same names: the gateway's and the host alias's IPv6 addresses.
+                    recs.add(new DnsRecord("gateway", derived.ipv6().gateway().toString(), null));
+                    recs.add(new DnsRecord("host", derived.ipv6().hostAlias().toString(), null));
+                }
+                dnsZones.add(new DnsZone(zone, recs, ""));
             }
             dhcpStaticLeases.put(derived.deviceIp(), StackConfig.DEFAULT_DEVICE_MAC);
         }
@@ -415,6 +475,10 @@ public final class GvproxyConfig {
                     .build();
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
+        }
+        dhcpv6 = stackConfig.ipv6().enabled() ? dhcpv6Config(stackConfig) : null;
+        if (dhcpv6 == null && !rawLeases6.isEmpty()) {
+            throw new ConfigException("stack.dhcpv6StaticLeases: the network has no IPv6");
         }
 
         // notification URI

@@ -68,6 +68,11 @@ public final class YamlConfig {
         public Map<String, String> nat;
         public List<String> gatewayVirtualIps;
         public Map<String, String> dhcpStaticLeases;
+        /**
+         * gvproxy-java: DHCPv6 fixed addresses ({@code dhcpv6StaticLeases}), IPv6 address -> MAC (6 octets) or
+         * DUID (hex octets, {@code :} separated, any other length); upstream has no IPv6.
+         */
+        public Map<String, String> dhcpv6StaticLeases;
         public Map<String, String> vpnKitUuidMacAddresses;
         public Boolean ec2MetadataAccess;
         /**
@@ -195,6 +200,7 @@ public final class YamlConfig {
         s.nat = stringMap(m.get("nat"), "stack.nat");
         s.gatewayVirtualIps = stringList(m.get("gatewayVirtualIPs"), "stack.gatewayVirtualIPs");
         s.dhcpStaticLeases = stringMap(m.get("dhcpStaticLeases"), "stack.dhcpStaticLeases");
+        s.dhcpv6StaticLeases = stringMap(m.get("dhcpv6StaticLeases"), "stack.dhcpv6StaticLeases");
         s.vpnKitUuidMacAddresses = stringMap(m.get("vpnKitUUIDMacAddresses"), "stack.vpnKitUUIDMacAddresses");
         s.ec2MetadataAccess = bool(m.get("ec2MetadataAccess"), "stack.ec2MetadataAccess");
         if (m.get("egress") != null) {

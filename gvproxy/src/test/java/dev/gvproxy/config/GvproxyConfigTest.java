@@ -61,7 +61,10 @@ class GvproxyConfigTest {
         assertEquals(Map.of(ip("192.168.127.2"), StackConfig.DEFAULT_DEVICE_MAC), s.dhcpStaticLeases());
         assertEquals(List.of(new PortForward("127.0.0.1:2222", "192.168.127.2:22", "tcp")), c.forwards);
         assertEquals(List.of("containers.internal.", "docker.internal."), c.dnsZones.stream().map(DnsZone::name).toList());
-        assertEquals(List.of(new DnsRecord("gateway", "192.168.127.1", null), new DnsRecord("host", "192.168.127.254", null)),
+        // IPv4 records as upstream's, then AAAA records for the same names (the IPv6 gateway and host alias).
+        assertEquals(List.of(new DnsRecord("gateway", "192.168.127.1", null), new DnsRecord("host", "192.168.127.254", null),
+                new DnsRecord("gateway", "fd00:5a94:efe4::1", null),
+                new DnsRecord("host", "fd00:5a94:efe4:0:ffff:ffff:ffff:fffe", null)),
                 c.dnsZones.get(0).records());
         assertEquals(List.of("example.test", "corp.test"), c.dnsSearchDomains);
         assertEquals(StackConfig.DEFAULT_DEVICE_MAC, c.vpnkitUuidMacs.get(GvproxyConfig.LEGACY_VPNKIT_UUID));
@@ -246,6 +249,30 @@ class GvproxyConfigTest {
         assertEquals(List.of("/tmp/a.sock", "/tmp/b.sock"), c.sshForwards.stream().map(YamlConfig.SshForward::socket).toList());
     }
 
+    @Test
+    void dhcpv6StaticLeasesByMacAndDuidAndIpv6ZoneRecords() throws Exception {
+        String yaml = """
+                stack:
+                  dnsSearchDomains: [a.test]
+                  dns:
+                    - name: testing.
+                      records:
+                        - name: web
+                          ip: fd00:5a94:efe4::80
+                  dhcpv6StaticLeases:
+                    "fd00:5a94:efe4::10": 5a:94:ef:e4:0c:01
+                    "fd00:5a94:efe4::11": "00:03:00:01:5a:94:ef:e4:0c:02"
+                """;
+        GvproxyConfig c = resolve(new CliArgs(), yaml);
+        assertEquals("fd00:5a94:efe4::80", c.dnsZones.get(0).records().get(0).ip());
+        dev.gvproxy.dhcp.Dhcpv6Config d = c.dhcpv6;
+        assertEquals(dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::10"),
+                d.staticByMac().get(MacAddress.parse("5a:94:ef:e4:0c:01")));
+        assertEquals(dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::11"),
+                d.staticByDuid().get("000300015a94efe40c02"));
+        assertEquals(List.of("a.test"), d.searchDomains());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "stack:\\n  mtu: big|failed to parse configuration: stack.mtu: expected an integer, got \"big\"",
@@ -258,6 +285,10 @@ class GvproxyConfigTest {
         "stack:\\n  gatewayVirtualIPs: [x]|stack.gatewayVirtualIPs[0]: invalid IP address: x",
         "stack:\\n  dhcpStaticLeases:\\n    10.0.0.2: nomac|stack.dhcpStaticLeases.10.0.0.2: invalid MAC address: nomac",
         "stack:\\n  forwards:\\n    '127.0.0.1:1': 'foo:22'|stack.forwards.127.0.0.1:1: invalid remote addr",
+        "stack:\\n  dhcpv6StaticLeases:\\n    'fd00:5a94:efe4::9': zz|stack.dhcpv6StaticLeases.fd00:5a94:efe4::9: neither a MAC nor a DUID: zz",
+        "stack:\\n  dhcpv6StaticLeases:\\n    'nope': 5a:94:ef:e4:0c:01|stack.dhcpv6StaticLeases key: invalid IPv6 address: nope",
+        "stack:\\n  dhcpv6StaticLeases:\\n    '2001:2::9': 5a:94:ef:e4:0c:01|stack.dhcpv6StaticLeases: DHCPv6 static address 2001:2::9 is not a guest address",
+        "stack:\\n  dns:\\n    - name: a.\\n      records:\\n        - {name: x, ip: 'fd00::1::1'}|stack.dns[0].records[0].ip: invalid IP address: fd00::1::1",
         "stack:\\n  subnet: 10.0.0.0/30|subnet too small",
         "stack:\\n  subnet: nonsense|failed to parse subnet: invalid CIDR address: nonsense",
         "stack:\\n  ec2MetadataAccess: maybe|failed to parse configuration: stack.ec2MetadataAccess: expected a boolean, got \"maybe\"",

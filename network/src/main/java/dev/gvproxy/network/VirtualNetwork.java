@@ -68,6 +68,7 @@ public final class VirtualNetwork implements AutoCloseable {
     private final PcapWriter pcap;
     private final NetworkDriver driver;
     private final DhcpServer dhcp;
+    private final dev.gvproxy.dhcp.Dhcpv6Server dhcpv6;
     private final DnsServer dns;
     private final UdpForwarder udpForwarder;
     private final IcmpForwarder icmpForwarder;
@@ -110,8 +111,14 @@ public final class VirtualNetwork implements AutoCloseable {
         stack.addDeadlineSource(guestFlows); // guests that left: their flows are aborted after the grace period
         guestFlows.setWakeup(stack::wakeup);
         this.dhcp = b.dhcp ? DhcpServer.install(stack, b.dhcpConfig != null ? b.dhcpConfig : DhcpConfig.defaults(config)) : null;
+        // DHCPv6 goes with DHCP: on when the stack speaks IPv6 (stateless DNS for SLAAC guests, IA_NA for the rest).
+        this.dhcpv6 = b.dhcp && config.ipv6().enabled() ? dev.gvproxy.dhcp.Dhcpv6Server.install(stack,
+                b.dhcpv6Config != null ? b.dhcpv6Config : dev.gvproxy.dhcp.Dhcpv6Config.defaults(config)) : null;
         this.dns = b.dns ? DnsServer.install(stack, b.dnsConfig != null ? b.dnsConfig
-                : DnsConfig.builder().zones(Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
+                : DnsConfig.builder().zones(config.ipv6().enabled()
+                        ? Zone.legacyDefaults(config.gatewayIp(), config.hostIp(), config.ipv6().gateway(),
+                                config.ipv6().hostAlias())
+                        : Zone.legacyDefaults(config.gatewayIp(), config.hostIp())).build(), loop) : null;
         this.udpForwarder = UdpForwarder.install(stack, loop, stack::now, b.udpOptions);
         udpForwarder.setGuestFlows(guestFlows);
         IcmpForwarder icmp = null;
@@ -151,6 +158,10 @@ public final class VirtualNetwork implements AutoCloseable {
                 icmpForwarder);
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
+            if (config.ipv6().enabled()) {
+                stack.tcp().listen(config.ipv6().gateway(), 53, this::dnsOverTcp);
+                stack.tcp().listen(config.ipv6().linkLocal(), 53, this::dnsOverTcp);
+            }
         }
     }
 
@@ -208,7 +219,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private DnsTcpSession session() {
             if (session == null) {
                 session = new DnsTcpSession(dns, counters, stream::send, stack.ipOutput().alloc(), 16,
-                        stream.connection().remoteIp().ipv4());
+                        stream.connection().remoteIp());
             }
             return session;
         }
@@ -628,6 +639,9 @@ public final class VirtualNetwork implements AutoCloseable {
                 if (dhcp != null) {
                     dhcp.close();
                 }
+                if (dhcpv6 != null) {
+                    dhcpv6.close();
+                }
                 stack.close();
                 if (pcap != null) {
                     pcap.close();
@@ -648,6 +662,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
         private boolean dhcp = true;
         private DhcpConfig dhcpConfig;
+        private dev.gvproxy.dhcp.Dhcpv6Config dhcpv6Config;
         private boolean dns = true;
         private DnsConfig dnsConfig;
         private TcpForwarder.Options tcpOptions = TcpForwarder.Options.DEFAULTS;
@@ -775,6 +790,17 @@ public final class VirtualNetwork implements AutoCloseable {
         public Builder dhcp(boolean enabled, DhcpConfig config) {
             this.dhcp = enabled;
             this.dhcpConfig = config;
+            return this;
+        }
+
+        /**
+         * The DHCPv6 server's configuration (it runs when DHCP is enabled and the network speaks IPv6).
+         *
+         * @param config null for the defaults of the network's IPv6 prefix
+         * @return this builder
+         */
+        public Builder dhcpv6(dev.gvproxy.dhcp.Dhcpv6Config config) {
+            this.dhcpv6Config = config;
             return this;
         }
 

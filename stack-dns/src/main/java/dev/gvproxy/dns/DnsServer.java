@@ -5,6 +5,7 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.udp.UdpDatagram;
 import dev.gvproxy.stack.udp.UdpHandler;
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -65,7 +66,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     private final LongSupplier clock;
     private final ZoneTable zones;
     private NetworkStack stack;
-    private int boundIp;
+    private final List<Ipv6Address> bound = new java.util.ArrayList<>();
     private volatile boolean closed;
 
     // Host resolver state, re-read when the files change (loop only).
@@ -76,9 +77,9 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     private long nextReloadCheck;
     private int inFlight;
     /** Upstream queries outstanding per guest source address (loop only). */
-    private final java.util.HashMap<Integer, Integer> inFlightByClient = new java.util.HashMap<>();
+    private final java.util.HashMap<Ipv6Address, Integer> inFlightByClient = new java.util.HashMap<>();
     /** The guest whose query {@link #answer} is working on (set around the synchronous part), 0 for none. */
-    private int currentClient;
+    private Ipv6Address currentClient;
 
     private final Counters.Counter queries;
     private final Counters.Counter udpQueries;
@@ -142,7 +143,8 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     }
 
     /**
-     * Creates a server and binds it to UDP port 53 of the stack's gateway IP. Call on the network's loop
+     * Creates a server and binds it to UDP port 53 of the stack's gateway IP and, when the stack speaks IPv6, of
+     * the gateway's IPv6 address and {@code fe80::1}. Call on the network's loop
      * (or before the loop runs).
      *
      * @param loop the network's event loop
@@ -150,8 +152,16 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
     public static DnsServer install(NetworkStack stack, DnsConfig config, Executor loop) {
         DnsServer s = new DnsServer(config, stack.counters(), loop, stack::now);
         s.stack = stack;
-        s.boundIp = stack.config().gatewayIp();
-        stack.udp().bind(s.boundIp, PORT, s);
+        s.bound.add(Ipv6Address.ofIpv4(stack.config().gatewayIp()));
+        dev.gvproxy.stack.Ipv6Config v6 = stack.config().ipv6();
+        if (v6.enabled()) {
+            // Over IPv6 too: the gateway's ULA address (what RDNSS and DHCPv6 option 23 announce) and fe80::1.
+            s.bound.add(v6.gateway());
+            s.bound.add(v6.linkLocal());
+        }
+        for (Ipv6Address a : s.bound) {
+            stack.udp().bind(a, PORT, s);
+        }
         return s;
     }
 
@@ -180,7 +190,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             closedDrop.inc();
             return;
         }
-        CompletableFuture<byte[]> f = answer(ByteBufUtil.getBytes(payload), false, d.srcIp()).toCompletableFuture();
+        CompletableFuture<byte[]> f = answer(ByteBufUtil.getBytes(payload), false, d.src()).toCompletableFuture();
         f.thenAccept(resp -> {
             if (resp == null) {
                 return;
@@ -190,7 +200,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
                 return;
             }
             // An answer that comes later (forwarded upstream) is flushed by the network's driver like any output.
-            stack.udp().send(d.dstIp(), d.dstPort(), d.srcIp(), d.srcPort(), Unpooled.wrappedBuffer(resp), stack.now());
+            stack.udp().send(d.dst(), d.dstPort(), d.src(), d.srcPort(), Unpooled.wrappedBuffer(resp), stack.now());
         });
     }
 
@@ -202,7 +212,9 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
         }
         closed = true;
         if (stack != null) {
-            stack.udp().unbind(boundIp, PORT);
+            for (Ipv6Address a : bound) {
+                stack.udp().unbind(a, PORT);
+            }
         }
     }
 
@@ -233,11 +245,20 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
      * @param clientIp the guest's source address, 0 for none
      */
     public CompletionStage<byte[]> answer(byte[] query, boolean tcp, int clientIp) {
-        currentClient = clientIp;
+        return answer(query, tcp, clientIp == 0 ? null : Ipv6Address.ofIpv4(clientIp));
+    }
+
+    /**
+     * {@link #answer(byte[], boolean, int)} for a guest of either family (IPv4 as IPv4-mapped).
+     *
+     * @param client the guest's source address, null for none
+     */
+    public CompletionStage<byte[]> answer(byte[] query, boolean tcp, Ipv6Address client) {
+        currentClient = client;
         try {
             return answerCounted(query, tcp);
         } finally {
-            currentClient = 0;
+            currentClient = null;
         }
     }
 
@@ -330,12 +351,16 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             }
             case ZoneTable.Result.Address a -> {
                 Message m = reply(q, Rcode.NOERROR);
-                if (type == Type.A || type == Type.ANY) {
-                    zoneAnswers.inc();
+                boolean answered = false;
+                if ((type == Type.A || type == Type.ANY) && a.hasIpv4()) {
                     m.addRecord(new ARecord(name, DClass.IN, 0, Ipv4Address.toInet(a.ip())), Section.ANSWER);
-                } else {
-                    zoneNoData.inc();
+                    answered = true;
                 }
+                if ((type == Type.AAAA || type == Type.ANY) && a.ip6() != null) {
+                    m.addRecord(new AAAARecord(name, DClass.IN, 0, a.ip6().toInet()), Section.ANSWER);
+                    answered = true;
+                }
+                (answered ? zoneAnswers : zoneNoData).inc();
                 return m;
             }
         }
@@ -380,12 +405,12 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
             inFlightLimit.inc();
             return done(wire(reply(q, Rcode.SERVFAIL), maxLen));
         }
-        int client = currentClient;
-        if (client != 0 && inFlightByClient.getOrDefault(client, 0) >= config.maxInFlightPerClient()) {
+        Ipv6Address client = currentClient;
+        if (client != null && inFlightByClient.getOrDefault(client, 0) >= config.maxInFlightPerClient()) {
             inFlightPerClientLimit.inc();
             return done(wire(reply(q, Rcode.SERVFAIL), maxLen));
         }
-        if (client != 0) {
+        if (client != null) {
             inFlightByClient.merge(client, 1, Integer::sum);
         }
         inFlight++;
@@ -396,7 +421,7 @@ public final class DnsServer implements UdpHandler, AutoCloseable {
         boolean cd = q.getHeader().getFlag(Flags.CD);
         return upstream.resolve(question, dnssecOk, cd).handle((ans, err) -> {
             inFlight--;
-            if (client != 0) {
+            if (client != null) {
                 inFlightByClient.computeIfPresent(client, (k, n) -> n <= 1 ? null : n - 1);
             }
             if (closed) {

@@ -23,7 +23,7 @@ public final class DnsTcpSession {
     private int pending;
     private boolean closed;
     private Runnable whenDrained;
-    private final int clientIp;
+    private final dev.gvproxy.stack.wire.Ipv6Address client;
 
     /**
      * @param writer called on the loop with each framed response, which it <b>takes</b>
@@ -31,13 +31,20 @@ public final class DnsTcpSession {
      */
     public DnsTcpSession(DnsServer server, Counters counters, Consumer<ByteBuf> writer, ByteBufAllocator alloc,
             int maxPending) {
-        this(server, counters, writer, alloc, maxPending, 0);
+        this(server, counters, writer, alloc, maxPending, (dev.gvproxy.stack.wire.Ipv6Address) null);
     }
 
     /** @param clientIp the guest's address: its forwarded queries count against its in-flight budget */
     public DnsTcpSession(DnsServer server, Counters counters, Consumer<ByteBuf> writer, ByteBufAllocator alloc,
             int maxPending, int clientIp) {
-        this.clientIp = clientIp;
+        this(server, counters, writer, alloc, maxPending,
+                clientIp == 0 ? null : dev.gvproxy.stack.wire.Ipv6Address.ofIpv4(clientIp));
+    }
+
+    /** @param client the guest's address of either family (IPv4-mapped), or null: see the {@code int} form */
+    public DnsTcpSession(DnsServer server, Counters counters, Consumer<ByteBuf> writer, ByteBufAllocator alloc,
+            int maxPending, dev.gvproxy.stack.wire.Ipv6Address client) {
+        this.client = client;
         this.server = server;
         this.writer = writer;
         this.alloc = alloc;
@@ -56,7 +63,7 @@ public final class DnsTcpSession {
                 continue;
             }
             pending++;
-            server.answer(query, true, clientIp).thenAccept(resp -> {
+            server.answer(query, true, client).thenAccept(resp -> {
                 pending--;
                 if (resp != null && !closed) {
                     writer.accept(DnsTcpFraming.encode(alloc, resp));

@@ -1,6 +1,7 @@
 package dev.gvproxy.dns;
 
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -38,7 +39,22 @@ public record Zone(String name, List<ZoneRecord> records, OptionalInt defaultIp)
      * {@code gateway -> gatewayIp} and {@code host -> hostIp}.
      */
     public static List<Zone> legacyDefaults(int gatewayIp, int hostIp) {
-        List<ZoneRecord> recs = List.of(new ZoneRecord("gateway", gatewayIp, null), new ZoneRecord("host", hostIp, null));
+        return legacyDefaults(gatewayIp, hostIp, null, null);
+    }
+
+    /**
+     * {@link #legacyDefaults(int, int)} plus AAAA records {@code gateway -> gateway6} and {@code host -> host6}
+     * (the gateway's and the host alias's IPv6 addresses; null: none).
+     */
+    public static List<Zone> legacyDefaults(int gatewayIp, int hostIp, Ipv6Address gateway6, Ipv6Address host6) {
+        List<ZoneRecord> recs = new ArrayList<>(List.of(new ZoneRecord("gateway", gatewayIp, null),
+                new ZoneRecord("host", hostIp, null)));
+        if (gateway6 != null) {
+            recs.add(new ZoneRecord("gateway", gateway6, null));
+        }
+        if (host6 != null) {
+            recs.add(new ZoneRecord("host", host6, null));
+        }
         return List.of(of("containers.internal.", recs), of("docker.internal.", recs));
     }
 

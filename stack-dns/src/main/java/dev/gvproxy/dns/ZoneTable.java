@@ -1,5 +1,6 @@
 package dev.gvproxy.dns;
 
+import dev.gvproxy.stack.wire.Ipv6Address;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -20,8 +21,16 @@ public final class ZoneTable {
         /** The name is not below any zone: forward it. */
         record NotLocal() implements Result {}
 
-        /** Answer with one A record (for A/ANY questions), or NOERROR/no data for other types. */
-        record Address(int ip) implements Result {}
+        /**
+         * Answer with one A record (A/ANY questions, when {@code hasIpv4}) and one AAAA record (AAAA/ANY, when
+         * {@code ip6} is set), or NOERROR/no data for other types.
+         */
+        record Address(int ip, boolean hasIpv4, Ipv6Address ip6) implements Result {
+            /** An IPv4-only answer. */
+            public Address(int ip) {
+                this(ip, true, null);
+            }
+        }
 
         /** The name is inside a zone but neither a record nor a default IP matches. */
         record NxDomain() implements Result {}
@@ -81,8 +90,10 @@ public final class ZoneTable {
     }
 
     /**
-     * Looks up a query name. The first zone the name is strictly below decides; within it the first record
-     * whose name equals, or whose regexp is found in, the relative name wins, then the default IP.
+     * Looks up a query name. The first zone the name is strictly below decides; within it, per family, the first
+     * record whose name equals, or whose regexp is found in, the relative name wins (an IPv4 record for A, an
+     * IPv6 one for AAAA; a name matched by records of one family only has no data for the other), then the
+     * default IP.
      *
      * @param qname the query name in presentation form with its trailing dot, any case
      */
@@ -97,11 +108,23 @@ public final class ZoneTable {
             }
             String rel = name.substring(0, name.length() - c.suffix.length());
             List<ZoneRecord> recs = c.zone.records();
-            for (int i = 0; i < recs.size(); i++) {
+            ZoneRecord v4 = null;
+            ZoneRecord v6 = null;
+            for (int i = 0; i < recs.size() && (v4 == null || v6 == null); i++) {
                 ZoneRecord r = recs.get(i);
-                if (r.name().equalsIgnoreCase(rel) || (c.patterns[i] != null && c.patterns[i].matcher(rel).find())) {
-                    return new Result.Address(r.ip());
+                if ((r.isIpv6() ? v6 : v4) != null) {
+                    continue;
                 }
+                if (r.name().equalsIgnoreCase(rel) || (c.patterns[i] != null && c.patterns[i].matcher(rel).find())) {
+                    if (r.isIpv6()) {
+                        v6 = r;
+                    } else {
+                        v4 = r;
+                    }
+                }
+            }
+            if (v4 != null || v6 != null) {
+                return new Result.Address(v4 == null ? 0 : v4.ip(), v4 != null, v6 == null ? null : v6.ip6());
             }
             if (c.zone.defaultIp().isPresent()) {
                 return new Result.Address(c.zone.defaultIp().getAsInt());

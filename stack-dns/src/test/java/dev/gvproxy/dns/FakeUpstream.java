@@ -43,15 +43,22 @@ public final class FakeUpstream implements AutoCloseable {
     /** When not -1, every query is answered with this rcode and no records. */
     volatile int forcedRcode = -1;
     private volatile boolean closed;
+    private final InetAddress bind;
 
     public FakeUpstream() throws IOException {
+        this(InetAddress.getLoopbackAddress());
+    }
+
+    /** @param bind a loopback address (127.0.0.1 or ::1) */
+    public FakeUpstream(InetAddress bind) throws IOException {
+        this.bind = bind;
         DatagramSocket u = null;
         ServerSocket t = null;
         for (int i = 0; i < 20 && t == null; i++) {
-            u = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            u = new DatagramSocket(new InetSocketAddress(bind, 0));
             try {
                 t = new ServerSocket();
-                t.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), u.getLocalPort()));
+                t.bind(new InetSocketAddress(bind, u.getLocalPort()));
             } catch (IOException e) {
                 t.close();
                 t = null;
@@ -68,7 +75,7 @@ public final class FakeUpstream implements AutoCloseable {
     }
 
     public InetSocketAddress address() {
-        return new InetSocketAddress(InetAddress.getLoopbackAddress(), udp.getLocalPort());
+        return new InetSocketAddress(bind, udp.getLocalPort());
     }
 
     void add(Record r) {
@@ -92,7 +99,12 @@ public final class FakeUpstream implements AutoCloseable {
 
     /** The records every test uses (names under {@code test.}, addresses from 198.18.0.0/15). */
     public static FakeUpstream standard() throws IOException {
-        FakeUpstream u = new FakeUpstream();
+        return standard(InetAddress.getLoopbackAddress());
+    }
+
+    /** {@link #standard()} listening on {@code bind} (127.0.0.1 or ::1). */
+    public static FakeUpstream standard(InetAddress bind) throws IOException {
+        FakeUpstream u = new FakeUpstream(bind);
         u.add("""
                 a.test. 300 A 198.18.0.10
                 a.test. 300 A 198.18.0.11
