@@ -91,9 +91,6 @@ class Ipv6ForwardingNetnsTest {
                 + ((InetSocketAddress) udp.getLocalAddress()).getPort());
         assertEquals("udp6-hello", u.stdout().trim(), () -> u + "\n" + g.diagnostics());
 
-        ExecResult ping = g.exec("ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", HOST_ALIAS);
-        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics());
-
         Counters c = net.internals().counters();
         assertTrue(c.get("egress.ipv6.tcp") >= 2, () -> c.snapshot().toString());
         assertTrue(c.get("egress.ipv6.udp") >= 1, () -> c.snapshot().toString());
