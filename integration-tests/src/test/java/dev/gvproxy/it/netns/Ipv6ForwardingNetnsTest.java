@@ -136,6 +136,49 @@ class Ipv6ForwardingNetnsTest {
         assertEquals(1, c.get("egress.nat64.tcp"), "no host connection for the denied NAT64 destination");
     }
 
+    /**
+     * A host client on {@code [::1]:PORT}, exposed through the network's forwards (the API's {@code expose}),
+     * reaches a server on the guest's SLAAC address: it sends, half-closes, and reads the server's SHA-256 of
+     * exactly what it received, sent after the EOF on the other half.
+     */
+    @Test
+    void exposedIpv6LoopbackReachesAGuestIpv6ServerWithHalfClose() throws Exception {
+        VirtualNetwork net = guests.track(VirtualNetwork.builder().build());
+        NetnsGuest g = guest(net);
+        String addr = g.ipv6GlobalAddress();
+        int guestPort = 7500;
+        g.spawn("socat", "TCP6-LISTEN:" + guestPort + ",bind=[" + addr + "],reuseaddr", "SYSTEM:sha256sum");
+        NetnsGuest.await(Duration.ofSeconds(10), "guest server listening", () -> {
+            try {
+                return g.exec("ss", "-tln").stdout().contains(":" + guestPort);
+            } catch (Exception e) {
+                return false;
+            }
+        }, g::diagnostics);
+        int local;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
+            local = free.getLocalPort();
+        }
+        net.expose(new dev.gvproxy.model.PortForward("[::1]:" + local, "[" + addr + "]:" + guestPort, "tcp"))
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
+        byte[] data = new byte[8 << 20];
+        new Random(12).nextBytes(data);
+        try (Socket c = new Socket(InetAddress.getByName("::1"), local)) {
+            c.setSoTimeout(30_000);
+            Thread writer = Thread.ofPlatform().start(() -> {
+                try {
+                    c.getOutputStream().write(data);
+                    c.shutdownOutput();
+                } catch (Exception e) {
+                    // the read below reports it
+                }
+            });
+            String answer = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            writer.join(30_000);
+            assertEquals(sha256(data), answer.trim().split("\\s+")[0], () -> answer + "\n" + g.diagnostics());
+        }
+    }
+
     private static void serveSource(ServerSocket s, byte[] blob) {
         try (Socket c = s.accept(); OutputStream out = c.getOutputStream()) {
             out.write(blob);
