@@ -70,6 +70,8 @@ public final class YamlConfig {
         public Map<String, String> dhcpStaticLeases;
         public Map<String, String> vpnKitUuidMacAddresses;
         public Boolean ec2MetadataAccess;
+        /** gvproxy-java: {@code stack.nat64}, IPv6 guests reach IPv4 hosts at 64:ff9b::/96 (default true). */
+        public Boolean nat64;
         /**
          * gvproxy-java: the egress policy ({@code stack.egress}), each rule a mapping of scalars as written;
          * {@link GvproxyConfig} checks the values.
@@ -197,6 +199,7 @@ public final class YamlConfig {
         s.dhcpStaticLeases = stringMap(m.get("dhcpStaticLeases"), "stack.dhcpStaticLeases");
         s.vpnKitUuidMacAddresses = stringMap(m.get("vpnKitUUIDMacAddresses"), "stack.vpnKitUUIDMacAddresses");
         s.ec2MetadataAccess = bool(m.get("ec2MetadataAccess"), "stack.ec2MetadataAccess");
+        s.nat64 = bool(m.get("nat64"), "stack.nat64");
         if (m.get("egress") != null) {
             s.egress = new ArrayList<>();
             List<Object> el = list(m.get("egress"), "stack.egress");
