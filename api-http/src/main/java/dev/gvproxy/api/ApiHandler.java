@@ -658,7 +658,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 protocol = "tcp";
             }
             if (protocol.equals("tcp") || protocol.equals("udp")) {
-                remote = normaliseRemote(remote, req.caller());
+                remote = normaliseRemote(remote, req.caller(), protocol.equals("tcp"));
             }
             f = new PortForward(local, remote, protocol);
         } catch (GoJson.JsonException | GoNet.GoError e) {
@@ -672,9 +672,15 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * gvproxy's remote normalisation for tcp/udp: {@code host:port}, an empty host replaced by the caller's IP
-     * (the in-VM API's use: a guest exposes its own port). Then, unlike gvproxy, the host must be an IPv4 literal.
+     * (the in-VM API's use: a guest exposes its own port). Then, unlike gvproxy, the host must be an IPv4 literal,
+     * or for tcp ({@code ipv6}) also an IPv6 literal, a guest's IPv6 address ({@code [fd00:..::2]:80}); a host
+     * name is a 400 with a clear message (gvproxy crashes the handler, spec Appendix A item 12).
      */
     static String normaliseRemote(String remote, SocketAddress caller) throws GoNet.GoError {
+        return normaliseRemote(remote, caller, false);
+    }
+
+    static String normaliseRemote(String remote, SocketAddress caller, boolean ipv6) throws GoNet.GoError {
         String[] hp = GoNet.splitHostPort(remote);
         String host = hp[0];
         if (host.isEmpty()) {
@@ -683,9 +689,22 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             host = GoNet.splitHostPort(callerAddr)[0];
         }
         if (GoNet.parseIpv4(host) == null) {
+            if (GoNet.looksLikeIpv6(host) && ipv6) {
+                dev.gvproxy.stack.wire.Ipv6Address a;
+                try {
+                    a = dev.gvproxy.stack.wire.Ipv6Address.parse(host);
+                } catch (IllegalArgumentException e) {
+                    throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1]) + ": not a valid IPv6 address");
+                }
+                if (a.isLoopback() || a.isMulticast() || a.isUnspecified()) {
+                    throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
+                            + ": not a guest unicast address");
+                }
+                return GoNet.joinHostPort(host, hp[1]);
+            }
             if (GoNet.looksLikeIpv6(host)) {
                 throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
-                        + ": IPv6 addresses are not supported, the guest must be given as an IPv4 address");
+                        + ": IPv6 guest addresses are supported for tcp forwards only");
             }
             if (host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'))) {
                 throw new GoNet.GoError("remote " + host + ":" + hp[1] + ": not a valid IPv4 address");

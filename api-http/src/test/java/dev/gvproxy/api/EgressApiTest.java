@@ -160,7 +160,7 @@ class EgressApiTest {
         egress.filter.deniesIpv4(EgressPolicy.Protocol.TCP, dev.gvproxy.testing.Frames.ip("10.1.1.1"), 22);
         egress.filter.deniesIpv4(EgressPolicy.Protocol.TCP, dev.gvproxy.testing.Frames.ip("192.168.127.254"), 22);
         String stats = get(ApiHandler.Surface.FULL, "/stats").body();
-        assertTrue(stats.contains("\"egress\":{\"denied\":1,\"denied.icmp\":0,\"denied.tcp\":1,\"denied.udp\":0,"
+        assertTrue(stats.contains("\"egress\":{\"denied\":1,\"denied.icmp\":0,\"denied.ipv6\":0,\"denied.tcp\":1,\"denied.udp\":0,"
                 + "\"flowsClosed\":0,\"policyReplaced\":1,\"rule.0.allowed\":1,\"rule.1.denied\":1,\"rule.2.denied\":0}"),
                 stats);
     }

@@ -404,6 +404,7 @@ public final class GvproxyMain {
         nb.logFrames(cfg.debug); // spec 6: -debug logs every frame, decoded
         nb.trafficSummary(cfg.debug ? java.time.Duration.ofSeconds(5) : null); // and a traffic summary every 5 s
         nb.egress(cfg.egress); // stack.egress; replaced at run time through the host API's /services/egress
+        nb.nat64(cfg.nat64); // stack.nat64
         // Issue 12: link-local access (TCP and UDP, as upstream's stack.ec2MetadataAccess) and client addresses.
         dev.gvproxy.forwarder.TcpForwarder.Options tcp = cfg.limits.tcpForwarding(
                 dev.gvproxy.forwarder.TcpForwarder.Options.DEFAULTS);

@@ -99,6 +99,8 @@ public final class GvproxyConfig {
     public dev.gvproxy.dhcp.Dhcpv6Config dhcpv6;
     public Map<String, Long> vpnkitUuidMacs = new LinkedHashMap<>();
     public boolean ec2MetadataAccess;
+    /** {@code stack.nat64}: IPv6 connections to 64:ff9b::/96 go out as IPv4 (default on; see HostRoutes). */
+    public boolean nat64 = true;
     /** File holding the in-VM API bearer token ({@code -api-token-file}), "" for none. */
     public String apiTokenFile = "";
     /** Guests may expose only loopback addresses and unprivileged ports ({@code -guest-api-strict}). */
@@ -236,6 +238,7 @@ public final class GvproxyConfig {
         c.ec2MetadataAccess = cli.ec2MetadataAccess || Boolean.TRUE.equals(s.ec2MetadataAccess)
                 || Boolean.TRUE.equals(y.ec2MetadataAccess);
         c.preserveClientAddress = cli.preserveClientAddress || Boolean.TRUE.equals(s.preserveClientAddress);
+        c.nat64 = !Boolean.FALSE.equals(s.nat64);
         if (c.legacy) {
             if (!cli.pcap.isEmpty()) {
                 c.captureFile = cli.pcap;

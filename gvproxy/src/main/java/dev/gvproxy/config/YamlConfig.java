@@ -75,6 +75,8 @@ public final class YamlConfig {
         public Map<String, String> dhcpv6StaticLeases;
         public Map<String, String> vpnKitUuidMacAddresses;
         public Boolean ec2MetadataAccess;
+        /** gvproxy-java: {@code stack.nat64}, IPv6 guests reach IPv4 hosts at 64:ff9b::/96 (default true). */
+        public Boolean nat64;
         /**
          * gvproxy-java: the egress policy ({@code stack.egress}), each rule a mapping of scalars as written;
          * {@link GvproxyConfig} checks the values.
@@ -203,6 +205,7 @@ public final class YamlConfig {
         s.dhcpv6StaticLeases = stringMap(m.get("dhcpv6StaticLeases"), "stack.dhcpv6StaticLeases");
         s.vpnKitUuidMacAddresses = stringMap(m.get("vpnKitUUIDMacAddresses"), "stack.vpnKitUUIDMacAddresses");
         s.ec2MetadataAccess = bool(m.get("ec2MetadataAccess"), "stack.ec2MetadataAccess");
+        s.nat64 = bool(m.get("nat64"), "stack.nat64");
         if (m.get("egress") != null) {
             s.egress = new ArrayList<>();
             List<Object> el = list(m.get("egress"), "stack.egress");

@@ -414,6 +414,15 @@ class GvproxyConfigTest {
         assertTrue(resolve(new CliArgs(), "stack:\n  ec2MetadataAccess: true\n").ec2MetadataAccess);
     }
 
+    /** Issue 11: NAT64 is on unless stack.nat64 turns it off. */
+    @Test
+    void nat64OnByDefaultOffByYaml() throws ConfigException {
+        assertTrue(resolve(new CliArgs(), null).nat64);
+        assertTrue(resolve(new CliArgs(), "").nat64);
+        assertTrue(resolve(new CliArgs(), "stack:\n  nat64: true\n").nat64);
+        assertFalse(resolve(new CliArgs(), "stack:\n  nat64: false\n").nat64);
+    }
+
     @Test
     void preserveClientAddressByFlagAndYaml() throws ConfigException {
         assertFalse(resolve(new CliArgs(), "").preserveClientAddress);

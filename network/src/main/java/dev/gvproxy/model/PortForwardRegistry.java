@@ -398,7 +398,8 @@ public final class PortForwardRegistry implements PortForwards {
     /** gvproxy's per-protocol checks of {@code remote}, with its error texts. */
     static void validate(PortForward f) throws GoNet.GoError {
         switch (f.protocol()) {
-            case "tcp", "udp" -> parseIpv4Remote(f.remote());
+            case "tcp" -> parseTcpRemote(f.remote());
+            case "udp" -> parseIpv4Remote(f.remote());
             case "unix", "npipe" -> {
                 URI u;
                 try {
@@ -410,7 +411,7 @@ public final class PortForwardRegistry implements PortForwards {
                 switch (scheme) {
                     case "tcp" -> {
                         String hp = u.getRawAuthority() == null ? "" : u.getRawAuthority();
-                        parseIpv4Remote(hp);
+                        parseTcpRemote(hp);
                     }
                     case "ssh-tunnel" -> {
                         String query = u.getRawQuery() == null ? "" : u.getRawQuery();
@@ -435,6 +436,26 @@ public final class PortForwardRegistry implements PortForwards {
             }
             default -> throw new GoNet.GoError("unknown protocol " + f.protocol());
         }
+    }
+
+    /**
+     * A tcp remote: gvproxy's {@code a.b.c.d:port}, or a guest's IPv6 address as {@code [addr]:port} (IPv6
+     * forwarding; gvproxy has none). Anything else: gvproxy's error text.
+     */
+    static void parseTcpRemote(String remote) throws GoNet.GoError {
+        if (remote.startsWith("[")) {
+            int close = remote.indexOf("]:");
+            if (close > 1) {
+                try {
+                    dev.gvproxy.stack.wire.Ipv6Address.parse(remote.substring(1, close));
+                    GoNet.parseUint(remote.substring(close + 2), 16);
+                    return;
+                } catch (IllegalArgumentException e) {
+                    throw new GoNet.GoError("invalid remote addr");
+                }
+            }
+        }
+        parseIpv4Remote(remote);
     }
 
     /**

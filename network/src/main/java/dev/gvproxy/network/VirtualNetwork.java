@@ -133,6 +133,11 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
         tcpForwarder.setGuestFlows(guestFlows);
+        // Both families' destinations, NAT64 on or off (HostRoutes: one mapping for TCP and UDP).
+        dev.gvproxy.forwarder.HostRoutes routes = new dev.gvproxy.forwarder.HostRoutes(config, b.nat64,
+                dev.gvproxy.forwarder.HostRoutes.hostHasIpv6Loopback());
+        tcpForwarder.setRoutes(routes);
+        udpForwarder.setRoutes(routes);
         // The egress policy: every forwarder asks it before re-originating a new guest flow.
         this.egress = new dev.gvproxy.forwarder.EgressFilter(counters, b.egress);
         tcpForwarder.setEgress(egress);
@@ -677,6 +682,7 @@ public final class VirtualNetwork implements AutoCloseable {
         private dev.gvproxy.model.PortForwardRegistry.GuestPolicy guestPolicy =
                 dev.gvproxy.model.PortForwardRegistry.GuestPolicy.DEFAULT;
         private dev.gvproxy.forwarder.EgressPolicy egress = dev.gvproxy.forwarder.EgressPolicy.ALLOW_ALL;
+        private boolean nat64 = true;
 
         private Builder() {}
 
@@ -706,9 +712,23 @@ public final class VirtualNetwork implements AutoCloseable {
         }
 
         /**
+         * NAT64 (RFC 6052 {@code 64:ff9b::/96}, default on): an IPv6 guest's connections to the prefix go out as
+         * IPv4 to the embedded address, under the same NAT and egress rules as IPv4 ({@code stack.nat64} in the
+         * YAML). Off: they are refused ({@code tcp.forward.nat64Off}, {@code udp.fwd.nat64Off}).
+         *
+         * @param on whether NAT64 translates
+         * @return this builder
+         */
+        public Builder nat64(boolean on) {
+            this.nat64 = on;
+            return this;
+        }
+
+        /**
          * Which destinations guests may reach through the gateway: ordered allow/deny rules, first match wins, no
          * match allows (default {@link dev.gvproxy.forwarder.EgressPolicy#ALLOW_ALL}). Replaceable at run time
-         * with {@link VirtualNetwork#setEgress}.
+         * with {@link VirtualNetwork#setEgress}. NAT64 destinations are judged as the IPv4 address they embed;
+         * native IPv6 ones are refused while the policy has a deny rule ({@code egress.denied.ipv6}).
          *
          * @param policy the initial rules
          * @return this builder

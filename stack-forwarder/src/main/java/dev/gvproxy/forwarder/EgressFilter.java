@@ -40,6 +40,7 @@ public final class EgressFilter {
     private final Counters.Counter deniedTcp;
     private final Counters.Counter deniedUdp;
     private final Counters.Counter deniedIcmp;
+    private final Counters.Counter deniedIpv6;
     private final Counters.Counter replaced;
     private final Counters.Counter flowsClosed;
 
@@ -49,6 +50,7 @@ public final class EgressFilter {
         this.deniedTcp = counters.counter("egress.denied.tcp");
         this.deniedUdp = counters.counter("egress.denied.udp");
         this.deniedIcmp = counters.counter("egress.denied.icmp");
+        this.deniedIpv6 = counters.counter("egress.denied.ipv6");
         this.replaced = counters.counter("egress.policyReplaced");
         this.flowsClosed = counters.counter("egress.flowsClosed");
     }
@@ -79,6 +81,34 @@ public final class EgressFilter {
         return decide(p, dstIp, port, false);
     }
 
+    /**
+     * Decides a new flow of either family by its {@link HostRoutes.Route}: an IPv4 or NAT64 destination by the
+     * IPv4 rules ({@link #deniesIpv4}); a native IPv6 destination, which no IPv4 rule can describe, is refused
+     * while the policy holds any deny rule (counted also as {@code egress.denied.ipv6}). Event loop only.
+     *
+     * @param again a re-check of a flow already allowed once ({@link #deniesIpv4Again})
+     */
+    public boolean denies(EgressPolicy.Protocol p, HostRoutes.Route r, int port, boolean again) {
+        if (!r.nativeIpv6()) {
+            return decide(p, r.policyIpv4(), port, !again);
+        }
+        if (!hasDenyRule(live.policy())) {
+            return false;
+        }
+        deniedIpv6.inc();
+        countDenied(p);
+        return true;
+    }
+
+    static boolean hasDenyRule(EgressPolicy policy) {
+        for (EgressPolicy.Rule r : policy.rules()) {
+            if (r.action() == EgressPolicy.Action.DENY) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private boolean decide(EgressPolicy.Protocol p, int dstIp, int port, boolean countAllow) {
         Live l = live;
         if (l.policy().rules().isEmpty()) {
@@ -95,6 +125,11 @@ public final class EgressFilter {
             return false;
         }
         l.hits().incrementAndGet(i);
+        countDenied(p);
+        return true;
+    }
+
+    private void countDenied(EgressPolicy.Protocol p) {
         denied.inc();
         switch (p) {
             case TCP -> deniedTcp.inc();
@@ -102,7 +137,6 @@ public final class EgressFilter {
             case ICMP -> deniedIcmp.inc();
             default -> { }
         }
-        return true;
     }
 
     /** Whether {@code p} would refuse a new flow, without counting (for closing existing flows). */

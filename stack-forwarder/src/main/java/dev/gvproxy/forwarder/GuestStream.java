@@ -6,6 +6,7 @@ import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.tcp.TcpState;
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -56,14 +57,20 @@ public final class GuestStream implements TunnelStream, TcpConnection.Handler {
      */
     public static GuestStream open(NetworkStack stack, EventLoop loop, int srcIp, int srcPort, int guestIp,
             int guestPort, long dialTimeoutMillis) {
+        return open(stack, loop, Ipv6Address.ofIpv4(srcIp), srcPort, Ipv6Address.ofIpv4(guestIp), guestPort,
+                dialTimeoutMillis);
+    }
+
+    /** {@link #open(NetworkStack, EventLoop, int, int, int, int, long)} for either family (IPv4 IPv4-mapped). */
+    public static GuestStream open(NetworkStack stack, EventLoop loop, Ipv6Address srcIp, int srcPort,
+            Ipv6Address guestIp, int guestPort, long dialTimeoutMillis) {
         TcpLayer tcp = stack.tcp();
-        if (srcPort <= 0 || tcp.connection(FlowKey.ipv4(guestIp, guestPort, srcIp, srcPort)) != null) {
+        if (srcPort <= 0 || tcp.connection(new FlowKey(guestIp, guestPort, srcIp, srcPort)) != null) {
             srcPort = tcp.ephemeralPort(srcIp, guestIp, guestPort);
         }
         if (srcPort < 0) {
             stack.counters().counter("tcp.portfwd.noSourcePort").inc();
-            throw new IllegalStateException("no free source port towards " + Ipv4Address.format(guestIp) + ":"
-                    + guestPort);
+            throw new IllegalStateException("no free source port towards " + guestIp + ":" + guestPort);
         }
         GuestStream s = new GuestStream(stack, loop);
         s.conn = tcp.connect(srcIp, srcPort, guestIp, guestPort, s, stack.now());

@@ -5,6 +5,7 @@ import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.stack.tcp.TcpLayer;
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -161,11 +162,24 @@ public final class PortForwarder implements AutoCloseable {
         void close();
     }
 
-    /** A guest TCP/UDP endpoint parsed from {@code remote}. */
-    record GuestAddress(int ip, int port) {
+    /** A guest TCP/UDP endpoint parsed from {@code remote}: IPv4 (IPv4-mapped) or, for TCP, IPv6. */
+    record GuestAddress(Ipv6Address address, int port) {
+        GuestAddress(int ipv4, int port) {
+            this(Ipv6Address.ofIpv4(ipv4), port);
+        }
+
+        /** The IPv4 address (IPv4 remotes only). */
+        int ip() {
+            return address.ipv4();
+        }
+
+        boolean isIpv6() {
+            return !address.isIpv4Mapped();
+        }
+
         @Override
         public String toString() {
-            return Ipv4Address.format(ip) + ":" + port;
+            return isIpv6() ? "[" + address + "]:" + port : Ipv4Address.format(ip()) + ":" + port;
         }
     }
 
@@ -216,12 +230,12 @@ public final class PortForwarder implements AutoCloseable {
             start = switch (f.protocol()) {
                 case "tcp" -> {
                     SocketAddress local = parseLocal(f.local());
-                    GuestAddress remote = parseRemote(f.remote());
+                    GuestAddress remote = parseRemote(f.remote(), true);
                     yield () -> TcpPortForward.start(this, spec, local, remote, result);
                 }
                 case "udp" -> {
                     SocketAddress local = parseLocal(f.local());
-                    GuestAddress remote = parseRemote(f.remote());
+                    GuestAddress remote = parseRemote(f.remote(), false);
                     yield () -> UdpPortForward.start(this, spec, local, remote, result);
                 }
                 case "unix" -> {
@@ -310,6 +324,12 @@ public final class PortForwarder implements AutoCloseable {
      */
     CompletableFuture<TcpConnection> openGuest(Channel host, int guestIp, int guestPort, int srcIp, int srcPort,
             ByteBuf initial) {
+        return openGuest(host, Ipv6Address.ofIpv4(guestIp), guestPort, Ipv6Address.ofIpv4(srcIp), srcPort, initial);
+    }
+
+    /** {@link #openGuest(Channel, int, int, int, int, ByteBuf)} for either family. */
+    CompletableFuture<TcpConnection> openGuest(Channel host, Ipv6Address guestIp, int guestPort, Ipv6Address srcIp,
+            int srcPort, ByteBuf initial) {
         GuestStream s;
         try {
             s = GuestStream.open(stack, loop, srcIp, srcPort, guestIp, guestPort, options.dialTimeoutMillis());
@@ -339,6 +359,11 @@ public final class PortForwarder implements AutoCloseable {
     /** The host client a port-forward connection is bridged to, or null (not one of ours, or closed). Loop only. */
     public Channel hostChannel(TcpConnection c) {
         return hostChannels.get(c);
+    }
+
+    /** The source a guest sees for a forward to its IPv6 address: the gateway's address in the IPv6 prefix. */
+    Ipv6Address ipv6Source() {
+        return stack.config().ipv6().gateway();
     }
 
     /** The source the guest should see for a host client (gateway, or the client with the option on). */
@@ -460,11 +485,16 @@ public final class PortForwarder implements AutoCloseable {
         }
     }
 
-    /**
-     * A tcp/udp {@code remote}: exactly {@code a.b.c.d:port}. IPv6 literals and host names are refused
-     * with a message saying why (gvproxy crashes on host names).
-     */
+    /** {@link #parseRemote(String, boolean)} for IPv4 only (udp). */
     static GuestAddress parseRemote(String remote) {
+        return parseRemote(remote, false);
+    }
+
+    /**
+     * A tcp/udp {@code remote}: {@code a.b.c.d:port}, or with {@code ipv6} (tcp) also {@code [v6]:port} for a
+     * guest's IPv6 address. Host names are refused with a message saying why (gvproxy crashes on them).
+     */
+    static GuestAddress parseRemote(String remote, boolean ipv6) {
         if (remote == null || remote.isEmpty()) {
             throw new IllegalArgumentException("invalid remote addr: remote is mandatory");
         }
@@ -476,6 +506,26 @@ public final class PortForwarder implements AutoCloseable {
         int port = parsePort(remote.substring(colon + 1), "remote addr " + remote);
         if (port == 0) {
             throw new IllegalArgumentException("invalid remote addr " + remote + ": port 0");
+        }
+        if (ipv6 && host.startsWith("[") && host.endsWith("]")) {
+            Ipv6Address a;
+            try {
+                a = Ipv6Address.parse(host.substring(1, host.length() - 1));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("invalid remote addr " + remote + ": bad IPv6 literal");
+            }
+            if (a.isIpv4Mapped()) {
+                return new GuestAddress(a, port);
+            }
+            if (a.isMulticast() || a.isUnspecified() || a.isLoopback()) {
+                throw new IllegalArgumentException("invalid remote addr " + remote + ": not a guest unicast address");
+            }
+            return new GuestAddress(a, port);
+        }
+        if (host.startsWith("[") || host.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("invalid remote addr " + remote + (ipv6
+                    ? ": write an IPv6 guest address as [addr]:port"
+                    : ": IPv6 guest addresses are supported for tcp forwards only"));
         }
         return new GuestAddress(parseGuestIp(host, remote), port);
     }
@@ -544,6 +594,6 @@ public final class PortForwarder implements AutoCloseable {
         if (authority == null) {
             throw new IllegalArgumentException("invalid remote addr " + remote + ": expected tcp://IPv4:port");
         }
-        return parseRemote(authority);
+        return parseRemote(authority, true);
     }
 }

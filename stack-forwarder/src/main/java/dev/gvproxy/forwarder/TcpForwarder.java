@@ -6,7 +6,6 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.tcp.TcpConnection;
 import dev.gvproxy.stack.tcp.TcpLayer;
-import dev.gvproxy.stack.wire.Ipv4Address;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
@@ -33,6 +32,10 @@ import java.util.logging.Logger;
  * ({@code tcp.forward.synWaitExpired}); a full queue drops it ({@code tcp.forwardMaxInFlightDrop},
  * {@code tcp.forward.budgetDropped}; the guest retransmits). A guest out of host sockets gets a RST.
  * 169.254.0.0/16 is refused unless enabled (spec 3.3).
+ *
+ * <p>Both families take this one path: {@link HostRoutes} turns the destination the guest addressed (IPv4,
+ * the IPv6 host alias, a NAT64 {@code 64:ff9b::/96} address or a native IPv6 one) into the host address and
+ * the IPv4 address the egress policy and the per-destination budgets see.
  *
  * <p>Hosts are reached through a {@link HostConnector} (host sockets by default); the connect timeout is the
  * forwarder's own, a task on the network's loop that fails the connect and closes its channel, so a scripted
@@ -66,7 +69,13 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     private final Counters.Counter maxInFlightDrop;
     private final Counters.Counter linkLocalRefused;
-    private final Counters.Counter ipv6Unsupported;
+    private final Counters.Counter nat64Off;
+    private final Counters.Counter notRoutable;
+    /** Connections established per host family: IPv4, IPv6 host sockets, IPv4 through NAT64. */
+    private final Counters.Counter connectedIpv4;
+    private final Counters.Counter connectedIpv6;
+    private final Counters.Counter connectedNat64;
+    private HostRoutes routes;
     private final Counters.Counter connectFailed;
     private final Counters.Counter connected;
     private final Counters.Counter budgetRefused;
@@ -90,7 +99,12 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         Counters c = stack.counters();
         this.maxInFlightDrop = c.counter("tcp.forwardMaxInFlightDrop");
         this.linkLocalRefused = c.counter("tcp.forward.linkLocalRefused");
-        this.ipv6Unsupported = c.counter("tcp.forward.ipv6Unsupported");
+        this.nat64Off = c.counter("tcp.forward.nat64Off");
+        this.notRoutable = c.counter("tcp.forward.notRoutable");
+        this.connectedIpv4 = c.counter("egress.ipv4.tcp");
+        this.connectedIpv6 = c.counter("egress.ipv6.tcp");
+        this.connectedNat64 = c.counter("egress.nat64.tcp");
+        this.routes = HostRoutes.defaults(stack.config());
         this.connectFailed = c.counter("tcp.forward.connectFailed");
         this.connected = c.counter("tcp.forward.connected");
         this.budgetRefused = c.counter("tcp.forward.budgetRefused");
@@ -146,29 +160,32 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
 
     @Override
     public void onSyn(TcpLayer layer, TcpLayer.SynRequest req, long now) {
-        if (!req.isIpv4()) {
-            // IPv6 connections are not forwarded yet (the IPv6 forwarding work replaces this): refused, counted.
-            ipv6Unsupported.inc();
+        HostRoutes.Route r = routes.route(req.dstIp());
+        if (r.refused() && !(r.refusal() == HostRoutes.Refusal.LINK_LOCAL && options.allowLinkLocal())) {
+            switch (r.refusal()) {
+                case LINK_LOCAL -> linkLocalRefused.inc();
+                case NAT64_OFF -> nat64Off.inc();
+                case NOT_ROUTABLE -> notRoutable.inc();
+                default -> { } // the gateway itself: a port nothing listens on
+            }
             layer.reject(req, now);
             return;
         }
-        int dst = req.dstIp().ipv4();
-        if (dst == stack.config().gatewayIp() && !stack.config().nat().containsKey(dst)) {
-            layer.reject(req, now); // the gateway itself: a port nothing listens on
-            return;
-        }
-        if (egress != null && egress.deniesIpv4(EgressPolicy.Protocol.TCP, dst, req.dstPort())) {
+        if (egress != null && egress.denies(EgressPolicy.Protocol.TCP, r, req.dstPort(), false)) {
             layer.reject(req, now); // the egress policy: "connection refused", before any host socket exists
             return;
         }
-        if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
-            linkLocalRefused.inc();
-            layer.reject(req, now);
-            return;
-        }
-        if (!tryConnect(layer, req, now, true)) {
+        if (!tryConnect(layer, req, r, now, true)) {
             enqueue(layer, req, now);
         }
+    }
+
+    /**
+     * How destinations reach the host (NAT64 on or off, the host's loopback). Default
+     * {@link HostRoutes#defaults}. Call before traffic flows.
+     */
+    public void setRoutes(HostRoutes routes) {
+        this.routes = routes;
     }
 
     /** A SYN waiting for a connect slot: the guest's retransmissions of it are ignored meanwhile. */
@@ -230,11 +247,11 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         for (java.util.Iterator<Waiting> it = waiting.iterator(); it.hasNext(); ) {
             Waiting w = it.next();
             boolean done;
-            long dst = ((long) w.req().dstIp().ipv4() << 16) | w.req().dstPort();
+            HostRoutes.Route r = routes.route(w.req().dstIp());
+            long dst = ((long) r.policyIpv4() << 16) | w.req().dstPort();
             if (w.layer().pendingSyns().get(w.req().key()) != w.req()) {
                 done = true; // aborted meanwhile (its guest left, the stack closed)
-            } else if (egress != null && egress.deniesIpv4Again(EgressPolicy.Protocol.TCP, w.req().dstIp().ipv4(),
-                    w.req().dstPort())) {
+            } else if (egress != null && egress.denies(EgressPolicy.Protocol.TCP, r, w.req().dstPort(), true)) {
                 w.layer().reject(w.req(), now); // the policy changed while it waited
                 done = true;
             } else if (now - w.since() > maxWait) {
@@ -246,7 +263,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             } else if (full.contains(dst)) {
                 done = false;
             } else {
-                done = tryConnect(w.layer(), w.req(), now, false);
+                done = tryConnect(w.layer(), w.req(), r, now, false);
                 if (!done) {
                     full.add(dst);
                 }
@@ -263,17 +280,21 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
      *
      * @return false when it must wait for a connect slot (network cap, half-open per guest or destination)
      */
-    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, long now, boolean first) {
+    private boolean tryConnect(TcpLayer layer, TcpLayer.SynRequest req, HostRoutes.Route route, long now,
+            boolean first) {
         if (inFlight >= options.maxInFlight()) {
             return false;
         }
-        int hostDst = stack.config().translate(req.dstIp().ipv4());
+        // Budgets per destination key on the host address of an IPv4 (or NAT64) flow, on a hash of a native one.
+        int hostDst = route.nativeIpv6() ? route.policyIpv4() : stack.config().translate(route.policyIpv4());
         GuestFlows.Flow flow = null;
         if (guests != null) {
             flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
                     : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
             if (flow != null) {
-                flow.target(req.dstIp().ipv4(), req.dstPort()); // as the guest addressed it: what egress rules see
+                if (!route.nativeIpv6()) {
+                    flow.target(route.policyIpv4(), req.dstPort()); // as the guest addressed it: what egress rules see
+                }
             }
             if (flow == null) {
                 if (guests.socketsExhausted(req.guestMac())) {
@@ -286,7 +307,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             }
         }
         inFlight++;
-        InetSocketAddress target = new InetSocketAddress(Ipv4Address.toInet(hostDst), req.dstPort());
+        InetSocketAddress target = route.socket(req.dstPort());
         ChannelFuture f = connector.connect(target);
         // The outcome: the connect's, or a timeout's if that comes first (the late channel is then closed).
         Promise<Channel> outcome = loop.newPromise();
@@ -335,6 +356,8 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 return;
             }
             connected.inc();
+            (route.nat64() ? connectedNat64
+                    : target.getAddress() instanceof java.net.Inet6Address ? connectedIpv6 : connectedIpv4).inc();
             hostChannels.put(c, ch);
             ch.closeFuture().addListener(x -> hostChannels.remove(c));
             guest.bind(c);

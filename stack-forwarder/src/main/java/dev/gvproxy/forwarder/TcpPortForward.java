@@ -110,6 +110,18 @@ class TcpPortForward implements PortForwarder.Active {
     /** A host client: start the guest side. */
     void clientAccepted(Channel ch) {
         accepted.inc();
+        if (remote.isIpv6()) {
+            // A guest IPv6 address: the connection comes from the gateway's IPv6 address, as IPv4 forwards come from
+            // the IPv4 gateway by default; an ephemeral port.
+            owner.openGuest(ch, remote.address(), remote.port(), owner.ipv6Source(), -1, null)
+                    .whenComplete((c, e) -> {
+                        if (e != null) {
+                            LOG.log(Level.FINE, () -> forward.protocol() + "/" + forward.local() + ": "
+                                    + e.getMessage());
+                        }
+                    });
+            return;
+        }
         int srcIp = owner.sourceIpFor(ch.remoteAddress());
         int srcPort = owner.sourcePortFor(ch.remoteAddress(), srcIp);
         owner.openGuest(ch, remote.ip(), remote.port(), srcIp, srcPort, null).whenComplete((c, e) -> {

@@ -3,7 +3,8 @@ package dev.gvproxy.forwarder;
 import dev.gvproxy.platform.SocketTransport;
 
 import dev.gvproxy.stack.ip.FlowKey;
-import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
+import java.net.InetSocketAddress;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -28,13 +29,14 @@ public final class UdpFlow {
     static final int MAX_PENDING = 16;
 
     final FlowKey key;
-    final int guestIp;
+    /** The guest's address, either family (IPv4-mapped for IPv4). */
+    final Ipv6Address guestIp;
     final int guestPort;
-    /** The destination the guest addressed (replies come from here). */
-    final int origDstIp;
+    /** The destination the guest addressed (replies come from here), either family. */
+    final Ipv6Address origDstIp;
     final int dstPort;
-    /** Where the host socket is connected (after NAT). */
-    final int hostDstIp;
+    /** Where the host socket is connected (after NAT, NAT64 or the host alias's mapping). */
+    final InetSocketAddress hostDst;
     final DatagramChannel channel;
     /** Monotonic nanoseconds of the last datagram in either direction. */
     long lastActive;
@@ -52,13 +54,13 @@ public final class UdpFlow {
     /** The guest's budget entry (null when the forwarder has no {@link GuestFlows}); released on close. */
     GuestFlows.Flow owner;
 
-    UdpFlow(FlowKey key, int hostDstIp, DatagramChannel channel, long now) {
+    UdpFlow(FlowKey key, InetSocketAddress hostDst, DatagramChannel channel, long now) {
         this.key = key;
-        this.guestIp = key.guest().ipv4();
+        this.guestIp = key.guest();
         this.guestPort = key.guestPort();
-        this.origDstIp = key.peer().ipv4();
+        this.origDstIp = key.peer();
         this.dstPort = key.peerPort();
-        this.hostDstIp = hostDstIp;
+        this.hostDst = hostDst;
         this.channel = channel;
         this.lastActive = now;
         this.createdAt = now;
@@ -70,8 +72,7 @@ public final class UdpFlow {
         java.net.SocketAddress remote = channel.remoteAddress();
         return new dev.gvproxy.stack.FlowEntry("udp", key,
                 local instanceof java.net.InetSocketAddress l ? l : null,
-                remote instanceof java.net.InetSocketAddress r ? r
-                        : new java.net.InetSocketAddress(Ipv4Address.toInet(hostDstIp), dstPort),
+                remote instanceof java.net.InetSocketAddress r ? r : hostDst,
                 connected ? "open" : "connecting", bytesFromGuest, datagramsFromGuest, bytesToGuest,
                 datagramsToGuest, 0, createdAt, lastActive);
     }
@@ -152,8 +153,7 @@ public final class UdpFlow {
 
     @Override
     public String toString() {
-        return "udp " + Ipv4Address.format(guestIp) + ":" + guestPort + " -> " + Ipv4Address.format(origDstIp) + ":"
-                + dstPort + (hostDstIp != origDstIp ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+        return "udp " + key + " (host " + hostDst + ")";
     }
 
     /** Host-side pipeline handler: replies to the guest, errors to the forwarder. */

@@ -10,6 +10,8 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.udp.UdpDatagram;
+import dev.gvproxy.stack.wire.Icmpv6Packet;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.udp.UdpHandler;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
 import dev.gvproxy.stack.wire.Ipv4Address;
@@ -101,7 +103,12 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Counters.Counter flowLimit;
     private final Counters.Counter linkLocalDrop;
     private final Counters.Counter badDestination;
-    private final Counters.Counter ipv6Unsupported;
+    private final Counters.Counter nat64Off;
+    /** Flows opened per host family: IPv4, IPv6 host sockets, IPv4 through NAT64. */
+    private final Counters.Counter flowsIpv4;
+    private final Counters.Counter flowsIpv6;
+    private final Counters.Counter flowsNat64;
+    private HostRoutes routes;
     private final Counters.Counter tooBig;
     private final Counters.Counter flowsOpened;
     private final Counters.Counter flowsExpired;
@@ -127,7 +134,11 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.flowLimit = c.counter("udp.flowLimit");
         this.linkLocalDrop = c.counter("udp.linkLocalDrop");
         this.badDestination = c.counter("udp.fwd.badDestination");
-        this.ipv6Unsupported = c.counter("udp.fwd.ipv6Unsupported");
+        this.nat64Off = c.counter("udp.fwd.nat64Off");
+        this.flowsIpv4 = c.counter("egress.ipv4.udp");
+        this.flowsIpv6 = c.counter("egress.ipv6.udp");
+        this.flowsNat64 = c.counter("egress.nat64.udp");
+        this.routes = HostRoutes.defaults(stack.config());
         this.tooBig = c.counter("udp.fwd.tooBig");
         this.flowsOpened = c.counter("udp.fwd.flowsOpened");
         this.flowsExpired = c.counter("udp.fwd.flowsExpired");
@@ -212,25 +223,28 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             socketError.inc();
             return;
         }
-        if (!d.isIpv4()) {
-            // IPv6 flows are not forwarded yet (the IPv6 forwarding work replaces this): counted, dropped.
-            ipv6Unsupported.inc();
+        if (d.dstPort() == 0) {
+            badDestination.inc();
             return;
         }
-        int dst = d.dstIp();
-        if (dst == 0 || d.dstPort() == 0 || dst == Ipv4Address.BROADCAST || Ipv4Address.isMulticast(dst)
-                || dst == stack.config().broadcast()) {
-            badDestination.inc(); // before the egress policy: no ICMP error answers a broadcast (RFC 1122 3.2.2)
+        // One path for both families: HostRoutes decodes NAT64 and the IPv6 host alias into what the egress
+        // policy sees and where the host socket goes.
+        HostRoutes.Route route = routes.route(d.dst());
+        if (route.refused() && route.refusal() != HostRoutes.Refusal.LINK_LOCAL) {
+            // Broadcast, multicast, the gateway, other guests: before the egress policy, no ICMP error answers
+            // them (RFC 1122 3.2.2). NAT64 switched off is counted apart.
+            (route.refusal() == HostRoutes.Refusal.NAT64_OFF ? nat64Off : badDestination).inc();
             return;
         }
-        FlowKey key = FlowKey.ipv4(d.srcIp(), d.srcPort(), dst, d.dstPort());
+        FlowKey key = d.flowKey();
         // The policy decides new flows (an existing flow was allowed, or outlived a change made without closing).
-        if (egress != null && !flows.containsKey(key) && egress.deniesIpv4(EgressPolicy.Protocol.UDP, dst, d.dstPort())) {
-            sendUnreachable(d.srcIp(), d.srcPort(), dst, d.dstPort(), UdpPacket.HEADER_LEN + payload.readableBytes(),
-                    Icmpv4Packet.CODE_ADMIN_PROHIBITED, now);
+        if (egress != null && !flows.containsKey(key) && egress.denies(EgressPolicy.Protocol.UDP, route, d.dstPort(),
+                false)) {
+            sendUnreachable(d.src(), d.srcPort(), d.dst(), d.dstPort(), UdpPacket.HEADER_LEN + payload.readableBytes(),
+                    true, now);
             return;
         }
-        if (Ipv4Address.isLinkLocal(dst) && !options.allowLinkLocal()) {
+        if (route.refused() && !options.allowLinkLocal()) {
             linkLocalDrop.inc();
             return;
         }
@@ -244,7 +258,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
                 flowLimit.inc();
                 return;
             }
-            flow = open(key, d.srcMac(), now);
+            flow = open(key, route, d.srcMac(), now);
             if (flow == null) {
                 return;
             }
@@ -272,7 +286,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         }
     }
 
-    private UdpFlow open(FlowKey key, long mac, long now) {
+    private UdpFlow open(FlowKey key, HostRoutes.Route route, long mac, long now) {
         GuestFlows.Flow owner = null;
         if (guests != null) {
             owner = guests.open(mac, GuestFlows.Kind.UDP, null);
@@ -280,10 +294,11 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
                 return null; // the guest's (or the network's) budget; counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.peer().ipv4());
+        InetSocketAddress remote = route.socket(key.peerPort());
         DatagramChannel ch;
         try {
-            ch = SocketTransport.get().newDatagramChannel(SocketProtocolFamily.INET);
+            ch = SocketTransport.get().newDatagramChannel(remote.getAddress() instanceof java.net.Inet6Address
+                    ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET);
         } catch (RuntimeException e) {
             // Out of descriptors, typically.
             socketError.inc();
@@ -297,16 +312,19 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         // Level-triggered: Netty stops a read batch at an empty datagram, and with edge triggering the
         // datagrams queued behind it would wait for the next arrival.
         SocketTransport.get().levelTriggered(ch);
-        UdpFlow flow = new UdpFlow(key, hostDst, ch, now);
+        UdpFlow flow = new UdpFlow(key, remote, ch, now);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.peer().ipv4(), key.peerPort()); // as the guest addressed it: what egress rules see
+            if (!route.nativeIpv6()) {
+                owner.target(route.policyIpv4(), key.peerPort()); // as the guest addressed it: what egress rules see
+            }
             owner.onAbort(() -> remove(flow));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
         flows.put(key, flow);
         flowsOpened.inc();
-        InetSocketAddress remote = new InetSocketAddress(Ipv4Address.toInet(hostDst), key.peerPort());
+        (route.nat64() ? flowsNat64 : remote.getAddress() instanceof java.net.Inet6Address ? flowsIpv6
+                : flowsIpv4).inc();
         loop.register(ch).addListener((ChannelFuture rf) -> {
             if (!rf.isSuccess()) {
                 connectFailed(flow, rf.cause());
@@ -367,7 +385,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
      */
     private void sendPortUnreachable(UdpFlow flow) {
         sendUnreachable(flow.guestIp, flow.guestPort, flow.origDstIp, flow.dstPort, flow.lastUdpLength,
-                Icmpv4Packet.CODE_PORT_UNREACHABLE, clock.getAsLong());
+                false, clock.getAsLong());
     }
 
     /**
@@ -375,19 +393,39 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
      * and UDP headers (the quoted UDP checksum is 0, "none"): port unreachable, or administratively prohibited
      * (code 13, RFC 1812 5.2.7.1) for a datagram the egress policy refuses.
      */
-    private void sendUnreachable(int guestIp, int guestPort, int dstIp, int dstPort, int udpLength, int code, long now) {
+    private void sendUnreachable(Ipv6Address guestIp, int guestPort, Ipv6Address dstIp, int dstPort, int udpLength,
+            boolean prohibited, long now) {
         IpHeader h = new IpHeader();
-        h.setIpv4(guestIp, dstIp);
+        boolean v4 = guestIp.isIpv4Mapped();
+        if (v4) {
+            h.setIpv4(guestIp.ipv4(), dstIp.ipv4());
+        } else {
+            h.setIpv6(guestIp.hi(), guestIp.lo(), dstIp.hi(), dstIp.lo());
+        }
         h.protocol = Ipv4Packet.PROTO_UDP;
         h.ttl = Ipv4Output.DEFAULT_TTL;
         h.payloadLength = udpLength;
         ByteBuf quote = stack.ipOutput().alloc().buffer(UdpPacket.HEADER_LEN);
         try {
             quote.writeShort(guestPort).writeShort(dstPort).writeShort(udpLength).writeShort(0);
-            stack.icmp().sendUnreachable(h, quote, code, now);
+            if (v4) {
+                stack.icmp().sendUnreachable(h, quote,
+                        prohibited ? Icmpv4Packet.CODE_ADMIN_PROHIBITED : Icmpv4Packet.CODE_PORT_UNREACHABLE, now);
+            } else {
+                stack.icmpv6().sendUnreachable(h, quote, prohibited ? Icmpv6Packet.CODE_ADMIN_PROHIBITED
+                        : Icmpv6Packet.CODE_PORT_UNREACHABLE, now);
+            }
         } finally {
             quote.release();
         }
+    }
+
+    /**
+     * How destinations reach the host (NAT64 on or off, the host's loopback). Default
+     * {@link HostRoutes#defaults}. Call before traffic flows.
+     */
+    public void setRoutes(HostRoutes routes) {
+        this.routes = routes;
     }
 
     /** The host channel closed (by us or by an error): forget the flow. */

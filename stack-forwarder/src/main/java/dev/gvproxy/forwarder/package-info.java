@@ -12,6 +12,15 @@
  * host side is sent to the guest <i>as if from the original destination</i>, so the guest never sees the
  * translation.
  *
+ * <p><b>Both families, one path.</b> Flow keys hold IPv6 addresses (IPv4 ones IPv4-mapped), and
+ * {@link dev.gvproxy.forwarder.HostRoutes} is the one place a destination becomes a host address: IPv4 by the
+ * NAT as above; the IPv6 host alias as the host's {@code ::1} (127.0.0.1 without IPv6 loopback); NAT64
+ * ({@code 64:ff9b::/96}, RFC 6052) as the embedded IPv4 address, which then meets the same NAT, refusals and
+ * egress rules as if the guest had used IPv4; any other global IPv6 address as itself, over a host IPv6 socket.
+ * TCP and UDP forwarding call it for every new flow; the egress filter judges the IPv4 address it reports
+ * (native IPv6 destinations are refused while the policy has deny rules, since its rules are IPv4 only).
+ * ICMPv6 echo is not forwarded yet.
+ *
  * <p><b>UDP</b> ({@link dev.gvproxy.forwarder.UdpForwarder}, {@link dev.gvproxy.forwarder.UdpFlow}). Key:
  * (guest ip, guest port, destination ip, destination port). The first datagram of a key opens an
  * UDP socket (of the process's {@code SocketTransport}, epoll by default) bound to an ephemeral port and connected to the NAT'ed destination; the
@@ -119,7 +128,8 @@
  * client's, after {@code OK}) to the same guest-side machinery. Optionally the guest sees the real client
  * instead of the gateway; a loopback client is then shown as the host alias 192.168.127.254 (a guest
  * drops 127.0.0.1 from its ethernet), and addresses inside the virtual subnet or IPv6 fall back to the
- * gateway. Remotes must be IPv4 literals: IPv6 and host names are refused with a message (400 at the
+ * gateway. Remotes must be IP literals: IPv4, or for tcp a guest's IPv6 address ({@code [addr]:port}, the
+ * connection then comes from the gateway's IPv6 address); host names are refused with a message (400 at the
  * API) rather than crashing as in gvproxy. Counters: {@code tcp.portfwd.*} (accepted, guestRefused,
  * dialTimeout, noSourcePort) and {@code udp.portfwd.*} (flows, drops by reason).
  *

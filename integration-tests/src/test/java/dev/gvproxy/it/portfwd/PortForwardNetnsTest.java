@@ -376,7 +376,7 @@ class PortForwardNetnsTest {
     @Test
     void invalidRemotesAreRejectedAndBusyPortsReported() throws Exception {
         guest();
-        for (String remote : new String[] {"[fd00::2]:22", "guest.internal:22", "192.168.127.2", ":22"}) {
+        for (String remote : new String[] {"[::1]:22", "guest.internal:22", "192.168.127.2", ":22"}) {
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> pf.open(new PortForwarder.Forward("127.0.0.1:0", remote, "tcp")).get(10, TimeUnit.SECONDS));
             assertTrue(e.getCause() instanceof IllegalArgumentException, () -> remote + ": " + e.getCause());
