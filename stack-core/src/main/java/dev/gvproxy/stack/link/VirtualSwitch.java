@@ -203,6 +203,11 @@ public final class VirtualSwitch {
         this.mtu = mtu;
     }
 
+    /** @return the network's MTU ({@link #setMtu}) */
+    public int mtu() {
+        return mtu;
+    }
+
     /** Installs (null removes) the check of every guest frame's network-layer claims; call on the event loop. */
     public void setIngressFilter(IngressFilter f) {
         this.filter = f;
