@@ -68,7 +68,7 @@ class VnetConnectTest {
     }
 
     @Test
-    void theUpgradeIsAnsweredAndFramesCarryTheHeaderBothWays() {
+    void theUpgradeIsAnsweredAndFramesCarryTheHeaderBothWays() throws Exception {
         byte[] f = frame(GW, A, 40, 1);
         ch.writeInbound(Unpooled.wrappedBuffer(concat(VNET_REQUEST, vnetFramed(0, 0, f))));
         String reply = new String(drain(ch), StandardCharsets.US_ASCII);
@@ -84,7 +84,7 @@ class VnetConnectTest {
     }
 
     @Test
-    void aBadHeaderIsCountedAndTheFrameDropped() {
+    void aBadHeaderIsCountedAndTheFrameDropped() throws Exception {
         ch.writeInbound(Unpooled.wrappedBuffer(VNET_REQUEST));
         drain(ch);
         ch.writeInbound(Unpooled.wrappedBuffer(vnetFramed(0, VirtioNetHeader.GSO_UDP, frame(GW, A, 40, 1))));
