@@ -136,6 +136,7 @@ class Stack:
 class GvproxyJava(Stack):
     name = "gvproxy-java"
     alias = "192.168.127.254"
+    agent_flags = []
 
     def start(self):
         sock = os.path.join(self.tmp, "gv.sock")
@@ -150,7 +151,7 @@ class GvproxyJava(Stack):
         g.firewall(self.alias)
         self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
                                  "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", g.ns,
-                                 "-stop-if-exist", ""], "gvforwarder-java.log", env)
+                                 "-stop-if-exist", ""] + self.agent_flags, "gvforwarder-java.log", env)
         wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
 
     def pids(self):
@@ -160,6 +161,12 @@ class GvproxyJava(Stack):
         r = run("curl", "-s", "--max-time", "5", "--unix-socket", os.path.join(self.tmp, "gv.sock"),
                 "http://gvproxy/stats", check=False)
         return r.stdout
+
+
+class GvproxyJavaOffload(GvproxyJava):
+    """gvproxy-java with gvforwarder-java -offload: TAP with checksum/TSO offloads, virtio-net header framing."""
+    name = "gvproxy-java-offload"
+    agent_flags = ["-offload"]
 
 
 class Pasta(Stack):
@@ -223,7 +230,7 @@ class Veth(Stack):
         run("ip", "link", "del", self.host_if, check=False)
 
 
-STACKS = {c.name: c for c in (GvproxyJava, Pasta, Slirp, Veth)}
+STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, Pasta, Slirp, Veth)}
 
 
 def measure(stack, args, servers_addr):

@@ -28,6 +28,17 @@ record AgentUrl(String scheme, String host, long port, String path, List<String>
                 .getBytes(StandardCharsets.US_ASCII);
     }
 
+    /**
+     * The request of {@code -offload}: gvforwarder's, plus {@code Upgrade: gvproxy-vnet-v1}; gvproxy-java answers
+     * {@code 101} and switches to the virtio-net header framing.
+     */
+    static byte[] connectRequestVnet(String path) {
+        return ("POST " + path + " HTTP/1.1\r\nHost: \r\nUser-Agent: Go-http-client/1.1\r\nConnection: Upgrade\r\n"
+                + "Upgrade: " + VNET_UPGRADE + "\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    static final String VNET_UPGRADE = "gvproxy-vnet-v1";
+
     static AgentUrl parse(String text) throws IOException {
         URI uri;
         try {

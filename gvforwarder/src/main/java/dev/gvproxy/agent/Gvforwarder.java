@@ -33,7 +33,6 @@ import java.util.logging.Logger;
  */
 public final class Gvforwarder implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger("gvforwarder");
-    private static final int HEADER = 2;
     /** Bytes of frames the TAP-to-gvproxy pump gathers into one write. */
     private static final int BATCH = 256 * 1024;
     private static final Throwable STOP = new Throwable("stopped", null, false, false) {
@@ -208,10 +207,20 @@ public final class Gvforwarder implements AutoCloseable {
         try {
             a.stream = url.dial();
             LOG.info("connected to " + a.stream.describe());
+            a.vnet = options.offload();
+            a.in = ByteBuffer.allocateDirect(4 * 65536).order(ByteOrder.LITTLE_ENDIAN);
+            a.in.flip();
             if (url.request() != null) {
-                a.stream.writeFully(ByteBuffer.wrap(AgentUrl.connectRequest(url.request())));
+                a.stream.writeFully(ByteBuffer.wrap(a.vnet ? AgentUrl.connectRequestVnet(url.request())
+                        : AgentUrl.connectRequest(url.request())));
+                if (a.vnet) {
+                    awaitUpgrade(a);
+                }
             }
-            a.tap = TapDevice.open(options.iface(), options.netns());
+            a.tap = TapDevice.open(options.iface(), options.netns(), a.vnet);
+            if (a.vnet) {
+                LOG.info("TAP offloads 0x" + Integer.toHexString(a.tap.offloads()) + ", virtio-net header framing");
+            }
             if (!options.preexisting()) {
                 if (mac != null) {
                     a.tap.setMac(mac);
@@ -239,20 +248,99 @@ public final class Gvforwarder implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads gvproxy-java's {@code 101} reply to the offload request (up to the blank line; bytes after it are
+     * frames and stay in {@code a.in}). Another gvproxy does not reply: after 5 s the connection is closed and
+     * the attempt fails.
+     */
+    private void awaitUpgrade(Attempt a) throws IOException {
+        Thread watchdog = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(Duration.ofSeconds(5));
+                LOG.warning("no reply to the offload request (gvproxy-java only): closing");
+                a.stream.close();
+            } catch (InterruptedException | IOException e) {
+                // replied in time
+            }
+        });
+        try {
+            ByteBuffer in = a.in;
+            while (true) {
+                int end = headerEnd(in);
+                if (end >= 0) {
+                    byte[] head = new byte[end];
+                    in.get(head);
+                    String text = new String(head, java.nio.charset.StandardCharsets.US_ASCII);
+                    if (!text.startsWith("HTTP/1.1 101") || !text.toLowerCase(java.util.Locale.ROOT)
+                            .contains(AgentUrl.VNET_UPGRADE)) {
+                        throw new IOException("gvproxy refused the offload framing: " + text.lines().findFirst()
+                                .orElse(""));
+                    }
+                    return;
+                }
+                if (in.remaining() > 4096) {
+                    throw new IOException("no HTTP reply to the offload request");
+                }
+                in.compact();
+                int n = a.stream.read(in);
+                in.flip();
+                if (n < 0) {
+                    throw new EOFException("connection closed by gvproxy before it replied to the offload request");
+                }
+            }
+        } finally {
+            watchdog.interrupt();
+        }
+    }
+
+    /** Index just past the {@code \r\n\r\n} ending an HTTP head at {@code in}'s position, relative; -1 if none. */
+    private static int headerEnd(ByteBuffer in) {
+        for (int i = in.position(); i + 3 < in.limit(); i++) {
+            if (in.get(i) == '\r' && in.get(i + 1) == '\n' && in.get(i + 2) == '\r' && in.get(i + 3) == '\n') {
+                return i + 4 - in.position();
+            }
+        }
+        return -1;
+    }
+
+    /** Bytes of the length prefix: 2 (little-endian, gvforwarder's) or 4 (big-endian, the offload framing). */
+    private static int header(Attempt a) {
+        return a.vnet ? 4 : 2;
+    }
+
+    /** Room for one frame as the TAP hands it over: MTU + 14, or a virtio-net header and a 64 KiB TSO frame. */
+    private int frameRoom(Attempt a) {
+        return a.vnet ? TapDevice.VNET_HDR_LEN + 14 + 65535 : options.mtu() + 14;
+    }
+
+    private static void putLength(Attempt a, ByteBuffer buf, int pos, int n) {
+        if (a.vnet) {
+            buf.putInt(pos, Integer.reverseBytes(n)); // big-endian in a little-endian buffer
+        } else {
+            buf.putShort(pos, (short) n);
+        }
+    }
+
+    private static int getLength(Attempt a, ByteBuffer buf, int pos) {
+        return a.vnet ? Integer.reverseBytes(buf.getInt(pos)) : buf.getShort(pos) & 0xffff;
+    }
+
     private void tapToStream(Attempt a) throws IOException {
         ImpairedWriter impaired = a.impaired(options.impairToGvproxy(), "to-gvproxy", f -> a.stream.writeFully(f));
         if (impaired == null && !options.debug()) {
             tapToStreamBatched(a);
             return;
         }
-        ByteBuffer buf = ByteBuffer.allocateDirect(HEADER + options.mtu() + 14).order(ByteOrder.LITTLE_ENDIAN);
+        int hdr = header(a);
+        ByteBuffer buf = ByteBuffer.allocateDirect(hdr + frameRoom(a)).order(ByteOrder.LITTLE_ENDIAN);
+        int vnet = a.vnet ? TapDevice.VNET_HDR_LEN : 0;
         while (true) {
-            buf.clear().position(HEADER);
+            buf.clear().position(hdr);
             int n = a.tap.read(buf);
-            buf.putShort(0, (short) n);
+            putLength(a, buf, 0, n);
             buf.flip();
             if (options.debug()) {
-                LOG.info("tap -> gvproxy: " + FrameLog.describe(buf, HEADER, n));
+                LOG.info("tap -> gvproxy: " + FrameLog.describe(buf, hdr + vnet, n - vnet));
             }
             if (impaired == null) {
                 a.stream.writeFully(buf); // header + frame in one write
@@ -269,7 +357,8 @@ public final class Gvforwarder implements AutoCloseable {
      * and the TAP's queue (where the guest kernel drops frames when the pump falls behind) drains faster.
      */
     private void tapToStreamBatched(Attempt a) throws IOException {
-        int frameRoom = HEADER + options.mtu() + 14;
+        int hdr = header(a);
+        int frameRoom = hdr + frameRoom(a);
         ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(BATCH, 2 * frameRoom)).order(ByteOrder.LITTLE_ENDIAN);
         MemorySegment seg = MemorySegment.ofBuffer(buf);
         while (true) {
@@ -277,13 +366,13 @@ public final class Gvforwarder implements AutoCloseable {
             int pos = 0;
             int frames = 0;
             do {
-                MemorySegment dst = seg.asSlice(pos + HEADER, frameRoom - HEADER);
+                MemorySegment dst = seg.asSlice(pos + hdr, frameRoom - hdr);
                 int n = frames == 0 ? a.tap.read(dst) : a.tap.readNow(dst);
                 if (n == 0) {
                     break;
                 }
-                buf.putShort(pos, (short) n);
-                pos += HEADER + n;
+                putLength(a, buf, pos, n);
+                pos += hdr + n;
                 frames++;
             } while (buf.capacity() - pos >= frameRoom);
             buf.clear().limit(pos);
@@ -294,26 +383,27 @@ public final class Gvforwarder implements AutoCloseable {
 
     private void streamToTap(Attempt a) throws IOException {
         // Read in large chunks and cut frames out: one read(2) usually carries many frames.
-        ByteBuffer in = ByteBuffer.allocateDirect(4 * 65536).order(ByteOrder.LITTLE_ENDIAN);
-        in.flip();
+        ByteBuffer in = a.in; // may hold frames that came with the offload reply
         ImpairedWriter impaired = a.impaired(options.impairToTap(), "to-tap", f -> a.tap.write(f));
+        int hdr = header(a);
+        int vnet = a.vnet ? TapDevice.VNET_HDR_LEN : 0;
         while (true) {
-            fill(a.stream, in, HEADER);
-            int len = in.getShort(in.position()) & 0xffff;
-            if (len == 0) {
-                throw new IOException("invalid frame length 0 from gvproxy");
+            fill(a.stream, in, hdr);
+            int len = getLength(a, in, in.position());
+            if (len <= vnet || len > in.capacity() - hdr) {
+                throw new IOException("invalid frame length " + len + " from gvproxy");
             }
-            fill(a.stream, in, HEADER + len);
-            ByteBuffer frame = in.slice(in.position() + HEADER, len);
+            fill(a.stream, in, hdr + len);
+            ByteBuffer frame = in.slice(in.position() + hdr, len);
             if (options.debug()) {
-                LOG.info("gvproxy -> tap: " + FrameLog.describe(frame, 0, len));
+                LOG.info("gvproxy -> tap: " + FrameLog.describe(frame, vnet, len - vnet));
             }
             if (impaired == null) {
                 a.tap.write(frame);
             } else {
                 impaired.submit(frame);
             }
-            in.position(in.position() + HEADER + len);
+            in.position(in.position() + hdr + len);
             framesFromGvproxy.incrementAndGet();
         }
     }
@@ -373,6 +463,10 @@ public final class Gvforwarder implements AutoCloseable {
         final CountDownLatch done = new CountDownLatch(1);
         volatile ByteStream stream;
         volatile TapDevice tap;
+        /** The offload framing was negotiated: TAP with a virtio-net header, 4-byte big-endian lengths. */
+        volatile boolean vnet;
+        /** Bytes from gvproxy not yet written to the TAP (read mode). */
+        volatile ByteBuffer in;
         volatile DhcpClient dhcp;
 
         interface Body {

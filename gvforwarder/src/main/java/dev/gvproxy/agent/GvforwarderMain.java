@@ -33,6 +33,8 @@ public final class GvforwarderMain {
         final GoFlagSet.StringFlag mac = flags.string("mac", Options.DEFAULT_MAC, "mac address");
         final GoFlagSet.BoolFlag debug = flags.bool("debug", false, "debug");
         final GoFlagSet.IntFlag mtu = flags.integer("mtu", 4000, "mtu");
+        final GoFlagSet.BoolFlag offload = flags.bool("offload", false,
+                "TAP with checksum/TSO offloads and the virtio-net header framing (gvproxy-java only)");
         final GoFlagSet.BoolFlag version = flags.bool("version", false, "print version");
         final GoFlagSet.BoolFlag preexisting = flags.bool("preexisting", false,
                 "use preexisting/preconfigured TAP interface");
@@ -122,6 +124,7 @@ public final class GvforwarderMain {
                 .mtu((int) mtu)
                 .preexisting(f.preexisting.get())
                 .debug(f.debug.get())
+                .offload(f.offload.get())
                 .netns(f.netns.get());
     }
 

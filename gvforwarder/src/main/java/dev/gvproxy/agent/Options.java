@@ -20,6 +20,7 @@ public final class Options {
     private List<String> stopIfExist = List.of("eth0", "ens3", "enp0s1");
     private String mac = DEFAULT_MAC;
     private int mtu = 4000;
+    private boolean offload;
     private boolean preexisting;
     private boolean debug;
     private String netns;
@@ -110,6 +111,20 @@ public final class Options {
 
     public boolean debug() {
         return debug;
+    }
+
+    public boolean offload() {
+        return offload;
+    }
+
+    /**
+     * {@code -offload}: open the TAP with a virtio-net header and checksum/TSO offloads and ask gvproxy for the
+     * framing that carries them ({@code Upgrade: gvproxy-vnet-v1} on {@code /connect}). Only gvproxy-java
+     * answers it; against another gvproxy the attempt fails (after 5 s without a reply) and is retried.
+     */
+    public Options offload(boolean offload) {
+        this.offload = offload;
+        return this;
     }
 
     /** {@code -debug}: log every frame. */

@@ -69,6 +69,8 @@ class GvforwarderMainTest {
                     \tmtu (default 4000)
                   -netns string
                     \topen the TAP and run the DHCP client in this network namespace (/var/run/netns/NAME)
+                  -offload
+                    \tTAP with checksum/TSO offloads and the virtio-net header framing (gvproxy-java only)
                   -preexisting
                     \tuse preexisting/preconfigured TAP interface
                   -stop-if-exist string

@@ -94,6 +94,7 @@ public final class VirtualNetwork implements AutoCloseable {
         // Pcap timestamps are wall-clock; MAC ageing runs on the same monotonic clock as the stack's deadlines.
         this.sw = new VirtualSwitch(config.gatewayMac(), counters, VirtualNetwork::epochNanos, System::nanoTime,
                 config.portSecurity());
+        sw.setMtu(config.mtu()); // large TCP frames are cut to it for ports without offloads
         this.stack = new NetworkStack(config, sw, counters, b.alloc, System::nanoTime);
         if (b.pcap != null) {
             this.pcap = new PcapWriter(b.pcap, 262144);

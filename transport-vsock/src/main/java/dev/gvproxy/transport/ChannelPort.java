@@ -32,6 +32,7 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
     private final VirtualSwitch sw;
     private final String name;
     private final Consumer<SwitchPort> onAttach;
+    private final boolean offloads;
     private final TxQueueFull txQueueFull;
     private final Counters.Counter txClosed;
     private final Counters.Counter notFrame;
@@ -49,6 +50,16 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
 
     /** @param onAttach told the port once it is attached (on the loop), e.g. for logging or tests */
     public ChannelPort(VirtualSwitch sw, Counters counters, String name, Consumer<SwitchPort> onAttach) {
+        this(sw, counters, name, onAttach, false);
+    }
+
+    /**
+     * @param offloads the peer takes large TCP frames (the channel carries the virtio-net header framing, see
+     *                 {@link VnetCodec})
+     */
+    public ChannelPort(VirtualSwitch sw, Counters counters, String name, Consumer<SwitchPort> onAttach,
+            boolean offloads) {
+        this.offloads = offloads;
         this.sw = sw;
         this.name = name;
         this.onAttach = onAttach;
@@ -164,6 +175,11 @@ public final class ChannelPort extends ChannelInboundHandlerAdapter implements L
         if (ch != null) {
             ch.flush();
         }
+    }
+
+    @Override
+    public boolean offloads() {
+        return offloads;
     }
 
     @Override

@@ -39,6 +39,15 @@ import java.util.logging.Logger;
 final class ConnectHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = Logger.getLogger(ConnectHandler.class.getName());
     static final String FALLBACK_NAME = "httpFallback";
+    /**
+     * The opt-in of gvforwarder-java: a {@code /connect} request with {@code Upgrade: gvproxy-vnet-v1} gets a
+     * {@code 101 Switching Protocols} reply, and then frames carry a virtio-net header and a 4-byte big-endian
+     * length ({@link VnetCodec}), so a guest agent whose TAP has offloads can send and take 64 KiB TCP segments.
+     * The Go gvforwarder never sends the header: it keeps gvproxy's framing and gets no reply, byte for byte.
+     */
+    static final String UPGRADE = "gvproxy-vnet-v1";
+    private static final byte[] SWITCHING = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + UPGRADE
+            + "\r\nConnection: Upgrade\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
     private static final byte[] NOT_FOUND = "404 page not found\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] BAD_REQUEST = "400 Bad Request".getBytes(StandardCharsets.US_ASCII);
 
@@ -49,6 +58,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
     private final Counters.Counter notFound;
     private final Counters.Counter badRequest;
     private final Counters.Counter connects;
+    private final Counters.Counter vnetConnects;
     private boolean switched;
     private boolean delegating;
 
@@ -65,6 +75,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         this.notFound = counters.counter("transport.httpNotFound");
         this.badRequest = counters.counter("transport.httpBadRequest");
         this.connects = counters.counter("transport.connectAttach");
+        this.vnetConnects = counters.counter("transport.connectVnet");
     }
 
     @Override
@@ -93,8 +104,9 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (connectFraming != null && "/connect".equals(path(req.uri()))) {
+                boolean vnet = UPGRADE.equalsIgnoreCase(req.headers().get(HttpHeaderNames.UPGRADE));
                 ReferenceCountUtil.release(msg);
-                switchToFrames(ctx);
+                switchToFrames(ctx, vnet);
                 return;
             }
             delegating = fallback != null;
@@ -115,7 +127,7 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
-    private void switchToFrames(ChannelHandlerContext ctx) {
+    private void switchToFrames(ChannelHandlerContext ctx, boolean vnet) {
         switched = true;
         connects.inc();
         ChannelPipeline p = ctx.pipeline();
@@ -123,10 +135,19 @@ final class ConnectHandler extends ChannelInboundHandlerAdapter {
             p.remove(FALLBACK_NAME);
         }
         String name = "connect:" + ctx.channel().remoteAddress();
-        p.addAfter(ctx.name(), "frameDecoder", connectFraming.newDecoder(counters));
-        p.addAfter("frameDecoder", "frameEncoder", connectFraming.newEncoder(counters));
-        p.addAfter("frameEncoder", "port", new ChannelPort(sw, counters, name));
-        LOG.log(Level.FINE, "{0}: /connect, {1} framing", new Object[] {ctx.channel(), connectFraming});
+        Framing framing = vnet ? Framing.QEMU : connectFraming;
+        p.addAfter(ctx.name(), "frameDecoder", framing.newDecoder(counters));
+        p.addAfter("frameDecoder", "frameEncoder", framing.newEncoder(counters));
+        String last = "frameEncoder";
+        if (vnet) {
+            vnetConnects.inc();
+            p.addAfter(last, "vnet", new VnetCodec(sw.mtu(), counters));
+            last = "vnet";
+            // The reply goes out before any frame: written from the head, past the HTTP codec.
+            p.firstContext().writeAndFlush(Unpooled.wrappedBuffer(SWITCHING));
+        }
+        p.addAfter(last, "port", new ChannelPort(sw, counters, name, port -> {}, vnet));
+        LOG.log(Level.FINE, "{0}: /connect, {1} framing", new Object[] {ctx.channel(), vnet ? UPGRADE : connectFraming});
         // Removing the codec hands its buffered bytes (the first frames) to the frame decoder.
         p.remove(HttpServerCodec.class);
     }

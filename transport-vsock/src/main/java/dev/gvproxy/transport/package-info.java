@@ -29,7 +29,10 @@
  *   <tr><th>transport</th><th>URI</th><th>framing</th><th>connections</th></tr>
  *   <tr><td>{@code -listen-qemu}</td><td>unix, tcp</td><td>4-byte big-endian length + frame</td><td>any number, reconnect ok</td></tr>
  *   <tr><td>{@code /connect} on {@code -listen}</td><td>unix (mode 0600), tcp</td><td>HTTP request, no response,
- *       then 2-byte little-endian length + frame (or 4-byte BE if asked)</td><td>any number</td></tr>
+ *       then 2-byte little-endian length + frame (or 4-byte BE if asked). With {@code Upgrade: gvproxy-vnet-v1}
+ *       (gvforwarder-java {@code -offload}; never sent by the Go gvforwarder): a {@code 101} reply, then 4-byte BE
+ *       length + 12-byte virtio-net header + frame of up to 64 KiB ({@code VnetCodec}; the port has offloads, see
+ *       {@link dev.gvproxy.stack.link.VirtioNetHeader})</td><td>any number</td></tr>
  *   <tr><td>{@code -listen-vfkit}, QEMU {@code -netdev dgram}</td><td>unixgram</td><td>one datagram = one frame;
  *       a first {@code VFKT} datagram is consumed</td><td>every named sender address is a VM with its own port
  *       (up to 64; gone, restarted or idle peers are removed, see {@code DatagramPort})</td></tr>

@@ -410,6 +410,8 @@ public final class NetnsGuest implements AutoCloseable {
          * this builder assembles; the harness still creates, drives and removes the namespace. The starter must
          * use this builder's {@link #iface} and {@link #mac} and return once attached.
          */
+        private boolean offload;
+
         public Builder attachWith(AgentStarter starter) {
             this.agentStarter = starter;
             return this;
@@ -487,6 +489,12 @@ public final class NetnsGuest implements AutoCloseable {
             return this;
         }
 
+        /** The agent's TAP with checksum/TSO offloads and the virtio-net header framing ({@code -offload}). */
+        public Builder offload(boolean offload) {
+            this.offload = offload;
+            return this;
+        }
+
         /** How long {@link #start} waits for the agent to pump (default 20 s). */
         public Builder startTimeout(Duration timeout) {
             this.startTimeout = timeout;
@@ -511,7 +519,7 @@ public final class NetnsGuest implements AutoCloseable {
                 // Buffers for the largest MTU the stack supports, so jumbo-MTU tests need no extra setting.
                 Options o = Options.defaults().mtu(65520).url(url).iface(iface).mac(mac).netns(name).debug(debug)
                         .stopIfExist(List.of()).resolvConf(g.resolvConf()).dhcpClient(dhcpClient)
-                        .impair(impairOut, impairIn);
+                        .impair(impairOut, impairIn).offload(offload);
                 if (staticCidr != null) {
                     ip("-n", name, "tuntap", "add", "dev", iface, "mode", "tap");
                     ip("-n", name, "link", "set", iface, "address", mac);

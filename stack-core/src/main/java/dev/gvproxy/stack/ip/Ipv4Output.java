@@ -7,6 +7,7 @@ import dev.gvproxy.stack.wire.ArpPacket;
 import dev.gvproxy.stack.wire.Checksums;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import dev.gvproxy.stack.wire.MacAddress;
@@ -98,7 +99,9 @@ public final class Ipv4Output {
     public void sendTo(long dstMac, int src, int dst, int protocol, ByteBuf l4) {
         int len = l4.readableBytes();
         int id = nextId();
-        if (Ipv4Packet.MIN_HEADER_LEN + len <= config.mtu()) {
+        // A TCP segment larger than the MTU was made for a port with offloads (TcpSender sizes it so); it leaves
+        // whole, and the switch segments it in software should the port it reaches have none.
+        if (Ipv4Packet.MIN_HEADER_LEN + len <= config.mtu() || protocol == IpProtocol.TCP) {
             sent.inc();
             sw.transmitFromGateway(frame(dstMac, src, dst, protocol, l4, id, false, 0));
             return;

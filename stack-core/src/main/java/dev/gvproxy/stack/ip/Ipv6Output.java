@@ -6,6 +6,7 @@ import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.Ipv6Packet;
 import dev.gvproxy.stack.wire.MacAddress;
@@ -90,7 +91,7 @@ public final class Ipv6Output {
             l4.release();
             return;
         }
-        if (Ipv6Packet.HEADER_LEN + l4.readableBytes() > config.mtu()) {
+        if (Ipv6Packet.HEADER_LEN + l4.readableBytes() > config.mtu() && nextHeader != IpProtocol.TCP) {
             // Rare (a large datagram to an unresolved guest): fragments are not queued, the packet is dropped.
             noRoute.inc();
             l4.release();
@@ -108,7 +109,9 @@ public final class Ipv6Output {
      */
     public void sendTo(long dstMac, Ipv6Address src, Ipv6Address dst, int nextHeader, int hopLimit, ByteBuf l4) {
         int len = l4.readableBytes();
-        if (Ipv6Packet.HEADER_LEN + len <= config.mtu()) {
+        // A TCP segment larger than the MTU was made for a port with offloads (TcpSender sizes it so); it leaves
+        // whole, and the switch segments it in software should the port it reaches have none (as Ipv4Output).
+        if (Ipv6Packet.HEADER_LEN + len <= config.mtu() || nextHeader == IpProtocol.TCP) {
             sent.inc();
             sw.transmitFromGateway(frame(dstMac, src, dst, nextHeader, hopLimit, l4));
             return;

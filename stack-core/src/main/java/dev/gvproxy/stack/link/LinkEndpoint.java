@@ -23,6 +23,16 @@ public interface LinkEndpoint {
         return true;
     }
 
+    /**
+     * True when the peer takes TCP frames larger than the MTU (up to 64 KiB of payload) and segments them itself:
+     * an offload port (virtio-net header framing on {@code /connect}, see {@link VirtioNetHeader}). TCP senders
+     * then hand it large segments, and the switch stops cutting large frames for it; a port without offloads gets
+     * them cut in software ({@link SoftwareGso}). Fixed for the life of the endpoint.
+     */
+    default boolean offloads() {
+        return false;
+    }
+
     /** Closes the underlying connection; the transport then detaches the port. */
     default void close(String reason) {}
 }

@@ -57,6 +57,11 @@ public final class SwitchPort {
         return !attached || endpoint.isWritable();
     }
 
+    /** True when the port's peer takes large TCP segments ({@link LinkEndpoint#offloads()}). */
+    public boolean offloads() {
+        return endpoint.offloads();
+    }
+
     public long framesIn() {
         return framesIn.get();
     }

@@ -145,6 +145,12 @@ public final class VirtualSwitch {
     private final Counters.Counter macMoveDenied;
     private final Counters.Counter gatewayMacSpoof;
     private final Counters.Counter macAged;
+    private final Counters.Counter gsoFrames;
+    private final Counters.Counter gsoSegments;
+    private final Counters.Counter gsoNotTcp;
+    private final Counters.Counter gsoMtuTooSmall;
+    /** IP bytes a port without offloads takes in one frame: large TCP frames are cut to it ({@link #setMtu}). */
+    private int mtu = 1500;
 
     /**
      * A switch with {@link PortSecurity#defaults()} whose one clock serves pcap timestamps and MAC ageing.
@@ -181,10 +187,28 @@ public final class VirtualSwitch {
         this.macMoveDenied = counters.counter("switch.macMoveDenied");
         this.gatewayMacSpoof = counters.counter("switch.gatewayMacSpoof");
         this.macAged = counters.counter("switch.macAged");
+        this.gsoFrames = counters.counter("switch.gso.frames");
+        this.gsoSegments = counters.counter("switch.gso.segments");
+        this.gsoNotTcp = counters.counter("switch.gso.notTcp");
+        this.gsoMtuTooSmall = counters.counter("switch.gso.mtuTooSmall");
     }
 
     public PortSecurity security() {
         return security;
+    }
+
+    /**
+     * Sets the network's MTU (default 1500): a TCP frame longer than it that comes from a port with offloads or
+     * from the gateway is segmented in software ({@link SoftwareGso}) when it leaves for a port without offloads.
+     * Frames between ports without offloads pass unchanged whatever their size (as in gvproxy).
+     */
+    public void setMtu(int mtu) {
+        this.mtu = mtu;
+    }
+
+    /** @return the network's MTU ({@link #setMtu}) */
+    public int mtu() {
+        return mtu;
     }
 
     /** Installs (null removes) the check of every guest frame's network-layer claims; call on the event loop. */
@@ -312,11 +336,12 @@ public final class VirtualSwitch {
             frame.release();
             return;
         }
+        boolean large = len > ETH_HEADER + mtu && from.endpoint.offloads();
         if (dst == gatewayMac) {
             toGateway(frame);
         } else if (MacAddress.isMulticast(dst)) {
             floodExcept(from, frame, dst == MacAddress.BROADCAST
-                    || (ipv6MulticastToGateway && (dst >>> 32) == 0x3333L));
+                    || (ipv6MulticastToGateway && (dst >>> 32) == 0x3333L), large);
         } else {
             SwitchPort to = portFor(dst);
             if (to == null) {
@@ -326,7 +351,7 @@ public final class VirtualSwitch {
                 hairpin.inc();
                 frame.release();
             } else {
-                write(to, frame);
+                write(to, frame, large);
             }
         }
     }
@@ -353,8 +378,9 @@ public final class VirtualSwitch {
             t.frame(frame, clock.getAsLong());
         }
         long dst = MacAddress.get(frame, frame.readerIndex());
+        boolean large = frame.readableBytes() > ETH_HEADER + mtu;
         if (MacAddress.isMulticast(dst)) {
-            floodExcept(null, frame, false);
+            floodExcept(null, frame, false, large);
             return;
         }
         SwitchPort to = portFor(dst);
@@ -362,7 +388,7 @@ public final class VirtualSwitch {
             unknownDestination.inc();
             frame.release();
         } else {
-            write(to, frame);
+            write(to, frame, large);
         }
     }
 
@@ -645,13 +671,13 @@ public final class VirtualSwitch {
     }
 
     /** Floods to all ports but {@code except} (null for none); also to the gateway when asked. Takes frame. */
-    private void floodExcept(SwitchPort except, ByteBuf frame, boolean alsoGateway) {
+    private void floodExcept(SwitchPort except, ByteBuf frame, boolean alsoGateway, boolean large) {
         SwitchPort[] snapshot = ports;
         int receivers = 0;
         for (SwitchPort p : snapshot) {
             if (p != except && p.attached) {
                 receivers++;
-                write(p, frame.retainedDuplicate());
+                write(p, frame.retainedDuplicate(), large);
             }
         }
         if (alsoGateway) {
@@ -662,6 +688,33 @@ public final class VirtualSwitch {
             }
             frame.release();
         }
+    }
+
+    /**
+     * Writes a frame to a port; {@code large} (longer than the MTU, from an offload port or the gateway) frames
+     * that are TCP are cut in software for a port without offloads. Takes frame.
+     */
+    private void write(SwitchPort to, ByteBuf frame, boolean large) {
+        if (large && !to.endpoint.offloads()) {
+            SoftwareGso.Result r = SoftwareGso.segment(frame, mtu, s -> {
+                gsoSegments.inc();
+                write(to, s);
+            });
+            switch (r) {
+                case SEGMENTED -> {
+                    gsoFrames.inc();
+                    frame.release();
+                    return;
+                }
+                case MTU_TOO_SMALL -> {
+                    gsoMtuTooSmall.inc();
+                    frame.release();
+                    return;
+                }
+                case NOT_TCP -> gsoNotTcp.inc(); // passes as is, like any oversized frame between VMs
+            }
+        }
+        write(to, frame);
     }
 
     private void write(SwitchPort to, ByteBuf frame) {

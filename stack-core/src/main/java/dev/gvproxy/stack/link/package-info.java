@@ -19,6 +19,15 @@
  * gateway stack check what passed for network-layer spoofing. Each port publishes its MAC list as an
  * immutable array, so the {@code /cam} view is built off the event loop.
  *
+ * <p>Offloads: a port whose endpoint says {@link dev.gvproxy.stack.link.LinkEndpoint#offloads()} (a guest agent
+ * that negotiated the virtio-net header framing) may send and receive TCP frames larger than the MTU, up to one IP
+ * datagram (64 KiB). Its transport turns the {@link dev.gvproxy.stack.link.VirtioNetHeader} into a plain frame on
+ * the way in (partial checksums completed, bad headers counted and dropped) and writes one on the way out, so the
+ * switch and the stack see complete Ethernet frames only. The switch is the one place where a large TCP frame from
+ * an offload port or from the gateway meets a port without offloads; there it is cut to the MTU in software
+ * ({@link dev.gvproxy.stack.link.SoftwareGso}, counted under {@code switch.gso.*}). Frames between ports without
+ * offloads pass unchanged, whatever their size, as in gvproxy.
+ *
  * <p>Tests of the stack over a bad link describe it with the one impairment model,
  * {@link dev.gvproxy.stack.link.Impairment} (loss, duplicate, delay, jitter, reorder with netem's meanings), and
  * apply it on the gateway's egress with {@link dev.gvproxy.stack.link.LinkImpairment}; the guest agent applies

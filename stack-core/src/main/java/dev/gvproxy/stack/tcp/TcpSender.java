@@ -45,6 +45,11 @@ final class TcpSender {
     int maxSndWnd;
     /** Peer's window scale shift, applied to SEG.WND of non-SYN segments. */
     int sndShift;
+    /**
+     * Largest payload of one segment to an offload port: the IPv4 total length (and the IPv6 payload length)
+     * field holds 65535, less the largest IP and TCP headers.
+     */
+    static final int GSO_MAX_PAYLOAD = 65535 - 60 - 60;
     /** Payload bytes per segment towards the peer (peer's MSS, our MTU, minus option bytes). */
     int effMss;
     final SendBuffer sndBuf = new SendBuffer();
@@ -510,7 +515,7 @@ final class TcpSender {
                 int sackLimit = skipSacked();
                 int wnd = Math.min(sndWnd, cwnd);
                 int usable = sndUna + wnd - sndNxt;
-                int len = Math.min(Math.min(Math.min(effMss, dataEnd - sndNxt), usable), sackLimit);
+                int len = Math.min(Math.min(Math.min(segmentBytes(), dataEnd - sndNxt), usable), sackLimit);
                 if (len <= 0) {
                     break;
                 }
@@ -560,6 +565,14 @@ final class TcpSender {
                 persistDeadline = NEVER;
             }
         }
+    }
+
+    /**
+     * Payload of one new data segment: the MSS, or for a guest on a port with offloads as many whole MSS as fit
+     * in one IP datagram (about 64 KiB), which the guest's kernel takes whole (GSO). Retransmissions stay MSS-sized.
+     */
+    private int segmentBytes() {
+        return c.link != null && c.link.offloads() ? Math.max(effMss, GSO_MAX_PAYLOAD / effMss * effMss) : effMss;
     }
 
     /**

@@ -407,6 +407,14 @@ final class TcpHarness implements LinkEndpoint {
         return writable;
     }
 
+    /** The guest port takes large TCP segments (an offload port); the test sets it before the handshake. */
+    boolean offloads;
+
+    @Override
+    public boolean offloads() {
+        return offloads;
+    }
+
     void close() {
         stack.close();
         out.clear();

@@ -36,6 +36,18 @@ public final class TapDevice implements AutoCloseable {
     static final long SIOCSIFHWADDR = 0x8924;
     static final short IFF_TAP = 0x0002;
     static final short IFF_NO_PI = 0x1000;
+    static final short IFF_VNET_HDR = 0x4000;
+    /** {@code _IOW('T', 208, unsigned int)}: the argument is the flag word itself, not a pointer. */
+    static final long TUNSETOFFLOAD = 0x400454d0L;
+    /** {@code _IOW('T', 216, int)}. */
+    static final long TUNSETVNETHDRSZ = 0x400454d8L;
+    public static final int TUN_F_CSUM = 0x01;
+    public static final int TUN_F_TSO4 = 0x02;
+    public static final int TUN_F_TSO6 = 0x04;
+    /** The offloads {@link #open(String, String, boolean)} asks for: checksum, TSO for IPv4 and IPv6. */
+    public static final int OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    /** {@code sizeof(struct virtio_net_hdr_v1)}. */
+    public static final int VNET_HDR_LEN = 12;
     static final short IFF_UP = 0x1;
     static final short ARPHRD_ETHER = 1;
 
@@ -48,6 +60,7 @@ public final class TapDevice implements AutoCloseable {
 
     private final String name;
     private final String netns;
+    private final int offloads;
     private final int fd;
     private final int ctlFd;
     private final int wakeFd;
@@ -63,9 +76,10 @@ public final class TapDevice implements AutoCloseable {
     private MemorySegment readBounce;
     private MemorySegment writeBounce;
 
-    private TapDevice(String name, String netns, int fd, int ctlFd, int wakeFd) {
+    private TapDevice(String name, String netns, int fd, int ctlFd, int wakeFd, int offloads) {
         this.name = name;
         this.netns = netns;
+        this.offloads = offloads;
         this.fd = fd;
         this.ctlFd = ctlFd;
         this.wakeFd = wakeFd;
@@ -90,6 +104,17 @@ public final class TapDevice implements AutoCloseable {
      *              current one
      */
     public static TapDevice open(String name, String netns) throws IOException {
+        return open(name, netns, false);
+    }
+
+    /**
+     * Creates a TAP interface, with {@code vnetHdr} one that reads and writes a 12-byte virtio-net header
+     * ({@code IFF_VNET_HDR}, {@code TUNSETVNETHDRSZ} 12) in front of every frame and has checksum and TSO offloads
+     * ({@code TUNSETOFFLOAD}): the guest's kernel then hands over TCP segments of up to 64 KiB and takes them back.
+     * A kernel that refuses the offloads leaves the header on with fewer (or no) offloads; {@link #offloads()} says
+     * which.
+     */
+    public static TapDevice open(String name, String netns, boolean vnetHdr) throws IOException {
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
         if (nameBytes.length >= IFNAMSIZ || name.indexOf('\0') >= 0 || name.contains("/")) {
             throw new IllegalArgumentException("invalid interface name: " + name);
@@ -102,13 +127,20 @@ public final class TapDevice implements AutoCloseable {
                 String actual;
                 try (Arena a = Arena.ofConfined()) {
                     MemorySegment ifr = ifreq(a, nameBytes);
-                    ifr.set(ValueLayout.JAVA_SHORT, IFREQ_UNION, (short) (IFF_TAP | IFF_NO_PI));
+                    ifr.set(ValueLayout.JAVA_SHORT, IFREQ_UNION,
+                            (short) (IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0)));
                     Libc.ioctl(fd, TUNSETIFF, ifr, "ioctl(TUNSETIFF) " + name);
                     actual = ifr.getString(0); // the kernel writes back the chosen name
+                    if (vnetHdr) {
+                        MemorySegment sz = a.allocate(ValueLayout.JAVA_INT);
+                        sz.set(ValueLayout.JAVA_INT, 0, VNET_HDR_LEN);
+                        Libc.ioctl(fd, TUNSETVNETHDRSZ, sz, "ioctl(TUNSETVNETHDRSZ) " + name);
+                    }
                 }
+                int granted = vnetHdr ? setOffloads(fd, name) : 0;
                 ctl = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
                 wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-                return new TapDevice(actual, netns, fd, ctl, wake);
+                return new TapDevice(actual, netns, fd, ctl, wake, granted);
             } catch (IOException | RuntimeException e) {
                 Libc.closeQuietly(wake);
                 Libc.closeQuietly(ctl);
@@ -116,6 +148,25 @@ public final class TapDevice implements AutoCloseable {
                 throw e;
             }
         });
+    }
+
+    /** Asks for {@link #OFFLOADS}, then checksum only, then none: what the kernel accepted. */
+    private static int setOffloads(int fd, String name) throws IOException {
+        for (int want : new int[] {OFFLOADS, TUN_F_CSUM}) {
+            try {
+                Libc.ioctl(fd, TUNSETOFFLOAD, MemorySegment.ofAddress(want), "ioctl(TUNSETOFFLOAD) " + name);
+                return want;
+            } catch (NativeException e) {
+                // an older or restricted kernel: fewer offloads, the header stays
+            }
+        }
+        Libc.ioctl(fd, TUNSETOFFLOAD, MemorySegment.ofAddress(0), "ioctl(TUNSETOFFLOAD 0) " + name);
+        return 0;
+    }
+
+    /** @return the {@code TUN_F_*} offloads the kernel granted; 0 without a virtio-net header */
+    public int offloads() {
+        return offloads;
     }
 
     private static MemorySegment ifreq(Arena a, byte[] name) {

@@ -1,0 +1,67 @@
+package dev.gvproxy.transport;
+
+import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.link.VirtioNetHeader;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import java.util.EnumMap;
+
+/**
+ * The virtio-net header of the offload framing ({@link ConnectHandler#UPGRADE}), between the length-prefix codec
+ * and the {@link ChannelPort}: inbound it checks the header, completes a partial checksum and strips it
+ * ({@link VirtioNetHeader#receive}; a refused frame is counted as {@code transport.vnet.<reason>} and dropped);
+ * outbound it puts a header in front of each frame ({@link VirtioNetHeader#write}: GSO for large TCP frames), as a
+ * composite so the frame is not copied. Not sharable.
+ */
+final class VnetCodec extends ChannelDuplexHandler {
+    private final int mtu;
+    private final Counters.Counter gsoIn;
+    private final Counters.Counter gsoOut;
+    private final EnumMap<VirtioNetHeader.Error, Counters.Counter> refused = new EnumMap<>(VirtioNetHeader.Error.class);
+
+    VnetCodec(int mtu, Counters counters) {
+        this.mtu = mtu;
+        this.gsoIn = counters.counter("transport.vnet.gsoIn");
+        this.gsoOut = counters.counter("transport.vnet.gsoOut");
+        for (VirtioNetHeader.Error e : VirtioNetHeader.Error.values()) {
+            refused.put(e, counters.counter("transport." + e.counter()));
+        }
+    }
+
+    /** @param msg <b>taken</b> */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf frame) {
+            if (frame.readableBytes() > 1 && frame.getByte(frame.readerIndex() + 1) != 0) {
+                gsoIn.inc();
+            }
+            VirtioNetHeader.Error e = VirtioNetHeader.receive(frame);
+            if (e != null) {
+                refused.get(e).inc();
+                frame.release();
+                return;
+            }
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    /** @param msg <b>taken</b> */
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof ByteBuf frame) {
+            ByteBuf header = ctx.alloc().ioBuffer(VirtioNetHeader.LENGTH);
+            VirtioNetHeader.write(frame, mtu, header);
+            if (header.getByte(header.readerIndex() + 1) != 0) {
+                gsoOut.inc();
+            }
+            CompositeByteBuf both = ctx.alloc().compositeDirectBuffer(2);
+            both.addComponents(true, header, frame);
+            ctx.write(both, promise);
+            return;
+        }
+        ctx.write(msg, promise);
+    }
+}
