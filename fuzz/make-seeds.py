@@ -8,6 +8,8 @@
                        192.168.127.2 -> gateway 192.168.127.1.
   make-seeds.py dhcp   (root) runs busybox udhcpc and ISC dhclient in a throw-away namespace on a veth pair and
                        records the DHCP messages they send (DISCOVER, REQUEST, RELEASE...) as DhcpFuzzTest seeds.
+  make-seeds.py dhcpv6 (root) runs ISC dhclient -6 the same way (Information-Request, Solicit, and with a remembered
+                       lease Confirm/Renew and Release) and records its DHCPv6 messages as Dhcpv6FuzzTest seeds.
   make-seeds.py dns    runs dig against a UDP socket on 127.0.0.1 and records the queries (DnsFuzzTest seeds).
   make-seeds.py http   runs curl against a TCP socket on 127.0.0.1 and records the requests (ApiFuzzTest seeds).
 
@@ -191,6 +193,80 @@ def dhcp():
         sh('ip netns del %s' % ns)
 
 
+def dhcpv6():
+    d = inputs_dir('stack-dhcp', 'dev.gvproxy.dhcp', 'Dhcpv6FuzzTest', 'clientMessages')
+    ns = 'gvj-fz6-%d' % os.getpid()
+    sh = lambda c: subprocess.run(c, shell=True, check=False, capture_output=True)
+    sh('ip netns add %s' % ns)
+    try:
+        # No DAD: dhclient -6 needs a usable link-local source address at once.
+        sh('ip netns exec %s sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0' % ns)
+        sh('ip netns exec %s ip link add c0 type veth peer name s0' % ns)
+        sh('ip netns exec %s ip link set c0 address 5a:94:ef:e4:0c:ee' % ns)
+        sh('ip netns exec %s ip link set c0 up; ip netns exec %s ip link set s0 up' % (ns, ns))
+        time.sleep(1)
+        got = []
+        stop = threading.Event()
+
+        def sniff():
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open('/var/run/netns/' + ns, os.O_RDONLY)
+            libc.setns(fd, 0x40000000)
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            s.bind(('s0', 0))
+            s.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    fr = s.recv(65535)
+                except socket.timeout:
+                    continue
+                # IPv6, next header UDP (no extension headers from dhclient), destination port 547.
+                if len(fr) > 62 and fr[12:14] == b'\x86\xdd' and fr[20] == 17 and fr[56:58] == b'\x02\x23':
+                    got.append(fr[62:])
+        t = threading.Thread(target=sniff, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        lease = '/tmp/%s.leases' % ns
+        pid = '/tmp/%s.pid' % ns
+        run = lambda args, secs: sh('ip netns exec %s timeout %d dhclient -6 -1 -v %s -lf %s -pf %s -sf /bin/true c0'
+                                    % (ns, secs, args, lease, pid))
+        open(lease, 'w').close()
+        run('-S', 4)  # stateless: Information-Request
+        run('', 4)  # stateful: Solicit with IA_NA
+        with open(lease, 'w') as f:
+            # A remembered, still valid lease from the gateway's DUID-LL: dhclient confirms or renews it first,
+            # and -r releases it.
+            f.write('default-duid "\\000\\003\\000\\001Z\\224\\357\\344\\014\\356";\n'
+                    'lease6 {\n  interface "c0";\n  ia-na 0c:ee:00:01 {\n    starts 4000000000;\n'
+                    '    renew 1800;\n    rebind 2880;\n    iaaddr fd00:5a94:efe4::1:0 {\n'
+                    '      starts 4000000000;\n      preferred-life 3600;\n      max-life 3600;\n    }\n  }\n'
+                    '  option dhcp6.server-id 0:3:0:1:5a:94:ef:e4:c:dd;\n}\n')
+        run('', 4)
+        run('-r', 4)
+        time.sleep(0.5)
+        stop.set()
+        t.join()
+        seen = set()
+        distinct = []
+        names = {1: 'solicit', 3: 'request', 4: 'confirm', 5: 'renew', 6: 'rebind', 8: 'release', 9: 'decline',
+                 11: 'information-request'}
+        for m in got:
+            h = hashlib.sha1(m).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            write(d, 'client-%02d-%s' % (len(distinct), names.get(m[0], 'other')), records([m]))
+            distinct.append(m)
+        write(d, 'all-in-order', records(distinct))
+        print('dhcpv6: %d distinct messages' % len(distinct))
+        for f in (lease, pid):
+            if os.path.exists(f):
+                os.remove(f)
+    finally:
+        sh('ip netns del %s' % ns)
+
+
 def msgtype(m):
     i = 240
     while i + 1 < len(m):
@@ -284,5 +360,5 @@ if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == 'pcap':
         pcap(*sys.argv[2:])
     else:
-        for cmd in sys.argv[1:] or ['pcap', 'dns', 'http', 'dhcp']:
+        for cmd in sys.argv[1:] or ['pcap', 'dns', 'http', 'dhcp', 'dhcpv6']:
             globals()[cmd]()
