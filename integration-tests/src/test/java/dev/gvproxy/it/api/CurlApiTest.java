@@ -112,8 +112,12 @@ class CurlApiTest {
     @Test
     void dnsAddAndList() throws Exception {
         Reply all = get("/services/dns/all");
+        // Upstream's two records per zone, then the same names' AAAA records (the gateway's and the host alias's
+        // IPv6 addresses): additive, the shape is unchanged.
         assertTrue(all.body().startsWith("[{\"Name\":\"containers.internal.\",\"Records\":[{\"Name\":\"gateway\","
-                + "\"IP\":\"192.168.127.1\"},{\"Name\":\"host\",\"IP\":\"192.168.127.254\"}],\"DefaultIP\":\"\"},"
+                + "\"IP\":\"192.168.127.1\"},{\"Name\":\"host\",\"IP\":\"192.168.127.254\"},"
+                + "{\"Name\":\"gateway\",\"IP\":\"fd00:5a94:efe4::1\"},"
+                + "{\"Name\":\"host\",\"IP\":\"fd00:5a94:efe4:0:ffff:ffff:ffff:fffe\"}],\"DefaultIP\":\"\"},"
                 + "{\"Name\":\"docker.internal.\""), all.body());
         assertEquals(new Reply(200, ""), post("/services/dns/add",
                 "{\"Name\":\"dynamic.internal.\",\"Records\":[{\"Name\":\"test\",\"IP\":\"192.168.127.254\"}]}"));
