@@ -20,7 +20,8 @@ import io.netty.buffer.ByteBuf;
  *       gateway ({@code ipv6.multicast});</li>
  *   <li>the source's MAC is learned in the neighbour cache;</li>
  *   <li>a packet larger than the link MTU gets Packet Too Big (the gateway is every off-link destination's
- *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig});</li>
+ *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig}), except an unfragmented TCP
+ *       segment: from a port with offloads that is a TSO segment, taken whole as over IPv4;</li>
  *   <li>the extension-header chain is walked with the configured bound ({@link Ipv6Packet#walk}); an error is
  *       counted under its own name and answered with the Parameter Problem RFC 8200 asks for;</li>
  *   <li>fragments: a first fragment must carry the whole header chain and the upper-layer header (RFC 7112,
@@ -119,13 +120,16 @@ public final class Ipv6Input {
             }
             neighbors.learn(s, srcMac, now);
         }
-        if (total > config.mtu()) {
+        Ipv6Packet.Chain c = chain;
+        err = Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c);
+        if (total > config.mtu() && !(err == null && !c.isFragment() && c.protocol() == IpProtocol.TCP)) {
+            // Larger than the link: the router's Packet Too Big. Not for an unfragmented TCP segment: that is a
+            // TSO segment from a port with offloads (a guest without them never exceeds the MSS it was given),
+            // and the gateway terminates TCP of any size, as Ipv4Input does.
             tooBig.inc();
             icmp.sendPacketTooBig(frame, off, total, config.mtu(), now);
             return;
         }
-        Ipv6Packet.Chain c = chain;
-        err = Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c);
         if (err != null) {
             counters.counter(err.counter()).inc();
             if (c.problemCode() >= 0) {

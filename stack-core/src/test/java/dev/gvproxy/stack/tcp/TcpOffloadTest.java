@@ -12,10 +12,22 @@ import org.junit.jupiter.api.Test;
 
 /**
  * TCP over a port with offloads: the sender hands the guest segments of many MSS (the guest's kernel takes them
- * whole), and the receiver takes the guest's large segments (TSO without segmentation) as any other.
+ * whole), and the receiver takes the guest's large segments (TSO without segmentation) as any other. Both
+ * families: over IPv6 a segment larger than the link MTU is a TSO segment the gateway terminates, not a packet
+ * to answer with Packet Too Big.
  */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
 class TcpOffloadTest {
-    final TcpHarness h = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(1 << 20, 1 << 20).withOptions(true, true, 7));
+    TcpHarness h;
+
+    @org.junit.jupiter.params.Parameter
+    TcpHarness.Family family;
+
+    @org.junit.jupiter.api.BeforeEach
+    void bench() {
+        h = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(1 << 20, 1 << 20).withOptions(true, true, 7), family);
+    }
 
     @AfterEach
     void tearDown() {
@@ -34,7 +46,7 @@ class TcpOffloadTest {
                 got.writeBytes(s.payload());
                 lastEnd = s.seq() + s.len();
                 maxSeen = Math.max(maxSeen, s.len());
-                assertTrue(s.len() == 0 || s.len() % 1448 == 0 || s.seq() + s.len() == TcpHarness.ISS + 1 + n,
+                assertTrue(s.len() == 0 || s.len() % mss() == 0 || s.seq() + s.len() == TcpHarness.ISS + 1 + n,
                         "whole MSS multiples but the tail: " + s);
             }
             if (lastEnd != 0) {
@@ -46,21 +58,26 @@ class TcpOffloadTest {
 
     int maxSeen;
 
+    /** The MSS of a 1500-byte link with timestamps: the IP header is 20 bytes longer over IPv6. */
+    private int mss() {
+        return 1500 - (family == TcpHarness.Family.IPV6 ? 40 : 20) - 20 - 12;
+    }
+
     @Test
     void anOffloadPortGetsSegmentsOfManyMss() {
         h.offloads = true;
         byte[] got = sendAndCollect(400_000);
         assertArrayEquals(h.bytes(400_000, 3), got);
-        assertTrue(maxSeen > 1448, "large segments: " + maxSeen);
+        assertTrue(maxSeen > mss(), "large segments: " + maxSeen);
         assertTrue(maxSeen <= TcpSender.GSO_MAX_PAYLOAD, "fits one IP datagram: " + maxSeen);
-        assertEquals(0, h.counters.get("ipv4.out.fragments"), "never fragmented");
+        assertEquals(0, h.counters.get("ipv4.out.fragments") + h.counters.get("ipv6.out.fragments"), "never fragmented");
     }
 
     @Test
     void aPortWithoutOffloadsGetsMssSegments() {
         byte[] got = sendAndCollect(100_000);
         assertArrayEquals(h.bytes(100_000, 3), got);
-        assertEquals(1448, maxSeen);
+        assertEquals(mss(), maxSeen);
     }
 
     @Test
@@ -72,5 +89,6 @@ class TcpOffloadTest {
         assertArrayEquals(big, h.app.received.toByteArray());
         Segment ack = h.drain().getLast();
         assertEquals(TcpHarness.REMOTE_SEQ + 1 + 60_000, ack.ack());
+        assertEquals(0, h.counters.get("ipv6.tooBig"), "a TSO segment is no packet too big");
     }
 }
