@@ -8,6 +8,7 @@ import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.it.tcp.GuestFamily;
 import dev.gvproxy.it.tcp.TcpServers;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,10 +20,13 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Guest -> host forwarding through the gateway (issue 3), with a namespace guest configured by DHCP and
- * host servers on 127.0.0.1 reached as 192.168.127.254. Transfers are checked with SHA-256 on both ends;
+ * host servers on 127.0.0.1 reached as 192.168.127.254; the gigabyte transfers also run over IPv6 (issue 11: a
+ * SLAAC guest, servers on {@code ::1} reached as the ULA host alias). Transfers are checked with SHA-256 on both ends;
  * the throughput printed is information, never asserted.
  */
 class TcpForwardingNetnsTest {
@@ -47,11 +51,18 @@ class TcpForwardingNetnsTest {
     }
 
     NetnsGuest guest() throws Exception {
+        return guest(GuestFamily.IPV4);
+    }
+
+    /** A guest configured by DHCP (and SLAAC over IPv6); the test's servers listen on the family's loopback. */
+    NetnsGuest guest(GuestFamily family) throws Exception {
+        servers.on(family.loopback());
         net = guests.track(VirtualNetwork.builder().build());
         String url = "unix://" + dir.resolve("gv.sock");
         net.listenApi(url);
-        NetnsGuest g = guests.start(NetnsGuest.builder(url));
+        NetnsGuest g = guests.start(family.configure(NetnsGuest.builder(url)));
         g.awaitAddress(Duration.ofSeconds(30));
+        family.awaitAddress(g);
         return g;
     }
 
@@ -80,35 +91,37 @@ class TcpForwardingNetnsTest {
         assertTrue(ms < 5000, "refused at once, not after a timeout: " + ms + " ms");
     }
 
-    @Test
-    void gigabyteGuestToHostWithHalfClose() throws Exception {
+    @ParameterizedTest
+    @EnumSource(GuestFamily.class)
+    void gigabyteGuestToHostWithHalfClose(GuestFamily family) throws Exception {
+        NetnsGuest g = guest(family);
         int port = servers.sink();
-        NetnsGuest g = guest();
         Path sent = dir.resolve("sent.sha");
         long t0 = System.nanoTime();
         ExecResult r = sh(g, Duration.ofSeconds(300), "head -c " + GIB + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                + sent + ") | socat -t 60 - TCP:192.168.127.254:" + port);
+                + sent + ") | socat -t 60 - " + family.socatTarget(port));
         double secs = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
         String[] reply = r.stdout().trim().split(" ");
         waitForFile(sent);
         assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
         assertEquals(Long.toString(GIB), reply[1]);
-        System.out.printf("guest->host " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. urandom and sha256 in the guest)%n",
+        System.out.printf(family + " guest->host " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. urandom and sha256 in the guest)%n",
                 secs, GIB * 8 / secs / 1e6);
     }
 
-    @Test
-    void gigabyteHostToGuest() throws Exception {
+    @ParameterizedTest
+    @EnumSource(GuestFamily.class)
+    void gigabyteHostToGuest(GuestFamily family) throws Exception {
+        NetnsGuest g = guest(family);
         CompletableFuture<String> digest = new CompletableFuture<>();
         int port = servers.source(GIB, digest);
-        NetnsGuest g = guest();
         long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(300), "socat -u TCP:192.168.127.254:" + port + " - | sha256sum");
+        ExecResult r = sh(g, Duration.ofSeconds(300), "socat -u " + family.socatTarget(port) + " - | sha256sum");
         double secs = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
         assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0]);
-        System.out.printf("host->guest " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. sha256 on both ends)%n", secs,
+        System.out.printf(family + " host->guest " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. sha256 on both ends)%n", secs,
                 GIB * 8 / secs / 1e6);
     }
 

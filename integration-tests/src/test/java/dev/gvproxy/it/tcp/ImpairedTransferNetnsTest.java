@@ -22,7 +22,19 @@ import org.junit.jupiter.api.Test;
  * reorder 25%, duplicate 1%, delay 5 ms by {@link LinkImpairment} on every frame the stack sends. Sizes
  * come from {@code -Dgvproxy.it.tcp.bulkBytes} (default 256 MiB); throughput is printed, never asserted.
  */
+@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
+@org.junit.jupiter.params.provider.EnumSource(GuestFamily.class)
 class ImpairedTransferNetnsTest extends TcpNetnsBase {
+    /** Both families: the same transfers over IPv4 and over IPv6 (SLAAC guest, host alias to {@code ::1}). */
+    @org.junit.jupiter.params.Parameter
+    GuestFamily over;
+
+    @org.junit.jupiter.api.BeforeEach
+    void family() {
+        family = over;
+        servers.on(over.loopback());
+    }
+
     /**
      * Host -> guest under impairment is slow (a few Mbit/s: the stack's sender still loses time to timeouts
      * under 25% reordering plus 3% loss), so CI moves 32 MiB that way; {@code -Dgvproxy.it.tcp.impairedBytes}
@@ -39,7 +51,7 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
             .withReorder(0.25).withDuplicate(0.01);
 
     NetnsGuest impairedGuest() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/iptables")), "needs iptables");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/" + family.iptables())), "needs " + family.iptables());
         // The guest's own egress gets the netem-like reorder and duplication in gvforwarder-java's pump (this
         // kernel has no netem): 25% of the guest's frames held back 5 ms, 1% duplicated.
         NetnsGuest g = guest(VirtualNetwork.builder(), NetnsGuest.builder("unix://" + dir.resolve("gv.sock"))
@@ -49,7 +61,7 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         g.exec("ethtool", "-K", g.iface(), "tso", "off", "gso", "off", "gro", "off");
         for (String chain : new String[] {"INPUT -i", "OUTPUT -o"}) {
             String[] c = chain.split(" ");
-            ExecResult r = g.exec("iptables", "-A", c[0], c[1], g.iface(), "-m", "statistic", "--mode", "random",
+            ExecResult r = g.exec(family.iptables(), "-A", c[0], c[1], g.iface(), "-m", "statistic", "--mode", "random",
                     "--probability", "0.03", "-j", "DROP");
             Assumptions.assumeTrue(r.ok(), () -> "iptables statistic match unavailable: " + r);
         }
@@ -57,8 +69,8 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         return g;
     }
 
-    static void printDrops(NetnsGuest g) throws Exception {
-        System.out.println("guest iptables drops:\n" + g.exec("iptables", "-nvxL").stdout());
+    void printDrops(NetnsGuest g) throws Exception {
+        System.out.println("guest iptables drops:\n" + g.exec(family.iptables(), "-nvxL").stdout());
     }
 
     @Test
@@ -68,7 +80,7 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         Path sent = dir.resolve("sent.sha");
         long t0 = System.nanoTime();
         ExecResult r = sh(g, Duration.ofSeconds(900), "head -c " + BULK + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                + sent + ") | socat -t 60 - TCP:192.168.127.254:" + port);
+                + sent + ") | socat -t 60 - " + family.socatTarget(port));
         double secs = (System.nanoTime() - t0) / 1e9;
         printDrops(g);
         assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
@@ -82,7 +94,7 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         }, () -> "");
         assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
         assertEquals(Long.toString(BULK), reply[1]);
-        System.out.printf("impaired guest->host %d bytes: %.1f s, %.1f Mbit/s%n", BULK, secs, BULK * 8 / secs / 1e6);
+        System.out.printf(family + " impaired guest->host %d bytes: %.1f s, %.1f Mbit/s%n", BULK, secs, BULK * 8 / secs / 1e6);
     }
 
     @Test
@@ -91,12 +103,12 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         int port = servers.source(HOST_TO_GUEST, digest);
         NetnsGuest g = impairedGuest();
         long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(900), "socat -u TCP:192.168.127.254:" + port + " - | sha256sum");
+        ExecResult r = sh(g, Duration.ofSeconds(900), "socat -u " + family.socatTarget(port) + " - | sha256sum");
         double secs = (System.nanoTime() - t0) / 1e9;
         printDrops(g);
         assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
         assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0], "SHA-256 the guest received");
-        System.out.printf("impaired host->guest %d bytes: %.1f s, %.1f Mbit/s%n", HOST_TO_GUEST, secs,
+        System.out.printf(family + " impaired host->guest %d bytes: %.1f s, %.1f Mbit/s%n", HOST_TO_GUEST, secs,
                 HOST_TO_GUEST * 8 / secs / 1e6);
     }
 }

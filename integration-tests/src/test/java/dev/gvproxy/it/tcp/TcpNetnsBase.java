@@ -13,7 +13,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Shared set-up: a virtual network with the API on a unix socket and one namespace guest configured by DHCP. */
+/**
+ * Shared set-up: a virtual network with the API on a unix socket and one namespace guest configured by DHCP (and
+ * SLAAC, for a test that runs over {@link GuestFamily#IPV6}).
+ */
 abstract class TcpNetnsBase {
     /** Bulk transfer size for the impaired transfers (default 256 MiB). */
     static final long BULK = Long.getLong("gvproxy.it.tcp.bulkBytes", 256L << 20);
@@ -26,6 +29,8 @@ abstract class TcpNetnsBase {
 
     final TcpServers servers = new TcpServers();
     VirtualNetwork net;
+    /** The family the guest talks to host servers in; tests parameterised by family set it before starting. */
+    GuestFamily family = GuestFamily.IPV4;
     LinkImpairment impairment;
 
     @AfterEach
@@ -49,8 +54,9 @@ abstract class TcpNetnsBase {
     NetnsGuest guest(VirtualNetwork.Builder nb, NetnsGuest.Builder gb) throws Exception {
         net = guests.track(nb.build());
         net.listenApi("unix://" + dir.resolve("gv.sock"));
-        NetnsGuest g = guests.start(gb);
+        NetnsGuest g = guests.start(family.configure(gb));
         g.awaitAddress(Duration.ofSeconds(30));
+        family.awaitAddress(g);
         return g;
     }
 

@@ -22,14 +22,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Servers on 127.0.0.1 (only) that namespace guests reach as 192.168.127.254: an HTTP server, a hashing
- * sink (also one that stalls on cue), a seeded source, a UDP echo. One virtual thread per
+ * Servers on 127.0.0.1 (only; or {@code ::1} after {@link #on}) that namespace guests reach as 192.168.127.254
+ * (or the IPv6 host alias): an HTTP server, a hashing sink (also one that stalls on cue), a seeded source, a UDP
+ * echo. One virtual thread per
  * connection; everything is closed by {@link #close}.
  */
 public final class TcpServers implements AutoCloseable {
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
     private final ConcurrentLinkedQueue<AutoCloseable> closeables = new ConcurrentLinkedQueue<>();
+    /** Where the servers listen: a loopback address, never another. */
+    private volatile InetAddress bind = LOOPBACK;
     /** Connections a server finished without an I/O error. */
     final AtomicInteger completed = new AtomicInteger();
     /** Connections that ended with an I/O error. */
@@ -156,9 +159,18 @@ public final class TcpServers implements AutoCloseable {
         });
     }
 
+    /** Servers started from now on listen on {@code loopback} (127.0.0.1 or ::1, the host's loopback only). */
+    public TcpServers on(InetAddress loopback) {
+        if (!loopback.isLoopbackAddress()) {
+            throw new IllegalArgumentException("test servers listen on the host's loopback only: " + loopback);
+        }
+        bind = loopback;
+        return this;
+    }
+
     /** An HTTP server answering every GET with {@code body}. Returns its port. */
     public int http(String body) throws IOException {
-        HttpServer s = HttpServer.create(new InetSocketAddress(LOOPBACK, 0), 0);
+        HttpServer s = HttpServer.create(new InetSocketAddress(bind, 0), 0);
         s.createContext("/", ex -> {
             byte[] b = body.getBytes(StandardCharsets.UTF_8);
             ex.sendResponseHeaders(200, b.length);
@@ -173,7 +185,7 @@ public final class TcpServers implements AutoCloseable {
 
     /** A UDP echo server. */
     public int udpEcho() throws IOException {
-        DatagramSocket s = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
+        DatagramSocket s = new DatagramSocket(new InetSocketAddress(bind, 0));
         closeables.add(s::close);
         Thread t = Thread.ofPlatform().daemon().start(() -> {
             byte[] buf = new byte[65536];
@@ -205,7 +217,7 @@ public final class TcpServers implements AutoCloseable {
     private int serve(Session session) throws IOException {
         ServerSocket ss = new ServerSocket();
         ss.setReuseAddress(true);
-        ss.bind(new InetSocketAddress(LOOPBACK, 0), 4096);
+        ss.bind(new InetSocketAddress(bind, 0), 4096);
         closeables.add(ss);
         Thread.ofPlatform().daemon().start(() -> {
             while (!ss.isClosed()) {
