@@ -134,11 +134,14 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.tcpForwarder = TcpForwarder.install(stack, loop, b.tcpOptions);
         tcpForwarder.setGuestFlows(guestFlows);
-        // Both families' destinations, NAT64 on or off (HostRoutes: one mapping for TCP and UDP).
+        // Both families' destinations, NAT64 on or off (HostRoutes: one mapping for TCP, UDP and ICMP echo).
         dev.gvproxy.forwarder.HostRoutes routes = new dev.gvproxy.forwarder.HostRoutes(config, b.nat64,
                 dev.gvproxy.forwarder.HostRoutes.hostHasIpv6Loopback());
         tcpForwarder.setRoutes(routes);
         udpForwarder.setRoutes(routes);
+        if (icmp != null) {
+            icmp.setRoutes(routes);
+        }
         // The egress policy: every forwarder asks it before re-originating a new guest flow.
         this.egress = new dev.gvproxy.forwarder.EgressFilter(counters, b.egress);
         tcpForwarder.setEgress(egress);

@@ -42,6 +42,7 @@ public final class Libc {
 
     public static final int AF_UNIX = 1;
     public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
     public static final int AF_VSOCK = 40;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
@@ -49,6 +50,7 @@ public final class Libc {
     public static final int SOCK_NONBLOCK = 0x800;
     public static final int SOCK_CLOEXEC = 0x80000;
     public static final int IPPROTO_ICMP = 1;
+    public static final int IPPROTO_ICMPV6 = 58;
     public static final int SHUT_RDWR = 2;
     public static final int MSG_TRUNC = 0x20;
     public static final int MSG_DONTWAIT = 0x40;

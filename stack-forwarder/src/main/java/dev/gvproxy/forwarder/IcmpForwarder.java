@@ -7,6 +7,9 @@ import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.TransportHandler;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
+import dev.gvproxy.stack.wire.Icmpv6Packet;
+import dev.gvproxy.stack.wire.IpProtocol;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import io.netty.buffer.ByteBuf;
@@ -35,9 +38,17 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * ICMP echo towards the host network (spec 5.4): echo requests the gateway does not answer itself are sent
- * from unprivileged ping sockets ({@link PingSocket}), and echo replies go back to the guest from the
+ * ICMP and ICMPv6 echo towards the host network (spec 5.4): echo requests the gateway does not answer itself are
+ * sent from unprivileged ping sockets ({@link PingSocket}), and echo replies go back to the guest from the
  * originally pinged address with the guest's own identifier and sequence.
+ *
+ * <p><b>Both families, one path.</b> Where an echo goes is {@link HostRoutes}'s answer, as for TCP and UDP: an
+ * IPv4 destination through the stack's NAT; over IPv6 the host alias to the host's {@code ::1} (or 127.0.0.1),
+ * a NAT64 address ({@code 64:ff9b::/96}) to its embedded IPv4 address through an IPv4 ping socket (the request
+ * goes out as ICMP echo, the reply comes back to the guest as ICMPv6 echo reply from the address it pinged), any
+ * other global address through an ICMPv6 ping socket. The egress policy judges the route
+ * ({@link EgressFilter#denies}); new flows are counted per family ({@code egress.ipv4.icmp},
+ * {@code egress.ipv6.icmp}, {@code egress.nat64.icmp}).
  *
  * <p>One ping socket per (guest ip, guest identifier, destination) "ping flow", connected to the NAT'ed
  * destination; the kernel rewrites the identifier to the socket's own and delivers to it only replies
@@ -85,6 +96,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private final PingSocket.Opener opener;
     private GuestFlows guests;
     private EgressFilter egress;
+    private HostRoutes routes;
     private final IdleFlows<FlowKey, PingFlow> flows = new IdleFlows<>(16, f -> f.lastActive);
     /** Native scratch for send/recv; only touched on the loop. */
     private MemorySegment scratch;
@@ -105,6 +117,9 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private final Counters.Counter recvError;
     private final Counters.Counter badReply;
     private final Counters.Counter flowsExpired;
+    private final Counters.Counter flowsIpv4;
+    private final Counters.Counter flowsIpv6;
+    private final Counters.Counter flowsNat64;
 
     /**
      * @param loop the network's epoll event loop
@@ -134,6 +149,10 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         this.recvError = c.counter("icmp.fwd.recvError");
         this.badReply = c.counter("icmp.fwd.badReply");
         this.flowsExpired = c.counter("icmp.fwd.flowsExpired");
+        this.flowsIpv4 = c.counter("egress.ipv4.icmp");
+        this.flowsIpv6 = c.counter("egress.ipv6.icmp");
+        this.flowsNat64 = c.counter("egress.nat64.icmp");
+        this.routes = HostRoutes.defaults(stack.config());
     }
 
     /** Installs a forwarder with the stack's clock, default options and host ping sockets. */
@@ -142,13 +161,14 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     }
 
     /**
-     * Creates a forwarder, makes it the stack's ICMP forwarder and one of its deadline sources (idle ping
+     * Creates a forwarder, makes it the stack's ICMP and ICMPv6 forwarder and one of its deadline sources (idle ping
      * sockets). {@link #close()} (on the loop) undoes it.
      */
     public static IcmpForwarder install(NetworkStack stack, EventLoop loop, LongSupplier clock, Options options,
             PingSocket.Opener opener) {
         IcmpForwarder f = new IcmpForwarder(stack, loop, clock, options, opener);
         stack.icmp().setForwarder(f);
+        stack.icmpv6().setForwarder(f);
         stack.addDeadlineSource(f);
         f.installed = true;
         return f;
@@ -170,21 +190,26 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         }
     }
 
-    /** @param payload <b>borrowed</b>: the ICMP message (checksum already verified by the stack) */
+    /**
+     * @param payload <b>borrowed</b>: the ICMP or ICMPv6 message ({@code ip.ipv6} tells; checksum already verified
+     *                by the stack)
+     */
     @Override
     public void receive(IpHeader ip, ByteBuf payload, long now) {
         int off = payload.readerIndex();
         int len = payload.readableBytes();
-        if (len < Icmpv4Packet.HEADER_LEN || Icmpv4Packet.type(payload, off) != Icmpv4Packet.TYPE_ECHO_REQUEST
-                || Icmpv4Packet.code(payload, off) != 0) {
+        boolean v6 = ip.ipv6;
+        // Both families' echo headers are type, code, checksum, identifier, sequence: only the type values differ.
+        if (len < Icmpv4Packet.HEADER_LEN || Icmpv4Packet.code(payload, off) != 0 || Icmpv4Packet.type(payload, off)
+                != (v6 ? Icmpv6Packet.TYPE_ECHO_REQUEST : Icmpv4Packet.TYPE_ECHO_REQUEST)) {
             // Errors and other types from guests are not relayed (spec 5.4).
             notEcho.inc();
             return;
         }
-        int dst = ip.dst;
+        int dst4 = ip.dst;
         // gvproxy ignores echo to loopback and broadcast; multicast and 0/8 are not pingable targets either.
-        if ((dst >>> 24) == 127 || (dst >>> 24) == 0 || dst == Ipv4Address.BROADCAST || dst == stack.config().broadcast()
-                || Ipv4Address.isMulticast(dst)) {
+        if (!v6 && ((dst4 >>> 24) == 127 || (dst4 >>> 24) == 0 || dst4 == Ipv4Address.BROADCAST
+                || dst4 == stack.config().broadcast() || Ipv4Address.isMulticast(dst4))) {
             badDestination.inc();
             return;
         }
@@ -193,19 +218,30 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             return;
         }
         int id = Icmpv4Packet.identifier(payload, off);
-        FlowKey key = FlowKey.echo(ip.src, id, dst);
+        Ipv6Address dst = ip.dstAddress();
+        FlowKey key = FlowKey.echo(ip.srcAddress(), id, dst);
         PingFlow flow = flows.get(key);
-        if (flow == null && egress != null && egress.deniesIpv4(EgressPolicy.Protocol.ICMP, dst, -1)) {
-            // RFC 1812 5.2.7.1: communication administratively prohibited, quoting the echo request.
-            stack.icmp().sendUnreachable(ip, payload, Icmpv4Packet.CODE_ADMIN_PROHIBITED, now);
-            return;
-        }
         if (flow == null) {
+            HostRoutes.Route route = routes.route(dst);
+            // Link-local IPv4 is pingable as before (an echo opens no connection); everything else refused is not.
+            if (route.refused() && route.refusal() != HostRoutes.Refusal.LINK_LOCAL) {
+                badDestination.inc();
+                return;
+            }
+            if (egress != null && egress.denies(EgressPolicy.Protocol.ICMP, route, -1, false)) {
+                // RFC 1812 5.2.7.1 / RFC 4443 3.1: communication administratively prohibited, quoting the request.
+                if (v6) {
+                    stack.icmpv6().sendUnreachable(ip, payload, Icmpv6Packet.CODE_ADMIN_PROHIBITED, now);
+                } else {
+                    stack.icmp().sendUnreachable(ip, payload, Icmpv4Packet.CODE_ADMIN_PROHIBITED, now);
+                }
+                return;
+            }
             if (flows.size() >= options.maxFlows()) {
                 flowLimit.inc();
                 return;
             }
-            flow = open(key, ip.srcMac);
+            flow = open(key, route, ip.srcMac);
             if (flow == null) {
                 return;
             }
@@ -218,6 +254,10 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         ByteBuffer bb = buf.asByteBuffer();
         bb.limit(len);
         payload.getBytes(off, bb);
+        if (v6 != flow.socket.isIpv6()) {
+            // NAT64: the guest's ICMPv6 echo request goes out as an ICMP one (the kernel redoes the checksum).
+            buf.set(ValueLayout.JAVA_BYTE, 0, (byte) Icmpv4Packet.TYPE_ECHO_REQUEST);
+        }
         int n = flow.socket.send(buf, len);
         if (n < 0) {
             sendError.inc();
@@ -248,7 +288,15 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         this.egress = egress;
     }
 
-    private PingFlow open(FlowKey key, long mac) {
+    /**
+     * How destinations reach the host (NAT64 on or off, the host's loopback), the same routes as the TCP and UDP
+     * forwarders'. Default {@link HostRoutes#defaults}. Call before traffic flows.
+     */
+    public void setRoutes(HostRoutes routes) {
+        this.routes = routes;
+    }
+
+    private PingFlow open(FlowKey key, HostRoutes.Route route, long mac) {
         GuestFlows.Flow owner = null;
         if (guests != null) {
             owner = guests.open(mac, GuestFlows.Kind.ICMP, null);
@@ -256,10 +304,9 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
                 return null; // counted as budget.*
             }
         }
-        int hostDst = stack.config().translate(key.peer().ipv4());
         PingSocket s;
         try {
-            s = opener.open(hostDst);
+            s = opener.open(route.host());
         } catch (PingSocket.PingException e) {
             if (e.errno() == PingSocket.EACCES || e.errno() == PingSocket.EPERM) {
                 forbidden.inc();
@@ -273,14 +320,17 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             }
             return null;
         }
-        PingFlow flow = new PingFlow(key, hostDst, s);
+        PingFlow flow = new PingFlow(key, route.host(), s);
         if (owner != null) {
             flow.owner = owner;
-            owner.target(key.peer().ipv4(), -1); // as the guest addressed it: what egress rules see
+            if (!route.nativeIpv6()) {
+                owner.target(route.policyIpv4(), -1); // as the guest addressed it: what egress rules see
+            }
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);
         opened++;
+        (route.nat64() ? flowsNat64 : route.host() instanceof java.net.Inet6Address ? flowsIpv6 : flowsIpv4).inc();
         Future<IoRegistration> f = loop.register(flow);
         if (f.isDone()) {
             registered(flow, f);
@@ -347,20 +397,34 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
                 }
                 break;
             }
-            if (n < Icmpv4Packet.HEADER_LEN || buf.get(ValueLayout.JAVA_BYTE, 0) != 0) {
+            int replyType = flow.socket.isIpv6() ? Icmpv6Packet.TYPE_ECHO_REPLY : Icmpv4Packet.TYPE_ECHO_REPLY;
+            if (n < Icmpv4Packet.HEADER_LEN || Byte.toUnsignedInt(buf.get(ValueLayout.JAVA_BYTE, 0)) != replyType) {
                 badReply.inc();
                 continue;
             }
             int seq = Short.toUnsignedInt(buf.get(BE_SHORT, 6));
+            FlowKey k = flow.key;
+            boolean toV6 = !k.guest().isIpv4Mapped();
             ByteBuf reply = stack.ipOutput().alloc().buffer(n);
-            Icmpv4Packet.writeEchoHeader(reply, Icmpv4Packet.TYPE_ECHO_REPLY, flow.key.guestPort(), seq);
+            // The guest's echo reply in the guest's family (ICMPv6 also for a NAT64 flow), from the address it
+            // pinged, with its own identifier: the kernel replaced it with the socket's on the way out.
+            if (toV6) {
+                Icmpv6Packet.writeHeader(reply, Icmpv6Packet.TYPE_ECHO_REPLY, 0, (k.guestPort() << 16) | seq);
+            } else {
+                Icmpv4Packet.writeEchoHeader(reply, Icmpv4Packet.TYPE_ECHO_REPLY, k.guestPort(), seq);
+            }
             reply.writeBytes(buf.asByteBuffer().position(Icmpv4Packet.HEADER_LEN).limit(n));
-            Icmpv4Packet.fillChecksum(reply, 0, n);
             replies.inc();
             flow.lastActive = now;
             flow.repliesToGuest++;
             flow.bytesToGuest += n - Icmpv4Packet.HEADER_LEN;
-            stack.ipOutput().send(flow.key.peer().ipv4(), flow.key.guest().ipv4(), Ipv4Packet.PROTO_ICMP, reply, now);
+            if (toV6) {
+                Icmpv6Packet.fillChecksum(reply, 0, n, k.peer(), k.guest());
+                stack.ipv6Output().send(k.peer(), k.guest(), IpProtocol.ICMPV6, reply, now);
+            } else {
+                Icmpv4Packet.fillChecksum(reply, 0, n);
+                stack.ipOutput().send(k.peer().ipv4(), k.guest().ipv4(), Ipv4Packet.PROTO_ICMP, reply, now);
+            }
         }
     }
 
@@ -394,6 +458,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         if (installed) {
             stack.removeDeadlineSource(this);
             stack.icmp().setForwarder(null);
+            stack.icmpv6().setForwarder(null);
         }
         for (PingFlow f : flows.removeAll()) {
             f.close();
@@ -403,7 +468,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     /** One ping socket, registered with the epoll loop as an I/O handle. */
     private final class PingFlow implements EpollIoHandle {
         final FlowKey key;
-        final int hostDstIp;
+        final java.net.InetAddress host;
         final PingSocket socket;
         IoRegistration registration;
         long lastActive;
@@ -418,13 +483,13 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
         dev.gvproxy.stack.FlowEntry flowEntry() {
             return new dev.gvproxy.stack.FlowEntry("icmp", key, null,
-                    new java.net.InetSocketAddress(Ipv4Address.toInet(hostDstIp), 0), "open", bytesFromGuest,
+                    new java.net.InetSocketAddress(host, 0), "open", bytesFromGuest,
                     requestsFromGuest, bytesToGuest, repliesToGuest, 0, createdAt, lastActive);
         }
 
-        PingFlow(FlowKey key, int hostDstIp, PingSocket socket) {
+        PingFlow(FlowKey key, java.net.InetAddress host, PingSocket socket) {
             this.key = key;
-            this.hostDstIp = hostDstIp;
+            this.host = host;
             this.socket = socket;
         }
 
@@ -457,9 +522,8 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
 
         @Override
         public String toString() {
-            return "ping " + Ipv4Address.format(key.guest().ipv4()) + " id " + key.guestPort() + " -> "
-                    + Ipv4Address.format(key.peer().ipv4())
-                    + (hostDstIp != key.peer().ipv4() ? " (nat " + Ipv4Address.format(hostDstIp) + ")" : "");
+            return "ping " + key.guest() + " id " + key.guestPort() + " -> " + key.peer() + " (host "
+                    + host.getHostAddress() + ")";
         }
     }
 }

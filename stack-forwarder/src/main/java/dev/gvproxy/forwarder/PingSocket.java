@@ -7,19 +7,21 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * An unprivileged Linux ICMP "ping" socket ({@code socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)}), through the
- * project's libc binding ({@link Libc}).
+ * An unprivileged Linux ICMP "ping" socket ({@code socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)}, or over IPv6
+ * {@code socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6)}), through the project's libc binding ({@link Libc}).
  *
  * <p>The kernel only allows these to processes whose group is inside {@code net.ipv4.ping_group_range}
  * (per network namespace); otherwise {@code socket()} fails with {@code EACCES}. The socket is
  * non-blocking and connected to one destination: the kernel fills in the identifier (the socket's
- * "port") and the checksum of what is sent, and delivers only echo replies carrying that identifier.
- * {@link #recv} returns the ICMP message without the IP header.
+ * "port") and the checksum of what is sent (over IPv6 with the pseudo-header), and delivers only echo replies
+ * carrying that identifier. {@link #recv} returns the ICMP(v6) message without the IP header. IPv6 ping sockets
+ * obey the same {@code net.ipv4.ping_group_range}.
  *
  * <p>Not thread-safe: after {@link #open} every call is made on the owning event loop.
  */
@@ -30,12 +32,16 @@ public final class PingSocket implements AutoCloseable {
     public static final int EACCES = Libc.EACCES;
 
     private static final int SOCKADDR_IN_LEN = 16;
+    private static final int SOCKADDR_IN6_LEN = 28;
 
     /** Opens ping sockets; the forwarder's seam for tests and for pinging from another network namespace. */
     @FunctionalInterface
     public interface Opener {
-        /** Opens a non-blocking ping socket connected to {@code dstIp}; throws {@link PingException} with errno. */
-        PingSocket open(int dstIp) throws PingException;
+        /**
+         * Opens a non-blocking ping socket of {@code dst}'s family connected to it; throws {@link PingException}
+         * with errno.
+         */
+        PingSocket open(InetAddress dst) throws PingException;
     }
 
     /** A failed system call; {@link #errno()} tells why (EACCES: forbidden by {@code ping_group_range}). */
@@ -58,26 +64,38 @@ public final class PingSocket implements AutoCloseable {
     }
 
     private final FileDescriptor fd;
+    private final boolean ipv6;
 
-    private PingSocket(int fd) {
+    private PingSocket(int fd, boolean ipv6) {
         this.fd = new FileDescriptor(fd);
+        this.ipv6 = ipv6;
     }
 
-    /** Opens a ping socket in this process's (thread's) network namespace, connected to {@code dstIp}. */
-    public static PingSocket open(int dstIp) throws PingException {
+    /** True for an ICMPv6 socket: it sends and receives ICMPv6 echo (types 128 and 129). */
+    public boolean isIpv6() {
+        return ipv6;
+    }
+
+    /**
+     * Opens a ping socket in this process's (thread's) network namespace, connected to {@code dst}: an ICMP one for
+     * an IPv4 address, an ICMPv6 one for an IPv6 address.
+     */
+    public static PingSocket open(InetAddress dst) throws PingException {
+        boolean v6 = dst instanceof Inet6Address;
         int fd;
         try {
-            fd = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC,
-                    Libc.IPPROTO_ICMP);
+            fd = Libc.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC,
+                    v6 ? Libc.IPPROTO_ICMPV6 : Libc.IPPROTO_ICMP);
         } catch (NativeException e) {
             throw new PingException(e);
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment sa = arena.allocate(SOCKADDR_IN_LEN);
-            sa.set(ValueLayout.JAVA_SHORT, 0, (short) Libc.AF_INET); // host order
-            sa.set(ValueLayout.JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN), 4, dstIp);
+            byte[] addr = dst.getAddress();
+            MemorySegment sa = arena.allocate(v6 ? SOCKADDR_IN6_LEN : SOCKADDR_IN_LEN); // zeroed: port, flow, scope 0
+            sa.set(ValueLayout.JAVA_SHORT, 0, (short) (v6 ? Libc.AF_INET6 : Libc.AF_INET)); // host order
+            MemorySegment.copy(addr, 0, sa, ValueLayout.JAVA_BYTE, v6 ? 8 : 4, addr.length); // sin6_addr / sin_addr
             Libc.connect(fd, sa, "ping socket");
-            return new PingSocket(fd);
+            return new PingSocket(fd, v6);
         } catch (NativeException e) {
             Libc.closeQuietly(fd);
             throw new PingException(e);
@@ -90,7 +108,7 @@ public final class PingSocket implements AutoCloseable {
      * no long-lived thread ever changes namespace. The socket keeps its namespace when used from any thread.
      */
     public static Opener inNamespace(Path netnsPath) {
-        return dstIp -> {
+        return dst -> {
             AtomicReference<Object> result = new AtomicReference<>();
             Thread t = Thread.ofPlatform().name("ping-netns").start(() -> {
                 try {
@@ -100,7 +118,7 @@ public final class PingSocket implements AutoCloseable {
                     } finally {
                         Libc.closeQuietly(nsfd);
                     }
-                    result.set(open(dstIp));
+                    result.set(open(dst));
                 } catch (NativeException e) {
                     result.set(new PingException(e));
                 } catch (PingException e) {

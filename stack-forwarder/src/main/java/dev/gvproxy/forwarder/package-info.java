@@ -17,9 +17,8 @@
  * NAT as above; the IPv6 host alias as the host's {@code ::1} (127.0.0.1 without IPv6 loopback); NAT64
  * ({@code 64:ff9b::/96}, RFC 6052) as the embedded IPv4 address, which then meets the same NAT, refusals and
  * egress rules as if the guest had used IPv4; any other global IPv6 address as itself, over a host IPv6 socket.
- * TCP and UDP forwarding call it for every new flow; the egress filter judges the IPv4 address it reports
- * (native IPv6 destinations are refused while the policy has deny rules, since its rules are IPv4 only).
- * ICMPv6 echo is not forwarded yet.
+ * TCP, UDP and ICMP echo forwarding call it for every new flow; the egress filter judges the IPv4 address it
+ * reports (native IPv6 destinations are refused while the policy has deny rules, since its rules are IPv4 only).
  *
  * <p><b>UDP</b> ({@link dev.gvproxy.forwarder.UdpForwarder}, {@link dev.gvproxy.forwarder.UdpFlow}). Key:
  * (guest ip, guest port, destination ip, destination port). The first datagram of a key opens an
@@ -37,7 +36,9 @@
  *
  * <p><b>ICMP echo</b> ({@link dev.gvproxy.forwarder.IcmpForwarder}, {@link dev.gvproxy.forwarder.PingSocket}).
  * Key: (guest ip, echo identifier, destination). Each key gets an unprivileged Linux ping socket (FFM
- * {@code socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)}) connected to the NAT'ed destination; the kernel
+ * {@code socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)}, or {@code AF_INET6}/{@code IPPROTO_ICMPV6}) connected to the
+ * host address {@code HostRoutes} gives (ICMPv6 echo to a NAT64 address leaves as ICMP echo and its reply comes
+ * back as ICMPv6); the kernel
  * replaces the identifier with the socket's own and hands this socket only its replies, so a reply is
  * rebuilt for the guest from the flow (identifier, original destination) and the reply's sequence and
  * data. Ping sockets are registered directly with Netty's epoll loop as {@code EpollIoHandle}s — the same

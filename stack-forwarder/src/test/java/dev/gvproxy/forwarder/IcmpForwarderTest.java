@@ -108,7 +108,7 @@ class IcmpForwarderTest {
     @Test
     void pingHostLoopbackThroughNat() throws Exception {
         try {
-            PingSocket.open(Frames.ip("127.0.0.1")).close();
+            PingSocket.open(java.net.InetAddress.getByName("127.0.0.1")).close();
         } catch (PingSocket.PingException e) {
             Assumptions.abort("skipped: the host forbids unprivileged ping sockets (errno " + e.errno()
                     + "; net.ipv4.ping_group_range); pingInTestNamespaceThroughNat covers the same path");

@@ -77,11 +77,16 @@ final class LoopHarness implements LinkEndpoint, AutoCloseable {
 
     /** The next frame that is not an ARP frame (the stack may ARP for the guest). */
     byte[] takeIp(long millis) throws InterruptedException {
+        return takeMatching(millis, f -> Frames.getShort(f, 12) == 0x0800);
+    }
+
+    /** The next frame {@code wanted} accepts (others are skipped: ARP, NDP, router advertisements), or null. */
+    byte[] takeMatching(long millis, java.util.function.Predicate<byte[]> wanted) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         while (true) {
             long left = deadline - System.nanoTime();
             byte[] f = out.poll(Math.max(0, left), TimeUnit.NANOSECONDS);
-            if (f == null || Frames.getShort(f, 12) == 0x0800) {
+            if (f == null || wanted.test(f)) {
                 return f;
             }
         }

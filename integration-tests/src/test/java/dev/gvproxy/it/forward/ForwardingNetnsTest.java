@@ -89,7 +89,7 @@ class ForwardingNetnsTest {
         NetnsGuest.assumeSupported();
         assumePingSockets();
         try {
-            PingSocket.open(0x7f000001).close();
+            PingSocket.open(java.net.InetAddress.getByName("127.0.0.1")).close();
         } catch (PingSocket.PingException e) {
             Assumptions.abort("skipped: the host forbids unprivileged ping sockets (net.ipv4.ping_group_range);"
                     + " pingTheHostThroughNat covers the path with a test namespace");
@@ -224,8 +224,8 @@ class ForwardingNetnsTest {
     }
 
     /** A namespace with only lo up and ping sockets allowed: where the ICMP forwarder's sockets are opened. */
-    record PingNamespace(String name) implements AutoCloseable {
-        static PingNamespace create() throws IOException, InterruptedException {
+    public record PingNamespace(String name) implements AutoCloseable {
+        public static PingNamespace create() throws IOException, InterruptedException {
             String name = "gvj-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & 0xFFFFFFFFFFL);
             run("ip", "netns", "add", name);
             PingNamespace ns = new PingNamespace(name);
@@ -239,11 +239,11 @@ class ForwardingNetnsTest {
             return ns;
         }
 
-        Path path() {
+        public Path path() {
             return Path.of("/var/run/netns", name);
         }
 
-        static void run(String... cmd) throws IOException, InterruptedException {
+        public static void run(String... cmd) throws IOException, InterruptedException {
             Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
