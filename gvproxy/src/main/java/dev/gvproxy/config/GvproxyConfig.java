@@ -125,6 +125,8 @@ public final class GvproxyConfig {
     private final List<String> rawVirtualIps = new ArrayList<>();
     private final Map<String, String> rawLeases = new LinkedHashMap<>();
     private final Map<String, String> rawLeases6 = new LinkedHashMap<>();
+    /** {@code stack.ipv6} as written (null: the defaults). */
+    private YamlConfig.Ipv6 rawIpv6;
     private final Map<String, String> rawForwards = new LinkedHashMap<>();
 
     /** The validated stack addresses (after {@link #validate}). */
@@ -276,6 +278,7 @@ public final class GvproxyConfig {
         if (s.dhcpv6StaticLeases != null) {
             c.rawLeases6.putAll(s.dhcpv6StaticLeases);
         }
+        c.rawIpv6 = s.ipv6;
         if (s.vpnKitUuidMacAddresses != null) {
             for (Map.Entry<String, String> e : s.vpnKitUuidMacAddresses.entrySet()) {
                 c.vpnkitUuidMacs.put(e.getKey(), mac(e.getValue(), "stack.vpnKitUUIDMacAddresses." + e.getKey()));
@@ -286,6 +289,49 @@ public final class GvproxyConfig {
             c.vpnkitUuidMacs.put(LEGACY_VPNKIT_UUID, StackConfig.DEFAULT_DEVICE_MAC);
         }
         return c;
+    }
+
+    /**
+     * {@code stack.ipv6}: on by default with the default prefix; a /64 subnet and addresses inside it, derived
+     * from the subnet unless given. Every error names its key.
+     */
+    private dev.gvproxy.stack.Ipv6Config ipv6Config() throws ConfigException {
+        dev.gvproxy.stack.Ipv6Config.Builder v6 = dev.gvproxy.stack.Ipv6Config.builder();
+        YamlConfig.Ipv6 y = rawIpv6;
+        if (y == null) {
+            return v6.build();
+        }
+        if (y.enabled != null) {
+            v6.enabled(y.enabled);
+        }
+        if (y.subnet != null && !y.subnet.isEmpty()) {
+            String[] parts = y.subnet.split("/", -1);
+            if (parts.length != 2 || !parts[1].equals("64") || !isIpv6Literal(parts[0])) {
+                throw new ConfigException("stack.ipv6.subnet: want an IPv6 prefix of length 64 (SLAAC needs a /64),"
+                        + " like fd00:5a94:efe4::/64: " + y.subnet);
+            }
+            v6.prefix(y.subnet);
+        }
+        String[][] addrs = {{y.gatewayIp, "gatewayIP"}, {y.hostIp, "hostIP"}, {y.deviceIp, "deviceIP"}};
+        for (String[] a : addrs) {
+            if (a[0] != null && !a[0].isEmpty() && !isIpv6Literal(a[0])) {
+                throw new ConfigException("stack.ipv6." + a[1] + ": not an IPv6 address: " + a[0]);
+            }
+        }
+        if (y.gatewayIp != null && !y.gatewayIp.isEmpty()) {
+            v6.gateway(dev.gvproxy.stack.wire.Ipv6Address.parse(y.gatewayIp));
+        }
+        if (y.hostIp != null && !y.hostIp.isEmpty()) {
+            v6.hostAlias(dev.gvproxy.stack.wire.Ipv6Address.parse(y.hostIp));
+        }
+        if (y.deviceIp != null && !y.deviceIp.isEmpty()) {
+            v6.device(dev.gvproxy.stack.wire.Ipv6Address.parse(y.deviceIp));
+        }
+        try {
+            return v6.build();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("stack.ipv6: " + e.getMessage());
+        }
     }
 
     /**
@@ -413,6 +459,7 @@ public final class GvproxyConfig {
         if (!hostIp.isEmpty()) {
             b.hostIp(hostIp);
         }
+        b.ipv6(ipv6Config());
         StackConfig derived;
         try {
             derived = b.build();

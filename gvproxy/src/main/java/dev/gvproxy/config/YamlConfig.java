@@ -77,6 +77,8 @@ public final class YamlConfig {
         public Boolean ec2MetadataAccess;
         /** gvproxy-java: {@code stack.nat64}, IPv6 guests reach IPv4 hosts at 64:ff9b::/96 (default true). */
         public Boolean nat64;
+        /** gvproxy-java: {@code stack.ipv6}, the gateway's IPv6 (upstream has none). */
+        public Ipv6 ipv6;
         /**
          * gvproxy-java: the egress policy ({@code stack.egress}), each rule a mapping of scalars as written;
          * {@link GvproxyConfig} checks the values.
@@ -167,6 +169,20 @@ public final class YamlConfig {
         return c;
     }
 
+    /**
+     * {@code stack.ipv6}: {@code enabled} (default true), {@code subnet} (a /64, default
+     * {@code fd00:5a94:efe4::/64}) and the addresses derived from it unless given, as upstream's config code derives
+     * them for an IPv6 subnet: {@code gatewayIP} (the subnet's {@code ::1}), {@code hostIP}
+     * ({@code ::ffff:ffff:ffff:fffe}) and {@code deviceIP} (the gateway's next address).
+     */
+    public static final class Ipv6 {
+        public Boolean enabled;
+        public String subnet;
+        public String gatewayIp;
+        public String hostIp;
+        public String deviceIp;
+    }
+
     private static Stack stack(Map<String, Object> m) throws TypeError {
         Stack s = new Stack();
         s.debug = bool(m.get("debug"), "stack.debug");
@@ -206,6 +222,16 @@ public final class YamlConfig {
         s.vpnKitUuidMacAddresses = stringMap(m.get("vpnKitUUIDMacAddresses"), "stack.vpnKitUUIDMacAddresses");
         s.ec2MetadataAccess = bool(m.get("ec2MetadataAccess"), "stack.ec2MetadataAccess");
         s.nat64 = bool(m.get("nat64"), "stack.nat64");
+        if (m.get("ipv6") != null) {
+            Map<String, Object> v = map(m.get("ipv6"), "stack.ipv6");
+            Ipv6 x = new Ipv6();
+            x.enabled = bool(v.get("enabled"), "stack.ipv6.enabled");
+            x.subnet = string(v.get("subnet"), "stack.ipv6.subnet");
+            x.gatewayIp = string(v.get("gatewayIP"), "stack.ipv6.gatewayIP");
+            x.hostIp = string(v.get("hostIP"), "stack.ipv6.hostIP");
+            x.deviceIp = string(v.get("deviceIP"), "stack.ipv6.deviceIP");
+            s.ipv6 = x;
+        }
         if (m.get("egress") != null) {
             s.egress = new ArrayList<>();
             List<Object> el = list(m.get("egress"), "stack.egress");

@@ -2,6 +2,8 @@ package dev.gvproxy.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -273,6 +275,36 @@ class GvproxyConfigTest {
         assertEquals(List.of("a.test"), d.searchDomains());
     }
 
+    @Test
+    void ipv6SubnetDerivesTheGatewayHostAliasAndDeviceAsUpstreamDoes() throws Exception {
+        GvproxyConfig c = resolve(new CliArgs(), "stack:\n  ipv6:\n    subnet: fc00::fff/64\n");
+        dev.gvproxy.stack.Ipv6Config v6 = c.stackConfig().ipv6();
+        assertEquals("fc00::1", v6.gateway().toString(), "spec 7.2: the subnet's first address");
+        assertEquals("fc00::ffff:ffff:ffff:fffe", v6.hostAlias().toString());
+        assertEquals("fc00::2", v6.device().toString());
+        assertTrue(v6.enabled());
+        assertNotNull(c.dhcpv6, "DHCPv6 serves the same prefix");
+    }
+
+    @Test
+    void ipv6AddressesAndSwitch() throws Exception {
+        GvproxyConfig c = resolve(new CliArgs(), """
+                stack:
+                  ipv6:
+                    subnet: fd12:3456:789a:1::/64
+                    gatewayIP: fd12:3456:789a:1::fe
+                    hostIP: fd12:3456:789a:1::fd
+                    deviceIP: fd12:3456:789a:1::10
+                """);
+        dev.gvproxy.stack.Ipv6Config v6 = c.stackConfig().ipv6();
+        assertEquals("fd12:3456:789a:1::fe", v6.gateway().toString());
+        assertEquals("fd12:3456:789a:1::fd", v6.hostAlias().toString());
+        assertEquals("fd12:3456:789a:1::10", v6.device().toString());
+        GvproxyConfig off = resolve(new CliArgs(), "stack:\n  ipv6:\n    enabled: false\n");
+        assertFalse(off.stackConfig().ipv6().enabled());
+        assertNull(off.dhcpv6, "no DHCPv6 server without IPv6");
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "stack:\\n  mtu: big|failed to parse configuration: stack.mtu: expected an integer, got \"big\"",
@@ -290,6 +322,13 @@ class GvproxyConfigTest {
         "stack:\\n  dhcpv6StaticLeases:\\n    '2001:2::9': 5a:94:ef:e4:0c:01|stack.dhcpv6StaticLeases: DHCPv6 static address 2001:2::9 is not a guest address",
         "stack:\\n  dns:\\n    - name: a.\\n      records:\\n        - {name: x, ip: 'fd00::1::1'}|stack.dns[0].records[0].ip: invalid IP address: fd00::1::1",
         "stack:\\n  subnet: 10.0.0.0/30|subnet too small",
+        "stack:\\n  ipv6:\\n    subnet: fd00::/48|stack.ipv6.subnet: want an IPv6 prefix of length 64",
+        "stack:\\n  ipv6:\\n    subnet: 10.0.0.0/64|stack.ipv6.subnet: want an IPv6 prefix of length 64",
+        "stack:\\n  ipv6:\\n    gatewayIP: 10.0.0.1|stack.ipv6.gatewayIP: not an IPv6 address: 10.0.0.1",
+        "stack:\\n  ipv6:\\n    hostIP: 'fd00:1::5'|stack.ipv6: IPv6 address fd00:1::5 is not a host address in the prefix",
+        "stack:\\n  ipv6:\\n    deviceIP: 'fd00:5a94:efe4::1'|stack.ipv6: IPv6 gateway fd00:5a94:efe4::1, host alias",
+        "stack:\\n  ipv6:\\n    enabled: sometimes|failed to parse configuration: stack.ipv6.enabled: expected a boolean",
+        "stack:\\n  ipv6: yes|failed to parse configuration: stack.ipv6: expected a mapping",
         "stack:\\n  subnet: nonsense|failed to parse subnet: invalid CIDR address: nonsense",
         "stack:\\n  ec2MetadataAccess: maybe|failed to parse configuration: stack.ec2MetadataAccess: expected a boolean, got \"maybe\"",
         "'['|failed to parse configuration: ",

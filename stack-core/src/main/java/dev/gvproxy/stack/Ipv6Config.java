@@ -237,6 +237,18 @@ public record Ipv6Config(
             Ipv6Address gw = gateway != null ? gateway : new Ipv6Address(net.hi(), 1);
             Ipv6Address dev = device != null ? device : new Ipv6Address(gw.hi(), gw.lo() + 1);
             Ipv6Address host = hostAlias != null ? hostAlias : new Ipv6Address(net.hi(), 0xFFFF_FFFF_FFFF_FFFEL);
+            // The gateway, host alias and first guest live on the link: the gateway answers neighbour solicitations
+            // for the first two, and SLAAC guests and DHCPv6 leases take addresses from the same /64.
+            for (Ipv6Address a : new Ipv6Address[] {gw, host, dev}) {
+                if (!a.inPrefix(net, 64) || a.equals(net)) {
+                    throw new IllegalArgumentException("IPv6 address " + a + " is not a host address in the prefix "
+                            + net + "/64");
+                }
+            }
+            if (gw.equals(host) || gw.equals(dev) || host.equals(dev)) {
+                throw new IllegalArgumentException("IPv6 gateway " + gw + ", host alias " + host + " and device " + dev
+                        + " must differ");
+            }
             long min = raMinIntervalNanos != null ? raMinIntervalNanos : Math.max(3 * SECOND, raMaxIntervalNanos / 3);
             int lifetime = routerLifetimeSeconds != null ? routerLifetimeSeconds
                     : (int) Math.min(9000, 3 * (raMaxIntervalNanos / SECOND));
