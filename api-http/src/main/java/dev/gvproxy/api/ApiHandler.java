@@ -658,7 +658,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 protocol = "tcp";
             }
             if (protocol.equals("tcp") || protocol.equals("udp")) {
-                remote = normaliseRemote(remote, req.caller(), protocol.equals("tcp"));
+                remote = normaliseRemote(remote, req.caller(), protocol.equals("tcp") || protocol.equals("udp"));
             }
             f = new PortForward(local, remote, protocol);
         } catch (GoJson.JsonException | GoNet.GoError e) {
@@ -673,7 +673,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
     /**
      * gvproxy's remote normalisation for tcp/udp: {@code host:port}, an empty host replaced by the caller's IP
      * (the in-VM API's use: a guest exposes its own port). Then, unlike gvproxy, the host must be an IPv4 literal,
-     * or for tcp ({@code ipv6}) also an IPv6 literal, a guest's IPv6 address ({@code [fd00:..::2]:80}); a host
+     * or for tcp and udp ({@code ipv6}) also an IPv6 literal, a guest's IPv6 address ({@code [fd00:..::2]:80}); a host
      * name is a 400 with a clear message (gvproxy crashes the handler, spec Appendix A item 12).
      */
     static String normaliseRemote(String remote, SocketAddress caller) throws GoNet.GoError {
@@ -704,7 +704,7 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             }
             if (GoNet.looksLikeIpv6(host)) {
                 throw new GoNet.GoError("remote " + GoNet.joinHostPort(host, hp[1])
-                        + ": IPv6 guest addresses are supported for tcp forwards only");
+                        + ": IPv6 guest addresses are supported for tcp and udp forwards only");
             }
             if (host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'))) {
                 throw new GoNet.GoError("remote " + host + ":" + hp[1] + ": not a valid IPv4 address");

@@ -230,7 +230,6 @@ class ApiHandlerTest {
         "'{\"local\":\"x\"}'|missing port in address",
         "'{\"local\":\"x\",\"remote\":\"[::1]:80\"}'|remote [::1]:80: not a guest unicast address",
         "'{\"local\":\"x\",\"remote\":\"[fd00::zz]:80\"}'|remote [fd00::zz]:80: not a valid IPv6 address",
-        "'{\"local\":\"x\",\"protocol\":\"udp\",\"remote\":\"[fd00::2]:80\"}'|remote [fd00::2]:80: IPv6 guest addresses are supported for tcp forwards only",
         "'{\"local\":\"x\",\"remote\":\"1.2.3:80\"}'|remote 1.2.3:80: not a valid IPv4 address",
         "'{\"local\":\"x\",\"remote\":\"foo:80\"}'|remote foo:80: host names are not supported, the guest must be given as an IPv4 address",
     })

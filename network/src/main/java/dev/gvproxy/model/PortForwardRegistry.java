@@ -398,8 +398,7 @@ public final class PortForwardRegistry implements PortForwards {
     /** gvproxy's per-protocol checks of {@code remote}, with its error texts. */
     static void validate(PortForward f) throws GoNet.GoError {
         switch (f.protocol()) {
-            case "tcp" -> parseTcpRemote(f.remote());
-            case "udp" -> parseIpv4Remote(f.remote());
+            case "tcp", "udp" -> parseTcpRemote(f.remote()); // both take a guest's IPv6 address too
             case "unix", "npipe" -> {
                 URI u;
                 try {

@@ -235,7 +235,7 @@ public final class PortForwarder implements AutoCloseable {
                 }
                 case "udp" -> {
                     SocketAddress local = parseLocal(f.local());
-                    GuestAddress remote = parseRemote(f.remote(), false);
+                    GuestAddress remote = parseRemote(f.remote(), true);
                     yield () -> UdpPortForward.start(this, spec, local, remote, result);
                 }
                 case "unix" -> {
@@ -485,13 +485,13 @@ public final class PortForwarder implements AutoCloseable {
         }
     }
 
-    /** {@link #parseRemote(String, boolean)} for IPv4 only (udp). */
+    /** {@link #parseRemote(String, boolean)} for IPv4 only. */
     static GuestAddress parseRemote(String remote) {
         return parseRemote(remote, false);
     }
 
     /**
-     * A tcp/udp {@code remote}: {@code a.b.c.d:port}, or with {@code ipv6} (tcp) also {@code [v6]:port} for a
+     * A tcp/udp {@code remote}: {@code a.b.c.d:port}, or with {@code ipv6} also {@code [v6]:port} for a
      * guest's IPv6 address. Host names are refused with a message saying why (gvproxy crashes on them).
      */
     static GuestAddress parseRemote(String remote, boolean ipv6) {
@@ -525,7 +525,7 @@ public final class PortForwarder implements AutoCloseable {
         if (host.startsWith("[") || host.indexOf(':') >= 0) {
             throw new IllegalArgumentException("invalid remote addr " + remote + (ipv6
                     ? ": write an IPv6 guest address as [addr]:port"
-                    : ": IPv6 guest addresses are supported for tcp forwards only"));
+                    : ": IPv6 guest addresses are supported for tcp and udp forwards only"));
         }
         return new GuestAddress(parseGuestIp(host, remote), port);
     }

@@ -8,6 +8,7 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.udp.UdpDatagram;
 import dev.gvproxy.stack.udp.UdpHandler;
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -191,12 +192,15 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
         }
         f.lastActive = now;
         toGuest.inc();
-        stack.udp().send(f.srcIp, f.srcPort, remote.ip(), remote.port(), data, now);
+        stack.udp().send(f.src, f.srcPort, remote.address(), remote.port(), data, now);
     }
 
     private Flow open(InetSocketAddress client) {
-        int srcIp = owner.sourceIpFor(client);
-        int preferred = owner.sourcePortFor(client, srcIp);
+        // To a guest's IPv6 address datagrams come from the gateway's IPv6 address (as TCP forwards' connections
+        // do); to an IPv4 one from the gateway, or the client with preserveClientAddress.
+        int srcIp4 = remote.isIpv6() ? 0 : owner.sourceIpFor(client);
+        Ipv6Address srcIp = remote.isIpv6() ? owner.ipv6Source() : Ipv6Address.ofIpv4(srcIp4);
+        int preferred = remote.isIpv6() ? -1 : owner.sourcePortFor(client, srcIp4);
         if (preferred > 0) {
             Flow f = tryBind(client, srcIp, preferred);
             if (f != null) {
@@ -212,7 +216,7 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
         return null;
     }
 
-    private Flow tryBind(InetSocketAddress client, int srcIp, int srcPort) {
+    private Flow tryBind(InetSocketAddress client, Ipv6Address srcIp, int srcPort) {
         Flow f = new Flow(client, srcIp, srcPort);
         try {
             stack.udp().bind(srcIp, srcPort, f);
@@ -231,21 +235,22 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
     /** One host client's conversation with the guest. */
     private final class Flow implements UdpHandler {
         final InetSocketAddress client;
-        final int srcIp;
+        /** The guest-side source: the gateway's address of the remote's family (or the client's, see open). */
+        final Ipv6Address src;
         final int srcPort;
         long lastActive;
         boolean flowClosed;
 
-        Flow(InetSocketAddress client, int srcIp, int srcPort) {
+        Flow(InetSocketAddress client, Ipv6Address src, int srcPort) {
             this.client = client;
-            this.srcIp = srcIp;
+            this.src = src;
             this.srcPort = srcPort;
         }
 
         /** A reply from the guest. @param payload <b>borrowed</b> */
         @Override
         public void datagram(UdpDatagram d, ByteBuf payload, long now) {
-            if (flowClosed || d.srcIp() != remote.ip() || d.srcPort() != remote.port()) {
+            if (flowClosed || !d.src().equals(remote.address()) || d.srcPort() != remote.port()) {
                 unexpectedPeer.inc();
                 return;
             }
@@ -278,13 +283,14 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
         void close() {
             if (!flowClosed) {
                 flowClosed = true;
-                stack.udp().unbind(srcIp, srcPort);
+                stack.udp().unbind(src, srcPort);
             }
         }
 
         @Override
         public String toString() {
-            return client + " -> " + Ipv4Address.format(srcIp) + ":" + srcPort + " -> " + remote;
+            return client + " -> " + (src.isIpv4Mapped() ? Ipv4Address.format(src.ipv4()) : "[" + src + "]") + ":"
+                    + srcPort + " -> " + remote;
         }
     }
 

@@ -154,4 +154,58 @@ class PortForwarderTest {
         }
         listener.close().get(10, TimeUnit.SECONDS);
     }
+
+    /** A udp forward to a guest's IPv6 address: datagrams come from the gateway's IPv6 address, replies go back. */
+    @Test
+    void udpForwardToAGuestIpv6Address() throws Exception {
+        LoopHarness h6 = new LoopHarness(dev.gvproxy.stack.StackConfig.builder().build()); // IPv6 on
+        PortForwarder pf6 = new PortForwarder(h6.stack, h6.loop, PortForwarder.Options.DEFAULTS);
+        try {
+            var v6 = h6.config.ipv6();
+            var guest = dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::2");
+            InetAddress lo6 = InetAddress.getByName("::1");
+            int port;
+            try (DatagramSocket probe = new DatagramSocket(0, lo6)) {
+                port = probe.getLocalPort();
+            }
+            PortForwarder.Listener listener = pf6.open(new PortForwarder.Forward("[::1]:" + port,
+                    "[" + guest + "]:5353", "udp")).get(10, TimeUnit.SECONDS);
+            // The guest speaks first (an echo to the gateway), so the stack knows its MAC as a real guest's would.
+            h6.send(Icmpv6ForwarderTest.echo(v6.gateway(), 1, 1, new byte[8]));
+            java.util.function.Predicate<byte[]> udp6 = f -> Frames.getShort(f, 12) == 0x86DD && f[14 + 6] == 17;
+            try (DatagramSocket client = new DatagramSocket(0, lo6)) {
+                client.setSoTimeout(5000);
+                byte[] q = "question6".getBytes(StandardCharsets.US_ASCII);
+                client.send(new DatagramPacket(q, q.length, lo6, port));
+                byte[] f = h6.takeMatching(5000, udp6);
+                assertNotNull(f, "datagram into the guest over IPv6");
+                int ip = 14;
+                assertEquals(v6.gateway(), Icmpv6ForwarderTest.addr(f, ip + 8), "from the gateway's IPv6 address");
+                assertEquals(guest, Icmpv6ForwarderTest.addr(f, ip + 24));
+                int udp = ip + 40;
+                int srcPort = Frames.getShort(f, udp);
+                assertEquals(5353, Frames.getShort(f, udp + 2));
+                assertArrayEquals(q, java.util.Arrays.copyOfRange(f, udp + 8, udp + Frames.getShort(f, udp + 4)));
+
+                byte[] a = "answer6".getBytes(StandardCharsets.US_ASCII);
+                io.netty.buffer.ByteBuf u = io.netty.buffer.Unpooled.buffer();
+                dev.gvproxy.stack.wire.UdpPacket.writeHeader(u, 5353, srcPort, a.length);
+                u.writeBytes(a);
+                dev.gvproxy.stack.wire.UdpPacket.fillChecksumIpv6(u, 0, u.readableBytes(), guest, v6.gateway());
+                io.netty.buffer.ByteBuf p6 = io.netty.buffer.Unpooled.buffer();
+                dev.gvproxy.stack.wire.Ipv6Packet.writeHeader(p6, 0, 0, u.readableBytes(), 17, 64, guest, v6.gateway());
+                p6.writeBytes(u);
+                h6.send(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x86DD, Frames.bytes(p6)));
+                u.release();
+                p6.release();
+                DatagramPacket reply = new DatagramPacket(new byte[100], 100);
+                client.receive(reply);
+                assertEquals("answer6", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.US_ASCII));
+            }
+            listener.close().get(10, TimeUnit.SECONDS);
+        } finally {
+            pf6.close();
+            h6.close();
+        }
+    }
 }
