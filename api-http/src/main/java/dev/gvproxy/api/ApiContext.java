@@ -51,6 +51,10 @@ public final class ApiContext {
     final Supplier<Map<String, Long>> counters;
     final Supplier<Map<String, Integer>> cam;
     final LeaseSource leases;
+    /** DHCPv6 bindings, IPv6 address -> MAC ({@code /services/dhcpv6/leases}). */
+    final LeaseSource leases6;
+    /** The gateway's IPv6 neighbour cache, IPv6 address -> MAC ({@code /services/ndp/neighbors}). */
+    final LeaseSource neighbors6;
     final DnsZones dns;
     final PortForwards forwards;
     final Tunneler tunneler;
@@ -85,6 +89,8 @@ public final class ApiContext {
         this.counters = b.counters;
         this.cam = b.cam;
         this.leases = b.leases;
+        this.leases6 = b.leases6;
+        this.neighbors6 = b.neighbors6;
         this.dns = b.dns;
         this.forwards = b.forwards;
         this.tunneler = b.tunneler;
@@ -176,6 +182,8 @@ public final class ApiContext {
         private Supplier<Map<String, Long>> counters = Map::of;
         private Supplier<Map<String, Integer>> cam = Map::of;
         private LeaseSource leases = LeaseSource.none();
+        private LeaseSource leases6 = LeaseSource.none();
+        private LeaseSource neighbors6 = LeaseSource.none();
         private DnsZones dns = new InMemoryDnsZones();
         private PortForwards forwards = new PortForwardRegistry(f -> java.util.concurrent.CompletableFuture
                 .failedFuture(new UnsupportedOperationException("port forwarding is not available")));
@@ -219,6 +227,13 @@ public final class ApiContext {
 
         public Builder leases(LeaseSource leases) {
             this.leases = Objects.requireNonNull(leases);
+            return this;
+        }
+
+        /** The DHCPv6 server's bindings and the gateway's IPv6 neighbours (address -> MAC, read on the loop). */
+        public Builder ipv6(LeaseSource leases6, LeaseSource neighbors6) {
+            this.leases6 = Objects.requireNonNull(leases6);
+            this.neighbors6 = Objects.requireNonNull(neighbors6);
             return this;
         }
 

@@ -3,6 +3,7 @@ package dev.gvproxy.api;
 import dev.gvproxy.model.DnsRecord;
 import dev.gvproxy.model.DnsZone;
 import dev.gvproxy.model.GoJson;
+import dev.gvproxy.model.LeaseSource;
 import dev.gvproxy.model.GoNet;
 import dev.gvproxy.model.PortForward;
 import dev.gvproxy.model.PortForwards;
@@ -423,7 +424,11 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
                 return debug(path, q, keepAlive);
             case "/leases":
             case "/services/dhcp/leases":
-                return c -> done(json(leasesJson(), keepAlive));
+                return c -> done(json(leasesJson(api.leases), keepAlive));
+            case "/services/dhcpv6/leases":
+                return c -> done(json(leasesJson(api.leases6), keepAlive));
+            case "/services/ndp/neighbors":
+                return c -> done(json(leasesJson(api.neighbors6), keepAlive));
             case "/services/dns/all":
                 return c -> done(json(dnsJson(), keepAlive));
             case "/services/dns/add":
@@ -560,10 +565,11 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
         return b.append('}').toString();
     }
 
-    String leasesJson() {
+    /** An address -> MAC object, keys sorted as strings (gvproxy's {@code /leases} shape). */
+    static String leasesJson(LeaseSource source) {
         StringBuilder b = new StringBuilder("{");
         boolean first = true;
-        for (Map.Entry<String, String> e : new TreeMap<>(api.leases.leases()).entrySet()) {
+        for (Map.Entry<String, String> e : new TreeMap<>(source.leases()).entrySet()) {
             if (!first) {
                 b.append(',');
             }

@@ -151,6 +151,17 @@ class ApiHandlerTest {
     }
 
     @Test
+    void ipv6LeasesAndNeighbours() {
+        api.ipv6(() -> Map.of("fd00:5a94:efe4::2", "5a:94:ef:e4:0c:ee"),
+                () -> Map.of("fe80::5894:efff:fee4:cee", "5a:94:ef:e4:0c:ee", "fd00:5a94:efe4::2", "5a:94:ef:e4:0c:ee"));
+        assertEquals("{\"fd00:5a94:efe4::2\":\"5a:94:ef:e4:0c:ee\"}\n", get("/services/dhcpv6/leases").body());
+        assertEquals("{\"fd00:5a94:efe4::2\":\"5a:94:ef:e4:0c:ee\",\"fe80::5894:efff:fee4:cee\":\"5a:94:ef:e4:0c:ee\"}\n",
+                get("/services/ndp/neighbors").body());
+        api = ApiContext.builder().offload(Runnable::run);
+        assertEquals("{}\n", get("/services/dhcpv6/leases").body(), "no DHCPv6 server: an empty object");
+    }
+
+    @Test
     void emptyLeasesAndForwards() {
         api = ApiContext.builder().offload(Runnable::run);
         assertEquals("{}\n", get("/leases").body());

@@ -332,11 +332,17 @@ public final class GvproxyMain {
      * The services behind the API: the network's DHCP leases, DNS zones, and the stack's active TCP open into
      * the guests, which /tunnel and TCP/unix port forwards carry their traffic over.
      */
-    record Services(dev.gvproxy.model.LeaseSource leases, dev.gvproxy.model.DnsZones dns, Tunneler tunneler) {
+    record Services(dev.gvproxy.model.LeaseSource leases, dev.gvproxy.model.LeaseSource leases6,
+            dev.gvproxy.model.LeaseSource neighbors6, dev.gvproxy.model.DnsZones dns, Tunneler tunneler) {
         static Services of(VirtualNetwork net) {
             dev.gvproxy.model.LeaseSource leases = net.internals().dhcp() != null ? net.internals().dhcp()::leases : gatewayOnly(net.config());
+            var stack = net.internals().stack();
+            var v6 = net.internals().dhcpv6();
+            dev.gvproxy.model.LeaseSource leases6 = v6 != null ? () -> v6.leases(stack.now())
+                    : dev.gvproxy.model.LeaseSource.none();
+            dev.gvproxy.model.LeaseSource neighbors6 = () -> stack.neighborCache().snapshot(stack.now());
             dev.gvproxy.model.DnsZones dns = net.internals().dns() != null ? new DnsServerZones(net.internals().dns()) : new InMemoryDnsZones();
-            return new Services(leases, dns, net.internals().tunneler());
+            return new Services(leases, leases6, neighbors6, dns, net.internals().tunneler());
         }
 
         private static dev.gvproxy.model.LeaseSource gatewayOnly(StackConfig sc) {
@@ -457,6 +463,7 @@ public final class GvproxyMain {
             run.api = ApiContext.builder()
                     .network(net.internals().virtualSwitch(), net.internals().counters())
                     .leases(services.leases())
+                    .ipv6(services.leases6(), services.neighbors6()) // GET /services/dhcpv6/leases, /services/ndp/neighbors
                     .dns(dns)
                     .forwards(forwards)
                     .tunneler(services.tunneler())

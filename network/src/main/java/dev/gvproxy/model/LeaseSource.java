@@ -2,7 +2,11 @@ package dev.gvproxy.model;
 
 import java.util.Map;
 
-/** The DHCP leases the API lists ({@code /leases}, {@code /services/dhcp/leases}). Called on the network loop. */
+/**
+ * An address -> MAC table the API lists: the DHCP leases ({@code /leases}, {@code /services/dhcp/leases}), the
+ * DHCPv6 leases ({@code /services/dhcpv6/leases}) and the gateway's IPv6 neighbours
+ * ({@code /services/ndp/neighbors}). Called on the network loop.
+ */
 @FunctionalInterface
 public interface LeaseSource {
     /**

@@ -164,7 +164,7 @@ public final class VirtualNetwork implements AutoCloseable {
         }
         this.internals = new NetworkInternals(config, loop, counters, sw, stack, transportContext, dhcp, dns,
                 tcpForwarder, udpForwarder, portForwarder, guestFlows, forwards, tunneler(), o -> sshTunnels = o,
-                icmpForwarder);
+                icmpForwarder, dhcpv6);
         if (dns != null) {
             stack.tcp().listen(config.gatewayIp(), 53, this::dnsOverTcp);
             if (config.ipv6().enabled()) {

@@ -79,6 +79,11 @@ class CliOptionsNetnsTest {
      * config mode), and one namespace guest on it.
      */
     private NetnsGuest start(String how, List<String> flags, String yaml) throws Exception {
+        return start(how, flags, yaml, b -> b);
+    }
+
+    private NetnsGuest start(String how, List<String> flags, String yaml,
+            java.util.function.UnaryOperator<NetnsGuest.Builder> guest) throws Exception {
         List<String> args = new ArrayList<>(List.of("-listen", "unix://" + dir.resolve("api.sock"),
                 "-ssh-port", Integer.toString(freePort())));
         switch (how) {
@@ -93,9 +98,29 @@ class CliOptionsNetnsTest {
         InProcessGvproxy gv = InProcessGvproxy.start(Duration.ofSeconds(60), args.toArray(String[]::new));
         running = gv.running();
         exit = gv.exit();
-        NetnsGuest g = guests.start(NetnsGuest.builder("unix://" + dir.resolve("api.sock")).mac(NetnsGuest.randomMac()));
+        NetnsGuest g = guests.start(guest.apply(
+                NetnsGuest.builder("unix://" + dir.resolve("api.sock")).mac(NetnsGuest.randomMac())));
         g.awaitAddress(DHCP_TIMEOUT);
         return g;
+    }
+
+    /**
+     * {@code stack.ipv6.subnet} in the YAML moves the gateway's IPv6 prefix: a SLAAC guest takes an address in it,
+     * pings the gateway's derived {@code ::1}, and the host API lists the guest among the gateway's IPv6 neighbours
+     * ({@code /services/ndp/neighbors}) and serves the DHCPv6 leases ({@code /services/dhcpv6/leases}).
+     */
+    @Test
+    void ipv6SubnetFromYamlAndTheApisIpv6State() throws Exception {
+        NetnsGuest g = start("yaml", List.of(), "stack:\n  ipv6:\n    subnet: fd12:3456:789a:1::/64\n",
+                b -> b.ipv6Slaac(true));
+        String addr = g.awaitIpv6Address(DHCP_TIMEOUT);
+        assertTrue(addr.startsWith("fd12:3456:789a:1:"), () -> "SLAAC address in the configured prefix: " + addr);
+        ExecResult ping = g.exec("ping", "-6", "-c", "2", "-i", "0.3", "-W", "5", "fd12:3456:789a:1::1");
+        assertEquals(0, ping.exitCode(), () -> ping + "\n" + g.diagnostics());
+        String neighbours = hostApi("http://gvproxy/services/ndp/neighbors");
+        assertTrue(neighbours.contains("\"" + addr + "\""), () -> "the guest among the neighbours: " + neighbours);
+        String leases6 = hostApi("http://gvproxy/services/dhcpv6/leases");
+        assertTrue(leases6.startsWith("{") && leases6.trim().endsWith("}"), leases6);
     }
 
     private long counter(String name) {

@@ -45,13 +45,14 @@ public final class NetworkInternals {
     private final Tunneler tunneler;
     private final Consumer<PortForwardRegistry.Opener> sshTunnels;
     private final IcmpForwarder icmpForwarder;
+    private final dev.gvproxy.dhcp.Dhcpv6Server dhcpv6;
 
     /** Built by VirtualNetwork only. */
     public NetworkInternals(StackConfig config, EventLoop loop, Counters counters, VirtualSwitch sw,
             NetworkStack stack, NetworkContext transportContext, DhcpServer dhcp, DnsServer dns,
             TcpForwarder tcpForwarder, UdpForwarder udpForwarder, PortForwarder portForwarder, GuestFlows guestFlows,
             PortForwardRegistry forwards, Tunneler tunneler, Consumer<PortForwardRegistry.Opener> sshTunnels,
-            IcmpForwarder icmpForwarder) {
+            IcmpForwarder icmpForwarder, dev.gvproxy.dhcp.Dhcpv6Server dhcpv6) {
         this.config = config;
         this.loop = loop;
         this.counters = counters;
@@ -68,6 +69,7 @@ public final class NetworkInternals {
         this.tunneler = tunneler;
         this.sshTunnels = sshTunnels;
         this.icmpForwarder = icmpForwarder;
+        this.dhcpv6 = dhcpv6;
     }
 
     public StackConfig config() {
@@ -99,6 +101,11 @@ public final class NetworkInternals {
     /** The gateway's DHCP server, null when disabled. */
     public DhcpServer dhcp() {
         return dhcp;
+    }
+
+    /** The gateway's DHCPv6 server, null when DHCP or IPv6 is off. */
+    public dev.gvproxy.dhcp.Dhcpv6Server dhcpv6() {
+        return dhcpv6;
     }
 
     /** The gateway's DNS server, null when disabled. */

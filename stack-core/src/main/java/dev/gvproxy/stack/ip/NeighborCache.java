@@ -146,6 +146,17 @@ public final class NeighborCache {
         return entries.size();
     }
 
+    /** Address -> MAC of the bindings still valid at {@code now}, sorted by address (for the API). */
+    public java.util.SortedMap<String, String> snapshot(long now) {
+        java.util.SortedMap<String, String> m = new java.util.TreeMap<>();
+        for (var e : entries.entrySet()) {
+            if (now - e.getValue().confirmed < ttlNanos) {
+                m.put(e.getKey().toString(), dev.gvproxy.stack.wire.MacAddress.format(e.getValue().mac));
+            }
+        }
+        return m;
+    }
+
     /** Releases everything queued (stack shutdown). */
     public void clear() {
         pending.clear();
