@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -83,8 +84,10 @@ public final class EgressFilter {
 
     /**
      * Decides a new flow of either family by its {@link HostRoutes.Route}: an IPv4 or NAT64 destination by the
-     * IPv4 rules ({@link #deniesIpv4}); a native IPv6 destination, which no IPv4 rule can describe, is refused
-     * while the policy holds any deny rule (counted also as {@code egress.denied.ipv6}). Event loop only.
+     * IPv4 rules ({@link #deniesIpv4}); a native IPv6 destination by the IPv6 rules, and one no IPv6 rule matches
+     * is refused while the policy holds any deny rule (an IPv4 deny-list is not bypassed over IPv6: allow
+     * {@code ::/0} explicitly to let IPv6 through). IPv6 denials are counted also as {@code egress.denied.ipv6}.
+     * Event loop only.
      *
      * @param again a re-check of a flow already allowed once ({@link #deniesIpv4Again})
      */
@@ -92,8 +95,22 @@ public final class EgressFilter {
         if (!r.nativeIpv6()) {
             return decide(p, r.policyIpv4(), port, !again);
         }
-        if (!hasDenyRule(live.policy())) {
+        Live l = live;
+        if (l.policy().rules().isEmpty()) {
             return false;
+        }
+        Ipv6Address dst = Ipv6Address.fromInet((java.net.Inet6Address) r.host());
+        int i = l.policy().decideIpv6(p, dst, port);
+        if (i >= 0 && l.policy().rules().get(i).action() == EgressPolicy.Action.ALLOW) {
+            if (!again) {
+                l.hits().incrementAndGet(i);
+            }
+            return false;
+        }
+        if (i >= 0) {
+            l.hits().incrementAndGet(i);
+        } else if (!hasDenyRule(l.policy())) {
+            return false; // an allow-only policy has nothing to bypass
         }
         deniedIpv6.inc();
         countDenied(p);
@@ -144,6 +161,12 @@ public final class EgressFilter {
         return !policy.allowsIpv4(p, dstIp, port);
     }
 
+    /** {@link #wouldDeny} for a native IPv6 destination, with {@link #denies}'s default for no IPv6 rule. */
+    static boolean wouldDenyIpv6(EgressPolicy policy, EgressPolicy.Protocol p, Ipv6Address dst, int port) {
+        int i = policy.decideIpv6(p, dst, port);
+        return i >= 0 ? policy.rules().get(i).action() == EgressPolicy.Action.DENY : hasDenyRule(policy);
+    }
+
     /**
      * Installs a new policy; its rules' hit counts start at zero. Existing flows are kept: {@link #closeDenied}
      * closes those the new policy would refuse.
@@ -166,8 +189,9 @@ public final class EgressFilter {
         if (policy.rules().isEmpty()) {
             return 0;
         }
-        int n = flows.abortWhere(f -> f.hasTarget() && wouldDeny(policy, protocolOf(f.kind()), f.targetIp(),
-                f.targetPort()));
+        int n = flows.abortWhere(f -> f.hasTarget() && (f.targetIpv6() != null
+                ? wouldDenyIpv6(policy, protocolOf(f.kind()), f.targetIpv6(), f.targetPort())
+                : wouldDeny(policy, protocolOf(f.kind()), f.targetIp(), f.targetPort())));
         flowsClosed.add(n);
         return n;
     }

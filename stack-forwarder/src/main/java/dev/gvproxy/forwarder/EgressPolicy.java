@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.wire.Ipv4Address;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,9 +30,10 @@ import java.util.Set;
  * </pre>
  * {@link #fromMaps} reads that shape from either parser's maps, with messages naming the field at fault.
  *
- * <p>IPv6: {@link Cidr} holds an address of either family, so IPv6 prefixes fit the same rule shape; today only
- * IPv4 prefixes are accepted (the stack forwards IPv4 only) and {@link #decideIpv4} is the matcher the forwarders
- * call.
+ * <p>IPv6: a rule's prefix is of one family and matches destinations of that family only ({@link #decideIpv4},
+ * {@link #decideIpv6}). NAT64 destinations are IPv4 ones (the embedded address), so IPv4 rules govern them. What a
+ * native IPv6 destination no IPv6 rule matches gets is the filter's decision ({@link EgressFilter#denies}): refused
+ * while the policy holds a deny rule, so a deny-list written for IPv4 is not bypassed over IPv6.
  */
 public final class EgressPolicy {
     /** The empty policy: everything is allowed (the default, as in gvproxy). */
@@ -87,6 +89,11 @@ public final class EgressPolicy {
         /** IPv4 only: the network and mask as ints. */
         private final int v4Network;
         private final int v4Mask;
+        /** IPv6 only: the network and mask as two longs each. */
+        private final long v6Hi;
+        private final long v6Lo;
+        private final long v6MaskHi;
+        private final long v6MaskLo;
 
         private Cidr(byte[] address, int prefixLength) {
             this.address = address;
@@ -95,10 +102,36 @@ public final class EgressPolicy {
                 this.v4Network = ((address[0] & 0xFF) << 24) | ((address[1] & 0xFF) << 16) | ((address[2] & 0xFF) << 8)
                         | (address[3] & 0xFF);
                 this.v4Mask = Ipv4Address.mask(prefixLength);
+                this.v6Hi = this.v6Lo = this.v6MaskHi = this.v6MaskLo = 0;
             } else {
                 this.v4Network = 0;
                 this.v4Mask = 0;
+                Ipv6Address a = Ipv6Address.fromBytes(address);
+                this.v6MaskHi = maskHi(prefixLength);
+                this.v6MaskLo = maskLo(prefixLength);
+                this.v6Hi = a.hi();
+                this.v6Lo = a.lo();
             }
+        }
+
+        private static long maskHi(int len) {
+            return len == 0 ? 0 : len >= 64 ? -1L : -1L << (64 - len);
+        }
+
+        private static long maskLo(int len) {
+            return len <= 64 ? 0 : len == 128 ? -1L : -1L << (128 - len);
+        }
+
+        /** An IPv6 prefix; host bits must be zero. */
+        public static Cidr ipv6(Ipv6Address network, int prefixLength) {
+            if (prefixLength < 0 || prefixLength > 128) {
+                throw new IllegalArgumentException("prefix length " + prefixLength + " is not between 0 and 128");
+            }
+            if ((network.hi() & ~maskHi(prefixLength)) != 0 || (network.lo() & ~maskLo(prefixLength)) != 0) {
+                throw new IllegalArgumentException(network + "/" + prefixLength + " has host bits set (did you mean "
+                        + network.prefix(prefixLength) + "/" + prefixLength + "?)");
+            }
+            return new Cidr(network.toBytes(), prefixLength);
         }
 
         /** An IPv4 prefix; host bits must be zero. */
@@ -116,15 +149,15 @@ public final class EgressPolicy {
         }
 
         /**
-         * Parses {@code a.b.c.d/n}, or a bare {@code a.b.c.d} meaning {@code /32}. Never resolves names. IPv6
-         * prefixes are recognised and refused with a message (not supported yet).
+         * Parses {@code a.b.c.d/n} or {@code v6addr/n}; a bare address means {@code /32} ({@code /128}). Never
+         * resolves names.
          */
         public static Cidr parse(String text) {
             String s = text.trim();
             int slash = s.indexOf('/');
             String addr = slash < 0 ? s : s.substring(0, slash);
             if (addr.indexOf(':') >= 0) {
-                throw new IllegalArgumentException("\"" + text + "\": IPv6 prefixes are not supported yet (IPv4 only)");
+                return parseIpv6(text, s, slash, addr);
             }
             int ip;
             try {
@@ -147,7 +180,37 @@ public final class EgressPolicy {
             }
         }
 
-        /** True for an IPv6 prefix (none yet). */
+        private static Cidr parseIpv6(String text, String s, int slash, String addr) {
+            Ipv6Address a;
+            try {
+                a = Ipv6Address.parse(addr);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("\"" + text + "\": not an IPv6 prefix (expected addr/n)");
+            }
+            if (a.isIpv4Mapped()) {
+                throw new IllegalArgumentException("\"" + text + "\": write an IPv4 prefix as a.b.c.d/n");
+            }
+            int len = 128;
+            if (slash >= 0) {
+                String n = s.substring(slash + 1);
+                if (n.isEmpty() || n.length() > 3 || !n.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                    throw new IllegalArgumentException("\"" + text + "\": prefix length must be a number between 0 and 128");
+                }
+                len = Integer.parseInt(n);
+            }
+            try {
+                return ipv6(a, len);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("\"" + text + "\": " + e.getMessage());
+            }
+        }
+
+        /** Whether the IPv6 address {@code a} is inside this prefix (false for an IPv4 prefix). */
+        public boolean containsIpv6(Ipv6Address a) {
+            return address.length == 16 && (a.hi() & v6MaskHi) == v6Hi && (a.lo() & v6MaskLo) == v6Lo;
+        }
+
+        /** True for an IPv6 prefix. */
         public boolean isIpv6() {
             return address.length == 16;
         }
@@ -177,10 +240,11 @@ public final class EgressPolicy {
             return Arrays.hashCode(address) * 31 + prefixLength;
         }
 
-        /** {@code a.b.c.d/n}. */
+        /** {@code a.b.c.d/n} or {@code v6addr/n}. */
         @Override
         public String toString() {
-            return Ipv4Address.format(v4Network) + "/" + prefixLength;
+            return (address.length == 4 ? Ipv4Address.format(v4Network) : new Ipv6Address(v6Hi, v6Lo).toString()) + "/"
+                    + prefixLength;
         }
     }
 
@@ -305,13 +369,19 @@ public final class EgressPolicy {
          * @param port the destination port; ignored for ICMP
          */
         public boolean matchesIpv4(Protocol p, int dstIp, int port) {
+            return matchesFlow(p, port) && cidr.containsIpv4(dstIp);
+        }
+
+        /** Whether this rule matches a new flow to a native IPv6 destination (only IPv6 prefixes can). */
+        public boolean matchesIpv6(Protocol p, Ipv6Address dst, int port) {
+            return matchesFlow(p, port) && cidr.containsIpv6(dst);
+        }
+
+        private boolean matchesFlow(Protocol p, int port) {
             if (protocol != Protocol.ANY && protocol != p) {
                 return false;
             }
-            if (!ports.isAll() && (p == Protocol.ICMP || !ports.contains(port))) {
-                return false;
-            }
-            return cidr.containsIpv4(dstIp);
+            return ports.isAll() || (p != Protocol.ICMP && ports.contains(port));
         }
 
         @Override
@@ -346,6 +416,19 @@ public final class EgressPolicy {
     public int decideIpv4(Protocol p, int dstIp, int port) {
         for (int i = 0; i < rules.size(); i++) {
             if (rules.get(i).matchesIpv4(p, dstIp, port)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The IPv6 rule deciding a new flow to a native IPv6 destination, or -1 when no IPv6 rule matches (what then
+     * happens is {@link EgressFilter}'s choice).
+     */
+    public int decideIpv6(Protocol p, Ipv6Address dst, int port) {
+        for (int i = 0; i < rules.size(); i++) {
+            if (rules.get(i).matchesIpv6(p, dst, port)) {
                 return i;
             }
         }

@@ -124,6 +124,8 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
         private boolean released;
         /** The destination as the guest addressed it (before NAT), for the egress policy; -1 port = none. */
         private int targetIp;
+        /** A native IPv6 destination, else null (then {@link #targetIp} holds the IPv4 one). */
+        private dev.gvproxy.stack.wire.Ipv6Address targetIpv6;
         private int targetPort = -1;
         private boolean hasTarget;
 
@@ -154,6 +156,18 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
             this.targetIp = ip;
             this.targetPort = port;
             this.hasTarget = true;
+        }
+
+        /** {@link #target(int, int)} for a native IPv6 destination. */
+        public void target(dev.gvproxy.stack.wire.Ipv6Address ip, int port) {
+            this.targetIpv6 = ip;
+            this.targetPort = port;
+            this.hasTarget = true;
+        }
+
+        /** The native IPv6 destination the guest addressed, or null for an IPv4 (or NAT64) one. */
+        public dev.gvproxy.stack.wire.Ipv6Address targetIpv6() {
+            return targetIpv6;
         }
 
         /** Whether {@link #target} was recorded. */

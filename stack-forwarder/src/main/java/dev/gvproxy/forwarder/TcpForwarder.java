@@ -292,8 +292,11 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
                     : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
             if (flow != null) {
-                if (!route.nativeIpv6()) {
-                    flow.target(route.policyIpv4(), req.dstPort()); // as the guest addressed it: what egress rules see
+                // As the guest addressed it: what egress rules see (NAT64 as its embedded IPv4 address).
+                if (route.nativeIpv6()) {
+                    flow.target(req.dstIp(), req.dstPort());
+                } else {
+                    flow.target(route.policyIpv4(), req.dstPort());
                 }
             }
             if (flow == null) {

@@ -315,8 +315,11 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         UdpFlow flow = new UdpFlow(key, remote, ch, now);
         if (owner != null) {
             flow.owner = owner;
-            if (!route.nativeIpv6()) {
-                owner.target(route.policyIpv4(), key.peerPort()); // as the guest addressed it: what egress rules see
+            // As the guest addressed it: what egress rules see (NAT64 as its embedded IPv4 address).
+            if (route.nativeIpv6()) {
+                owner.target(key.peer(), key.peerPort());
+            } else {
+                owner.target(route.policyIpv4(), key.peerPort());
             }
             owner.onAbort(() -> remove(flow));
         }

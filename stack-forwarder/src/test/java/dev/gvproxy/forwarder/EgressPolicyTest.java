@@ -107,7 +107,10 @@ class EgressPolicyTest {
         "cidr=10.0.0/8 | stack.egress[0].cidr: \"10.0.0/8\": not an IPv4 prefix (expected a.b.c.d/n)",
         "cidr=lan.invalid | stack.egress[0].cidr: \"lan.invalid\": not an IPv4 prefix (expected a.b.c.d/n)",
         "cidr=10.0.0.0/x | stack.egress[0].cidr: \"10.0.0.0/x\": prefix length must be a number between 0 and 32",
-        "cidr=fd00::/8 | stack.egress[0].cidr: \"fd00::/8\": IPv6 prefixes are not supported yet (IPv4 only)",
+        "cidr=fd00::1/8 | stack.egress[0].cidr: \"fd00::1/8\": fd00::1/8 has host bits set (did you mean fd00::/8?)",
+        "cidr=2001:2::/129 | stack.egress[0].cidr: \"2001:2::/129\": prefix length 129 is not between 0 and 128",
+        "cidr=2001:zz::/32 | stack.egress[0].cidr: \"2001:zz::/32\": not an IPv6 prefix (expected addr/n)",
+        "cidr=::ffff:10.0.0.0/104 | stack.egress[0].cidr: \"::ffff:10.0.0.0/104\": write an IPv4 prefix as a.b.c.d/n",
         "protocol=sctp | stack.egress[0].protocol: \"sctp\": must be tcp, udp, icmp or any",
         "action=reject | stack.egress[0].action: \"reject\": must be allow or deny",
         "ports=0 | stack.egress[0].ports: \"0\": port 0 is not between 1 and 65535",
@@ -145,6 +148,25 @@ class EgressPolicyTest {
         assertEquals("e[0].ports: \"1.5\": \"1.5\" is not a port (1-65535)", assertThrows(IllegalArgumentException.class,
                 () -> EgressPolicy.fromMaps(List.of(rule("action", "deny", "cidr", "10.0.0.0/8", "ports",
                         new BigDecimal("1.5"))), "e")).getMessage());
+    }
+
+    @Test
+    void ipv6PrefixesMatchIpv6DestinationsOnly() {
+        Cidr c = Cidr.parse("2001:2::/48");
+        assertTrue(c.isIpv6());
+        assertEquals(48, c.prefixLength());
+        assertEquals("2001:2::/48", c.toString());
+        assertTrue(c.containsIpv6(dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2:0:ffff::1")));
+        assertFalse(c.containsIpv6(dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2:1::1")));
+        assertFalse(c.containsIpv4(ip("32.1.0.2")), "an IPv6 prefix never matches IPv4");
+        assertTrue(Cidr.parse("::/0").containsIpv6(dev.gvproxy.stack.wire.Ipv6Address.parse("ff02::1")));
+        assertTrue(Cidr.parse("2001:2::99").containsIpv6(dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2::99")));
+        assertFalse(Cidr.parse("0.0.0.0/0").containsIpv6(dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2::1")));
+        EgressPolicy p = EgressPolicy.of(List.of(new Rule(Action.ALLOW, Cidr.parse("2001:2::/64"), Protocol.TCP,
+                Ports.parse("443")), new Rule(Action.DENY, Cidr.parse("2001:2::/48"), Protocol.ANY)));
+        assertEquals(0, p.decideIpv6(Protocol.TCP, dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2::5"), 443));
+        assertEquals(1, p.decideIpv6(Protocol.TCP, dev.gvproxy.stack.wire.Ipv6Address.parse("2001:2::5"), 80));
+        assertEquals(-1, p.decideIpv6(Protocol.UDP, dev.gvproxy.stack.wire.Ipv6Address.parse("2001:3::5"), 53));
     }
 
     @Test

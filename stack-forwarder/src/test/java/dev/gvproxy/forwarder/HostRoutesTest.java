@@ -84,5 +84,17 @@ class HostRoutesTest {
         assertTrue(f.denies(EgressPolicy.Protocol.UDP, route("2001:2::2"), 53, false));
         assertEquals(1, c.get("egress.denied.ipv6"));
         assertEquals(2, c.get("egress.denied"));
+        // IPv6 rules decide native IPv6 destinations; ::/0 lets the rest through despite the IPv4 deny rule.
+        f.replace(EgressPolicy.of(List.of(
+                new EgressPolicy.Rule(EgressPolicy.Action.DENY, EgressPolicy.Cidr.parse("198.18.0.0/15"),
+                        EgressPolicy.Protocol.ANY),
+                new EgressPolicy.Rule(EgressPolicy.Action.DENY, EgressPolicy.Cidr.parse("2001:2:0:1::/64"),
+                        EgressPolicy.Protocol.ANY),
+                new EgressPolicy.Rule(EgressPolicy.Action.ALLOW, EgressPolicy.Cidr.parse("::/0"),
+                        EgressPolicy.Protocol.ANY))));
+        assertTrue(f.denies(EgressPolicy.Protocol.TCP, route("2001:2:0:1::9"), 80, false));
+        assertFalse(f.denies(EgressPolicy.Protocol.TCP, route("2001:2::2"), 80, false));
+        assertEquals(java.util.List.of(0L, 1L, 1L), f.ruleHits().stream().map(EgressFilter.RuleHits::hits).toList());
+        assertEquals(2, c.get("egress.denied.ipv6"));
     }
 }
