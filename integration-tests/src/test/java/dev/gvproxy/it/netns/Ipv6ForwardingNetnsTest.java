@@ -134,6 +134,23 @@ class Ipv6ForwardingNetnsTest {
         assertTrue(d4.stderr().contains("refused"), d4::toString);
         assertEquals(denied + 1, c.get("egress.denied.tcp"), () -> c.snapshot().toString());
         assertEquals(1, c.get("egress.nat64.tcp"), "no host connection for the denied NAT64 destination");
+
+        // IPv6 rules: the IPv6 test host is refused by its prefix; with an IPv4 deny rule only, native IPv6 is
+        // refused by default, and "allow ::/0" lets it through again.
+        EgressPolicy.Rule denyNat = new EgressPolicy.Rule(EgressPolicy.Action.DENY,
+                EgressPolicy.Cidr.parse("198.18.0.0/15"), EgressPolicy.Protocol.TCP);
+        net.setEgress(EgressPolicy.of(List.of(new EgressPolicy.Rule(EgressPolicy.Action.DENY,
+                EgressPolicy.Cidr.parse("2001:2::/48"), EgressPolicy.Protocol.TCP))), true).get();
+        ExecResult d6 = g.exec("socat", "-t", "5", "-", "TCP6:[2001:2::2]:" + port6);
+        assertTrue(d6.stderr().contains("refused"), d6::toString);
+        net.setEgress(EgressPolicy.of(List.of(denyNat)), true).get();
+        ExecResult d6b = g.exec("socat", "-t", "5", "-", "TCP6:[2001:2::2]:" + port6);
+        assertTrue(d6b.stderr().contains("refused"), d6b::toString);
+        net.setEgress(EgressPolicy.of(List.of(denyNat, new EgressPolicy.Rule(EgressPolicy.Action.ALLOW,
+                EgressPolicy.Cidr.parse("::/0"), EgressPolicy.Protocol.ANY))), true).get();
+        ExecResult ok6 = g.exec("socat", "-t", "5", "-", "TCP6:[2001:2::2]:" + port6);
+        assertEquals("ipv6-ok", ok6.stdout().trim(), () -> ok6 + "\n" + c.snapshot());
+        assertEquals(2, c.get("egress.denied.ipv6"), () -> c.snapshot().toString());
     }
 
     /**
