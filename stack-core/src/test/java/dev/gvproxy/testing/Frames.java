@@ -124,6 +124,40 @@ public final class Frames {
                 ipv4(GUEST_IP, dst, 1, seq, 0x4000, 64, icmpEcho(8, id, seq, data))));
     }
 
+    /**
+     * A guest ICMPv6 message from {@code src} to {@code dst} in a frame to the gateway's MAC (checksum over the
+     * IPv6 pseudo-header, hop limit 64), built by hand like the rest of this class.
+     */
+    public static byte[] icmpv6(dev.gvproxy.stack.wire.Ipv6Address src, dev.gvproxy.stack.wire.Ipv6Address dst,
+            int type, int restOfHeader, byte[] data) {
+        byte[] s6 = src.toBytes();
+        byte[] d6 = dst.toBytes();
+        byte[] m = new byte[8 + data.length];
+        m[0] = (byte) type;
+        putInt(m, 4, restOfHeader);
+        System.arraycopy(data, 0, m, 8, data.length);
+        long pseudo = m.length + 58;
+        for (int i = 0; i < 16; i += 2) {
+            pseudo += ((s6[i] & 0xFF) << 8 | (s6[i + 1] & 0xFF)) + ((d6[i] & 0xFF) << 8 | (d6[i + 1] & 0xFF));
+        }
+        putShort(m, 2, checksum(m, 0, m.length, pseudo));
+        byte[] ip = new byte[40 + m.length];
+        ip[0] = 0x60;
+        putShort(ip, 4, m.length);
+        ip[6] = 58;
+        ip[7] = 64;
+        System.arraycopy(s6, 0, ip, 8, 16);
+        System.arraycopy(d6, 0, ip, 24, 16);
+        System.arraycopy(m, 0, ip, 40, m.length);
+        return ethernet(GW_MAC, GUEST_MAC, 0x86DD, ip);
+    }
+
+    /** A guest ICMPv6 echo request frame. */
+    public static byte[] ping6(dev.gvproxy.stack.wire.Ipv6Address src, dev.gvproxy.stack.wire.Ipv6Address dst, int id,
+            int seq, byte[] data) {
+        return icmpv6(src, dst, 128, (id << 16) | seq, data);
+    }
+
     public static byte[] bytes(ByteBuf b) {
         byte[] out = new byte[b.readableBytes()];
         b.getBytes(b.readerIndex(), out);

@@ -77,23 +77,12 @@ class Icmpv6ForwarderTest {
         return d;
     }
 
-    /** A guest ICMPv6 message to {@code dst} in a frame to the gateway's MAC. */
     static byte[] icmpv6(Ipv6Address dst, int type, int rest, byte[] data) {
-        ByteBuf m = Unpooled.buffer();
-        Icmpv6Packet.writeHeader(m, type, 0, rest);
-        m.writeBytes(data);
-        Icmpv6Packet.fillChecksum(m, 0, m.readableBytes(), GUEST6, dst);
-        ByteBuf ip = Unpooled.buffer();
-        Ipv6Packet.writeHeader(ip, 0, 0, m.readableBytes(), IpProtocol.ICMPV6, 64, GUEST6, dst);
-        ip.writeBytes(m);
-        byte[] r = Frames.ethernet(GW_MAC, GUEST_MAC, 0x86DD, Frames.bytes(ip));
-        m.release();
-        ip.release();
-        return r;
+        return Frames.icmpv6(GUEST6, dst, type, rest, data);
     }
 
     static byte[] echo(Ipv6Address dst, int id, int seq, byte[] data) {
-        return icmpv6(dst, Icmpv6Packet.TYPE_ECHO_REQUEST, (id << 16) | seq, data);
+        return Frames.ping6(GUEST6, dst, id, seq, data);
     }
 
     /** The next ICMPv6 frame to the guest that is not NDP or a router advertisement. */

@@ -28,6 +28,11 @@ class PcapWriterTest {
     Path dir;
 
     Path record(int pings) throws IOException {
+        return record(pings, false);
+    }
+
+    /** Records {@code pings} echo exchanges with the gateway, over IPv6 when {@code ipv6}. */
+    Path record(int pings, boolean ipv6) throws IOException {
         Path file = dir.resolve("capture.pcap");
         Counters counters = new Counters();
         long[] now = {1_763_800_000_000_000_000L};
@@ -47,7 +52,8 @@ class PcapWriterTest {
             });
             for (int i = 1; i <= pings; i++) {
                 now[0] += 1_000_123L;
-                sw.deliver(guest, Frames.ping(GW_IP, 0x42, i, 56));
+                sw.deliver(guest, ipv6 ? io.netty.buffer.Unpooled.wrappedBuffer(Frames.ping6(GUEST6,
+                        StackConfig.defaults().ipv6().gateway(), 0x42, i, new byte[56])) : Frames.ping(GW_IP, 0x42, i, 56));
             }
             assertEquals(2L * pings, pcap.frames());
         }
@@ -83,6 +89,35 @@ class PcapWriterTest {
         assertEquals(6, lines.size(), out);
         assertTrue(lines.get(0).contains("192.168.127.2") && lines.get(0).contains("Echo (ping) request"), out);
         assertTrue(lines.get(1).contains("192.168.127.1") && lines.get(1).contains("Echo (ping) reply"), out);
+    }
+
+    /** {@code -debug}'s other half: tshark and tcpdump decode the IPv6 and ICMPv6 the capture holds. */
+    @Test
+    void tsharkAndTcpdumpDecodeIpv6AndIcmpv6() throws Exception {
+        Assumptions.assumeTrue(onPath("tshark"), "tshark is not installed (apt install tshark)");
+        Path file = record(2, true);
+        String out = run("tshark", "-n", "-r", file.toString());
+        List<String> lines = out.lines().filter(l -> l.contains("ICMPv6")).toList();
+        assertEquals(4, lines.size(), out);
+        assertTrue(lines.get(0).contains("fd00:5a94:efe4::2 → fd00:5a94:efe4::1")
+                && lines.get(0).contains("Echo (ping) request"), out);
+        assertTrue(lines.get(1).contains("fd00:5a94:efe4::1 → fd00:5a94:efe4::2")
+                && lines.get(1).contains("Echo (ping) reply"), out);
+        if (onPath("tcpdump")) {
+            String td = run("tcpdump", "-n", "-r", file.toString());
+            assertTrue(td.contains("IP6 fd00:5a94:efe4::2 > fd00:5a94:efe4::1: ICMP6, echo request"), td);
+            assertTrue(td.contains("IP6 fd00:5a94:efe4::1 > fd00:5a94:efe4::2: ICMP6, echo reply"), td);
+        }
+    }
+
+    static final dev.gvproxy.stack.wire.Ipv6Address GUEST6 = dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::2");
+
+    static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
     }
 
     static boolean onPath(String tool) {
