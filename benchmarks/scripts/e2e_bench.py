@@ -8,8 +8,10 @@ gvproxy/target/gvproxy-java.jar from another checkout, e.g. a copy of a "before"
     python3 benchmarks/scripts/e2e_bench.py                       # all stacks, MTU 1500 and 65520, 3 repeats
     python3 benchmarks/scripts/e2e_bench.py --stacks gvproxy-java --mtus 1500 --repeats 1 --secs 5
 
-Network safety: every guest is a fresh namespace `gvjb-<random>` with IPv6 disabled and an iptables OUTPUT policy of
-DROP except loopback and the stack's host alias; pasta and slirp4netns bind their outbound sockets to 127.0.0.1
+Network safety: every guest is a fresh namespace `gvjb-<random>` with IPv6 disabled (but for the `-ipv6` rows, whose
+guest takes a SLAAC address from gvproxy-java's gateway and whose ip6tables OUTPUT policy is DROP except loopback,
+link-local/multicast (NDP) and the IPv6 host alias) and an iptables OUTPUT policy of DROP except loopback and the
+stack's host alias; the host servers listen on 127.0.0.1 and ::1 only; pasta and slirp4netns bind their outbound sockets to 127.0.0.1
 (`-o` / `--outbound-addr`) and get no default route in the guest, so nothing but the host's loopback is reachable.
 The veth reference uses 198.18.0.0/30 between the host and the namespace only.
 """
@@ -63,11 +65,12 @@ def wait_for(cond, secs, what):
 class Guest:
     """A namespace with IPv6 off and an OUTPUT firewall that only lets traffic to `alias` (and lo) out."""
 
-    def __init__(self):
+    def __init__(self, ipv6=False):
         self.ns = "gvjb-%06x" % random.getrandbits(24)
         run("ip", "netns", "add", self.ns)
         self.ip("link", "set", "lo", "up")
-        self.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+        if not ipv6:
+            self.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         # The connect loop leaves thousands of TIME_WAIT sockets here: let later runs reuse their ports.
         self.sh("sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range='1024 65000'")
 
@@ -78,6 +81,13 @@ class Guest:
         return run("ip", "netns", "exec", self.ns, "bash", "-c", script, check=check, timeout=timeout)
 
     def firewall(self, alias):
+        if ":" in alias:
+            # IPv6: the host alias, and what NDP and SLAAC need (link-local and multicast); IPv4: nothing.
+            self.sh("ip6tables -P OUTPUT DROP && ip6tables -A OUTPUT -o lo -j ACCEPT && "
+                    f"ip6tables -A OUTPUT -d {alias} -j ACCEPT && ip6tables -A OUTPUT -d fe80::/10 -j ACCEPT && "
+                    "ip6tables -A OUTPUT -d ff02::/16 -j ACCEPT && iptables -P OUTPUT DROP && "
+                    "iptables -A OUTPUT -o lo -j ACCEPT")
+            return
         self.sh("iptables -P OUTPUT DROP && iptables -A OUTPUT -o lo -j ACCEPT && "
                 f"iptables -A OUTPUT -d {alias} -j ACCEPT")
 
@@ -100,12 +110,13 @@ class Stack:
     """Base: start() brings up guest connectivity; pids() are the processes whose CPU is the stack's cost."""
     name = "?"
     alias = None
+    ipv6 = False
 
     def __init__(self, mtu, tmp):
         self.mtu = mtu
         self.tmp = tmp
         self.procs = []
-        self.guest = Guest()
+        self.guest = Guest(self.ipv6)
 
     def spawn(self, cmd, log, env=None):
         f = open(os.path.join(self.tmp, log), "w")
@@ -152,6 +163,11 @@ class GvproxyJava(Stack):
         self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
                                  "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", g.ns,
                                  "-stop-if-exist", ""] + self.agent_flags, "gvforwarder-java.log", env)
+        if self.ipv6:
+            # SLAAC from the gateway's router advertisements: a global address that finished DAD.
+            wait_for(lambda: "fd00:5a94:efe4:" in (a := g.sh("ip -6 addr show dev tap0 scope global",
+                                                             check=False).stdout) and "tentative" not in a,
+                     30, "SLAAC address")
         wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
 
     def pids(self):
@@ -167,6 +183,20 @@ class GvproxyJavaOffload(GvproxyJava):
     """gvproxy-java with gvforwarder-java -offload: TAP with checksum/TSO offloads, virtio-net header framing."""
     name = "gvproxy-java-offload"
     agent_flags = ["-offload"]
+
+
+class GvproxyJava6(GvproxyJava):
+    """gvproxy-java over IPv6: a SLAAC guest, host servers on ::1 reached as the gateway's IPv6 host alias."""
+    name = "gvproxy-java-ipv6"
+    alias = "fd00:5a94:efe4:0:ffff:ffff:ffff:fffe"
+    ipv6 = True
+
+
+class GvproxyJavaOffload6(GvproxyJavaOffload):
+    """gvproxy-java with offloads, over IPv6."""
+    name = "gvproxy-java-offload-ipv6"
+    alias = GvproxyJava6.alias
+    ipv6 = True
 
 
 class Pasta(Stack):
@@ -230,7 +260,7 @@ class Veth(Stack):
         run("ip", "link", "del", self.host_if, check=False)
 
 
-STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, Pasta, Slirp, Veth)}
+STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJava6, GvproxyJavaOffload6, Pasta, Slirp, Veth)}
 
 
 def measure(stack, args, servers_addr):
@@ -311,6 +341,10 @@ def main():
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         servers.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", "127.0.0.1",
                                          str(PROBE_PORT)]))
+        # The same servers on ::1, for the IPv6 rows (the IPv6 host alias maps to the host's ::1).
+        servers.append(subprocess.Popen(["iperf3", "-s", "-B", "::1", "-p", str(IPERF_PORT)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        servers.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", "::1", str(PROBE_PORT)]))
         time.sleep(0.5)
         results = {}
         load = []

@@ -6,7 +6,8 @@
   netprobe.py connects-n HOST PORT N   guest side: the same loop for N connects (startup_bench.py's 1,000)
   netprobe.py rr HOST PORT SECS        guest side: 1-byte request/response on one connection; prints percentiles
 
-Only ever pointed at 127.0.0.1 (server) and the stack's host alias from inside a benchmark namespace (clients).
+Only ever pointed at 127.0.0.1 or ::1 (server) and the stack's host alias from inside a benchmark namespace
+(clients). A HOST with a colon is IPv6.
 """
 import json
 import selectors
@@ -15,9 +16,13 @@ import sys
 import time
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def server(host, port):
     sel = selectors.DefaultSelector()
-    ls = socket.socket()
+    ls = socket.socket(family(host))
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((host, port))
     ls.listen(4096)
@@ -55,7 +60,7 @@ def connects(host, port, secs, limit=None):
     t0 = time.perf_counter()
     end = t0 + secs
     while time.perf_counter() < end and (limit is None or n + fails < limit):
-        s = socket.socket()
+        s = socket.socket(family(host))
         s.settimeout(2)
         try:
             s.connect((host, port))
