@@ -129,7 +129,7 @@ public final class NetworkStack implements LinkEndpoint {
         this.icmpv6 = new Icmpv6Input(config, ipv6Output, counters);
         this.reassembler6 = FragmentReassembler.forIpv6(alloc, counters, config.reassemblyTimeoutNanos(),
                 config.reassemblyMaxBytes());
-        this.ipv6 = new Ipv6Input(config, neighbors, reassembler6, icmpv6, counters);
+        this.ipv6 = new Ipv6Input(config, sw, neighbors, reassembler6, icmpv6, counters);
         ipv6.setHandler(IpProtocol.TCP, tcp);
         ipv6.setHandler(IpProtocol.UDP, udp);
         tcp.setIpv6Output(ipv6Output);

@@ -3,6 +3,8 @@ package dev.gvproxy.stack.ip;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.Ipv6Config;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.link.SwitchPort;
+import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.Ipv6Packet;
@@ -20,8 +22,9 @@ import io.netty.buffer.ByteBuf;
  *       gateway ({@code ipv6.multicast});</li>
  *   <li>the source's MAC is learned in the neighbour cache;</li>
  *   <li>a packet larger than the link MTU gets Packet Too Big (the gateway is every off-link destination's
- *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig}), except an unfragmented TCP
- *       segment: from a port with offloads that is a TSO segment, taken whole as over IPv4;</li>
+ *       router and the RAs announce the MTU) and is dropped ({@code ipv6.tooBig}), unless it is a TCP segment
+ *       from a port with offloads: that one is a GSO segment the guest's kernel handed over whole, which the
+ *       TCP layer takes as it takes IPv4's (see {@link #largeSegmentAllowed});</li>
  *   <li>the extension-header chain is walked with the configured bound ({@link Ipv6Packet#walk}); an error is
  *       counted under its own name and answered with the Parameter Problem RFC 8200 asks for;</li>
  *   <li>fragments: a first fragment must carry the whole header chain and the upper-layer header (RFC 7112,
@@ -37,6 +40,8 @@ import io.netty.buffer.ByteBuf;
 public final class Ipv6Input {
     private final StackConfig config;
     private final Ipv6Config v6;
+    /** Where a source MAC was learned, to tell a port with offloads ({@link #largeSegmentAllowed}). */
+    private final VirtualSwitch sw;
     private final NeighborCache neighbors;
     private final FragmentReassembler reassembler;
     private final Icmpv6Input icmp;
@@ -58,10 +63,11 @@ public final class Ipv6Input {
     private final Counters.Counter tooBig;
     private final Counters.Counter incompleteFirst;
 
-    public Ipv6Input(StackConfig config, NeighborCache neighbors, FragmentReassembler reassembler,
+    public Ipv6Input(StackConfig config, VirtualSwitch sw, NeighborCache neighbors, FragmentReassembler reassembler,
             Icmpv6Input icmp, Counters counters) {
         this.config = config;
         this.v6 = config.ipv6();
+        this.sw = sw;
         this.neighbors = neighbors;
         this.reassembler = reassembler;
         this.icmp = icmp;
@@ -120,16 +126,13 @@ public final class Ipv6Input {
             }
             neighbors.learn(s, srcMac, now);
         }
-        Ipv6Packet.Chain c = chain;
-        err = Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c);
-        if (total > config.mtu() && !(err == null && !c.isFragment() && c.protocol() == IpProtocol.TCP)) {
-            // Larger than the link: the router's Packet Too Big. Not for an unfragmented TCP segment: that is a
-            // TSO segment from a port with offloads (a guest without them never exceeds the MSS it was given),
-            // and the gateway terminates TCP of any size, as Ipv4Input does.
+        if (total > config.mtu() && !largeSegmentAllowed(frame, off, srcMac)) {
             tooBig.inc();
             icmp.sendPacketTooBig(frame, off, total, config.mtu(), now);
             return;
         }
+        Ipv6Packet.Chain c = chain;
+        err = Ipv6Packet.walk(frame, off, v6.maxExtensionHeaders(), c);
         if (err != null) {
             counters.counter(err.counter()).inc();
             if (c.problemCode() >= 0) {
@@ -247,6 +250,24 @@ public final class Ipv6Input {
         if (!Ipv6Packet.dstIsMulticast(frame, off) && pointer >= 0) {
             icmp.sendParameterProblem(frame, off, total, Ipv6Packet.PROBLEM_UNRECOGNIZED_NEXT_HEADER, pointer, now);
         }
+    }
+
+    /**
+     * A packet over the MTU that is still taken whole: a TCP segment right after the fixed header (the shape
+     * {@link dev.gvproxy.stack.link.VirtioNetHeader} admits as GSO and {@link dev.gvproxy.stack.link.SoftwareGso}
+     * cuts) from a port whose endpoint has offloads. IPv4 input has no size gate at all: an oversized IPv4 datagram
+     * reaches TCP whatever port sent it, and the only size decisions are the switch's (by the ingress port's
+     * {@code offloads()}) and TcpSender's (by the guest's port, {@code sw.portOf(mac).offloads()} through
+     * TcpLayer.Links). IPv6 asks the same question the same way (the port the source MAC was learned on, which
+     * the switch did just before handing the frame over) and keeps Packet Too Big for everything else: a guest
+     * whose link MTU exceeds the network's still learns the path MTU.
+     */
+    private boolean largeSegmentAllowed(ByteBuf frame, int off, long srcMac) {
+        if (Ipv6Packet.nextHeader(frame, off) != IpProtocol.TCP) {
+            return false;
+        }
+        SwitchPort port = sw.portOf(srcMac);
+        return port != null && port.offloads();
     }
 
     /** Multicast and the gateway's own addresses may not be a guest's source; off-link ones are not its own. */

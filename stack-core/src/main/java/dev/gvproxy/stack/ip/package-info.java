@@ -14,7 +14,8 @@
  * short bounded queue), prepends headers into a pooled buffer and fragments datagrams larger than the MTU.
  *
  * <p>IPv6 mirrors it (when {@code StackConfig.ipv6().enabled()}): {@link dev.gvproxy.stack.ip.Ipv6Input}
- * validates the fixed header, refuses oversized packets with Packet Too Big, guards the source (no multicast,
+ * validates the fixed header, refuses oversized packets with Packet Too Big (but for TCP segments from a port with
+ * offloads, which it takes whole as IPv4 input takes any), guards the source (no multicast,
  * none of the gateway's addresses, on-link only), walks the extension headers with a bound and answers what
  * RFC 8200 says with Parameter Problem, reassembles fragments (a second reassembler instance,
  * {@code FragmentReassembler.forIpv6}, same bounds, {@code ipv6.*} counters; RFC 7112 first-fragment rule), and

@@ -8,30 +8,43 @@ import dev.gvproxy.stack.tcp.TcpHarness.Segment;
 import dev.gvproxy.stack.wire.TcpFlags;
 import java.io.ByteArrayOutputStream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * TCP over a port with offloads: the sender hands the guest segments of many MSS (the guest's kernel takes them
- * whole), and the receiver takes the guest's large segments (TSO without segmentation) as any other. Both
- * families: over IPv6 a segment larger than the link MTU is a TSO segment the gateway terminates, not a packet
- * to answer with Packet Too Big.
+ * TCP over a port with offloads, both families on a network of link MTU 1500: the sender hands the guest segments
+ * of many MSS (the guest's kernel takes them whole), and the gateway takes the guest's large segments (TSO without
+ * segmentation) as any other: over IPv6 too, without Packet Too Big, which only a port without offloads hears.
  */
-@org.junit.jupiter.params.ParameterizedClass(name = "{0}")
-@org.junit.jupiter.params.provider.EnumSource(TcpHarness.Family.class)
+@ParameterizedClass(name = "{0}")
+@EnumSource(TcpHarness.Family.class)
 class TcpOffloadTest {
-    TcpHarness h;
-
-    @org.junit.jupiter.params.Parameter
+    @Parameter
     TcpHarness.Family family;
 
-    @org.junit.jupiter.api.BeforeEach
-    void bench() {
-        h = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(1 << 20, 1 << 20).withOptions(true, true, 7), family);
+    TcpHarness h;
+
+    @BeforeEach
+    void setUp() {
+        h = new TcpHarness(TcpConfig.forMtu(1500).withBuffers(1 << 20, 1 << 20).withOptions(true, true, 7), family,
+                1500);
     }
 
     @AfterEach
     void tearDown() {
         h.close();
+    }
+
+    /** The payload of one full segment: this family's MSS less the 12 bytes of the timestamp option. */
+    private int mssPayload() {
+        return h.mss() - 12;
+    }
+
+    private String layer() {
+        return family == TcpHarness.Family.IPV6 ? "ipv6" : "ipv4";
     }
 
     private byte[] sendAndCollect(int n) {
@@ -46,7 +59,7 @@ class TcpOffloadTest {
                 got.writeBytes(s.payload());
                 lastEnd = s.seq() + s.len();
                 maxSeen = Math.max(maxSeen, s.len());
-                assertTrue(s.len() == 0 || s.len() % mss() == 0 || s.seq() + s.len() == TcpHarness.ISS + 1 + n,
+                assertTrue(s.len() == 0 || s.len() % mssPayload() == 0 || s.seq() + s.len() == TcpHarness.ISS + 1 + n,
                         "whole MSS multiples but the tail: " + s);
             }
             if (lastEnd != 0) {
@@ -58,26 +71,21 @@ class TcpOffloadTest {
 
     int maxSeen;
 
-    /** The MSS of a 1500-byte link with timestamps: the IP header is 20 bytes longer over IPv6. */
-    private int mss() {
-        return 1500 - (family == TcpHarness.Family.IPV6 ? 40 : 20) - 20 - 12;
-    }
-
     @Test
     void anOffloadPortGetsSegmentsOfManyMss() {
         h.offloads = true;
         byte[] got = sendAndCollect(400_000);
         assertArrayEquals(h.bytes(400_000, 3), got);
-        assertTrue(maxSeen > mss(), "large segments: " + maxSeen);
+        assertTrue(maxSeen > mssPayload(), "large segments: " + maxSeen);
         assertTrue(maxSeen <= TcpSender.GSO_MAX_PAYLOAD, "fits one IP datagram: " + maxSeen);
-        assertEquals(0, h.counters.get("ipv4.out.fragments") + h.counters.get("ipv6.out.fragments"), "never fragmented");
+        assertEquals(0, h.counters.get(layer() + ".out.fragments"), "never fragmented");
     }
 
     @Test
     void aPortWithoutOffloadsGetsMssSegments() {
         byte[] got = sendAndCollect(100_000);
         assertArrayEquals(h.bytes(100_000, 3), got);
-        assertEquals(mss(), maxSeen);
+        assertEquals(mssPayload(), maxSeen);
     }
 
     @Test
@@ -89,6 +97,25 @@ class TcpOffloadTest {
         assertArrayEquals(big, h.app.received.toByteArray());
         Segment ack = h.drain().getLast();
         assertEquals(TcpHarness.REMOTE_SEQ + 1 + 60_000, ack.ack());
-        assertEquals(0, h.counters.get("ipv6.tooBig"), "a TSO segment is no packet too big");
+        assertEquals(0, h.counters.get("ipv6.tooBig"), "no Packet Too Big for a GSO segment");
+        assertEquals(0, h.counters.get("icmpv6.out.packetTooBig"));
+    }
+
+    /**
+     * A port without offloads that sends a segment over the link MTU: IPv4 input has no size gate and takes it;
+     * IPv6 answers Packet Too Big (its guest's link MTU is larger than the network's) and drops it.
+     */
+    @Test
+    void aLargeSegmentFromAPortWithoutOffloads() {
+        h.establish();
+        byte[] big = h.bytes(3000, 5);
+        h.send(h.ack(TcpHarness.REMOTE_SEQ + 1, TcpHarness.ISS + 1).flags(TcpFlags.ACK | TcpFlags.PSH), big);
+        if (family == TcpHarness.Family.IPV6) {
+            assertEquals(0, h.app.received.size());
+            assertEquals(1, h.counters.get("ipv6.tooBig"));
+            assertEquals(1, h.counters.get("icmpv6.out.packetTooBig"));
+        } else {
+            assertArrayEquals(big, h.app.received.toByteArray());
+        }
     }
 }
