@@ -4,15 +4,12 @@ import dev.gvproxy.network.VirtualNetwork;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.stack.link.Impairment;
 import dev.gvproxy.stack.link.LinkImpairment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -59,56 +56,24 @@ class ImpairedTransferNetnsTest extends TcpNetnsBase {
         // Without this the guest hands tap0 up to 64 KiB GSO packets and iptables drops them whole: 3% of
         // packets would be far fewer than 3% of frames.
         g.exec("ethtool", "-K", g.iface(), "tso", "off", "gso", "off", "gro", "off");
-        for (String chain : new String[] {"INPUT -i", "OUTPUT -o"}) {
-            String[] c = chain.split(" ");
-            ExecResult r = g.exec(family.iptables(), "-A", c[0], c[1], g.iface(), "-m", "statistic", "--mode", "random",
-                    "--probability", "0.03", "-j", "DROP");
-            Assumptions.assumeTrue(r.ok(), () -> "iptables statistic match unavailable: " + r);
-        }
+        dropRandomly(g, 0.03);
         impairStackEgress(STACK_SIDE);
         return g;
     }
 
-    void printDrops(NetnsGuest g) throws Exception {
-        System.out.println("guest iptables drops:\n" + g.exec(family.iptables(), "-nvxL").stdout());
-    }
-
     @Test
     void guestToHostUnderImpairment() throws Exception {
-        int port = servers.sink();
         NetnsGuest g = impairedGuest();
-        Path sent = dir.resolve("sent.sha");
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(900), "head -c " + BULK + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                + sent + ") | socat -t 60 - " + family.socatTarget(port));
-        double secs = (System.nanoTime() - t0) / 1e9;
-        printDrops(g);
-        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        String[] reply = r.stdout().trim().split(" ");
-        NetnsGuest.await(Duration.ofSeconds(10), sent + " written", () -> {
-            try {
-                return Files.readString(sent).trim().length() == 64;
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        }, () -> "");
-        assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
-        assertEquals(Long.toString(BULK), reply[1]);
-        System.out.printf(family + " impaired guest->host %d bytes: %.1f s, %.1f Mbit/s%n", BULK, secs, BULK * 8 / secs / 1e6);
+        double secs = guestToHost(g, BULK);
+        System.out.println("guest drops:\n" + drops(g));
+        System.out.println(family + " impaired guest->host " + rate(BULK, secs));
     }
 
     @Test
     void hostToGuestUnderImpairment() throws Exception {
-        CompletableFuture<String> digest = new CompletableFuture<>();
-        int port = servers.source(HOST_TO_GUEST, digest);
         NetnsGuest g = impairedGuest();
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(900), "socat -u " + family.socatTarget(port) + " - | sha256sum");
-        double secs = (System.nanoTime() - t0) / 1e9;
-        printDrops(g);
-        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0], "SHA-256 the guest received");
-        System.out.printf(family + " impaired host->guest %d bytes: %.1f s, %.1f Mbit/s%n", HOST_TO_GUEST, secs,
-                HOST_TO_GUEST * 8 / secs / 1e6);
+        double secs = hostToGuest(g, HOST_TO_GUEST);
+        System.out.println("guest drops:\n" + drops(g));
+        System.out.println(family + " impaired host->guest " + rate(HOST_TO_GUEST, secs));
     }
 }

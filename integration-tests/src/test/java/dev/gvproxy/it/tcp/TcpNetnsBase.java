@@ -73,4 +73,64 @@ abstract class TcpNetnsBase {
     static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
         return g.exec(timeout, "bash", "-c", script);
     }
+
+    /**
+     * Random loss of {@code probability} of the guest's TAP packets both ways, by the family's netfilter
+     * (statistic match); skips the test where the match is unavailable.
+     */
+    void dropRandomly(NetnsGuest g, double probability) throws Exception {
+        for (String[] c : new String[][] {{"INPUT", "-i"}, {"OUTPUT", "-o"}}) {
+            ExecResult r = g.exec(family.iptables(), "-A", c[0], c[1], g.iface(), "-m", "statistic", "--mode",
+                    "random", "--probability", Double.toString(probability), "-j", "DROP");
+            org.junit.jupiter.api.Assumptions.assumeTrue(r.ok(), () -> family.iptables() + " statistic match unavailable: " + r);
+        }
+    }
+
+    /** What the guest's netfilter dropped (after a lossy run). */
+    String drops(NetnsGuest g) throws Exception {
+        return g.exec(family.iptables(), "-nvxL").stdout();
+    }
+
+    /**
+     * {@code bytes} random bytes from the guest to a host sink through the family's host alias, half-closed: the
+     * sink's SHA-256 and count must equal the guest's. Returns the seconds it took.
+     */
+    double guestToHost(NetnsGuest g, long bytes) throws Exception {
+        int port = servers.sink();
+        Path sent = dir.resolve("sent.sha");
+        long t0 = System.nanoTime();
+        ExecResult r = sh(g, Duration.ofSeconds(900), "head -c " + bytes + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
+                + sent + ") | socat -t 60 - " + family.socatTarget(port));
+        double secs = (System.nanoTime() - t0) / 1e9;
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        String[] reply = r.stdout().trim().split(" ");
+        NetnsGuest.await(Duration.ofSeconds(10), sent + " written", () -> {
+            try {
+                return java.nio.file.Files.readString(sent).trim().length() == 64;
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        }, () -> "");
+        org.junit.jupiter.api.Assertions.assertEquals(java.nio.file.Files.readString(sent).trim(), reply[0],
+                "SHA-256 of what the host received");
+        org.junit.jupiter.api.Assertions.assertEquals(Long.toString(bytes), reply[1]);
+        return secs;
+    }
+
+    /** {@code bytes} seeded bytes from a host source to the guest: the SHA-256 must match. Returns seconds. */
+    double hostToGuest(NetnsGuest g, long bytes) throws Exception {
+        java.util.concurrent.CompletableFuture<String> digest = new java.util.concurrent.CompletableFuture<>();
+        int port = servers.source(bytes, digest);
+        long t0 = System.nanoTime();
+        ExecResult r = sh(g, Duration.ofSeconds(900), "socat -u " + family.socatTarget(port) + " - | sha256sum");
+        double secs = (System.nanoTime() - t0) / 1e9;
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
+        org.junit.jupiter.api.Assertions.assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0],
+                "SHA-256 the guest received");
+        return secs;
+    }
+
+    static String rate(long bytes, double secs) {
+        return String.format("%d bytes: %.1f s, %.1f Mbit/s", bytes, secs, bytes * 8 / secs / 1e6);
+    }
 }
