@@ -907,14 +907,34 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
             Response r = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage(), keepAlive);
             return c -> done(r);
         }
-        Integer addr = GoNet.parseIpv4(ip);
+        // gvproxy takes an IPv4 address; an IPv6 literal (bare or in brackets) reaches a guest's IPv6 address.
+        dev.gvproxy.stack.wire.Ipv6Address addr = tunnelAddress(ip);
         if (addr == null) {
-            return badRequest("ip must be an IPv4 address: " + ip, keepAlive);
+            return badRequest("ip must be an IPv4 address or a guest's IPv6 address: " + ip, keepAlive);
         }
         return c -> {
-            hijackForTunnel(c, addr, port, ip + ":" + port);
+            hijackForTunnel(c, addr, port, GoNet.joinHostPort(ip.replace("[", "").replace("]", ""),
+                    Integer.toString(port)));
             return null;
         };
+    }
+
+    /** The /tunnel target: an IPv4 address (IPv4-mapped), or a unicast IPv6 literal; null when neither. */
+    static dev.gvproxy.stack.wire.Ipv6Address tunnelAddress(String ip) {
+        Integer v4 = GoNet.parseIpv4(ip);
+        if (v4 != null) {
+            return dev.gvproxy.stack.wire.Ipv6Address.ofIpv4(v4);
+        }
+        String s = ip.startsWith("[") && ip.endsWith("]") ? ip.substring(1, ip.length() - 1) : ip;
+        if (!GoNet.looksLikeIpv6(s)) {
+            return null;
+        }
+        try {
+            dev.gvproxy.stack.wire.Ipv6Address a = dev.gvproxy.stack.wire.Ipv6Address.parse(s);
+            return a.isMulticast() || a.isUnspecified() || a.isLoopback() || a.isIpv4Mapped() ? null : a;
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     private static String first(QueryStringDecoder q, String key) {
@@ -926,7 +946,8 @@ public final class ApiHandler extends ChannelInboundHandlerAdapter {
      * Takes the connection over: HTTP handlers leave the pipeline (bytes the codec had buffered past the request
      * flow into the relay), the raw bytes {@code OK} are written (no status line, as gvproxy), then the relay runs.
      */
-    private void hijackForTunnel(ChannelHandlerContext ctx, int ip, int port, String target) {
+    private void hijackForTunnel(ChannelHandlerContext ctx, dev.gvproxy.stack.wire.Ipv6Address ip, int port,
+            String target) {
         Channel ch = ctx.channel();
         ChannelPipeline p = ctx.pipeline();
         // The relay goes last; then everything HTTP leaves, and the codec hands the bytes it had buffered past

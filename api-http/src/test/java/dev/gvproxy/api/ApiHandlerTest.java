@@ -151,6 +151,18 @@ class ApiHandlerTest {
     }
 
     @Test
+    void tunnelTakesIpv4OrAGuestIpv6Address() {
+        assertEquals(dev.gvproxy.stack.wire.Ipv6Address.ofIpv4(0xc0a87f02), ApiHandler.tunnelAddress("192.168.127.2"));
+        assertEquals(dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::2"),
+                ApiHandler.tunnelAddress("[fd00:5a94:efe4::2]"));
+        assertEquals(dev.gvproxy.stack.wire.Ipv6Address.parse("fd00:5a94:efe4::2"),
+                ApiHandler.tunnelAddress("fd00:5a94:efe4::2"));
+        for (String bad : new String[] {"guest.local", "::1", "ff02::1", "::", "fd00::zz", "1.2.3"}) {
+            assertEquals(null, ApiHandler.tunnelAddress(bad), bad);
+        }
+    }
+
+    @Test
     void ipv6LeasesAndNeighbours() {
         api.ipv6(() -> Map.of("fd00:5a94:efe4::2", "5a:94:ef:e4:0c:ee"),
                 () -> Map.of("fe80::5894:efff:fee4:cee", "5a:94:ef:e4:0c:ee", "fd00:5a94:efe4::2", "5a:94:ef:e4:0c:ee"));
@@ -412,9 +424,10 @@ class ApiHandlerTest {
     }
 
     @Test
-    void tunnelRejectsNonIpv4() {
-        assertGoError(get("/tunnel?ip=::1&port=22"), 400, "ip must be an IPv4 address: ::1");
-        assertGoError(get("/tunnel?ip=guest.invalid&port=22"), 400, "ip must be an IPv4 address: guest.invalid");
+    void tunnelRejectsWhatCannotBeAGuestAddress() {
+        assertGoError(get("/tunnel?ip=::1&port=22"), 400, "ip must be an IPv4 address or a guest's IPv6 address: ::1");
+        assertGoError(get("/tunnel?ip=guest.invalid&port=22"), 400,
+                "ip must be an IPv4 address or a guest's IPv6 address: guest.invalid");
     }
 
     /** A guest-side stream that records what the relay does. */

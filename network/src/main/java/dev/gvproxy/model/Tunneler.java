@@ -22,6 +22,21 @@ public interface Tunneler {
     CompletionStage<TunnelStream> connect(int ip, int port);
 
     /**
+     * Connects to {@code ip:port} of either family (IPv4 IPv4-mapped). The default serves IPv4 through
+     * {@link #connect(int, int)} and refuses IPv6; the network's own tunneler opens both.
+     *
+     * @param ip the guest's address (IPv4-mapped for IPv4)
+     * @param port a port
+     * @return completes with the open stream, or fails
+     */
+    default CompletionStage<TunnelStream> connect(dev.gvproxy.stack.wire.Ipv6Address ip, int port) {
+        if (ip.isIpv4Mapped()) {
+            return connect(ip.ipv4(), port);
+        }
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("IPv6 tunnels are not available"));
+    }
+
+    /**
      * Until the stack can open connections: every dial fails.
      *
      * @return a tunneler that refuses every connect

@@ -20,6 +20,7 @@ import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.PcapWriter;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.tcp.TcpConnection;
+import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.transport.Listener;
 import dev.gvproxy.transport.NetworkContext;
 import dev.gvproxy.transport.Transports;
@@ -512,25 +513,40 @@ public final class VirtualNetwork implements AutoCloseable {
 
     /** Active TCP opens into the guests (for {@code /tunnel} and port forwards), 10 s connect timeout. */
     private dev.gvproxy.model.Tunneler tunneler() {
-        return (ip, port) -> {
-            java.util.concurrent.CompletableFuture<dev.gvproxy.forwarder.TunnelStream> result =
-                    new java.util.concurrent.CompletableFuture<>();
-            loop.execute(() -> {
-                try {
-                    GuestStream.open(stack, loop, config.gatewayIp(), -1, ip, port, TUNNEL_DIAL_TIMEOUT_MILLIS)
-                            .established().whenComplete((st, e) -> {
-                                if (e != null) {
-                                    result.completeExceptionally(e);
-                                } else {
-                                    result.complete(st);
-                                }
-                            });
-                } catch (RuntimeException e) {
-                    result.completeExceptionally(e);
-                }
-            });
-            return result;
+        return new dev.gvproxy.model.Tunneler() {
+            @Override
+            public java.util.concurrent.CompletionStage<dev.gvproxy.forwarder.TunnelStream> connect(int ip, int port) {
+                return connect(Ipv6Address.ofIpv4(ip), port);
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<dev.gvproxy.forwarder.TunnelStream> connect(Ipv6Address ip,
+                    int port) {
+                return tunnel(ip, port);
+            }
         };
+    }
+
+    /** An active open into a guest from the gateway's address of {@code ip}'s family (/tunnel, SSH forwards). */
+    private java.util.concurrent.CompletionStage<dev.gvproxy.forwarder.TunnelStream> tunnel(Ipv6Address ip, int port) {
+        Ipv6Address src = ip.isIpv4Mapped() ? Ipv6Address.ofIpv4(config.gatewayIp()) : config.ipv6().gateway();
+        java.util.concurrent.CompletableFuture<dev.gvproxy.forwarder.TunnelStream> result =
+                new java.util.concurrent.CompletableFuture<>();
+        loop.execute(() -> {
+            try {
+                GuestStream.open(stack, loop, src, -1, ip, port, TUNNEL_DIAL_TIMEOUT_MILLIS)
+                        .established().whenComplete((st, e) -> {
+                            if (e != null) {
+                                result.completeExceptionally(e);
+                            } else {
+                                result.complete(st);
+                            }
+                        });
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+            }
+        });
+        return result;
     }
 
     /** gvproxy's dial timeout for connections into the guest. */

@@ -121,6 +121,17 @@ class CliOptionsNetnsTest {
         assertTrue(neighbours.contains("\"" + addr + "\""), () -> "the guest among the neighbours: " + neighbours);
         String leases6 = hostApi("http://gvproxy/services/dhcpv6/leases");
         assertTrue(leases6.startsWith("{") && leases6.trim().endsWith("}"), leases6);
+
+        // /tunnel?ip= with the guest's IPv6 address: raw "OK", then the guest server's bytes.
+        serve(g, "tcp", 7600, "socat", "TCP6-LISTEN:7600,bind=[" + addr + "],reuseaddr", "SYSTEM:echo tunnel6-ok");
+        try (java.nio.channels.SocketChannel api = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(dir.resolve("api.sock")))) {
+            api.write(java.nio.ByteBuffer.wrap(("POST /tunnel?ip=[" + addr + "]&port=7600 HTTP/1.1\r\nHost: gvproxy\r\n"
+                    + "Content-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+            String got = new String(java.nio.channels.Channels.newInputStream(api).readAllBytes(),
+                    StandardCharsets.US_ASCII);
+            assertEquals("OKtunnel6-ok\n", got);
+        }
     }
 
     private long counter(String name) {
