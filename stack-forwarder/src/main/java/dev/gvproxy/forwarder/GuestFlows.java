@@ -165,6 +165,20 @@ public final class GuestFlows implements VirtualSwitch.MacListener, DeadlineSour
             this.hasTarget = true;
         }
 
+        /**
+         * Records the destination by its route, as the egress policy judges it: a native IPv6 one as itself,
+         * anything else (IPv4, NAT64, the IPv6 host alias) as the route's IPv4 address.
+         *
+         * @param dst the destination as the guest addressed it
+         */
+        public void target(HostRoutes.Route route, dev.gvproxy.stack.wire.Ipv6Address dst, int port) {
+            if (route.nativeIpv6()) {
+                target(dst, port);
+            } else {
+                target(route.policyIpv4(), port);
+            }
+        }
+
         /** The native IPv6 destination the guest addressed, or null for an IPv4 (or NAT64) one. */
         public dev.gvproxy.stack.wire.Ipv6Address targetIpv6() {
             return targetIpv6;

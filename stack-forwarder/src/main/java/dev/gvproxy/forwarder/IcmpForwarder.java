@@ -323,12 +323,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         PingFlow flow = new PingFlow(key, route.host(), s);
         if (owner != null) {
             flow.owner = owner;
-            // As the guest addressed it: what egress rules see (NAT64 as its embedded IPv4 address).
-            if (route.nativeIpv6()) {
-                owner.target(key.peer(), -1);
-            } else {
-                owner.target(route.policyIpv4(), -1);
-            }
+            owner.target(route, key.peer(), -1); // what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         flows.put(key, flow);

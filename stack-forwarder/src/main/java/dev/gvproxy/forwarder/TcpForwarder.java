@@ -292,12 +292,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
             flow = first ? guests.openConnect(req.guestMac(), hostDst, req.dstPort(), null)
                     : guests.retryConnect(req.guestMac(), hostDst, req.dstPort());
             if (flow != null) {
-                // As the guest addressed it: what egress rules see (NAT64 as its embedded IPv4 address).
-                if (route.nativeIpv6()) {
-                    flow.target(req.dstIp(), req.dstPort());
-                } else {
-                    flow.target(route.policyIpv4(), req.dstPort());
-                }
+                flow.target(route, req.dstIp(), req.dstPort()); // what egress rules see
             }
             if (flow == null) {
                 if (guests.socketsExhausted(req.guestMac())) {

@@ -315,12 +315,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         UdpFlow flow = new UdpFlow(key, remote, ch, now);
         if (owner != null) {
             flow.owner = owner;
-            // As the guest addressed it: what egress rules see (NAT64 as its embedded IPv4 address).
-            if (route.nativeIpv6()) {
-                owner.target(key.peer(), key.peerPort());
-            } else {
-                owner.target(route.policyIpv4(), key.peerPort());
-            }
+            owner.target(route, key.peer(), key.peerPort()); // what egress rules see
             owner.onAbort(() -> remove(flow));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
