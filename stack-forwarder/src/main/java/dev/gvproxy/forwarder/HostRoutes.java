@@ -62,6 +62,23 @@ public final class HostRoutes {
         }
     }
 
+    /**
+     * One protocol's new-flow counters per family, {@code egress.ipv4|ipv6|nat64.<protocol>}: the TCP, UDP and
+     * ICMP forwarders count every host socket they open by its route.
+     */
+    public record FamilyCounters(dev.gvproxy.stack.Counters.Counter ipv4, dev.gvproxy.stack.Counters.Counter ipv6,
+            dev.gvproxy.stack.Counters.Counter nat64) {
+        public static FamilyCounters of(dev.gvproxy.stack.Counters c, String protocol) {
+            return new FamilyCounters(c.counter("egress.ipv4." + protocol), c.counter("egress.ipv6." + protocol),
+                    c.counter("egress.nat64." + protocol));
+        }
+
+        /** Counts a new flow: NAT64, else by the family of the host address it goes to. */
+        public void count(Route r) {
+            (r.nat64() ? nat64 : r.host() instanceof java.net.Inet6Address ? ipv6 : ipv4).inc();
+        }
+    }
+
     private final StackConfig config;
     private final boolean nat64;
     private final InetAddress hostLoopback6;

@@ -117,9 +117,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
     private final Counters.Counter recvError;
     private final Counters.Counter badReply;
     private final Counters.Counter flowsExpired;
-    private final Counters.Counter flowsIpv4;
-    private final Counters.Counter flowsIpv6;
-    private final Counters.Counter flowsNat64;
+    private final HostRoutes.FamilyCounters flowsByFamily;
 
     /**
      * @param loop the network's epoll event loop
@@ -149,9 +147,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         this.recvError = c.counter("icmp.fwd.recvError");
         this.badReply = c.counter("icmp.fwd.badReply");
         this.flowsExpired = c.counter("icmp.fwd.flowsExpired");
-        this.flowsIpv4 = c.counter("egress.ipv4.icmp");
-        this.flowsIpv6 = c.counter("egress.ipv6.icmp");
-        this.flowsNat64 = c.counter("egress.nat64.icmp");
+        this.flowsByFamily = HostRoutes.FamilyCounters.of(c, "icmp");
         this.routes = HostRoutes.defaults(stack.config());
     }
 
@@ -328,7 +324,7 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
         }
         flows.put(key, flow);
         opened++;
-        (route.nat64() ? flowsNat64 : route.host() instanceof java.net.Inet6Address ? flowsIpv6 : flowsIpv4).inc();
+        flowsByFamily.count(route);
         Future<IoRegistration> f = loop.register(flow);
         if (f.isDone()) {
             registered(flow, f);

@@ -72,9 +72,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
     private final Counters.Counter nat64Off;
     private final Counters.Counter notRoutable;
     /** Connections established per host family: IPv4, IPv6 host sockets, IPv4 through NAT64. */
-    private final Counters.Counter connectedIpv4;
-    private final Counters.Counter connectedIpv6;
-    private final Counters.Counter connectedNat64;
+    private final HostRoutes.FamilyCounters connectedByFamily;
     private HostRoutes routes;
     private final Counters.Counter connectFailed;
     private final Counters.Counter connected;
@@ -101,9 +99,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
         this.linkLocalRefused = c.counter("tcp.forward.linkLocalRefused");
         this.nat64Off = c.counter("tcp.forward.nat64Off");
         this.notRoutable = c.counter("tcp.forward.notRoutable");
-        this.connectedIpv4 = c.counter("egress.ipv4.tcp");
-        this.connectedIpv6 = c.counter("egress.ipv6.tcp");
-        this.connectedNat64 = c.counter("egress.nat64.tcp");
+        this.connectedByFamily = HostRoutes.FamilyCounters.of(c, "tcp");
         this.routes = HostRoutes.defaults(stack.config());
         this.connectFailed = c.counter("tcp.forward.connectFailed");
         this.connected = c.counter("tcp.forward.connected");
@@ -354,8 +350,7 @@ public final class TcpForwarder implements TcpLayer.SynHandler {
                 return;
             }
             connected.inc();
-            (route.nat64() ? connectedNat64
-                    : target.getAddress() instanceof java.net.Inet6Address ? connectedIpv6 : connectedIpv4).inc();
+            connectedByFamily.count(route);
             hostChannels.put(c, ch);
             ch.closeFuture().addListener(x -> hostChannels.remove(c));
             guest.bind(c);

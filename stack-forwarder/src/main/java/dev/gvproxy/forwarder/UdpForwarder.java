@@ -105,9 +105,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Counters.Counter badDestination;
     private final Counters.Counter nat64Off;
     /** Flows opened per host family: IPv4, IPv6 host sockets, IPv4 through NAT64. */
-    private final Counters.Counter flowsIpv4;
-    private final Counters.Counter flowsIpv6;
-    private final Counters.Counter flowsNat64;
+    private final HostRoutes.FamilyCounters flowsByFamily;
     private HostRoutes routes;
     private final Counters.Counter tooBig;
     private final Counters.Counter flowsOpened;
@@ -135,9 +133,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.linkLocalDrop = c.counter("udp.linkLocalDrop");
         this.badDestination = c.counter("udp.fwd.badDestination");
         this.nat64Off = c.counter("udp.fwd.nat64Off");
-        this.flowsIpv4 = c.counter("egress.ipv4.udp");
-        this.flowsIpv6 = c.counter("egress.ipv6.udp");
-        this.flowsNat64 = c.counter("egress.nat64.udp");
+        this.flowsByFamily = HostRoutes.FamilyCounters.of(c, "udp");
         this.routes = HostRoutes.defaults(stack.config());
         this.tooBig = c.counter("udp.fwd.tooBig");
         this.flowsOpened = c.counter("udp.fwd.flowsOpened");
@@ -321,8 +317,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
         flows.put(key, flow);
         flowsOpened.inc();
-        (route.nat64() ? flowsNat64 : remote.getAddress() instanceof java.net.Inet6Address ? flowsIpv6
-                : flowsIpv4).inc();
+        flowsByFamily.count(route);
         loop.register(ch).addListener((ChannelFuture rf) -> {
             if (!rf.isSuccess()) {
                 connectFailed(flow, rf.cause());
