@@ -31,7 +31,9 @@ public interface HostConnector {
      * forwarder's handler for errors before the relay is attached).
      */
     static HostConnector sockets(EventLoop loop, ChannelHandler lastHandler) {
+        // Targets are resolved addresses (HostRoutes): no resolver lookup per connect.
         Bootstrap bootstrap = new Bootstrap().group(loop).channel(SocketTransport.get().socketChannel())
+                .disableResolver()
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

@@ -185,8 +185,17 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
                 flushBatch(); // account for the batch before output is shut down
             }
             host.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                if (hostEof) {
+                    closeHostIfDone(); // both sides done: a close, not a half-close and then a close
+                    return;
+                }
                 if (host instanceof DuplexChannel d && host.isActive()) {
                     d.shutdownOutput();
+                    // Our output is shut, so the host's EOF can only end the connection: Netty then closes
+                    // the channel instead of half-closing its input, which on a socket that has sent and
+                    // received a FIN fails with ENOTCONN (an exception with a stack trace per connection).
+                    // channelInactive carries the EOF to the guest.
+                    host.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
                 }
                 closeHostIfDone();
             });
