@@ -107,6 +107,22 @@ final class EpollTransport extends SocketTransport {
     }
 
     @Override
+    public void shutdownOutput(io.netty.channel.socket.DuplexChannel channel) {
+        io.netty.channel.ChannelOutboundBuffer queued = channel.unsafe().outboundBuffer();
+        if (channel instanceof EpollSocketChannel epoll && epoll.isActive() && queued != null && queued.isEmpty()) {
+            try {
+                // Netty's Socket records the shutdown, so isOutputShutdown() and later reads see it; with nothing
+                // queued there is no write for Netty's path to fail.
+                ((Socket) epoll.fd()).shutdown(false, true);
+                return;
+            } catch (IOException e) {
+                // fall through: Netty's path reports the error
+            }
+        }
+        channel.shutdownOutput();
+    }
+
+    @Override
     public void levelTriggered(Channel channel) {
         channel.config().setOption(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED);
     }

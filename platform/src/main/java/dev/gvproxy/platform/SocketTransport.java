@@ -148,6 +148,16 @@ public abstract class SocketTransport {
     public abstract void sendEmpty(DatagramChannel channel, InetSocketAddress to) throws IOException;
 
     /**
+     * Half-closes a stream channel's output (a FIN to its peer) once everything written to it was flushed. The
+     * default is {@link io.netty.channel.socket.DuplexChannel#shutdownOutput()}, which builds an exception with a
+     * stack trace every time (it fails writes queued behind the shutdown, even when there are none); epoll shuts
+     * an emptied socket down directly. On the channel's event loop.
+     */
+    public void shutdownOutput(io.netty.channel.socket.DuplexChannel channel) {
+        channel.shutdownOutput();
+    }
+
+    /**
      * Level-triggered readiness for a datagram channel where the transport has the choice (epoll): Netty ends a
      * read batch at an empty datagram, and with edge triggering the datagrams queued behind it would wait for the
      * next arrival. NIO's selector is level-triggered already; kqueue reads until the socket is drained.

@@ -114,6 +114,38 @@ class SocketTransportTest {
         }
     }
 
+    /**
+     * {@link SocketTransport#shutdownOutput}: the peer reads the bytes written before it and then EOF, the channel
+     * says its output is shut and still reads what the peer sends after.
+     */
+    @Test
+    void halfCloseDeliversEofAndKeepsReading() throws Exception {
+        try (java.nio.channels.ServerSocketChannel listener = java.nio.channels.ServerSocketChannel.open()) {
+            listener.bind(new InetSocketAddress(LOOPBACK, 0));
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            Channel ch = new Bootstrap().group(group).channel(t.socketChannel())
+                    .option(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                            got.add(msg.toString(java.nio.charset.StandardCharsets.US_ASCII));
+                        }
+                    }).connect(listener.getLocalAddress()).sync().channel();
+            try (java.nio.channels.SocketChannel peer = listener.accept()) {
+                ch.writeAndFlush(Unpooled.copiedBuffer("bye", java.nio.charset.StandardCharsets.US_ASCII)).sync();
+                ch.eventLoop().submit(() -> t.shutdownOutput((io.netty.channel.socket.DuplexChannel) ch)).sync();
+                java.io.InputStream in = peer.socket().getInputStream();
+                assertEquals("bye", new String(in.readNBytes(3), java.nio.charset.StandardCharsets.US_ASCII));
+                assertEquals(-1, in.read(), "EOF after the bytes written before the shutdown");
+                assertTrue(((io.netty.channel.socket.DuplexChannel) ch).isOutputShutdown());
+                peer.write(java.nio.ByteBuffer.wrap("back".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+                assertEquals("back", got.poll(5, TimeUnit.SECONDS));
+            } finally {
+                ch.close().sync();
+            }
+        }
+    }
+
     @Test
     void udpDatagramsIncludingAnEmptyOne() throws Exception {
         try (java.nio.channels.DatagramChannel peer = java.nio.channels.DatagramChannel.open()) {

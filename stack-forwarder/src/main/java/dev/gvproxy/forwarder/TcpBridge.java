@@ -1,5 +1,6 @@
 package dev.gvproxy.forwarder;
 
+import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.stack.Counters;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -190,7 +191,7 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
                     return;
                 }
                 if (host instanceof DuplexChannel d && host.isActive()) {
-                    d.shutdownOutput();
+                    SocketTransport.get().shutdownOutput(d);
                     // Our output is shut, so the host's EOF can only end the connection: Netty then closes
                     // the channel instead of half-closing its input, which on a socket that has sent and
                     // received a FIN fails with ENOTCONN (an exception with a stack trace per connection).
