@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""End-to-end benchmark: iperf3 (both directions), connects/s and 1-byte RR latency from a network-namespace guest
-to servers on host 127.0.0.1, through gvproxy-java and through peers (pasta, slirp4netns, kernel veth).
+"""End-to-end benchmark: TCP iperf3 (both directions), UDP iperf3 at fixed offered rates (both directions),
+connects/s and 1-byte RR latency from a network-namespace guest to servers on host 127.0.0.1, through gvproxy-java
+and through peers (pasta, passt, slirp4netns, kernel veth).
 
 Run as root from the repository root after `./mvnw -q -B -o -DskipTests package` (GVJB_ROOT=DIR takes bin/ and
 gvproxy/target/gvproxy-java.jar from another checkout, e.g. a copy of a "before" build):
 
-    python3 benchmarks/scripts/e2e_bench.py                       # all stacks, MTU 1500 and 65520, 3 repeats
+    python3 benchmarks/scripts/e2e_bench.py                       # default stacks, MTU 1500 and 65520, 3 repeats
     python3 benchmarks/scripts/e2e_bench.py --stacks gvproxy-java --mtus 1500 --repeats 1 --secs 5
+    python3 benchmarks/scripts/e2e_bench.py --chart-from benchmarks/results/e2e-DATE/NAME.json  # tables + chart only
+
+Raw results go to benchmarks/results/e2e-<date>/<name>.json (--json to put them elsewhere), a PNG chart next to
+them (--chart; needs matplotlib).
 
 Network safety: every guest is a fresh namespace `gvjb-<random>` with IPv6 disabled (but for the `-ipv6` rows, whose
 guest takes a SLAAC address from gvproxy-java's gateway and whose ip6tables OUTPUT policy is DROP except loopback,
 link-local/multicast (NDP) and the IPv6 host alias) and an iptables OUTPUT policy of DROP except loopback and the
-stack's host alias; the host servers listen on 127.0.0.1 and ::1 only; pasta and slirp4netns bind their outbound sockets to 127.0.0.1
-(`-o` / `--outbound-addr`) and get no default route in the guest, so nothing but the host's loopback is reachable.
-The veth reference uses 198.18.0.0/30 between the host and the namespace only.
+stack's host alias; the host servers listen on 127.0.0.1 and ::1 only; pasta, passt and slirp4netns bind their
+outbound sockets to 127.0.0.1 (`-o` / `--outbound-addr`) and get no default route in the guest, so nothing but the
+host's loopback is reachable. The veth reference uses 198.18.0.0/30 between the host and the namespace only.
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -30,8 +36,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("GVJB_ROOT") or os.path.abspath(os.path.join(HERE, "..", ".."))
 PY = sys.executable
 IPERF_PORT = 15201
-PROBE_PORT = 15202
+PROBE_PORT = IPERF_PORT + 1
 TICK = os.sysconf("SC_CLK_TCK")
+NAN = float("nan")
+DIRECTIONS = (("g2h", "", "g->h"), ("h2g", "-R", "h->g"))  # key, iperf3 flag, label
+UDP_MTU = 1500
+UDP_LENGTH = 1400  # datagram payload: one frame each at MTU 1500
 
 
 def run(*cmd, check=True, **kw):
@@ -90,6 +100,12 @@ class Guest:
             return
         self.sh("iptables -P OUTPUT DROP && iptables -A OUTPUT -o lo -j ACCEPT && "
                 f"iptables -A OUTPUT -d {alias} -j ACCEPT")
+
+    def add_tap(self, mtu, *link_args):
+        """tap0 with the static address the TAP-attached stacks give their guest, 192.168.127.2/24, no route."""
+        self.sh("ip tuntap add dev tap0 mode tap")
+        self.ip("link", "set", "tap0", *link_args, "mtu", str(mtu), "up")
+        self.ip("addr", "add", "192.168.127.2/24", "dev", "tap0")
 
     def wmem_cap(self, cap):
         if cap:
@@ -156,9 +172,7 @@ class GvproxyJava(Stack):
                               "-mtu", str(self.mtu)], "gvproxy-java.log", env)
         wait_for(lambda: os.path.exists(sock), 30, "gvproxy-java socket")
         g = self.guest
-        g.sh("ip tuntap add dev tap0 mode tap")
-        g.ip("link", "set", "tap0", "address", "5a:94:ef:e4:0c:ee", "mtu", str(self.mtu), "up")
-        g.ip("addr", "add", "192.168.127.2/24", "dev", "tap0")
+        g.add_tap(self.mtu, "address", "5a:94:ef:e4:0c:ee")
         g.firewall(self.alias)
         self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
                                  "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", g.ns,
@@ -220,6 +234,36 @@ class Pasta(Stack):
         return {"stack": self.p.pid}
 
 
+def qemu_pump(tmp):
+    """qemu_pump.c compiled into the run's temp dir (once per run)."""
+    exe = os.path.join(tmp, "qemu_pump")
+    if not os.path.exists(exe):
+        run("gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, "qemu_pump.c"))
+    return exe
+
+
+class Passt(Stack):
+    """passt as a VM would use it: its QEMU-style stream socket, with qemu_pump playing QEMU between it and the
+    guest's TAP (passt's MTU option only matters to DHCP, which is off: the TAP gets the MTU itself)."""
+    name = "passt"
+    alias = "192.168.127.1"  # passt's gateway address maps to the host's loopback
+
+    def start(self):
+        g = self.guest
+        g.add_tap(self.mtu)
+        g.firewall(self.alias)
+        sock = os.path.join(self.tmp, g.ns + ".passt.sock")
+        self.p = self.spawn(["passt", "-f", "-q", "-4", "--runas", "0", "-s", sock, "-a", "192.168.127.2", "-n", "24",
+                             "-g", self.alias, "-o", "127.0.0.1", "-m", str(self.mtu), "-t", "none", "-u", "none",
+                             "--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra"], "passt.log")
+        wait_for(lambda: os.path.exists(sock), 15, "passt socket")
+        self.pump = self.spawn(["ip", "netns", "exec", g.ns, qemu_pump(self.tmp), "tap0", sock], "qemu_pump.log")
+        wait_for(self.reachable, 15, "passt guest connectivity")
+
+    def pids(self):
+        return {"stack": self.p.pid, "agent": self.pump.pid}
+
+
 class Slirp(Stack):
     name = "slirp4netns"
     alias = "10.0.2.2"  # slirp's gateway maps to the host's loopback
@@ -260,92 +304,151 @@ class Veth(Stack):
         run("ip", "link", "del", self.host_if, check=False)
 
 
-STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJava6, GvproxyJavaOffload6, Pasta, Slirp, Veth)}
+STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJava6, GvproxyJavaOffload6, Pasta, Passt, Slirp,
+                               Veth)}
 
 
-def measure(stack, args, servers_addr):
-    """One repeat: returns a dict of metrics."""
-    g = stack.guest
-    out = {}
+def iperf3(stack, secs, flags):
+    """The iperf3 client in the guest: its result, the CPU seconds each of the stack's processes used, wall seconds.
+    Retried while the server refuses with "busy": it can still be finishing the previous test (seen after UDP -R)."""
     pids = stack.pids()
-
-    def timed(cmd, timeout):
+    for _ in range(10):
         before = {k: cpu_seconds(p) for k, p in pids.items()}
         t0 = time.time()
-        r = g.sh(cmd, check=False, timeout=timeout)
+        r = stack.guest.sh(f"iperf3 -c {stack.alias} -p {IPERF_PORT} -t {secs} -J {flags}", check=False,
+                           timeout=secs + 30)
         wall = time.time() - t0
-        cpu = {k: 100.0 * (cpu_seconds(p) - before[k]) / wall for k, p in pids.items()}
-        return r, cpu
+        if "the server is busy" not in r.stdout:
+            break
+        time.sleep(1)
+    return r, {k: cpu_seconds(p) - before[k] for k, p in pids.items()}, wall
 
-    for direction, flag in (("g2h", ""), ("h2g", "-R")):
-        r, cpu = timed(f"iperf3 -c {stack.alias} -p {IPERF_PORT} -t {args.secs} -J {flag}", args.secs + 30)
+
+def measure(stack, args, mtu):
+    """One repeat: returns a dict of metrics (keys as in the JSON; see the README)."""
+    g = stack.guest
+    out = {}
+
+    def iperf(key, flags):
+        """Receiver-side Mbit/s (and loss % for UDP), CPU % of one core and CPU seconds per Gbit delivered."""
+        r, cpu, wall = iperf3(stack, args.secs, flags)
         try:
-            j = json.loads(r.stdout)
-            bps = j["end"]["sum_received"]["bits_per_second"]
+            received = json.loads(r.stdout)["end"]["sum_received"]
         except (ValueError, KeyError):
-            print(f"  iperf3 {direction} failed: {r.stdout[-400:]} {r.stderr[-400:]}", file=sys.stderr)
-            bps = float("nan")
-        out[direction] = bps / 1e6
-        for k, v in cpu.items():
-            out[f"{direction}_cpu_{k}"] = v
+            print(f"  iperf3 {key} failed: {r.stdout[-400:]} {r.stderr[-400:]}", file=sys.stderr)
+            out[key] = NAN
+            return
+        out[key] = received["bits_per_second"] / 1e6
+        if "lost_percent" in received:
+            out[key + "_loss"] = received["lost_percent"]
+        gbit = received["bytes"] * 8 / 1e9
+        for k, secs in cpu.items():
+            out[f"{key}_cpu_{k}"] = 100.0 * secs / wall
+            out[f"{key}_cpu_per_gbit_{k}"] = secs / gbit if gbit else NAN
+
+    for key, flag, _ in DIRECTIONS:
+        iperf(key, flag)
+    if mtu == UDP_MTU:
+        for rate in args.udp_rates:
+            for key, flag, _ in DIRECTIONS:
+                iperf(f"udp{rate}_{key}", f"-u -l {UDP_LENGTH} -b {rate} {flag}")
     if not args.no_probes:
-        r, cpu = timed(f"{PY} {HERE}/netprobe.py connects {stack.alias} {PROBE_PORT} {args.probe_secs}",
-                       args.probe_secs + 30)
+        r = g.sh(f"{PY} {HERE}/netprobe.py connects {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
+                 timeout=args.probe_secs + 30)
         try:
             out["connects"] = json.loads(r.stdout)["connects_per_s"]
         except ValueError:
             print(f"  connects failed: {r.stdout} {r.stderr}", file=sys.stderr)
-            out["connects"] = float("nan")
+            out["connects"] = NAN
         time.sleep(0.5)
-        r, _ = timed(f"{PY} {HERE}/netprobe.py rr {stack.alias} {PROBE_PORT} {args.probe_secs}",
-                     args.probe_secs + 30)
+        r = g.sh(f"{PY} {HERE}/netprobe.py rr {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
+                 timeout=args.probe_secs + 30)
         try:
             out["rr_p50"] = json.loads(r.stdout)["rr_p50_us"]
         except ValueError:
             print(f"  rr failed: {r.stdout} {r.stderr}", file=sys.stderr)
-            out["rr_p50"] = float("nan")
+            out["rr_p50"] = NAN
     return out
 
 
 def med(values):
     v = [x for x in values if x == x]
-    return statistics.median(v) if v else float("nan")
+    return statistics.median(v) if v else NAN
 
 
 def fmt(x, digits=0):
     return "-" if x != x else f"{x:,.{digits}f}"
 
 
+def start_servers(addr):
+    """iperf3 and netprobe's echo server listening on addr; fails if either cannot (a port someone else holds)."""
+    procs = [subprocess.Popen(["iperf3", "-s", "-B", addr, "-p", str(IPERF_PORT)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+             subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", addr, str(PROBE_PORT)])]
+    time.sleep(0.5)
+    if any(p.poll() is not None for p in procs):
+        stop_all(procs)
+        raise RuntimeError(f"cannot listen on {addr} port {IPERF_PORT} and {PROBE_PORT}: choose others with --port")
+    return procs
+
+
+def stop_all(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def git_commit():
+    r = run("git", "-C", ROOT, "rev-parse", "--short", "HEAD", check=False)
+    return r.stdout.strip() or "?"
+
+
 def main():
+    global IPERF_PORT, PROBE_PORT  # --port
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stacks", default="gvproxy-java,pasta,slirp4netns,kernel-veth")
+    ap.add_argument("--stacks", default="gvproxy-java,gvproxy-java-offload,pasta,passt,slirp4netns,kernel-veth",
+                    help="comma-separated, from: " + ", ".join(STACKS))
     ap.add_argument("--mtus", default="1500,65520")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--secs", type=int, default=5, help="iperf3 duration per direction")
     ap.add_argument("--warmup", type=int, default=3, help="untimed iperf3 seconds per direction first")
     ap.add_argument("--probe-secs", type=float, default=3)
     ap.add_argument("--no-probes", action="store_true", help="skip connects/s and RR")
+    ap.add_argument("--udp-rates", default="500M,1G",
+                    help=f"offered UDP rates (iperf3 -b), {UDP_LENGTH}-byte datagrams, at MTU {UDP_MTU} only")
+    ap.add_argument("--no-udp", action="store_true", help="skip the UDP rows")
     ap.add_argument("--wmem-cap", type=int, default=0,
                     help="cap the guest's net.ipv4.tcp_wmem max (bytes), e.g. 262144; 0 = kernel default")
+    ap.add_argument("--port", type=int, default=IPERF_PORT,
+                    help="host server ports: iperf3 on PORT, the connect/RR echo server on PORT+1")
     ap.add_argument("--stats", action="store_true", help="print gvproxy-java's /stats counters after each MTU")
-    ap.add_argument("--json", help="also write raw results here")
+    ap.add_argument("--name", default=time.strftime("run-%H%M%S", time.gmtime()),
+                    help="results file name (default run-HHMMSS, UTC)")
+    ap.add_argument("--json", help="write raw results here instead of benchmarks/results/e2e-<date>/<name>.json")
+    ap.add_argument("--chart", help="PNG chart path (default: the JSON's path with .png)")
+    ap.add_argument("--chart-from", metavar="JSON",
+                    help="run nothing: print the tables of an earlier run's JSON and draw its chart")
     args = ap.parse_args()
+    if args.chart_from:
+        with open(args.chart_from) as f:
+            data = json.load(f)
+        print_tables(data)
+        draw_chart(data, args.chart or os.path.splitext(args.chart_from)[0] + ".png")
+        return
     if os.geteuid() != 0:
         sys.exit("needs root (namespaces, TAP devices)")
+    IPERF_PORT, PROBE_PORT = args.port, args.port + 1
+    args.udp_rates = [] if args.no_udp else args.udp_rates.split(",")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    json_path = args.json or os.path.join(HERE, "..", "results", f"e2e-{now:%Y-%m-%d}", args.name + ".json")
 
     tmp = tempfile.mkdtemp(prefix="gvjb-")
     servers = []
     try:
-        # Host servers: 127.0.0.1 always; 198.18.0.1 is added only while the veth stack runs (bound lazily below).
-        servers.append(subprocess.Popen(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(IPERF_PORT)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        servers.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", "127.0.0.1",
-                                         str(PROBE_PORT)]))
-        # The same servers on ::1, for the IPv6 rows (the IPv6 host alias maps to the host's ::1).
-        servers.append(subprocess.Popen(["iperf3", "-s", "-B", "::1", "-p", str(IPERF_PORT)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        servers.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", "::1", str(PROBE_PORT)]))
-        time.sleep(0.5)
+        # Host servers: 127.0.0.1 and ::1 (for the IPv6 rows, whose host alias maps to the host's ::1); 198.18.0.1
+        # only while the veth stack runs.
+        servers = start_servers("127.0.0.1")
+        servers += start_servers("::1")
         results = {}
         load = []
         for name in args.stacks.split(","):
@@ -356,78 +459,170 @@ def main():
                     stack.start()
                     stack.guest.wmem_cap(args.wmem_cap)
                     if name == "kernel-veth":
-                        extra.append(subprocess.Popen(["iperf3", "-s", "-B", "198.18.0.1", "-p", str(IPERF_PORT)],
-                                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                        extra.append(subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server",
-                                                       "198.18.0.1", str(PROBE_PORT)]))
-                        time.sleep(0.5)
-                    for flag in ("", "-R") if args.warmup > 0 else ():
-                        # JIT warm-up (and TCP caches) before anything is timed
-                        stack.guest.sh(f"iperf3 -c {stack.alias} -p {IPERF_PORT} -t {args.warmup} {flag}",
-                                       check=False, timeout=args.warmup + 30)
+                        extra = start_servers(Veth.alias)
+                    warmups = [flag for _, flag, _ in DIRECTIONS]
+                    if mtu == UDP_MTU and args.udp_rates:
+                        warmups += [f"-u -l {UDP_LENGTH} -b {args.udp_rates[0]} {flag}" for _, flag, _ in DIRECTIONS]
+                    for flags in warmups if args.warmup > 0 else ():
+                        iperf3(stack, args.warmup, flags)  # JIT warm-up (and TCP caches) before anything is timed
                     reps = []
                     for i in range(args.repeats):
                         load.append(float(loadavg()))
-                        m = measure(stack, args, None)
-                        print(f"{name} mtu {mtu} run {i + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in m.items()),
-                              flush=True)
+                        m = measure(stack, args, mtu)
+                        print(f"{name} mtu {mtu} run {i + 1}: " + ", ".join(
+                            f"{k}={v:.4g}" for k, v in m.items() if "_cpu_" not in k), flush=True)
                         reps.append(m)
                     if args.stats and hasattr(stack, "stats"):
                         print(f"{name} mtu {mtu} /stats: {stack.stats()}", flush=True)
-                    results[(name, mtu)] = reps
+                    results[f"{name}@{mtu}"] = reps
                 except Exception as e:  # report and go on with the next stack
                     print(f"{name} mtu {mtu}: FAILED: {e}", file=sys.stderr, flush=True)
                 finally:
-                    for p in extra:
-                        p.kill()
-                        p.wait()
+                    stop_all(extra)
                     stack.stop()
-        print_table(results, args, load)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({f"{k[0]}@{k[1]}": v for k, v in results.items()}, f, indent=1)
+        data = {"meta": {"date": now.isoformat(timespec="seconds"), "commit": git_commit(), "cpus": os.cpu_count(),
+                         "load": [min(load, default=0), max(load, default=0)], "repeats": args.repeats,
+                         "secs": args.secs, "wmem_cap": args.wmem_cap, "udp_rates": args.udp_rates,
+                         "udp_length": UDP_LENGTH, "udp_mtu": UDP_MTU},
+                "results": results}
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(data, f, indent=1)
+        print_tables(data)
+        print(f"\nraw results: {json_path}")
+        draw_chart(data, args.chart or os.path.splitext(json_path)[0] + ".png")
     finally:
-        for p in servers:
-            p.kill()
-            p.wait()
+        stop_all(servers)
 
 
-def print_table(results, args, load):
-    names = list(dict.fromkeys(k[0] for k in results))
-    mtus = list(dict.fromkeys(k[1] for k in results))
+def stacks_and_mtus(results):
+    keys = [k.rsplit("@", 1) for k in results]
+    return list(dict.fromkeys(n for n, _ in keys)), list(dict.fromkeys(int(m) for _, m in keys))
+
+
+def median_of(reps, key):
+    return med([r.get(key, NAN) for r in reps])
+
+
+def cpu_cell(reps, key, digits):
+    """Stack CPU, and " +agent" where there is an agent (gvforwarder-java, qemu_pump)."""
+    cell = fmt(median_of(reps, key + "_stack"), digits)
+    if any(key + "_agent" in r for r in reps):
+        cell += " +" + fmt(median_of(reps, key + "_agent"), digits)
+    return cell
+
+
+def print_tables(data):
+    meta, results = data["meta"], data["results"]
+    names, mtus = stacks_and_mtus(results)
     print()
-    print(f"Medians of {args.repeats} runs, iperf3 {args.secs} s per direction, Mbit/s; CPU is % of one core "
-          f"(stack process; +agent = gvforwarder-java); guest tcp_wmem max "
-          f"{args.wmem_cap or 'kernel default'}; load average during the runs "
-          f"{min(load, default=0):.1f}-{max(load, default=0):.1f}")
+    print(f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load average during the runs "
+          f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}; medians of {meta['repeats']} runs, iperf3 {meta['secs']} s "
+          f"per cell; guest tcp_wmem max {meta['wmem_cap'] or 'kernel default'}. CPU: % of one core, and CPU seconds "
+          f"per Gbit delivered; A +B = stack process +agent (gvforwarder-java, or qemu_pump for passt).")
     print()
-    hdr = "| stack |"
-    sep = "|---|"
-    for mtu in mtus:
-        hdr += f" MTU {mtu} g->h | CPU | MTU {mtu} h->g | CPU |"
-        sep += "---|---|---|---|"
-    if not args.no_probes:
-        hdr += " connects/s | 1-byte RR p50 µs |"
-        sep += "---|---|"
-    print(hdr)
-    print(sep)
+    print("| stack | MTU | TCP g->h Mbit/s | CPU % | CPU s/Gbit | TCP h->g Mbit/s | CPU % | CPU s/Gbit "
+          "| connects/s | 1-byte RR p50 µs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
-        row = f"| {n} |"
         for mtu in mtus:
-            reps = results.get((n, mtu))
+            reps = results.get(f"{n}@{mtu}")
             if not reps:
-                row += " - | - | - | - |"
                 continue
-            for d in ("g2h", "h2g"):
-                cpu = fmt(med([r.get(f"{d}_cpu_stack", float('nan')) for r in reps]))
-                if f"{d}_cpu_agent" in reps[0]:
-                    cpu += " +" + fmt(med([r[f"{d}_cpu_agent"] for r in reps]))
-                row += f" {fmt(med([r[d] for r in reps]))} | {cpu} |"
-        if not args.no_probes:
-            reps = results.get((n, mtus[0]), [])
-            row += f" {fmt(med([r.get('connects', float('nan')) for r in reps]))} |" \
-                   f" {fmt(med([r.get('rr_p50', float('nan')) for r in reps]))} |"
-        print(row)
+            row = f"| {n} | {mtu} |"
+            for d, _, _ in DIRECTIONS:
+                row += (f" {fmt(median_of(reps, d))} | {cpu_cell(reps, d + '_cpu', 0)} |"
+                        f" {cpu_cell(reps, d + '_cpu_per_gbit', 2)} |")
+            row += f" {fmt(median_of(reps, 'connects'))} | {fmt(median_of(reps, 'rr_p50'))} |"
+            print(row)
+    if not meta["udp_rates"]:
+        return
+    print()
+    print(f"UDP, {meta['udp_length']}-byte datagrams at MTU {meta['udp_mtu']}: Mbit/s delivered (at the receiver) "
+          f"and loss % at each offered rate.")
+    print()
+    print("| stack | offered | UDP g->h Mbit/s | loss % | CPU s/Gbit | UDP h->g Mbit/s | loss % | CPU s/Gbit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in names:
+        reps = results.get(f"{n}@{meta['udp_mtu']}")
+        if not reps:
+            continue
+        for rate in meta["udp_rates"]:
+            row = f"| {n} | {rate} |"
+            for d, _, _ in DIRECTIONS:
+                key = f"udp{rate}_{d}"
+                row += (f" {fmt(median_of(reps, key))} | {fmt(median_of(reps, key + '_loss'), 1)} |"
+                        f" {cpu_cell(reps, key + '_cpu_per_gbit', 2)} |")
+            print(row)
+
+
+def short(x):
+    """A bar label: whole numbers from 10 up, two decimals below, nothing for a missing value."""
+    return "" if x != x else f"{x:,.0f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def draw_chart(data, path):
+    """Grouped bars, one colour per stack: TCP and UDP throughput, CPU per Gbit, UDP loss, connects/s, RR p50."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("no chart: matplotlib is missing (python3-matplotlib); draw it later with --chart-from", file=sys.stderr)
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta, results = data["meta"], data["results"]
+    names, mtus = stacks_and_mtus(results)
+    if not names:
+        print("no chart: no results", file=sys.stderr)
+        return
+
+    def value(name, mtu, key):
+        return median_of(results.get(f"{name}@{mtu}", []), key)
+
+    def bars(ax, title, groups, get, agent=None):
+        """groups: (label, mtu, key); get/agent: (name, mtu, key) -> value; agent CPU is stacked, hatched."""
+        ax.set_title(title, fontsize=10)
+        if all(get(n, mtu, key) != get(n, mtu, key) for n in names for _, mtu, key in groups):
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center")
+            ax.set_axis_off()
+            return
+        width = 0.8 / len(names)
+        for i, n in enumerate(names):
+            xs = [g + i * width for g in range(len(groups))]
+            ys = [get(n, mtu, key) for _, mtu, key in groups]
+            bar = ax.bar(xs, ys, width, label=n, color=f"C{i}")
+            totals = ys
+            if agent:
+                tops = [agent(n, mtu, key) for _, mtu, key in groups]
+                tops = [0 if t != t else t for t in tops]  # no agent
+                bar = ax.bar(xs, tops, width, bottom=ys, color=f"C{i}", alpha=0.4, hatch="//")
+                totals = [y + t for y, t in zip(ys, tops)]
+            ax.bar_label(bar, labels=[short(v) for v in totals], fontsize=7, rotation=90, padding=2)
+        ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [label for label, _, _ in groups])
+        ax.margins(y=0.15)
+
+    tcp = [(f"MTU {mtu} {label}", mtu, d) for mtu in mtus for d, _, label in DIRECTIONS]
+    udp = [(f"{rate} {label}", meta["udp_mtu"], f"udp{rate}_{d}") for rate in meta["udp_rates"]
+           for d, _, label in DIRECTIONS]
+    fig, axes = plt.subplots(3, 2, figsize=(15, 13))
+    bars(axes[0][0], "TCP Mbit/s", tcp, value)
+    bars(axes[0][1], "TCP CPU seconds per Gbit: stack, +agent hatched (lower is better)", tcp,
+         lambda n, mtu, key: value(n, mtu, key + "_cpu_per_gbit_stack"),
+         lambda n, mtu, key: value(n, mtu, key + "_cpu_per_gbit_agent"))
+    bars(axes[1][0], f"UDP Mbit/s delivered at the offered rate (MTU {meta['udp_mtu']})", udp, value)
+    bars(axes[1][1], "UDP loss % (lower is better)", udp, lambda n, mtu, key: value(n, mtu, key + "_loss"))
+    probes = [(f"MTU {mtu}", mtu, None) for mtu in mtus]
+    bars(axes[2][0], "TCP connects/s", probes, lambda n, mtu, _: value(n, mtu, "connects"))
+    bars(axes[2][1], "1-byte request/response p50 µs (lower is better)", probes,
+         lambda n, mtu, _: value(n, mtu, "rr_p50"))
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(names), bbox_to_anchor=(0.5, 0.97))
+    fig.suptitle(f"e2e_bench {meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load "
+                 f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}, medians of {meta['repeats']}, "
+                 f"iperf3 {meta['secs']} s per cell")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=90)
+    print(f"chart: {path}")
 
 
 if __name__ == "__main__":
