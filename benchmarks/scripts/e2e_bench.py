@@ -245,7 +245,8 @@ def qemu_pump(tmp):
 
 class Passt(Stack):
     """passt as a VM would use it: its QEMU-style stream socket, with qemu_pump playing QEMU between it and the
-    guest's TAP (passt's MTU option only matters to DHCP, which is off: the TAP gets the MTU itself)."""
+    guest's TAP. The guest's address and MTU are set on the TAP (passt's DHCP/NDP are off). --runas 0: started as
+    root, Debian 12's passt otherwise changes to nobody, and its socket then never appears in the file system."""
     name = "passt"
     alias = "192.168.127.1"  # passt's gateway address maps to the host's loopback
 
