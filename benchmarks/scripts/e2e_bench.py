@@ -442,6 +442,7 @@ def main():
     IPERF_PORT, PROBE_PORT = args.port, args.port + 1
     args.udp_rates = [] if args.no_udp else args.udp_rates.split(",")
     now = datetime.datetime.now(datetime.timezone.utc)
+    commit = git_commit()
     json_path = args.json or os.path.join(HERE, "..", "results", f"e2e-{now:%Y-%m-%d}", args.name + ".json")
 
     tmp = tempfile.mkdtemp(prefix="gvjb-")
@@ -482,7 +483,7 @@ def main():
                 finally:
                     stop_all(extra)
                     stack.stop()
-        data = {"meta": {"date": now.isoformat(timespec="seconds"), "commit": git_commit(), "cpus": os.cpu_count(),
+        data = {"meta": {"date": now.isoformat(timespec="seconds"), "commit": commit, "cpus": os.cpu_count(),
                          "load": [min(load, default=0), max(load, default=0)], "repeats": args.repeats,
                          "secs": args.secs, "wmem_cap": args.wmem_cap, "udp_rates": args.udp_rates,
                          "udp_length": UDP_LENGTH, "udp_mtu": UDP_MTU},
@@ -599,10 +600,12 @@ def draw_chart(data, path):
                 tops = [agent(n, mtu, key) for _, mtu, key in groups]
                 tops = [0 if t != t else t for t in tops]  # no agent
                 bar = ax.bar(xs, tops, width, bottom=ys, color=f"C{i}", alpha=0.4, hatch="//")
+                for r in bar:
+                    r.sticky_edges.y.clear()  # a bar's bottom would otherwise cap the y axis (no margin above)
                 totals = [y + t for y, t in zip(ys, tops)]
             ax.bar_label(bar, labels=[short(v) for v in totals], fontsize=7, rotation=90, padding=2)
         ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [label for label, _, _ in groups])
-        ax.margins(y=0.15)
+        ax.margins(y=0.25)  # room for the labels above the tallest bar
 
     tcp = [(f"MTU {mtu} {label}", mtu, d) for mtu in mtus for d, _, label in DIRECTIONS]
     udp = [(f"{rate} {label}", meta["udp_mtu"], f"udp{rate}_{d}") for rate in meta["udp_rates"]
