@@ -520,8 +520,8 @@ def print_tables(data):
     names, mtus = stacks_and_mtus(results)
     print()
     print(f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load average during the runs "
-          f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}; medians of {meta['repeats']} runs, iperf3 {meta['secs']} s "
-          f"per cell; guest tcp_wmem max {meta['wmem_cap'] or 'kernel default'}. CPU: % of one core, and CPU seconds "
+          f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}; median of {meta['repeats']} repeat(s), "
+          f"iperf3 {meta['secs']} s per cell; guest tcp_wmem max {meta['wmem_cap'] or 'kernel default'}. CPU: % of one core, and CPU seconds "
           f"per Gbit delivered; A +B = stack process +agent (gvforwarder-java, or qemu_pump for passt).")
     print()
     print("| stack | MTU | TCP g->h Mbit/s | CPU % | CPU s/Gbit | TCP h->g Mbit/s | CPU % | CPU s/Gbit "
@@ -621,9 +621,10 @@ def draw_chart(data, path):
     bars(axes[2][0], "TCP connects/s", probes, lambda n, mtu, _: value(n, mtu, "connects"))
     bars(axes[2][1], "1-byte request/response p50 µs (lower is better)", probes,
          lambda n, mtu, _: value(n, mtu, "rr_p50"))
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(names), bbox_to_anchor=(0.5, 0.97))
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(names),
+               bbox_to_anchor=(0.5, 0.97))
     fig.suptitle(f"e2e_bench {meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load "
-                 f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}, medians of {meta['repeats']}, "
+                 f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}, median of {meta['repeats']} repeat(s), "
                  f"iperf3 {meta['secs']} s per cell")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=90)
