@@ -521,8 +521,9 @@ def print_tables(data):
     print()
     print(f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load average during the runs "
           f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}; median of {meta['repeats']} repeat(s), "
-          f"iperf3 {meta['secs']} s per cell; guest tcp_wmem max {meta['wmem_cap'] or 'kernel default'}. CPU: % of one core, and CPU seconds "
-          f"per Gbit delivered; A +B = stack process +agent (gvforwarder-java, or qemu_pump for passt).")
+          f"iperf3 {meta['secs']} s per cell; guest tcp_wmem max {meta['wmem_cap'] or 'kernel default'}. "
+          f"CPU: % of one core, and CPU seconds per Gbit delivered; A +B = stack process +agent (gvforwarder-java, "
+          f"or qemu_pump for passt).")
     print()
     print("| stack | MTU | TCP g->h Mbit/s | CPU % | CPU s/Gbit | TCP h->g Mbit/s | CPU % | CPU s/Gbit "
           "| connects/s | 1-byte RR p50 µs |")
