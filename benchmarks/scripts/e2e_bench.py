@@ -443,7 +443,8 @@ def main():
     args.udp_rates = [] if args.no_udp else args.udp_rates.split(",")
     now = datetime.datetime.now(datetime.timezone.utc)
     commit = git_commit()
-    json_path = args.json or os.path.join(HERE, "..", "results", f"e2e-{now:%Y-%m-%d}", args.name + ".json")
+    json_path = args.json or os.path.normpath(os.path.join(HERE, "..", "results", f"e2e-{now:%Y-%m-%d}",
+                                                           args.name + ".json"))
 
     tmp = tempfile.mkdtemp(prefix="gvjb-")
     servers = []
