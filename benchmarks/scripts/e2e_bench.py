@@ -235,11 +235,11 @@ class Pasta(Stack):
         return {"stack": self.p.pid}
 
 
-def qemu_pump(tmp):
-    """qemu_pump.c compiled into the run's temp dir (once per run)."""
-    exe = os.path.join(tmp, "qemu_pump")
+def compiled(tmp, name):
+    """scripts/NAME.c compiled into the run's temp dir (once per run): qemu_pump, netprobe."""
+    exe = os.path.join(tmp, name)
     if not os.path.exists(exe):
-        run("gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, "qemu_pump.c"))
+        run("gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, name + ".c"))
     return exe
 
 
@@ -259,7 +259,7 @@ class Passt(Stack):
                              "-g", self.alias, "-o", "127.0.0.1", "-m", str(self.mtu), "-t", "none", "-u", "none",
                              "--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra"], "passt.log")
         wait_for(lambda: os.path.exists(sock), 15, "passt socket")
-        self.pump = self.spawn(["ip", "netns", "exec", g.ns, qemu_pump(self.tmp), "tap0", sock], "qemu_pump.log")
+        self.pump = self.spawn(["ip", "netns", "exec", g.ns, compiled(self.tmp, "qemu_pump"), "tap0", sock], "qemu_pump.log")
         wait_for(self.reachable, 15, "passt guest connectivity")
 
     def pids(self):
@@ -355,15 +355,18 @@ def measure(stack, args, mtu):
             for key, flag, _ in DIRECTIONS:
                 iperf(f"udp{rate}_{key}", f"-u -l {UDP_LENGTH} -b {rate} {flag}")
     if not args.no_probes:
-        r = g.sh(f"{PY} {HERE}/netprobe.py connects {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
+        probe = compiled(stack.tmp, "netprobe")
+        r = g.sh(f"{probe} connects {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
                  timeout=args.probe_secs + 30)
         try:
-            out["connects"] = json.loads(r.stdout)["connects_per_s"]
+            j = json.loads(r.stdout)
+            out["connects"] = j["connects_per_s"]
+            out["connect_p50"] = j["connect_p50_us"]
         except ValueError:
             print(f"  connects failed: {r.stdout} {r.stderr}", file=sys.stderr)
             out["connects"] = NAN
         time.sleep(0.5)
-        r = g.sh(f"{PY} {HERE}/netprobe.py rr {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
+        r = g.sh(f"{probe} rr {stack.alias} {PROBE_PORT} {args.probe_secs}", check=False,
                  timeout=args.probe_secs + 30)
         try:
             out["rr_p50"] = json.loads(r.stdout)["rr_p50_us"]
@@ -382,11 +385,11 @@ def fmt(x, digits=0):
     return "-" if x != x else f"{x:,.{digits}f}"
 
 
-def start_servers(addr):
+def start_servers(addr, tmp):
     """iperf3 and netprobe's echo server listening on addr; fails if either cannot (a port someone else holds)."""
     procs = [subprocess.Popen(["iperf3", "-s", "-B", addr, "-p", str(IPERF_PORT)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-             subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", addr, str(PROBE_PORT)])]
+             subprocess.Popen([compiled(tmp, "netprobe"), "server", addr, str(PROBE_PORT)])]
     time.sleep(0.5)
     if any(p.poll() is not None for p in procs):
         stop_all(procs)
@@ -451,8 +454,8 @@ def main():
     try:
         # Host servers: 127.0.0.1 and ::1 (for the IPv6 rows, whose host alias maps to the host's ::1); 198.18.0.1
         # only while the veth stack runs.
-        servers = start_servers("127.0.0.1")
-        servers += start_servers("::1")
+        servers = start_servers("127.0.0.1", tmp)
+        servers += start_servers("::1", tmp)
         results = {}
         load = []
         for name in args.stacks.split(","):
@@ -463,7 +466,7 @@ def main():
                     stack.start()
                     stack.guest.wmem_cap(args.wmem_cap)
                     if name == "kernel-veth":
-                        extra = start_servers(Veth.alias)
+                        extra = start_servers(Veth.alias, tmp)
                     warmups = [flag for _, flag, _ in DIRECTIONS]
                     if mtu == UDP_MTU and args.udp_rates:
                         warmups += [f"-u -l {UDP_LENGTH} -b {args.udp_rates[0]} {flag}" for _, flag, _ in DIRECTIONS]
@@ -527,8 +530,8 @@ def print_tables(data):
           f"or qemu_pump for passt).")
     print()
     print("| stack | MTU | TCP g->h Mbit/s | CPU % | CPU s/Gbit | TCP h->g Mbit/s | CPU % | CPU s/Gbit "
-          "| connects/s | 1-byte RR p50 µs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| connects/s | connect p50 µs | 1-byte RR p50 µs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         for mtu in mtus:
             reps = results.get(f"{n}@{mtu}")
@@ -538,7 +541,8 @@ def print_tables(data):
             for d, _, _ in DIRECTIONS:
                 row += (f" {fmt(median_of(reps, d))} | {cpu_cell(reps, d + '_cpu', 0)} |"
                         f" {cpu_cell(reps, d + '_cpu_per_gbit', 2)} |")
-            row += f" {fmt(median_of(reps, 'connects'))} | {fmt(median_of(reps, 'rr_p50'))} |"
+            row += (f" {fmt(median_of(reps, 'connects'))} | {fmt(median_of(reps, 'connect_p50'))} |"
+                    f" {fmt(median_of(reps, 'rr_p50'))} |")
             print(row)
     if not meta["udp_rates"]:
         return

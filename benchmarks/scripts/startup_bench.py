@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from e2e_bench import Guest, HERE, PROBE_PORT, PY, ROOT, run, wait_for
+from e2e_bench import Guest, PROBE_PORT, ROOT, compiled, run, wait_for
 
 ALIAS = "192.168.127.254"
 
@@ -83,7 +83,7 @@ def get_stats(path):
         raise RuntimeError("GET /stats: " + out[:100].decode(errors="replace"))
 
 
-def one_run(name, cmd, forwarder, tmp):
+def one_run(name, cmd, forwarder, probe, tmp):
     api = os.path.join(tmp, "api.sock")
     log = open(os.path.join(tmp, "stack.log"), "w")
     procs, guest, r = [], None, {}
@@ -113,7 +113,7 @@ def one_run(name, cmd, forwarder, tmp):
                                   check=False).returncode == 0, 60, f"{name} guest connectivity")
         time.sleep(2)
         r["idle"], r["thr_idle"] = proc_status(gv.pid)
-        out = guest.sh(f"{PY} {HERE}/netprobe.py connects-n {ALIAS} {PROBE_PORT} 1000", timeout=300).stdout
+        out = guest.sh(f"{probe} connects-n {ALIAS} {PROBE_PORT} 1000", timeout=300).stdout
         if '"failures": 0' not in out:
             print(f"  {name}: {out.strip()}", file=sys.stderr)
         time.sleep(1)
@@ -139,7 +139,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--forwarder", default=os.path.join(ROOT, "bin", "gvforwarder-java"))
     args = ap.parse_args()
-    server = subprocess.Popen([PY, os.path.join(HERE, "netprobe.py"), "server", "127.0.0.1", str(PROBE_PORT)])
+    probe = compiled(tempfile.mkdtemp(prefix="gvjsb-probe-"), "netprobe")
+    server = subprocess.Popen([probe, "server", "127.0.0.1", str(PROBE_PORT)])
     rows = []
     try:
         for spec in args.stacks:
@@ -147,7 +148,7 @@ def main():
             runs = []
             for i in range(args.runs):
                 with tempfile.TemporaryDirectory(prefix="gvjsb-") as tmp:
-                    r = one_run(name, cmd.split(), args.forwarder, tmp)
+                    r = one_run(name, cmd.split(), args.forwarder, probe, tmp)
                 print(f"{name} run {i + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in r.items()), file=sys.stderr)
                 runs.append(r)
             rows.append((name, runs))
