@@ -67,15 +67,21 @@ public final class CpuTimeReport {
      */
     static void tcpPath(int rounds) throws InterruptedException {
         Thread t = new FastThreadLocalThread(() -> {
-            for (String path : new String[] {"receive", "send"}) {
+            for (String path : new String[] {"receive", "receiveTwoFlows", "receiveBatched", "send"}) {
                 TcpPathBenchmark b = new TcpPathBenchmark();
                 b.setUp();
-                LongSupplier op = "receive".equals(path) ? b::receive : b::send;
+                LongSupplier op = switch (path) {
+                    case "receive" -> b::receive;
+                    case "receiveTwoFlows" -> b::receiveTwoFlows;
+                    case "receiveBatched" -> b::receiveBatched;
+                    default -> b::send;
+                };
                 double ns = bestNanosPerOp(rounds, 1_000_000, op);
                 double bytes = allocatedBytesPerOp(1_000_000, op);
+                double acks = b.acksPerSegment();
                 b.tearDown();
-                System.out.printf("TCP %-7s one 1448-byte segment: %6.1f ns, %6.1f B heap per segment%n", path, ns,
-                        bytes);
+                System.out.printf("TCP %-15s one 1448-byte segment: %6.1f ns, %6.1f B heap per segment%s%n", path, ns,
+                        bytes, path.startsWith("receive") ? String.format(", %.3f ACKs per segment", acks) : "");
             }
         }, "tcp-path");
         t.start();
