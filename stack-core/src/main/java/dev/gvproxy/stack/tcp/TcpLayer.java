@@ -15,6 +15,7 @@ import dev.gvproxy.stack.wire.TcpPacket;
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -39,8 +40,8 @@ import java.util.function.LongConsumer;
  * <p>Both families: addresses are {@link Ipv6Address} values, IPv4 ones IPv4-mapped (see {@link FlowKey}); a
  * connection's segments go out through {@link Ipv4Output} or the {@link Ipv6Output} by its family, each with its
  * family's pseudo-header. The receive path finds the connection of a segment without allocating: the last
- * connection found is compared field by field first (a bulk transfer hits it on every segment), the table only
- * on a miss.
+ * connection found is compared field by field first (a bulk transfer hits it on every segment), then the
+ * {@link ConnectionTable}, searched with the segment's primitive fields.
  */
 public final class TcpLayer implements TransportHandler {
 
@@ -83,7 +84,7 @@ public final class TcpLayer implements TransportHandler {
     private final Counters counters;
     private final TcpCounters tcpCounters;
     private final IntSupplier issGenerator;
-    private final HashMap<FlowKey, TcpConnection> connections = new HashMap<>();
+    private final ConnectionTable connections = new ConnectionTable(new SecureRandom().nextLong());
     private final HashMap<FlowKey, SynRequest> pending = new HashMap<>();
     private final HashMap<SwitchPort, ArrayList<TcpConnection>> pausedOnLink = new HashMap<>();
     private Links links = Links.NONE;
@@ -215,7 +216,7 @@ public final class TcpLayer implements TransportHandler {
         try {
             TcpConnection c = last;
             if (c == null || !c.matches(ip.srcHi, ip.srcLo, seg.srcPort, ip.dstHi, ip.dstLo, seg.dstPort)) {
-                c = connections.get(new FlowKey(ip.srcAddress(), seg.srcPort, ip.dstAddress(), seg.dstPort));
+                c = connections.get(ip.srcHi, ip.srcLo, seg.srcPort, ip.dstHi, ip.dstLo, seg.dstPort);
                 if (c != null) {
                     last = c;
                 }
@@ -224,7 +225,7 @@ public final class TcpLayer implements TransportHandler {
                     && SeqNum.gt(seg.seq, c.rcvNxt())) {
                 // RFC 9293 3.10.7.4 / RFC 6191: a new incarnation may reuse the 4-tuple from TIME-WAIT.
                 timeWaitReuse.inc();
-                remove(c.key(), c);
+                remove(c);
                 c.setHandler(new TcpConnection.Handler() {
                     @Override
                     public void onData(TcpConnection conn, ByteBuf data) {
@@ -338,7 +339,7 @@ public final class TcpLayer implements TransportHandler {
             throw new IllegalArgumentException("addresses of two families: " + localIp + ", " + remoteIp);
         }
         FlowKey key = new FlowKey(remoteIp, remotePort, localIp, localPort);
-        if (connections.containsKey(key)) {
+        if (connections.get(remoteIp, remotePort, localIp, localPort) != null) {
             throw new IllegalStateException("connection exists: " + key);
         }
         TcpConnection c = newConnection(key, handler);
@@ -360,7 +361,7 @@ public final class TcpLayer implements TransportHandler {
         for (int i = 0; i <= EPHEMERAL_LAST - EPHEMERAL_FIRST; i++) {
             int p = nextEphemeralPort;
             nextEphemeralPort = p == EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
-            if (!connections.containsKey(new FlowKey(remoteIp, remotePort, localIp, p))) {
+            if (connections.get(remoteIp, remotePort, localIp, p) == null) {
                 return p;
             }
         }
@@ -420,24 +421,22 @@ public final class TcpLayer implements TransportHandler {
     }
 
     private TcpConnection newConnection(FlowKey key, TcpConnection.Handler handler) {
-        TcpConnection.Handler wrapped = new RemovingHandler(key, handler);
+        TcpConnection.Handler wrapped = new RemovingHandler(handler);
         TcpConnection c = new TcpConnection(key.peer(), key.peerPort(), key.guest(), key.guestPort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
         c.linkWait = this::waitForLink;
         c.memory = memory;
-        connections.put(key, c);
+        connections.add(c);
         opened++;
         return c;
     }
 
     /** Removes the connection from the table when it closes, then tells the application. */
     private final class RemovingHandler implements TcpConnection.Handler {
-        private final FlowKey key;
         private final TcpConnection.Handler app;
 
-        RemovingHandler(FlowKey key, TcpConnection.Handler app) {
-            this.key = key;
+        RemovingHandler(TcpConnection.Handler app) {
             this.app = app;
         }
 
@@ -468,16 +467,14 @@ public final class TcpLayer implements TransportHandler {
 
         @Override
         public void onClosed(TcpConnection c) {
-            if (connections.get(key) == c) {
-                remove(key, c);
-            }
+            remove(c); // not when a new incarnation already took its 4-tuple: only this connection is removed
             app.onClosed(c);
         }
     }
 
     /** Takes {@code c} out of the table (and out of the receive path's fast lookup). */
-    private void remove(FlowKey key, TcpConnection c) {
-        connections.remove(key);
+    private void remove(TcpConnection c) {
+        connections.remove(c);
         if (last == c) {
             last = null;
         }
@@ -536,11 +533,12 @@ public final class TcpLayer implements TransportHandler {
     }
 
     public TcpConnection connection(FlowKey key) {
-        return connections.get(key);
+        return connections.get(key.guest(), key.guestPort(), key.peer(), key.peerPort());
     }
 
+    /** The open connections, as a snapshot taken now. Event loop only. */
     public Collection<TcpConnection> connections() {
-        return Collections.unmodifiableCollection(connections.values());
+        return Collections.unmodifiableList(connections.snapshot());
     }
 
     /** Connections ever created, closed ones included. Event loop only. */
@@ -558,7 +556,7 @@ public final class TcpLayer implements TransportHandler {
 
     /** Aborts every connection (stack shutdown), releasing their buffers. */
     public void close(long now) {
-        for (TcpConnection c : connections.values().toArray(new TcpConnection[0])) {
+        for (TcpConnection c : connections.snapshot()) {
             c.abort(now);
         }
         connections.clear();

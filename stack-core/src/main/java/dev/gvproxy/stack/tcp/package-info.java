@@ -25,7 +25,8 @@
  * ({@code TcpSegmentWriter}, {@code TcpPacket.checkWithAddressSum}), the headroom a segment keeps for the
  * headers, the output it leaves through, and the MSS (MTU - 40 over IPv4, MTU - 60 over IPv6; the default peer
  * MSS 536 or 1220). The lookup of a received segment's connection compares the last connection found field by
- * field before building a key, so a bulk transfer allocates no key per segment. The tests whose behaviour could
+ * field, then searches the {@code ConnectionTable} with the segment's primitive fields: no key is built per
+ * segment, whichever connection it belongs to. The tests whose behaviour could
  * depend on the family (the state matrix, the layer, opens, listen, connection and edge cases) run for both.
  *
  * <p><b>How a connection is cut.</b> Along the lines its tests already follow (sender, receiver, congestion):
