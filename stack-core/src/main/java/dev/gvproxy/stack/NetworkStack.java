@@ -195,9 +195,14 @@ public final class NetworkStack implements LinkEndpoint {
         }
     }
 
+    /**
+     * The end of a batch of frames the switch handed the gateway (one transport read, or one event-loop task): TCP
+     * sends the ACKs it owes for the batch, one per connection. Output goes straight to the switch, which then
+     * flushes the ports written.
+     */
     @Override
     public void flush() {
-        // Output goes straight to the switch, which flushes the ports it wrote.
+        tcp.flush(nanoClock.getAsLong());
     }
 
     /**

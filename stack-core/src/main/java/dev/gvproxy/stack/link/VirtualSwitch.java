@@ -455,11 +455,11 @@ public final class VirtualSwitch {
 
     /** Flushes every port written since the last flush. */
     public void flush() {
-        flushRequested = false;
         if (gatewayDirty) {
             gatewayDirty = false;
-            gateway.flush();
+            gateway.flush(); // first: what the gateway sends at the end of its batch leaves with this flush
         }
+        flushRequested = false;
         if (dirty.isEmpty()) {
             return;
         }

@@ -60,6 +60,15 @@ public final class TcpConnection {
         void deadlineChanged(TcpConnection c);
     }
 
+    /** The layer's read batch, which ACKs in-order data once at its end (see {@code TcpReceiver}). */
+    interface AckBatch {
+        /**
+         * True when a batch is open and {@code c}'s {@link #batchEnd} will run at its end; false when the ACK must
+         * go out now.
+         */
+        boolean defer(TcpConnection c);
+    }
+
     static final long NEVER = Long.MAX_VALUE;
     /** IPv6's fixed header (40) minus IPv4's (20). */
     static final int IPV6_EXTRA_HEADER = 20;
@@ -97,6 +106,10 @@ public final class TcpConnection {
     boolean waitingForLink;
     /** The layer's list of senders paused on a port (set by the layer). */
     java.util.function.Consumer<TcpConnection> linkWait;
+    /** The layer's read batch (set by the layer); null: every ACK goes out at once. */
+    AckBatch ackBatch;
+    /** Set while the layer holds this connection in its list of ACKs owed at the end of the batch. */
+    boolean ackQueued;
     /** The layer's bookkeeping: the deadline currently queued for this connection. */
     long scheduledDeadline = NEVER;
     /** The network's TCP buffer budget (set by the layer); see {@link TcpMemory}. */
@@ -380,10 +393,31 @@ public final class TcpConnection {
             return;
         }
         if (rcv.windowUpdateDue()) {
-            rcv.ackNow = true; // window update (RFC 1122 4.2.3.3: only when it opens by a useful amount)
+            // A window update (RFC 1122 4.2.3.3: only when it opens by a useful amount); data consumed while a read
+            // batch is processed is announced by the ACK at its end.
+            if (deferAck()) {
+                rcv.ackAtBatchEnd = true;
+                return;
+            }
+            rcv.ackNow = true;
             transmitPending(now);
             changed();
         }
+    }
+
+    /** True when an ACK owed now can wait for the end of the layer's read batch (which then sends it). */
+    boolean deferAck() {
+        return ackBatch != null && ackBatch.defer(this);
+    }
+
+    /** The read batch ended: sends the ACK owed at its end, unless a segment since carried it. */
+    void batchEnd(long now) {
+        if (state == TcpState.CLOSED || !rcv.ackAtBatchEnd) {
+            return;
+        }
+        rcv.ackNow = true;
+        transmitPending(now);
+        changed();
     }
 
     /** Aborts: sends RST (RFC 9293 3.10.5 ABORT) and closes without further callbacks but {@code onClosed}. */

@@ -90,6 +90,11 @@ public final class TcpLayer implements TransportHandler {
     private Links links = Links.NONE;
     /** In-stack services by (ip, port): their SYNs are accepted at once, without the SYN handler. */
     private final HashMap<ListenKey, Supplier<TcpConnection.Handler>> listeners = new HashMap<>();
+    /** Connections owing an ACK at the end of the current read batch ({@link #flush}). */
+    private final ArrayList<TcpConnection> acksOwed = new ArrayList<>();
+    /** True from the first segment received after a {@link #flush} to the next one. */
+    private boolean inBatch;
+    private final TcpConnection.AckBatch ackBatch = this::deferAck;
     private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
     private final TcpSegment segment = new TcpSegment();
     private final TcpSegmentWriter resetWriter = new TcpSegmentWriter();
@@ -205,6 +210,7 @@ public final class TcpLayer implements TransportHandler {
     /** @param payload <b>borrowed</b> */
     @Override
     public void receive(IpHeader ip, ByteBuf payload, long now) {
+        inBatch = true; // the gateway is flushed after every batch of frames it was handed
         int off = payload.readerIndex();
         int len = payload.readableBytes();
         TcpPacket.Error err = TcpPacket.checkWithAddressSum(payload, off, len, ip.addressSum());
@@ -425,6 +431,7 @@ public final class TcpLayer implements TransportHandler {
         TcpConnection c = new TcpConnection(key.peer(), key.peerPort(), key.guest(), key.guestPort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
         c.timerHook = this::schedule;
+        c.ackBatch = ackBatch;
         c.linkWait = this::waitForLink;
         c.memory = memory;
         connections.add(c);
@@ -478,6 +485,32 @@ public final class TcpLayer implements TransportHandler {
         if (last == c) {
             last = null;
         }
+    }
+
+    private boolean deferAck(TcpConnection c) {
+        if (!inBatch) {
+            return false;
+        }
+        if (!c.ackQueued) {
+            c.ackQueued = true;
+            acksOwed.add(c);
+        }
+        return true;
+    }
+
+    /**
+     * The read batch ended (the switch flushes the gateway after the frames a transport read in one go, see
+     * {@code NetworkStack.flush}): every connection that received in-order data worth an ACK in it sends one now,
+     * covering all of it. Event loop only.
+     */
+    public void flush(long now) {
+        inBatch = false;
+        for (int i = 0; i < acksOwed.size(); i++) {
+            TcpConnection c = acksOwed.get(i);
+            c.ackQueued = false;
+            c.batchEnd(now);
+        }
+        acksOwed.clear();
     }
 
     private void schedule(TcpConnection c) {
@@ -560,6 +593,8 @@ public final class TcpLayer implements TransportHandler {
             c.abort(now);
         }
         connections.clear();
+        acksOwed.clear();
+        inBatch = false;
         last = null;
         pending.clear();
         timers.clear();

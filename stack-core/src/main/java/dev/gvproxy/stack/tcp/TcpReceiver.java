@@ -16,6 +16,12 @@ import io.netty.buffer.ByteBuf;
  * reassembly, the window we advertise (receiver SWS avoidance, RFC 1122 4.2.3.3, and RFC 7323 2.4 for the scaled
  * edge), delayed ACKs (RFC 1122 4.2.3.2) and the SACK and DSACK blocks of our ACKs (RFC 2018, RFC 2883).
  *
+ * <p>When to ACK in-order data: a lone segment waits for the delayed-ACK timer; from the second segment not yet
+ * acknowledged on, the ACK is owed at the end of the read batch the segment came in (the frames a transport read
+ * in one go), so a burst gets one ACK that covers all of it instead of one every second segment (RFC 5681 4.2's
+ * SHOULD, which Linux relaxes the same way for a GRO burst). Without a batch (a connection driven directly) the
+ * ACK goes out at once. Out-of-order data, a filled hole, a duplicate or a FIN are acknowledged at once.
+ *
  * <p>It decides what an ACK says; the connection writes it ({@link TcpConnection#emit}) and reports back with
  * {@link #ackSent}. Payload buffers: borrowed from the segment, in-order data passed to the application as
  * retained slices (taken by {@link TcpConnection.Handler#onData}), out-of-order data kept as retained slices in
@@ -47,6 +53,8 @@ final class TcpReceiver {
 
     /** An ACK is owed now (out-of-order data, a window update, a challenge, a timer). */
     boolean ackNow;
+    /** An ACK is owed at the end of the read batch (two or more in-order segments, or a window update, in it). */
+    boolean ackAtBatchEnd;
     /** In-order segments received since our last ACK (every second one is acknowledged at once). */
     private int ackPending;
     long delAckDeadline = TcpConnection.NEVER;
@@ -189,8 +197,14 @@ final class TcpReceiver {
             return;
         }
         ackPending++;
-        if (filledHole || ackPending >= 2 || finReceived) {
+        if (filledHole || finReceived) {
             ackNow = true;
+        } else if (ackPending >= 2) {
+            if (c.deferAck()) {
+                ackAtBatchEnd = true;
+            } else {
+                ackNow = true;
+            }
         } else if (delAckDeadline == TcpConnection.NEVER) {
             delAckDeadline = now + cfg.delayedAck();
         }
@@ -310,6 +324,7 @@ final class TcpReceiver {
     void ackSent() {
         ackPending = 0;
         ackNow = false;
+        ackAtBatchEnd = false;
         delAckDeadline = TcpConnection.NEVER;
         lastAckSent = rcvNxt;
     }

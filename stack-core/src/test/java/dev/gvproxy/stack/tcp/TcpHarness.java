@@ -255,14 +255,23 @@ final class TcpHarness implements LinkEndpoint {
         send(b.build(), payload);
     }
 
+    /** The guest sends one segment, in a read batch of its own (the switch is flushed after it). */
     void send(TcpRepr r, byte[] payload) {
+        sendInBatch(r, payload);
+        endBatch();
+    }
+
+    /**
+     * The guest sends one segment as part of a read batch: the switch is not flushed, so the stack's end-of-batch
+     * work (the ACK it owes) waits for {@link #endBatch}.
+     */
+    void sendInBatch(TcpRepr r, byte[] payload) {
         ByteBuf l4 = Unpooled.buffer();
         if (family == Family.IPV6) {
             r.emit(l4, guestAddr, dstAddr, Unpooled.wrappedBuffer(payload));
             byte[] ip = ipv6(guestAddr, dstAddr, IpProtocol.TCP, 64, Frames.bytes(l4));
             l4.release();
             sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x86DD, ip)));
-            sw.flush();
             return;
         }
         r.emit(l4, GUEST_IP, DST_IP, Unpooled.wrappedBuffer(payload));
@@ -270,6 +279,10 @@ final class TcpHarness implements LinkEndpoint {
         l4.release();
         byte[] ip = Frames.ipv4(GUEST_IP, DST_IP, IpProtocol.TCP, 1, 0x4000, 64, tcp);
         sw.deliver(guest, Unpooled.wrappedBuffer(Frames.ethernet(Frames.GW_MAC, Frames.GUEST_MAC, 0x0800, ip)));
+    }
+
+    /** The transport's read batch ended: the switch flushes (the gateway first). */
+    void endBatch() {
         sw.flush();
     }
 

@@ -89,8 +89,10 @@ class TcpSenderTest {
             assertEquals(shift, h.conn.receiveWindowShift());
             h.send(h.ack(R1, ISS + 1), h.bytes(100, 1));
             h.send(h.ack(R1 + 100, ISS + 1), h.bytes(100, 2));
-            // With a shift, the first data already opens the window beyond the SYN-ACK's 64 KiB (an immediate
-            // window update); the last ACK is what counts.
+            // With a shift, the first data already opens the window beyond the SYN-ACK's 64 KiB (a window update at
+            // the end of its batch); the second segment is then a lone one, acknowledged by the delayed ACK, the
+            // one that counts.
+            h.advance(h.config.delayedAck());
             Segment ack = h.drain().getLast();
             assertEquals(R1 + 200, ack.ack());
             // The right edge stays where it was offered (receiver SWS avoidance: no tiny openings), so the
