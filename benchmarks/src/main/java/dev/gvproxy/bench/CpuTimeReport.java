@@ -11,10 +11,12 @@ import java.util.SplittableRandom;
 import java.util.function.LongSupplier;
 
 /**
- * The same measurements as {@link ChecksumBenchmark} and {@link ParseBenchmark}, timed in <em>thread CPU
- * time</em> instead of wall time, for machines shared with other work (JMH's wall-clock scores mean little when
- * the load average exceeds the core count). Best of N rounds after two warm-up rounds. Run:
- * {@code java -cp benchmarks/target/benchmarks.jar dev.gvproxy.bench.CpuTimeReport [rounds]}.
+ * The same measurements as {@link ChecksumBenchmark}, {@link ParseBenchmark}, {@link TcpPathBenchmark} and
+ * {@link SwitchBenchmark}, timed in <em>thread CPU time</em> instead of wall time, for machines shared with other
+ * work (JMH's wall-clock scores mean little when the load average exceeds the core count). Best of N rounds after
+ * two warm-up rounds. Run with the daemon's JVM flags (the benchmarks' {@code @Fork} lists them; without them Netty's
+ * leak detector samples buffers and its buffers take the no-Unsafe path, and both allocate):
+ * {@code java <flags> -cp benchmarks/target/benchmarks.jar dev.gvproxy.bench.CpuTimeReport [rounds]}.
  */
 public final class CpuTimeReport {
     private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
@@ -88,6 +90,27 @@ public final class CpuTimeReport {
         t.join();
     }
 
+    /**
+     * {@link SwitchBenchmark}: guest-to-guest frames through the switch in CPU time and heap bytes per frame, on a
+     * {@link FastThreadLocalThread} as the network's event loop is.
+     */
+    static void switchPath(int rounds) throws InterruptedException {
+        Thread t = new FastThreadLocalThread(() -> {
+            for (int batch : new int[] {1, 32}) {
+                SwitchBenchmark b = new SwitchBenchmark();
+                b.batch = batch;
+                b.setUp();
+                double ns = bestNanosPerOp(rounds, 5_000_000, b::forward);
+                double bytes = allocatedBytesPerOp(5_000_000, b::forward);
+                b.tearDown();
+                System.out.printf("switch guest to guest, 1514-byte frames, %2d per batch: %6.1f ns, %5.2f M frames/s "
+                        + "per core, %6.1f B heap per frame%n", batch, ns, 1e3 / ns, bytes);
+            }
+        }, "switch");
+        t.start();
+        t.join();
+    }
+
     public static void main(String[] args) throws InterruptedException {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         for (int size : new int[] {1500, 65536}) {
@@ -118,6 +141,7 @@ public final class CpuTimeReport {
                     payload, check, parse);
         }
         tcpPath(rounds);
+        switchPath(rounds);
         System.out.printf("(best of %d rounds, thread CPU time)%n", rounds);
     }
 }

@@ -77,7 +77,16 @@ public record StackConfig(
 
     /** True for the gateway IP and the gateway's virtual IPs: the addresses ARP is answered for. */
     public boolean isGatewayAddress(int ip) {
-        return ip == gatewayIp || gatewayVirtualIps.contains(ip);
+        if (ip == gatewayIp) {
+            return true;
+        }
+        // Compared unboxed: contains(ip) would box the address of every guest frame the ingress guard checks.
+        for (int i = 0; i < gatewayVirtualIps.size(); i++) {
+            if (gatewayVirtualIps.get(i) == ip) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
