@@ -128,6 +128,16 @@ final class EpollTransport extends SocketTransport {
     }
 
     @Override
+    public boolean batchesDatagramReads() {
+        return true;
+    }
+
+    @Override
+    public void batchedDatagramReads(DatagramChannel channel, int maxDatagram) {
+        channel.config().setOption(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, maxDatagram);
+    }
+
+    @Override
     public ChannelOption<Integer> tcpKeepIdle() {
         return EpollChannelOption.TCP_KEEPIDLE;
     }

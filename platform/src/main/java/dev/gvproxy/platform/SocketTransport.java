@@ -166,6 +166,26 @@ public abstract class SocketTransport {
     }
 
     /**
+     * Whether {@link #batchedDatagramReads} works here: a datagram channel then takes several datagrams per system
+     * call into one read buffer and hands them all to the pipeline before it allocates the next read buffer (epoll).
+     * Elsewhere each read takes one datagram into a buffer of its own (NIO collects a whole batch of reads before
+     * the pipeline sees the first).
+     */
+    public boolean batchesDatagramReads() {
+        return false;
+    }
+
+    /**
+     * Lets a datagram channel take several datagrams per system call where {@link #batchesDatagramReads} (epoll:
+     * {@code recvmmsg}, each datagram in its own {@code maxDatagram}-byte slot of the read buffer, so the read
+     * buffer should be a multiple of it); elsewhere nothing changes.
+     *
+     * @param maxDatagram the largest datagram the socket can receive (a larger one would be cut to it)
+     */
+    public void batchedDatagramReads(DatagramChannel channel, int maxDatagram) {
+    }
+
+    /**
      * TCP keep-alive idle time and probe interval (seconds) as channel options of this transport, or null where
      * the transport has none (the socket then keeps the system's defaults).
      */

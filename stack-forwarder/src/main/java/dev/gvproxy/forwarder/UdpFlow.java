@@ -48,6 +48,8 @@ public final class UdpFlow {
     long bytesToGuest;
     /** UDP length of the last guest datagram, quoted in a port-unreachable to the guest. */
     int lastUdpLength;
+    /** Datagrams were written to the host socket and wait for the forwarder's flush. */
+    boolean unflushed;
     private boolean connected;
     private boolean closed;
     private ArrayDeque<ByteBuf> pending;

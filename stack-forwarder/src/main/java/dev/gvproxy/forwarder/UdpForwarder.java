@@ -20,7 +20,6 @@ import dev.gvproxy.stack.wire.UdpPacket;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.SocketProtocolFamily;
 import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
@@ -53,6 +52,13 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private static final Logger LOG = Logger.getLogger(UdpForwarder.class.getName());
     /** Largest UDP payload in an IPv4 datagram; also the host read buffer size so nothing is truncated. */
     static final int MAX_PAYLOAD = 65507;
+    /**
+     * SO_RCVBUF and SO_SNDBUF of a flow's host socket (the kernel caps them at {@code net.core.rmem_max} and
+     * {@code wmem_max}). The default (212992 bytes) holds about 90 datagrams of 1400 bytes, 2 ms at 500 Mbit/s:
+     * the host peer's bursts overflowed it whenever the loop was busy or descheduled that long, and the kernel
+     * dropped the datagrams (UdpRcvbufErrors). Memory is charged only while datagrams wait.
+     */
+    static final int SOCKET_BUFFER = 4 << 20;
 
     /**
      * Forwarder limits.
@@ -95,6 +101,11 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Options options;
     /** Access-ordered: iteration starts at the least recently active flow, so expiry stops at the first live one. */
     private final IdleFlows<FlowKey, UdpFlow> flows = new IdleFlows<>(64, f -> f.lastActive);
+    /** The read buffer of every flow's host socket. */
+    private final DatagramReadBuffer reads = new DatagramReadBuffer(MAX_PAYLOAD + 1);
+    /** Flows with datagrams written to their host socket but not flushed yet (see {@link #flushHosts}). */
+    private final ArrayList<UdpFlow> unflushed = new ArrayList<>();
+    private final Runnable flushHosts = this::flushHosts;
     private boolean installed;
     private boolean closed;
     private GuestFlows guests;
@@ -112,6 +123,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Counters.Counter flowsExpired;
     private final Counters.Counter toHost;
     private final Counters.Counter toGuest;
+    private final Counters.Counter hostFlushes;
     private final Counters.Counter hostBackpressure;
     private final Counters.Counter pendingOverflow;
     private final Counters.Counter socketError;
@@ -140,6 +152,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.flowsExpired = c.counter("udp.fwd.flowsExpired");
         this.toHost = c.counter("udp.fwd.toHost");
         this.toGuest = c.counter("udp.fwd.toGuest");
+        this.hostFlushes = c.counter("udp.fwd.hostFlushes");
         this.hostBackpressure = c.counter("udp.fwd.hostBackpressure");
         this.pendingOverflow = c.counter("udp.fwd.pendingOverflow");
         this.socketError = c.counter("udp.fwd.socketError");
@@ -205,11 +218,21 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
 
     /** Host-side local port of the flow for this 4-tuple, or -1 (for tests). */
     public int hostLocalPort(int guestIp, int guestPort, int dstIp, int dstPort) {
-        UdpFlow f = flows.get(FlowKey.ipv4(guestIp, guestPort, dstIp, dstPort));
+        UdpFlow f = flow(guestIp, guestPort, dstIp, dstPort);
         if (f == null || f.channel.localAddress() == null) {
             return -1;
         }
         return f.channel.localAddress().getPort();
+    }
+
+    /** The flow of this IPv4 4-tuple, or null (for tests). */
+    UdpFlow flow(int guestIp, int guestPort, int dstIp, int dstPort) {
+        return flows.get(FlowKey.ipv4(guestIp, guestPort, dstIp, dstPort));
+    }
+
+    /** Buffers the host sockets' reads allocated: 1 while every reader copies its datagram out (for tests). */
+    long readBufferAllocations() {
+        return reads.allocations();
     }
 
     /** @param payload <b>borrowed</b>: the UDP data; a retained slice goes to the host socket */
@@ -270,16 +293,44 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             return;
         }
         if (!flow.channel.isWritable()) {
-            // UDP may be lost; queueing behind a full socket buffer would only add latency and memory.
-            hostBackpressure.inc();
-            return;
+            flow.channel.flush(); // a long batch filled the channel's queue: send it now
+            if (!flow.channel.isWritable()) {
+                // UDP may be lost; queueing behind a full socket buffer would only add latency and memory.
+                hostBackpressure.inc();
+                return;
+            }
         }
         toHost.inc();
         if (payload.isReadable()) {
-            flow.channel.writeAndFlush(payload.retainedSlice(), flow.channel.voidPromise());
+            flow.channel.write(payload.retainedSlice(), flow.channel.voidPromise());
+            if (!flow.unflushed) {
+                flow.unflushed = true;
+                if (unflushed.isEmpty()) {
+                    loop.execute(flushHosts);
+                }
+                unflushed.add(flow);
+            }
         } else {
+            flow.channel.flush(); // what was written before it goes first
             flow.writeEmpty();
         }
+    }
+
+    /**
+     * Flushes every flow written to since the last flush. It runs as a task queued by the first write, after the
+     * task that wrote (the read of a batch of guest frames): all the datagrams a batch carried for one flow leave
+     * in one flush, which the epoll transport sends with one {@code sendmmsg} instead of one system call each.
+     */
+    private void flushHosts() {
+        for (int i = 0; i < unflushed.size(); i++) {
+            UdpFlow f = unflushed.get(i);
+            f.unflushed = false;
+            if (!f.isClosed()) {
+                hostFlushes.inc();
+                f.channel.flush();
+            }
+        }
+        unflushed.clear();
     }
 
     private UdpFlow open(FlowKey key, HostRoutes.Route route, long mac, long now) {
@@ -304,7 +355,9 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             }
             return null;
         }
-        ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(MAX_PAYLOAD + 1));
+        reads.install(ch);
+        ch.config().setReceiveBufferSize(SOCKET_BUFFER);
+        ch.config().setSendBufferSize(SOCKET_BUFFER);
         // Level-triggered: Netty stops a read batch at an empty datagram, and with edge triggering the
         // datagrams queued behind it would wait for the next arrival.
         SocketTransport.get().levelTriggered(ch);
@@ -461,5 +514,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         for (UdpFlow f : flows.removeAll()) {
             f.close();
         }
+        unflushed.clear();
+        reads.close();
     }
 }

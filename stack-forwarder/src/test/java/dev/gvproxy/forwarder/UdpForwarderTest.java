@@ -251,6 +251,74 @@ class UdpForwarderTest {
         assertArrayEquals(data, Arrays.copyOfRange(reply, 8, reply.length));
     }
 
+    @Test
+    void hostSocketBuffersAreEnlarged() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40010, HOST_IP, echo.port(), bytes("x")));
+        assertArrayEquals(bytes("x"), parseUdp(h.takeIp(WAIT)).data());
+        io.netty.channel.socket.DatagramChannelConfig cfg =
+                h.onLoop(() -> fwd.flow(GUEST_IP, 40010, HOST_IP, echo.port()).channel.config());
+        // The kernel caps the request at the sysctl maximum (and reports twice what it granted).
+        int rcv = Math.min(UdpForwarder.SOCKET_BUFFER, sysctl("net/core/rmem_max"));
+        int snd = Math.min(UdpForwarder.SOCKET_BUFFER, sysctl("net/core/wmem_max"));
+        assertTrue(h.onLoop(cfg::getReceiveBufferSize) >= rcv, "SO_RCVBUF at least " + rcv);
+        assertTrue(h.onLoop(cfg::getSendBufferSize) >= snd, "SO_SNDBUF at least " + snd);
+    }
+
+    static int sysctl(String name) throws java.io.IOException {
+        return Integer.parseInt(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys", name)).trim());
+    }
+
+    @Test
+    void aBurstFromTheHostReachesTheGuestWholeInOrderThroughOneReadBuffer() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        try (DatagramChannel peer = DatagramChannel.open()) {
+            peer.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            int peerPort = ((InetSocketAddress) peer.getLocalAddress()).getPort();
+            h.send(LoopHarness.udpFrame(GUEST_IP, 40011, HOST_IP, peerPort, bytes("open")));
+            ByteBuffer in = ByteBuffer.allocate(100);
+            java.net.SocketAddress flowAddress = peer.receive(in);
+            // More datagrams than one batched read takes, of many sizes up to a full frame, sent back to back.
+            int n = 5 * DatagramReadBuffer.SLOTS + 3;
+            byte[][] sent = new byte[n][];
+            for (int i = 0; i < n; i++) {
+                sent[i] = new byte[1 + i * 331 % 1472];
+                Arrays.fill(sent[i], (byte) i);
+                peer.send(ByteBuffer.wrap(sent[i]), flowAddress);
+            }
+            for (int i = 0; i < n; i++) {
+                Udp r = parseUdp(h.takeIp(WAIT));
+                assertEquals(peerPort, r.srcPort());
+                assertEquals(40011, r.dstPort());
+                assertArrayEquals(sent[i], r.data(), "datagram " + i);
+            }
+        }
+        if (dev.gvproxy.platform.SocketTransport.get().batchesDatagramReads()) {
+            assertEquals(1, h.onLoop(fwd::readBufferAllocations), "every read reused the one buffer");
+        }
+    }
+
+    @Test
+    void datagramsOfOneGuestBatchLeaveInOneFlush() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40012, HOST_IP, echo.port(), bytes("open")));
+        assertArrayEquals(bytes("open"), parseUdp(h.takeIp(WAIT)).data()); // connected
+        long flushes = h.count("udp.fwd.hostFlushes");
+        int n = 20;
+        int port = echo.port();
+        h.run(() -> {
+            for (int i = 0; i < n; i++) {
+                h.sw.deliver(h.guest, io.netty.buffer.Unpooled.wrappedBuffer(
+                        LoopHarness.udpFrame(GUEST_IP, 40012, HOST_IP, port, bytes("m" + i))));
+            }
+        });
+        for (int i = 0; i < n; i++) {
+            assertArrayEquals(bytes("m" + i), parseUdp(h.takeIp(WAIT)).data(), "echo " + i + " in order");
+        }
+        assertEquals(flushes + 1, h.count("udp.fwd.hostFlushes"), "one flush (one sendmmsg) for the batch");
+        assertEquals(n + 1, h.count("udp.fwd.toHost"));
+    }
+
     /** Total length if the parts cover [0, end) without holes, else -1. */
     static int contiguous(TreeMap<Integer, byte[]> parts) {
         int next = 0;
