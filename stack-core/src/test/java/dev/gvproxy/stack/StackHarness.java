@@ -17,6 +17,8 @@ final class StackHarness implements LinkEndpoint {
     final NetworkStack stack;
     final SwitchPort guest;
     final ArrayDeque<byte[]> out = new ArrayDeque<>();
+    /** Frames transmitted as composite buffers (a header buffer in front of the payload's). */
+    int compositeFrames;
 
     /** An IPv4-only network (no router advertisements among the frames the IPv4 tests read). */
     StackHarness() {
@@ -55,6 +57,9 @@ final class StackHarness implements LinkEndpoint {
 
     @Override
     public void transmit(ByteBuf frame) {
+        if (frame instanceof io.netty.buffer.CompositeByteBuf) {
+            compositeFrames++;
+        }
         out.addLast(Frames.bytes(frame));
         frame.release();
     }

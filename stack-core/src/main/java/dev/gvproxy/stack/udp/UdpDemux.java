@@ -13,6 +13,7 @@ import dev.gvproxy.stack.wire.Icmpv6Packet;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import dev.gvproxy.stack.wire.Ipv6Address;
+import dev.gvproxy.stack.wire.Ipv6Packet;
 import dev.gvproxy.stack.wire.UdpPacket;
 import io.netty.buffer.ByteBuf;
 import java.util.HashMap;
@@ -187,10 +188,10 @@ public final class UdpDemux implements TransportHandler {
     private ByteBuf build6(Ipv6Address src, int srcPort, Ipv6Address dst, int dstPort, ByteBuf payload) {
         try {
             int len = payload.readableBytes();
-            ByteBuf d = ipv6Output.alloc().buffer(UdpPacket.HEADER_LEN + len);
+            ByteBuf d = withHeadroom(ipv6Output.alloc(), Ipv6Packet.FRAME_HEADROOM, len);
             UdpPacket.writeHeader(d, srcPort, dstPort, len);
             d.writeBytes(payload, payload.readerIndex(), len);
-            UdpPacket.fillChecksumIpv6(d, 0, d.readableBytes(), src, dst);
+            UdpPacket.fillChecksumIpv6(d, d.readerIndex(), d.readableBytes(), src, dst);
             return d;
         } finally {
             payload.release();
@@ -218,13 +219,23 @@ public final class UdpDemux implements TransportHandler {
     private ByteBuf build(int srcIp, int srcPort, int dstIp, int dstPort, ByteBuf payload) {
         try {
             int len = payload.readableBytes();
-            ByteBuf d = output.alloc().buffer(UdpPacket.HEADER_LEN + len);
+            ByteBuf d = withHeadroom(output.alloc(), Ipv4Packet.FRAME_HEADROOM, len);
             UdpPacket.writeHeader(d, srcPort, dstPort, len);
             d.writeBytes(payload, payload.readerIndex(), len);
-            UdpPacket.fillChecksum(d, 0, d.readableBytes(), srcIp, dstIp);
+            UdpPacket.fillChecksum(d, d.readerIndex(), d.readableBytes(), srcIp, dstIp);
             return d;
         } finally {
             payload.release();
         }
+    }
+
+    /**
+     * An empty buffer for a datagram of {@code len} data bytes, its reader index {@code headroom} bytes in: the IP
+     * output writes the Ethernet and IP headers into that room, so the frame is this one buffer (no second
+     * allocation, no composite) for each datagram that fits the MTU.
+     */
+    private static ByteBuf withHeadroom(io.netty.buffer.ByteBufAllocator alloc, int headroom, int len) {
+        ByteBuf d = alloc.buffer(headroom + UdpPacket.HEADER_LEN + len);
+        return d.setIndex(headroom, headroom);
     }
 }
