@@ -15,7 +15,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -43,6 +42,8 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
     private final PortForwarder.GuestAddress remote;
     private final HashMap<InetSocketAddress, Flow> flows = new HashMap<>();
     private Channel socket;
+    /** The socket's read buffer (see {@link DatagramReadBuffer}). */
+    final DatagramReadBuffer reads = new DatagramReadBuffer(UdpForwarder.MAX_PAYLOAD + 1);
     /** No flow can time out before this (a lower bound: activity only moves flows' deadlines later). */
     private long nextDue = Long.MAX_VALUE;
     private boolean registered;
@@ -78,9 +79,11 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
             PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Listener> result) {
         UdpPortForward f = new UdpPortForward(owner, forward, remote);
+        // One socket carries every client's datagrams: the forwarder's read buffer and socket buffers (see there).
         Bootstrap b = new Bootstrap().group(owner.loop()).channelFactory(SocketTransport.get().datagramChannel())
-                .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
-                        new FixedRecvByteBufAllocator(UdpForwarder.MAX_PAYLOAD + 1))
+                .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR, f.reads)
+                .option(io.netty.channel.ChannelOption.SO_RCVBUF, UdpForwarder.SOCKET_BUFFER)
+                .option(io.netty.channel.ChannelOption.SO_SNDBUF, UdpForwarder.SOCKET_BUFFER)
                 .option(io.netty.channel.ChannelOption.SO_REUSEADDR, true)
                 .handler(f.new HostHandler());
         b.bind(local).addListener((ChannelFuture bf) -> {
@@ -90,6 +93,8 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
                 return;
             }
             f.socket = bf.channel();
+            SocketTransport.get().batchedDatagramReads((io.netty.channel.socket.DatagramChannel) f.socket,
+                    UdpForwarder.MAX_PAYLOAD + 1);
             // Level-triggered: Netty ends a read batch at an empty datagram (see UdpForwarder).
             SocketTransport.get().levelTriggered(f.socket);
             f.stack.addDeadlineSource(f);
@@ -128,6 +133,7 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
         if (socket != null) {
             socket.close();
         }
+        reads.close();
     }
 
     @Override

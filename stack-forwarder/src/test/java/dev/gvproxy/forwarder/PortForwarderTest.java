@@ -141,8 +141,23 @@ class PortForwarderTest {
             client.receive(reply);
             assertEquals("answer", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.US_ASCII));
 
-            // Idle expiry frees the gateway-side port.
+            // A burst of client datagrams arrives whole and in order, every read through the one read buffer.
             UdpPortForward fwd = (UdpPortForward) listener.active();
+            for (int i = 0; i < 3 * DatagramReadBuffer.SLOTS; i++) {
+                byte[] d = ("burst " + i).getBytes(StandardCharsets.US_ASCII);
+                client.send(new DatagramPacket(d, d.length, InetAddress.getByName("127.0.0.1"), port));
+            }
+            for (int i = 0; i < 3 * DatagramReadBuffer.SLOTS; i++) {
+                byte[] g = h.takeIp(5000);
+                assertNotNull(g, "burst datagram " + i);
+                assertEquals("burst " + i, new String(g, udp + 8, Frames.getShort(g, udp + 4) - 8,
+                        StandardCharsets.US_ASCII));
+            }
+            if (dev.gvproxy.platform.SocketTransport.get().batchesDatagramReads()) {
+                assertEquals(1, (long) h.onLoop(fwd.reads::allocations), "one read buffer for every read");
+            }
+
+            // Idle expiry frees the gateway-side port.
             assertEquals(1, (int) h.onLoop(fwd::flowCount));
             h.run(() -> fwd.sweep(h.stack.now() + TimeUnit.SECONDS.toNanos(91)));
             assertEquals(0, (int) h.onLoop(fwd::flowCount));
