@@ -2,6 +2,7 @@ package dev.gvproxy.forwarder;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.wire.Ipv6Address;
+import java.net.Inet6Address;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -70,7 +71,7 @@ public final class EgressFilter {
      * @return true when the flow must be refused
      */
     public boolean deniesIpv4(EgressPolicy.Protocol p, int dstIp, int port) {
-        return decide(p, dstIp, port, true);
+        return decide(p, dstIp, null, port, true);
     }
 
     /**
@@ -79,7 +80,7 @@ public final class EgressFilter {
      * allow rule's hits. Event loop only.
      */
     public boolean deniesIpv4Again(EgressPolicy.Protocol p, int dstIp, int port) {
-        return decide(p, dstIp, port, false);
+        return decide(p, dstIp, null, port, false);
     }
 
     /**
@@ -92,29 +93,7 @@ public final class EgressFilter {
      * @param again a re-check of a flow already allowed once ({@link #deniesIpv4Again})
      */
     public boolean denies(EgressPolicy.Protocol p, HostRoutes.Route r, int port, boolean again) {
-        if (!r.nativeIpv6()) {
-            return decide(p, r.policyIpv4(), port, !again);
-        }
-        Live l = live;
-        if (l.policy().rules().isEmpty()) {
-            return false;
-        }
-        Ipv6Address dst = Ipv6Address.fromInet((java.net.Inet6Address) r.host());
-        int i = l.policy().decideIpv6(p, dst, port);
-        if (i >= 0 && l.policy().rules().get(i).action() == EgressPolicy.Action.ALLOW) {
-            if (!again) {
-                l.hits().incrementAndGet(i);
-            }
-            return false;
-        }
-        if (i >= 0) {
-            l.hits().incrementAndGet(i);
-        } else if (!hasDenyRule(l.policy())) {
-            return false; // an allow-only policy has nothing to bypass
-        }
-        deniedIpv6.inc();
-        countDenied(p);
-        return true;
+        return decide(p, r.policyIpv4(), r.nativeIpv6() ? (Inet6Address) r.host() : null, port, !again);
     }
 
     static boolean hasDenyRule(EgressPolicy policy) {
@@ -126,24 +105,46 @@ public final class EgressFilter {
         return false;
     }
 
-    private boolean decide(EgressPolicy.Protocol p, int dstIp, int port, boolean countAllow) {
+    /**
+     * The one decision path of both families: finds the deciding rule, asks {@link #refuses} and counts the
+     * answer (the rule's hit, and for a denial the global, per-protocol and, for IPv6, {@code egress.denied.ipv6}
+     * counters).
+     *
+     * @param dstIp the IPv4 destination (or NAT64's embedded one); unused when {@code nativeIpv6} is set
+     * @param nativeIpv6 a native IPv6 destination, or null for an IPv4 one (converted only when there are rules)
+     * @param countAllow whether an allow rule's hit is counted (false for a re-check)
+     */
+    private boolean decide(EgressPolicy.Protocol p, int dstIp, Inet6Address nativeIpv6, int port,
+            boolean countAllow) {
         Live l = live;
-        if (l.policy().rules().isEmpty()) {
+        EgressPolicy policy = l.policy();
+        if (policy.rules().isEmpty()) {
             return false;
         }
-        int i = l.policy().decideIpv4(p, dstIp, port);
-        if (i < 0) {
+        boolean ipv6 = nativeIpv6 != null;
+        int i = ipv6 ? policy.decideIpv6(p, Ipv6Address.fromInet(nativeIpv6), port) : policy.decideIpv4(p, dstIp, port);
+        boolean refused = refuses(policy, i, ipv6);
+        if (i >= 0 && (refused || countAllow)) {
+            l.hits().incrementAndGet(i);
+        }
+        if (!refused) {
             return false;
         }
-        if (l.policy().rules().get(i).action() == EgressPolicy.Action.ALLOW) {
-            if (countAllow) {
-                l.hits().incrementAndGet(i);
-            }
-            return false;
+        if (ipv6) {
+            deniedIpv6.inc();
         }
-        l.hits().incrementAndGet(i);
         countDenied(p);
         return true;
+    }
+
+    /**
+     * Whether the rule at index {@code i} ({@link EgressPolicy#decideIpv4} or {@link EgressPolicy#decideIpv6}'s
+     * answer, -1 for no match) refuses the flow. With no matching rule an IPv4 flow is allowed, a native IPv6 one
+     * refused while the policy holds a deny rule (an allow-only policy has nothing to bypass).
+     */
+    static boolean refuses(EgressPolicy policy, int i, boolean nativeIpv6) {
+        return i >= 0 ? policy.rules().get(i).action() == EgressPolicy.Action.DENY
+                : nativeIpv6 && hasDenyRule(policy);
     }
 
     private void countDenied(EgressPolicy.Protocol p) {
@@ -158,13 +159,12 @@ public final class EgressFilter {
 
     /** Whether {@code p} would refuse a new flow, without counting (for closing existing flows). */
     static boolean wouldDeny(EgressPolicy policy, EgressPolicy.Protocol p, int dstIp, int port) {
-        return !policy.allowsIpv4(p, dstIp, port);
+        return refuses(policy, policy.decideIpv4(p, dstIp, port), false);
     }
 
     /** {@link #wouldDeny} for a native IPv6 destination, with {@link #denies}'s default for no IPv6 rule. */
     static boolean wouldDenyIpv6(EgressPolicy policy, EgressPolicy.Protocol p, Ipv6Address dst, int port) {
-        int i = policy.decideIpv6(p, dst, port);
-        return i >= 0 ? policy.rules().get(i).action() == EgressPolicy.Action.DENY : hasDenyRule(policy);
+        return refuses(policy, policy.decideIpv6(p, dst, port), true);
     }
 
     /**
