@@ -14,7 +14,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gvproxy.testing.Frames;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,43 +23,10 @@ import org.junit.jupiter.api.Test;
  * 192.168.127.254 through the NAT), either in the host's namespace (when the host allows ping sockets) or
  * inside a namespace the test creates and allows them in.
  */
-class IcmpForwarderTest {
-    static final long WAIT = 5000;
-    LoopHarness h;
-    IcmpForwarder fwd;
-    TestNetns ns;
-
+class IcmpForwarderTest extends IcmpForwarderTestBase {
     @BeforeEach
     void setUp() throws Exception {
-        Assumptions.assumeTrue(dev.gvproxy.platform.SocketTransport.get().isEpoll(),
-                "skipped: ICMP ping sockets are registered as epoll handles; transport is "
-                        + dev.gvproxy.platform.SocketTransport.get());
         h = new LoopHarness();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (fwd != null) {
-            h.run(fwd::close);
-        }
-        if (h != null) {
-            h.close();
-        }
-        if (ns != null) {
-            ns.close();
-        }
-    }
-
-    void install(IcmpForwarder.Options o, PingSocket.Opener opener) throws Exception {
-        fwd = h.onLoop(() -> IcmpForwarder.install(h.stack, h.loop, () -> h.now, o, opener));
-    }
-
-    /** Ping sockets inside a fresh namespace where they are allowed; skips when namespaces are unavailable. */
-    PingSocket.Opener namespaceOpener() throws Exception {
-        String why = TestNetns.unavailable();
-        Assumptions.assumeTrue(why == null, () -> "skipped: " + why);
-        ns = TestNetns.create();
-        return PingSocket.inNamespace(ns.path);
     }
 
     static byte[] data(int size) {

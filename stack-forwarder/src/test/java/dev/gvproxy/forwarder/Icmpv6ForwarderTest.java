@@ -21,8 +21,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -33,40 +31,16 @@ import org.junit.jupiter.api.Test;
  * ICMPv6 ping socket; replies come back as ICMPv6 echo replies from the address the guest pinged, with its
  * identifier and sequence. Refusals and the egress policy as for IPv4.
  */
-class Icmpv6ForwarderTest {
-    static final long WAIT = 5000;
+class Icmpv6ForwarderTest extends IcmpForwarderTestBase {
     static final Ipv6Address GUEST6 = Ipv6Address.parse("fd00:5a94:efe4::2");
     static final Ipv6Address TEST_HOST6 = Ipv6Address.parse("2001:2::99");
 
-    LoopHarness h;
-    IcmpForwarder fwd;
-    TestNetns ns;
-
     @BeforeEach
     void setUp() throws Exception {
-        Assumptions.assumeTrue(dev.gvproxy.platform.SocketTransport.get().isEpoll(),
-                "skipped: ICMP ping sockets are registered as epoll handles; transport is "
-                        + dev.gvproxy.platform.SocketTransport.get());
-        String why = TestNetns.unavailable();
-        Assumptions.assumeTrue(why == null, () -> "skipped: " + why);
         h = new LoopHarness(StackConfig.builder().build()); // IPv6 on: the default ULA prefix
-        ns = TestNetns.create();
+        PingSocket.Opener opener = namespaceOpener();
         TestNetns.run("ip", "-n", ns.name, "addr", "add", TEST_HOST6 + "/128", "dev", "lo");
-        fwd = h.onLoop(() -> IcmpForwarder.install(h.stack, h.loop, () -> h.now, IcmpForwarder.Options.DEFAULTS,
-                PingSocket.inNamespace(ns.path)));
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (fwd != null) {
-            h.run(fwd::close);
-        }
-        if (h != null) {
-            h.close();
-        }
-        if (ns != null) {
-            ns.close();
-        }
+        install(IcmpForwarder.Options.DEFAULTS, opener);
     }
 
     static byte[] data(int size) {
