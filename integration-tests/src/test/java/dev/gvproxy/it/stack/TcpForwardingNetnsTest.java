@@ -8,12 +8,12 @@ import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
 import dev.gvproxy.it.netns.NetnsGuestsExtension;
+import dev.gvproxy.it.tcp.BulkTransfer;
 import dev.gvproxy.it.tcp.GuestFamily;
 import dev.gvproxy.it.tcp.TcpServers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -95,34 +95,17 @@ class TcpForwardingNetnsTest {
     @EnumSource(GuestFamily.class)
     void gigabyteGuestToHostWithHalfClose(GuestFamily family) throws Exception {
         NetnsGuest g = guest(family);
-        int port = servers.sink();
-        Path sent = dir.resolve("sent.sha");
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(300), "head -c " + GIB + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                + sent + ") | socat -t 60 - " + family.socatTarget(port));
-        double secs = (System.nanoTime() - t0) / 1e9;
-        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        String[] reply = r.stdout().trim().split(" ");
-        waitForFile(sent);
-        assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
-        assertEquals(Long.toString(GIB), reply[1]);
-        System.out.printf(family + " guest->host " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. urandom and sha256 in the guest)%n",
-                secs, GIB * 8 / secs / 1e6);
+        double secs = BulkTransfer.guestToHost(g, servers, family, dir, GIB, Duration.ofSeconds(300));
+        System.out.println(family + " guest->host " + BulkTransfer.rate(GIB, secs)
+                + " (incl. urandom and sha256 in the guest)");
     }
 
     @ParameterizedTest
     @EnumSource(GuestFamily.class)
     void gigabyteHostToGuest(GuestFamily family) throws Exception {
         NetnsGuest g = guest(family);
-        CompletableFuture<String> digest = new CompletableFuture<>();
-        int port = servers.source(GIB, digest);
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(300), "socat -u " + family.socatTarget(port) + " - | sha256sum");
-        double secs = (System.nanoTime() - t0) / 1e9;
-        assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0]);
-        System.out.printf(family + " host->guest " + GIB + " bytes: %.1f s, %.0f Mbit/s (incl. sha256 on both ends)%n", secs,
-                GIB * 8 / secs / 1e6);
+        double secs = BulkTransfer.hostToGuest(g, servers, family, GIB, Duration.ofSeconds(300));
+        System.out.println(family + " host->guest " + BulkTransfer.rate(GIB, secs) + " (incl. sha256 on both ends)");
     }
 
     @Test
@@ -153,15 +136,5 @@ class TcpForwardingNetnsTest {
         assertEquals("192.168.127.254", r.stdout().trim(), r::toString);
         ExecResult t = g.exec("dig", "+short", "+tcp", "+time=2", "+tries=1", "@192.168.127.1", "gateway.docker.internal");
         assertEquals("192.168.127.1", t.stdout().trim(), t::toString);
-    }
-
-    static void waitForFile(Path p) throws InterruptedException {
-        NetnsGuest.await(Duration.ofSeconds(10), p + " written", () -> {
-            try {
-                return Files.exists(p) && Files.readString(p).trim().length() == 64;
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        }, () -> "");
     }
 }

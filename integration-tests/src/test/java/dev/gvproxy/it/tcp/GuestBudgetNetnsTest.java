@@ -289,8 +289,8 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         Path sent = dir.resolve("sent.sha");
         CompletableFuture<ExecResult> sender = CompletableFuture.supplyAsync(() -> {
             try {
-                return sh(g, Duration.ofSeconds(300), "head -c " + total + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                        + sent + ") | socat -t 60 - TCP:192.168.127.254:" + port);
+                return sh(g, Duration.ofSeconds(300),
+                        BulkTransfer.guestToHostScript(total, sent, GuestFamily.IPV4.socatTarget(port)));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -316,16 +316,7 @@ class GuestBudgetNetnsTest extends TcpNetnsBase {
         }
         ExecResult r = sender.get(300, TimeUnit.SECONDS);
         assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        NetnsGuest.await(Duration.ofSeconds(10), sent + " written", () -> {
-            try {
-                return Files.readString(sent).trim().length() == 64;
-            } catch (IOException e) {
-                return false;
-            }
-        }, () -> "");
-        String[] reply = r.stdout().trim().split(" ");
-        assertEquals(Files.readString(sent).trim(), reply[0], "SHA-256 of what the host received");
-        assertEquals(Long.toString(total), reply[1]);
+        BulkTransfer.assertHostReceived(r, sent, total);
         assertEquals(0, count("budget.flowsAbortedOnLeave"));
         assertTrue(count("budget.guestReturned") >= 1);
         System.out.println("agent restarted within the grace period: " + total + " bytes byte-exact");

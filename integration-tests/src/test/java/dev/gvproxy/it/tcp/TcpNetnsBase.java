@@ -91,46 +91,17 @@ abstract class TcpNetnsBase {
         return g.exec(family.iptables(), "-nvxL").stdout();
     }
 
-    /**
-     * {@code bytes} random bytes from the guest to a host sink through the family's host alias, half-closed: the
-     * sink's SHA-256 and count must equal the guest's. Returns the seconds it took.
-     */
+    /** {@link BulkTransfer#guestToHost} with this test's servers, family and directory. Returns seconds. */
     double guestToHost(NetnsGuest g, long bytes) throws Exception {
-        int port = servers.sink();
-        Path sent = dir.resolve("sent.sha");
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(900), "head -c " + bytes + " /dev/urandom | tee >(sha256sum | cut -d' ' -f1 > "
-                + sent + ") | socat -t 60 - " + family.socatTarget(port));
-        double secs = (System.nanoTime() - t0) / 1e9;
-        org.junit.jupiter.api.Assertions.assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        String[] reply = r.stdout().trim().split(" ");
-        NetnsGuest.await(Duration.ofSeconds(10), sent + " written", () -> {
-            try {
-                return java.nio.file.Files.readString(sent).trim().length() == 64;
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        }, () -> "");
-        org.junit.jupiter.api.Assertions.assertEquals(java.nio.file.Files.readString(sent).trim(), reply[0],
-                "SHA-256 of what the host received");
-        org.junit.jupiter.api.Assertions.assertEquals(Long.toString(bytes), reply[1]);
-        return secs;
+        return BulkTransfer.guestToHost(g, servers, family, dir, bytes, Duration.ofSeconds(900));
     }
 
-    /** {@code bytes} seeded bytes from a host source to the guest: the SHA-256 must match. Returns seconds. */
+    /** {@link BulkTransfer#hostToGuest} with this test's servers and family. Returns seconds. */
     double hostToGuest(NetnsGuest g, long bytes) throws Exception {
-        java.util.concurrent.CompletableFuture<String> digest = new java.util.concurrent.CompletableFuture<>();
-        int port = servers.source(bytes, digest);
-        long t0 = System.nanoTime();
-        ExecResult r = sh(g, Duration.ofSeconds(900), "socat -u " + family.socatTarget(port) + " - | sha256sum");
-        double secs = (System.nanoTime() - t0) / 1e9;
-        org.junit.jupiter.api.Assertions.assertEquals(0, r.exitCode(), () -> r + g.diagnostics());
-        org.junit.jupiter.api.Assertions.assertEquals(digest.get(10, TimeUnit.SECONDS), r.stdout().trim().split(" ")[0],
-                "SHA-256 the guest received");
-        return secs;
+        return BulkTransfer.hostToGuest(g, servers, family, bytes, Duration.ofSeconds(900));
     }
 
     static String rate(long bytes, double secs) {
-        return String.format("%d bytes: %.1f s, %.1f Mbit/s", bytes, secs, bytes * 8 / secs / 1e6);
+        return BulkTransfer.rate(bytes, secs);
     }
 }
