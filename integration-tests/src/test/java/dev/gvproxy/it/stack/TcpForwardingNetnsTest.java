@@ -4,22 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gvproxy.network.VirtualNetwork;
 import dev.gvproxy.it.netns.ExecResult;
 import dev.gvproxy.it.netns.NetnsGuest;
-import dev.gvproxy.it.netns.NetnsGuestsExtension;
 import dev.gvproxy.it.tcp.BulkTransfer;
 import dev.gvproxy.it.tcp.GuestFamily;
+import dev.gvproxy.it.tcp.TcpNetnsBase;
 import dev.gvproxy.it.tcp.TcpServers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -29,45 +25,14 @@ import org.junit.jupiter.params.provider.EnumSource;
  * SLAAC guest, servers on {@code ::1} reached as the ULA host alias). Transfers are checked with SHA-256 on both ends;
  * the throughput printed is information, never asserted.
  */
-class TcpForwardingNetnsTest {
+class TcpForwardingNetnsTest extends TcpNetnsBase {
     static final long GIB = Long.getLong("gvproxy.it.bulkBytes", 1L << 30);
 
-    @RegisterExtension
-    final NetnsGuestsExtension guests = new NetnsGuestsExtension();
-
-    @TempDir
-    Path dir;
-
-    final TcpServers servers = new TcpServers();
-    VirtualNetwork net;
-
-    @AfterEach
-    void stopServers() {
-        servers.close();
-        if (net != null) {
-            System.out.println("counters: " + net.internals().counters().snapshot().entrySet().stream()
-                    .filter(e -> e.getValue() != 0).map(Object::toString).toList());
-        }
-    }
-
-    NetnsGuest guest() throws Exception {
-        return guest(GuestFamily.IPV4);
-    }
-
     /** A guest configured by DHCP (and SLAAC over IPv6); the test's servers listen on the family's loopback. */
-    NetnsGuest guest(GuestFamily family) throws Exception {
-        servers.on(family.loopback());
-        net = guests.track(VirtualNetwork.builder().build());
-        String url = "unix://" + dir.resolve("gv.sock");
-        net.listenApi(url);
-        NetnsGuest g = guests.start(family.configure(NetnsGuest.builder(url)));
-        g.awaitAddress(Duration.ofSeconds(30));
-        family.awaitAddress(g);
-        return g;
-    }
-
-    static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
-        return g.exec(timeout, "bash", "-c", script);
+    NetnsGuest guest(GuestFamily over) throws Exception {
+        family = over;
+        servers.on(over.loopback());
+        return guest();
     }
 
     @Test

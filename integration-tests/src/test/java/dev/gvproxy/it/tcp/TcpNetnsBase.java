@@ -15,26 +15,27 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Shared set-up: a virtual network with the API on a unix socket and one namespace guest configured by DHCP (and
- * SLAAC, for a test that runs over {@link GuestFamily#IPV6}).
+ * SLAAC, for a test that runs over {@link GuestFamily#IPV6}). Public for the guest-to-host tests of other packages
+ * ({@code dev.gvproxy.it.stack.TcpForwardingNetnsTest}).
  */
-abstract class TcpNetnsBase {
+public abstract class TcpNetnsBase {
     /** Bulk transfer size for the impaired transfers (default 256 MiB). */
     static final long BULK = Long.getLong("gvproxy.it.tcp.bulkBytes", 256L << 20);
 
     @RegisterExtension
-    final NetnsGuestsExtension guests = new NetnsGuestsExtension();
+    protected final NetnsGuestsExtension guests = new NetnsGuestsExtension();
 
     @TempDir
-    Path dir;
+    protected Path dir;
 
-    final TcpServers servers = new TcpServers();
-    VirtualNetwork net;
+    protected final TcpServers servers = new TcpServers();
+    protected VirtualNetwork net;
     /** The family the guest talks to host servers in; tests parameterised by family set it before starting. */
-    GuestFamily family = GuestFamily.IPV4;
+    protected GuestFamily family = GuestFamily.IPV4;
     LinkImpairment impairment;
 
     @AfterEach
-    void stopServersAndReport() {
+    protected void stopServersAndReport() {
         servers.close();
         if (net != null) {
             if (impairment != null) {
@@ -47,7 +48,7 @@ abstract class TcpNetnsBase {
         }
     }
 
-    NetnsGuest guest() throws Exception {
+    protected NetnsGuest guest() throws Exception {
         return guest(VirtualNetwork.builder(), NetnsGuest.builder("unix://" + dir.resolve("gv.sock")));
     }
 
@@ -70,7 +71,7 @@ abstract class TcpNetnsBase {
         return i;
     }
 
-    static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
+    protected static ExecResult sh(NetnsGuest g, Duration timeout, String script) throws Exception {
         return g.exec(timeout, "bash", "-c", script);
     }
 
