@@ -55,6 +55,15 @@ public enum Framing {
         }
     }
 
+    /** Writes the length prefix for a frame of {@code length} bytes at {@code index}, without moving indexes. */
+    void setLength(ByteBuf buf, int index, int length) {
+        if (headerLength == 4) {
+            buf.setInt(index, length);
+        } else {
+            buf.setShortLE(index, length);
+        }
+    }
+
     /**
      * A new inbound decoder: bytes in, one {@code ByteBuf} per frame out. A declared length of 0 or above
      * {@link VirtualSwitch#MAX_FRAME} counts {@code transport.badFrameLength} and closes the channel.

@@ -1,6 +1,7 @@
 package dev.gvproxy.transport;
 
 import dev.gvproxy.stack.Counters;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
@@ -8,8 +9,10 @@ import io.netty.channel.ChannelPromise;
 import io.netty.util.ReferenceCountUtil;
 
 /**
- * Writes each outbound frame as two buffers, a small prefix from the channel's allocator and the frame
- * itself, so the frame is never copied; epoll sends both with one {@code writev}. Other messages pass.
+ * Puts the length prefix in front of each outbound frame without copying the frame: into the frame's own buffer
+ * when it has room before the frame ({@link Headroom}; the gateway's TCP segments do), else as a small buffer of its
+ * own from the channel's allocator, written before the frame (epoll sends both with one {@code writev}). Other
+ * messages pass.
  */
 final class LengthPrefixEncoder extends ChannelOutboundHandlerAdapter {
     private final Framing framing;
@@ -35,7 +38,15 @@ final class LengthPrefixEncoder extends ChannelOutboundHandlerAdapter {
             promise.trySuccess();
             return;
         }
-        ByteBuf header = ctx.alloc().ioBuffer(framing.headerLength());
+        int prefix = framing.headerLength();
+        if (Headroom.isOwn(frame, prefix)) {
+            int at = frame.readerIndex() - prefix;
+            framing.setLength(frame, at, length);
+            frame.readerIndex(at);
+            ctx.write(frame, promise);
+            return;
+        }
+        ByteBuf header = ctx.alloc().ioBuffer(prefix);
         framing.writeLength(header, length);
         ctx.write(header, ctx.voidPromise());
         ctx.write(frame, promise);

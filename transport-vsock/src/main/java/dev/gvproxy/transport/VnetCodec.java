@@ -2,6 +2,7 @@ package dev.gvproxy.transport;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.VirtioNetHeader;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
@@ -13,8 +14,9 @@ import java.util.EnumMap;
  * The virtio-net header of the offload framing ({@link ConnectHandler#UPGRADE}), between the length-prefix codec
  * and the {@link ChannelPort}: inbound it checks the header, completes a partial checksum and strips it
  * ({@link VirtioNetHeader#receive}; a refused frame is counted as {@code transport.vnet.<reason>} and dropped);
- * outbound it puts a header in front of each frame ({@link VirtioNetHeader#write}: GSO for large TCP frames), as a
- * composite so the frame is not copied. Not sharable.
+ * outbound it puts a header in front of each frame ({@link VirtioNetHeader#write}: GSO for large TCP frames) without
+ * copying the frame: into the room before it in its own buffer when there is some ({@link Headroom}; the gateway's
+ * TCP segments have it), else as a composite of a header buffer and the frame. Not sharable.
  */
 final class VnetCodec extends ChannelDuplexHandler {
     private final int mtu;
@@ -52,6 +54,16 @@ final class VnetCodec extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof ByteBuf frame) {
+            if (Headroom.isOwn(frame, VirtioNetHeader.LENGTH)) {
+                int at = frame.readerIndex() - VirtioNetHeader.LENGTH;
+                VirtioNetHeader.set(frame, mtu, frame, at);
+                if (frame.getByte(at + 1) != 0) {
+                    gsoOut.inc();
+                }
+                frame.readerIndex(at);
+                ctx.write(frame, promise);
+                return;
+            }
             ByteBuf header = ctx.alloc().ioBuffer(VirtioNetHeader.LENGTH);
             VirtioNetHeader.write(frame, mtu, header);
             if (header.getByte(header.readerIndex() + 1) != 0) {

@@ -7,6 +7,7 @@ import dev.gvproxy.stack.wire.ArpPacket;
 import dev.gvproxy.stack.wire.Checksums;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
@@ -140,14 +141,6 @@ public final class Ipv4Output {
         sw.transmitFromGateway(f);
     }
 
-    /**
-     * True when the bytes before {@code l4}'s reader index may hold the headers: there are enough of them and
-     * the buffer is nobody else's (not a view of another buffer, one reference: the sender gave it up).
-     */
-    private static boolean hasOwnHeadroom(ByteBuf l4) {
-        return l4.readerIndex() >= HEADERS && l4.refCnt() == 1 && l4.unwrap() == null && !l4.isReadOnly();
-    }
-
     private int nextId() {
         nextId = (nextId + 1) & 0xFFFF;
         return nextId;
@@ -156,7 +149,7 @@ public final class Ipv4Output {
     /** Builds one frame; {@code l4} is taken. */
     private ByteBuf frame(long dstMac, int src, int dst, int protocol, ByteBuf l4, int id, boolean more, int fragOff) {
         int len = l4.readableBytes();
-        if (!more && fragOff == 0 && hasOwnHeadroom(l4)) {
+        if (!more && fragOff == 0 && Headroom.isOwn(l4, HEADERS)) {
             // The headers go into the room in front of the segment: the frame is the segment's own buffer.
             int end = l4.writerIndex();
             int start = l4.readerIndex() - HEADERS;

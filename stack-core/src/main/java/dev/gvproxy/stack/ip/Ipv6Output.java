@@ -6,6 +6,7 @@ import dev.gvproxy.stack.StackConfig;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.Ipv6Packet;
@@ -171,7 +172,7 @@ public final class Ipv6Output {
     /** Builds one unfragmented frame; {@code l4} is taken. */
     private ByteBuf frame(long dstMac, Ipv6Address src, Ipv6Address dst, int nextHeader, int hopLimit, ByteBuf l4) {
         int len = l4.readableBytes();
-        if (l4.readerIndex() >= HEADERS && l4.refCnt() == 1 && l4.unwrap() == null && !l4.isReadOnly()) {
+        if (Headroom.isOwn(l4, HEADERS)) {
             // The headers go into the room in front of the segment: the frame is the segment's own buffer.
             int end = l4.writerIndex();
             int start = l4.readerIndex() - HEADERS;

@@ -123,6 +123,20 @@ public final class VirtioNetHeader {
      * @param out   <b>borrowed</b>: {@link #LENGTH} bytes are appended
      */
     public static void write(ByteBuf frame, int mtu, ByteBuf out) {
+        out.ensureWritable(LENGTH);
+        set(frame, mtu, out, out.writerIndex());
+        out.writerIndex(out.writerIndex() + LENGTH);
+    }
+
+    /**
+     * {@link #write} at {@code index} of {@code out}, without moving indexes: {@code out} may be the frame's own
+     * buffer, the header going into the room before the frame.
+     *
+     * @param frame <b>borrowed</b>: the Ethernet frame between reader and writer index, not modified (the
+     *              header's bytes must lie outside it)
+     * @param out   <b>borrowed</b>
+     */
+    public static void set(ByteBuf frame, int mtu, ByteBuf out, int index) {
         int f = frame.readerIndex();
         int len = frame.readableBytes();
         int gsoType = GSO_NONE;
@@ -143,13 +157,13 @@ public final class VirtioNetHeader {
                 }
             }
         }
-        out.writeByte(0);
-        out.writeByte(gsoType);
-        out.writeShortLE(hdrLen);
-        out.writeShortLE(gsoSize);
-        out.writeShortLE(0);
-        out.writeShortLE(0);
-        out.writeShortLE(0);
+        out.setByte(index, 0);
+        out.setByte(index + 1, gsoType);
+        out.setShortLE(index + 2, hdrLen);
+        out.setShortLE(index + 4, gsoSize);
+        out.setShortLE(index + 6, 0);
+        out.setShortLE(index + 8, 0);
+        out.setShortLE(index + 10, 0);
     }
 
     /**
