@@ -44,8 +44,9 @@
  *       ({@link dev.gvproxy.stack.tcp.RttEstimator}), zero-window (persist) and keepalive probes.</li>
  *   <li>{@code TcpReceiver}: the receive sequence space, acceptability, PAWS and TS.Recent, the
  *       {@code Reassembler} for out-of-order data, the advertised window (receiver SWS
- *       avoidance; a scaled edge is never retracted beyond what RFC 7323 2.4 allows), delayed ACKs and the
- *       DSACK to report.</li>
+ *       avoidance; a scaled edge is never retracted beyond what RFC 7323 2.4 allows), delayed ACKs, the ACK
+ *       owed at the end of a read batch (one per connection per batch, sent by {@code TcpLayer.flush} when the
+ *       switch flushes the gateway) and the DSACK to report.</li>
  * </ul>
  * The halves are package-private classes reached through final fields; they share the connection's state
  * rather than copying it, so nothing is allocated or looked up per segment. Advertising a window changes
