@@ -285,4 +285,19 @@ class TcpPacketTest {
         whole.release();
         composite.release();
     }
+
+    @Test
+    void segmentKeepsRoomForEveryHeaderInFrontOfIt() {
+        TcpSegmentWriter w = new TcpSegmentWriter().header(40000, 80, 1, 2, TcpFlags.ACK, 512);
+        ByteBuf v4 = w.segment(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, A, B, payload.retain());
+        assertEquals(Headroom.TRANSPORT + Ipv4Packet.FRAME_HEADROOM, v4.readerIndex(),
+                "the transport's framing, Ethernet and IPv4 go in front, in the same buffer");
+        assertNull(TcpPacket.check(v4, v4.readerIndex(), v4.readableBytes(), A, B));
+        v4.release();
+        Ipv6Address s6 = Ipv6Address.parse("2001:2::1");
+        Ipv6Address d6 = Ipv6Address.parse("fd00::2");
+        ByteBuf v6 = w.segment(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, s6, d6, null);
+        assertEquals(Headroom.TRANSPORT + Ipv6Packet.FRAME_HEADROOM, v6.readerIndex());
+        v6.release();
+    }
 }
