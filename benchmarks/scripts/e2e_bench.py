@@ -627,12 +627,14 @@ def draw_chart(data, path):
     bars(axes[2][0], "TCP connects/s", probes, lambda n, mtu, _: value(n, mtu, "connects"))
     bars(axes[2][1], "1-byte request/response p50 µs (lower is better)", probes,
          lambda n, mtu, _: value(n, mtu, "rr_p50"))
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(names),
-               bbox_to_anchor=(0.5, 0.97))
+    # At most four stacks per legend row, so long names (a "before" build beside the current one) still fit.
+    rows = (len(names) + 3) // 4
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=min(len(names), 4),
+               bbox_to_anchor=(0.5, 0.975))
     fig.suptitle(f"e2e_bench {meta['date']}, commit {meta['commit']}, {meta['cpus']} CPUs, load "
                  f"{meta['load'][0]:.1f}-{meta['load'][1]:.1f}, median of {meta['repeats']} repeat(s), "
                  f"iperf3 {meta['secs']} s per cell")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 0.96 - 0.02 * rows))
     fig.savefig(path, dpi=90)
     print(f"chart: {path}")
 
