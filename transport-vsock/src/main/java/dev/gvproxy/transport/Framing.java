@@ -48,11 +48,9 @@ public enum Framing {
 
     /** Appends the length prefix for a frame of {@code length} bytes. */
     void writeLength(ByteBuf buf, int length) {
-        if (headerLength == 4) {
-            buf.writeInt(length);
-        } else {
-            buf.writeShortLE(length);
-        }
+        buf.ensureWritable(headerLength);
+        setLength(buf, buf.writerIndex(), length);
+        buf.writerIndex(buf.writerIndex() + headerLength);
     }
 
     /** Writes the length prefix for a frame of {@code length} bytes at {@code index}, without moving indexes. */

@@ -4,7 +4,6 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.VirtioNetHeader;
 import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -54,24 +53,20 @@ final class VnetCodec extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof ByteBuf frame) {
+            ByteBuf out;
             if (Headroom.isOwn(frame, VirtioNetHeader.LENGTH)) {
                 int at = frame.readerIndex() - VirtioNetHeader.LENGTH;
                 VirtioNetHeader.set(frame, mtu, frame, at);
-                if (frame.getByte(at + 1) != 0) {
-                    gsoOut.inc();
-                }
-                frame.readerIndex(at);
-                ctx.write(frame, promise);
-                return;
+                out = frame.readerIndex(at);
+            } else {
+                ByteBuf header = ctx.alloc().ioBuffer(VirtioNetHeader.LENGTH);
+                VirtioNetHeader.write(frame, mtu, header);
+                out = ctx.alloc().compositeDirectBuffer(2).addComponents(true, header, frame);
             }
-            ByteBuf header = ctx.alloc().ioBuffer(VirtioNetHeader.LENGTH);
-            VirtioNetHeader.write(frame, mtu, header);
-            if (header.getByte(header.readerIndex() + 1) != 0) {
+            if (out.getByte(out.readerIndex() + 1) != 0) { // gso_type: the frame goes out as a large segment
                 gsoOut.inc();
             }
-            CompositeByteBuf both = ctx.alloc().compositeDirectBuffer(2);
-            both.addComponents(true, header, frame);
-            ctx.write(both, promise);
+            ctx.write(out, promise);
             return;
         }
         ctx.write(msg, promise);
