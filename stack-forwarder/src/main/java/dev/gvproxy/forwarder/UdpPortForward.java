@@ -79,9 +79,9 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
     static void start(PortForwarder owner, PortForwarder.Forward forward, SocketAddress local,
             PortForwarder.GuestAddress remote, CompletableFuture<PortForwarder.Listener> result) {
         UdpPortForward f = new UdpPortForward(owner, forward, remote);
-        // One socket carries every client's datagrams: the forwarder's read buffer and socket buffers (see there).
+        // One socket carries every client's datagrams: the forwarder's socket buffers (see there), and once bound its
+        // read buffer.
         Bootstrap b = new Bootstrap().group(owner.loop()).channelFactory(SocketTransport.get().datagramChannel())
-                .option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR, f.reads)
                 .option(io.netty.channel.ChannelOption.SO_RCVBUF, UdpForwarder.SOCKET_BUFFER)
                 .option(io.netty.channel.ChannelOption.SO_SNDBUF, UdpForwarder.SOCKET_BUFFER)
                 .option(io.netty.channel.ChannelOption.SO_REUSEADDR, true)
@@ -93,8 +93,7 @@ final class UdpPortForward implements PortForwarder.Active, DeadlineSource {
                 return;
             }
             f.socket = bf.channel();
-            SocketTransport.get().batchedDatagramReads((io.netty.channel.socket.DatagramChannel) f.socket,
-                    UdpForwarder.MAX_PAYLOAD + 1);
+            f.reads.install((io.netty.channel.socket.DatagramChannel) f.socket);
             // Level-triggered: Netty ends a read batch at an empty datagram (see UdpForwarder).
             SocketTransport.get().levelTriggered(f.socket);
             f.stack.addDeadlineSource(f);
