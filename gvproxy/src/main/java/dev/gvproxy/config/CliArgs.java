@@ -50,4 +50,6 @@ public final class CliArgs {
     public long tcpMaxInFlight;
     /** {@code -tcp-connect-timeout 30s} (upstream PR #698's {@code tcpConnectTimeout}); "" when not given. */
     public String tcpConnectTimeout = "";
+    /** {@code -busy-poll 50us}: the network's loop polls that long after its last work before it sleeps; "" when not given. */
+    public String busyPoll = "";
 }

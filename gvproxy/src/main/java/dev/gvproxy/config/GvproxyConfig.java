@@ -117,6 +117,8 @@ public final class GvproxyConfig {
     public String guestApi = GUEST_API_ON;
     /** Port forwards show guests the real client address ({@code -preserve-client-address}, upstream PR #634). */
     public boolean preserveClientAddress;
+    /** How long the network's loop polls after its last work before it sleeps ({@code -busy-poll}, {@code stack.busyPoll}); zero: off. */
+    public java.time.Duration busyPoll = java.time.Duration.ZERO;
     /** Warnings to log once logging is set up. */
     public List<String> warnings = new ArrayList<>();
 
@@ -240,6 +242,8 @@ public final class GvproxyConfig {
         c.ec2MetadataAccess = cli.ec2MetadataAccess || Boolean.TRUE.equals(s.ec2MetadataAccess)
                 || Boolean.TRUE.equals(y.ec2MetadataAccess);
         c.preserveClientAddress = cli.preserveClientAddress || Boolean.TRUE.equals(s.preserveClientAddress);
+        c.busyPoll = busyPoll(!cli.busyPoll.isEmpty() ? cli.busyPoll : s.busyPoll,
+                !cli.busyPoll.isEmpty() ? "-busy-poll" : "stack.busyPoll");
         c.nat64 = !Boolean.FALSE.equals(s.nat64);
         if (c.legacy) {
             if (!cli.pcap.isEmpty()) {
@@ -368,6 +372,18 @@ public final class GvproxyConfig {
         } catch (IllegalArgumentException e) {
             throw new ConfigException("stack.dhcpv6StaticLeases: " + e.getMessage());
         }
+    }
+
+    /** A busy-poll window: a Go duration from zero (off) to 10ms; null or empty is zero. */
+    private static java.time.Duration busyPoll(String value, String where) throws ConfigException {
+        if (value == null || value.isEmpty()) {
+            return java.time.Duration.ZERO;
+        }
+        java.time.Duration d = Limits.goDuration(value.trim());
+        if (d == null || d.compareTo(java.time.Duration.ofMillis(10)) > 0) {
+            throw new ConfigException(where + ": expected a duration from 0 to 10ms such as 50us, got \"" + value + "\"");
+        }
+        return d;
     }
 
     private static String pick(String cli, String yaml) {

@@ -90,6 +90,8 @@ public final class YamlConfig {
         public Long tcpMaxInFlight;
         /** Host connect timeout, a Go duration ({@code tcpConnectTimeout}, upstream PR #698). */
         public String tcpConnectTimeout;
+        /** gvproxy-java: {@code stack.busyPoll}, a Go duration the network's loop polls for before it sleeps. */
+        public String busyPoll;
     }
 
     /** One SSH unix-socket forward ({@code forwards:} entries, like the {@code -forward-*} flags). */
@@ -247,6 +249,7 @@ public final class YamlConfig {
         s.preserveClientAddress = bool(m.get("preserveClientAddress"), "stack.preserveClientAddress");
         s.tcpMaxInFlight = integer(m.get("tcpMaxInFlight"), "stack.tcpMaxInFlight");
         s.tcpConnectTimeout = string(m.get("tcpConnectTimeout"), "stack.tcpConnectTimeout");
+        s.busyPoll = string(m.get("busyPoll"), "stack.busyPoll");
         return s;
     }
 

@@ -507,6 +507,24 @@ class GvproxyConfigTest {
                 .startsWith("-tcp-connect-timeout: expected a positive duration"));
     }
 
+    /** The busy-poll window: off by default, from YAML or the flag (the flag wins), 0 to 10ms. */
+    @Test
+    void busyPollByFlagAndYaml() throws ConfigException {
+        assertEquals(java.time.Duration.ZERO, resolve(new CliArgs(), null).busyPoll);
+        assertEquals(java.time.Duration.ofNanos(50_000), resolve(new CliArgs(), "stack:\n  busyPoll: 50us\n").busyPoll);
+        CliArgs cli = new CliArgs();
+        cli.busyPoll = "0.2ms";
+        assertEquals(java.time.Duration.ofNanos(200_000), resolve(cli, "stack:\n  busyPoll: 50us\n").busyPoll);
+        cli.busyPoll = "0";
+        assertEquals(java.time.Duration.ZERO, resolve(cli, null).busyPoll);
+        assertEquals("stack.busyPoll: expected a duration from 0 to 10ms such as 50us, got \"1s\"",
+                assertThrows(ConfigException.class, () -> resolve(new CliArgs(), "stack:\n  busyPoll: 1s\n"))
+                        .getMessage());
+        cli.busyPoll = "fast";
+        assertTrue(assertThrows(ConfigException.class, () -> resolve(cli, null)).getMessage()
+                .startsWith("-busy-poll: expected a duration"));
+    }
+
     @Test
     void guestApiModeByFlagAndYaml() throws ConfigException {
         assertEquals("on", resolve(new CliArgs(), "").guestApi);

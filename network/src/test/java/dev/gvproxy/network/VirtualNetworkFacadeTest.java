@@ -45,6 +45,17 @@ class VirtualNetworkFacadeTest {
     }
 
     @Test
+    void busyPollingNetworkServesTheApiAndRefusesAWindowOutOfRange() throws Exception {
+        assertThrows(IllegalArgumentException.class, () -> VirtualNetwork.builder().busyPoll(java.time.Duration.ofMillis(-1)));
+        assertThrows(IllegalArgumentException.class, () -> VirtualNetwork.builder().busyPoll(java.time.Duration.ofMillis(11)));
+        try (VirtualNetwork net = VirtualNetwork.builder().busyPoll(java.time.Duration.ofNanos(100_000)).build()) {
+            PortForward f = net.expose(new PortForward("127.0.0.1:0", "192.168.127.2:22", "tcp"))
+                    .get(10, TimeUnit.SECONDS);
+            assertEquals(List.of(f), net.forwards());
+        }
+    }
+
+    @Test
     void runsOnTheCallersLoopAndLeavesItRunning() throws Exception {
         EventLoopGroup group = SocketTransport.get().newEventLoopGroup(1);
         try {
@@ -57,6 +68,8 @@ class VirtualNetworkFacadeTest {
             net.close();
             assertFalse(loop.isShuttingDown());
             assertEquals(42, loop.submit(() -> 42).get(10, TimeUnit.SECONDS));
+            assertThrows(IllegalStateException.class, () -> VirtualNetwork.builder().eventLoop(loop)
+                    .busyPoll(java.time.Duration.ofMillis(1)).build(), "the caller's loop is the caller's to tune");
         } finally {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         }

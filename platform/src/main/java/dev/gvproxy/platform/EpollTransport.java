@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
@@ -52,8 +53,8 @@ final class EpollTransport extends SocketTransport {
     }
 
     @Override
-    public IoHandlerFactory ioHandlerFactory() {
-        return EpollIoHandler.newFactory();
+    IoHandlerFactory ioHandlerFactory(SelectStrategyFactory strategy) {
+        return strategy == null ? EpollIoHandler.newFactory() : EpollIoHandler.newFactory(0, strategy);
     }
 
     @Override

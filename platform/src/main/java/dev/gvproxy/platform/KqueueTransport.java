@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.kqueue.KQueue;
 import io.netty.channel.kqueue.KQueueDatagramChannel;
@@ -46,12 +47,12 @@ final class KqueueTransport extends SocketTransport {
 
     @Override
     public Kind kind() {
-        return Kind.EPOLL;
+        return Kind.KQUEUE;
     }
 
     @Override
-    public IoHandlerFactory ioHandlerFactory() {
-        return KQueueIoHandler.newFactory();
+    IoHandlerFactory ioHandlerFactory(SelectStrategyFactory strategy) {
+        return strategy == null ? KQueueIoHandler.newFactory() : KQueueIoHandler.newFactory(0, strategy);
     }
 
     @Override

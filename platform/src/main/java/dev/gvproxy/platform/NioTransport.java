@@ -5,6 +5,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
@@ -42,8 +43,9 @@ final class NioTransport extends SocketTransport {
     }
 
     @Override
-    public IoHandlerFactory ioHandlerFactory() {
-        return NioIoHandler.newFactory();
+    IoHandlerFactory ioHandlerFactory(SelectStrategyFactory strategy) {
+        return strategy == null ? NioIoHandler.newFactory()
+                : NioIoHandler.newFactory(java.nio.channels.spi.SelectorProvider.provider(), strategy);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -90,12 +92,20 @@ public abstract class SocketTransport {
         return kind() == Kind.EPOLL;
     }
 
-    /** The I/O handler every event loop of this transport runs. */
-    public abstract IoHandlerFactory ioHandlerFactory();
+    /** The I/O handler every event loop of this transport runs; {@code strategy} null for Netty's default. */
+    abstract IoHandlerFactory ioHandlerFactory(SelectStrategyFactory strategy);
 
     /** A new event loop group of {@code threads} loops of this transport. */
     public final EventLoopGroup newEventLoopGroup(int threads) {
-        return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory());
+        return newEventLoopGroup(threads, Duration.ZERO);
+    }
+
+    /**
+     * A new event loop group of {@code threads} loops of this transport, each polling without sleeping for
+     * {@code busyPoll} after its last work ({@link BusyPoll}; zero: never, the default).
+     */
+    public final EventLoopGroup newEventLoopGroup(int threads, Duration busyPoll) {
+        return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory(BusyPoll.factory(busyPoll)));
     }
 
     /** TCP client sockets. */

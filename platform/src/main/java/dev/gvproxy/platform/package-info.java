@@ -9,6 +9,10 @@
  * an event loop group, a TCP/UDP/unix socket or a unix socket address asks it; nothing else names an
  * {@code Epoll*}, {@code KQueue*} or {@code Nio*} channel class.
  *
+ * <p>An event loop group may busy-poll ({@link dev.gvproxy.platform.BusyPoll}, Netty's {@code SelectStrategy} seam,
+ * the same for all three transports): for a bounded window after its last work the loop polls without blocking,
+ * so a reply that comes back within the window costs no thread wake-up; after the window it sleeps as usual.
+ *
  * <p>Each transport is its own class, loaded only when chosen, so nothing epoll-specific is touched at class-load
  * time on macOS or under NIO. Features only Linux has (AF_VSOCK, BESS seqpacket, unprivileged ICMP ping sockets
  * registered as epoll handles, TAP) call {@link dev.gvproxy.platform.SocketTransport#requireEpoll} or check

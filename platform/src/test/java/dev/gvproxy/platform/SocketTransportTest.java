@@ -102,6 +102,29 @@ class SocketTransportTest {
         }
     }
 
+    /**
+     * A busy-polling loop (this JVM's transport: epoll here, NIO in the second run) still carries traffic, runs a
+     * timer set while it spins and one set after it went back to sleep, and runs tasks from other threads.
+     */
+    @Test
+    void busyPollingLoopEchoesAndRunsTimersAndTasks() throws Exception {
+        EventLoopGroup busy = t.newEventLoopGroup(1, java.time.Duration.ofMillis(2));
+        Channel server = echoServer(t.serverSocketChannel(), new InetSocketAddress(LOOPBACK, 0));
+        try {
+            assertEquals("busy", roundTrip(busy, t.socketChannel(), server.localAddress(), "busy"));
+            var loop = busy.next();
+            assertEquals("spinning", loop.schedule(() -> "spinning", 1, TimeUnit.MILLISECONDS).get(5, TimeUnit.SECONDS));
+            Thread.sleep(20); // past the window: the loop blocks until the next timer or task
+            assertEquals("asleep", loop.schedule(() -> "asleep", 1, TimeUnit.MILLISECONDS).get(5, TimeUnit.SECONDS));
+            Thread.sleep(20);
+            assertEquals("task", loop.submit(() -> "task").get(5, TimeUnit.SECONDS));
+            assertEquals("again", roundTrip(busy, t.socketChannel(), server.localAddress(), "again"));
+        } finally {
+            server.close().sync();
+            busy.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     @Test
     void unixStreamEcho() throws Exception {
         Path sock = dir.resolve("echo.sock");
@@ -177,17 +200,27 @@ class SocketTransportTest {
     private static Channel echoServer(Class<? extends io.netty.channel.ServerChannel> type, SocketAddress at)
             throws InterruptedException {
         return new ServerBootstrap().group(group).channel(type)
-                .childHandler(new ChannelInboundHandlerAdapter() {
+                .childHandler(new ChannelInitializer<Channel>() { // a handler per connection: not @Sharable
                     @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ctx.writeAndFlush(msg);
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                ctx.writeAndFlush(msg);
+                            }
+                        });
                     }
                 }).bind(at).sync().channel();
     }
 
     private static String roundTrip(Class<? extends Channel> type, SocketAddress to, String text) throws Exception {
+        return roundTrip(group, type, to, text);
+    }
+
+    private static String roundTrip(EventLoopGroup on, Class<? extends Channel> type, SocketAddress to, String text)
+            throws Exception {
         BlockingQueue<String> got = new LinkedBlockingQueue<>();
-        Channel c = new Bootstrap().group(group).channel(type).handler(new ChannelInitializer<Channel>() {
+        Channel c = new Bootstrap().group(on).channel(type).handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.pipeline().addLast(new SimpleChannelInboundHandler<ByteBuf>() {
