@@ -456,6 +456,7 @@ class TcpConnectionTest {
         void guestHalfCloseThenAppCloses() {
             h.establish();
             h.send(h.ack(REMOTE_SEQ + 1, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN));
+            h.advance(h.config.delayedAck()); // the ACK waits for a FIN of ours; the app keeps its side open
             Segment ack = h.recv();
             assertEquals(REMOTE_SEQ + 2, ack.ack());
             assertEquals(TcpState.CLOSE_WAIT, h.conn.state());

@@ -324,6 +324,7 @@ class TcpEdgeCasesTest {
             h.establish();
             h.send(h.ack(REMOTE_SEQ + 1, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN | TcpFlags.PSH), h.bytes(7, 1));
             assertEquals(7, h.app.received.size());
+            h.advance(h.config.delayedAck());
             assertEquals(REMOTE_SEQ + 9, h.recv().ack());
             assertEquals(List.of("established", "fin"), h.app.events);
         }

@@ -362,14 +362,45 @@ class TcpReceiverTest {
             assertEquals(R1 + 30, h.recv().ack());
         }
 
+        /** Linux's "pingpong" after a FIN: the ACK waits for our own FIN, which then carries it. */
         @Test
-        void finIsAckedAtOnce() {
+        void finAckRidesOnOurFin() {
             h.establish();
             data(0, 10);
             h.send(h.ack(R1 + 10, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN));
-            Segment a = h.recv();
-            assertEquals(R1 + 11, a.ack());
             h.expectNothing();
+            h.advance(h.config.delayedAck() / 2);
+            h.conn.shutdownOutput(h.now);
+            Segment fin = h.recv();
+            assertTrue(fin.has(TcpFlags.FIN));
+            assertEquals(R1 + 11, fin.ack(), "our FIN acknowledges the data and the FIN");
+            h.advance(h.config.delayedAck());
+            h.expectNothing();
+        }
+
+        /** ...and the delayed-ACK timer bounds the wait when our side stays open (a half-close). */
+        @Test
+        void finAckWaitsForTheTimerWhileWeStayOpen() {
+            h.establish();
+            data(0, 10);
+            h.send(h.ack(R1 + 10, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN));
+            h.expectNothing();
+            h.advance(h.config.delayedAck());
+            assertEquals(R1 + 11, h.recv().ack());
+            h.expectNothing();
+            h.send(h.ack(R1 + 10, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN));
+            assertEquals(R1 + 11, h.recv().ack(), "a retransmitted FIN is acknowledged at once");
+        }
+
+        /** With our FIN out, the peer's FIN completes its close only once acknowledged: at once. */
+        @Test
+        void finAfterOursIsAckedAtOnce() {
+            h.establish();
+            h.conn.shutdownOutput(h.now);
+            assertTrue(h.recv().has(TcpFlags.FIN));
+            h.send(h.ack(R1, ISS + 2).flags(TcpFlags.ACK | TcpFlags.FIN));
+            assertEquals(R1 + 1, h.recv().ack());
+            assertEquals(TcpState.TIME_WAIT, h.conn.state());
         }
 
         @Test

@@ -78,6 +78,7 @@ class TcpSequenceWrapTest {
         data(0, 500);
         h.send(h.ack(G1 + 500, ISS + 1).flags(TcpFlags.ACK | TcpFlags.FIN));
         assertEquals(TcpState.CLOSE_WAIT, h.conn.state());
+        h.advance(h.config.delayedAck());
         assertEquals(G1 + 501, h.drain().getLast().ack());
     }
 
