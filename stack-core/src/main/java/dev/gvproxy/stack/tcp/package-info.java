@@ -46,7 +46,8 @@
  *       {@code Reassembler} for out-of-order data, the advertised window (receiver SWS
  *       avoidance; a scaled edge is never retracted beyond what RFC 7323 2.4 allows), delayed ACKs, the ACK
  *       owed at the end of a read batch (one per connection per batch, sent by {@code TcpLayer.flush} when the
- *       switch flushes the gateway) and the DSACK to report.</li>
+ *       switch flushes the gateway), the ACK of a FIN that finds our side open (it waits for our FIN or the
+ *       delayed-ACK timer, as Linux's pingpong mode: a three-segment close) and the DSACK to report.</li>
  * </ul>
  * The halves are package-private classes reached through final fields; they share the connection's state
  * rather than copying it, so nothing is allocated or looked up per segment. Advertising a window changes
