@@ -63,6 +63,11 @@ final class EpollTransport extends SocketTransport {
     }
 
     @Override
+    public SocketChannel newSocketChannel(SocketProtocolFamily family) {
+        return new EpollSocketChannel(family);
+    }
+
+    @Override
     public Class<? extends ServerSocketChannel> serverSocketChannel() {
         return EpollServerSocketChannel.class;
     }

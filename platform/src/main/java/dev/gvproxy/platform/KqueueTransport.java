@@ -61,6 +61,11 @@ final class KqueueTransport extends SocketTransport {
     }
 
     @Override
+    public SocketChannel newSocketChannel(SocketProtocolFamily family) {
+        return new KQueueSocketChannel(family);
+    }
+
+    @Override
     public Class<? extends ServerSocketChannel> serverSocketChannel() {
         return KQueueServerSocketChannel.class;
     }

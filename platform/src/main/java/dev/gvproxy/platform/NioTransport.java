@@ -54,6 +54,11 @@ final class NioTransport extends SocketTransport {
     }
 
     @Override
+    public SocketChannel newSocketChannel(SocketProtocolFamily family) {
+        return new NioSocketChannel(java.nio.channels.spi.SelectorProvider.provider(), family);
+    }
+
+    @Override
     public Class<? extends ServerSocketChannel> serverSocketChannel() {
         return NioServerSocketChannel.class;
     }

@@ -111,6 +111,13 @@ public abstract class SocketTransport {
     /** TCP client sockets. */
     public abstract Class<? extends SocketChannel> socketChannel();
 
+    /**
+     * An unregistered TCP client socket of {@code family}: an IPv4 destination gets an AF_INET socket rather than
+     * the dual-stack AF_INET6 one {@link #socketChannel()} makes (one {@code setsockopt} less per connect, and
+     * no IPv4-mapped addresses).
+     */
+    public abstract SocketChannel newSocketChannel(SocketProtocolFamily family);
+
     /** TCP listening sockets. */
     public abstract Class<? extends ServerSocketChannel> serverSocketChannel();
 

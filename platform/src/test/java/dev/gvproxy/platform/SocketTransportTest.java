@@ -28,6 +28,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,6 +123,40 @@ class SocketTransportTest {
         } finally {
             server.close().sync();
             busy.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Client sockets of a given family (what the TCP forwarder dials with): an IPv4 one reaches 127.0.0.1, an IPv6
+     * one ::1, and both have Nagle off without being told (the forwarder relies on the transports' default).
+     */
+    @Test
+    void clientSocketsOfEachFamilyConnectWithNagleOff() throws Exception {
+        for (SocketProtocolFamily family : SocketProtocolFamily.values()) {
+            if (family == SocketProtocolFamily.UNIX) {
+                continue;
+            }
+            InetAddress at = InetAddress.getByName(family == SocketProtocolFamily.INET ? "127.0.0.1" : "::1");
+            Channel server;
+            try {
+                server = echoServer(t.serverSocketChannel(), new InetSocketAddress(at, 0));
+            } catch (Exception e) {
+                Assumptions.assumeTrue(family == SocketProtocolFamily.INET, "no ::1 here: " + e);
+                throw e;
+            }
+            try {
+                io.netty.channel.socket.SocketChannel c = t.newSocketChannel(family);
+                group.next().register(c).sync();
+                c.connect(server.localAddress()).sync();
+                try {
+                    assertTrue(c.config().isTcpNoDelay(), family + ": Nagle off by default");
+                    assertEquals(at, ((InetSocketAddress) c.localAddress()).getAddress());
+                } finally {
+                    c.close().sync();
+                }
+            } finally {
+                server.close().sync();
+            }
         }
     }
 

@@ -9,6 +9,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketProtocolFamily;
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 
 /**
@@ -26,17 +28,25 @@ public interface HostConnector {
     ChannelFuture connect(InetSocketAddress target);
 
     /**
-     * The default: a socket of the process's {@link SocketTransport} (epoll, else NIO) on {@code loop}, with
-     * Nagle off and low write-buffer marks; {@code lastHandler} ends every host channel's pipeline (the
-     * forwarder's handler for errors before the relay is attached).
+     * The default: a socket of the process's {@link SocketTransport} (epoll, else NIO) on {@code loop}, of the
+     * target's address family, with Nagle off and low write-buffer marks; {@code lastHandler} ends every host
+     * channel's pipeline (the forwarder's handler for errors before the relay is attached).
      */
     static HostConnector sockets(EventLoop loop, ChannelHandler lastHandler) {
-        // Targets are resolved addresses (HostRoutes): no resolver lookup per connect.
-        Bootstrap bootstrap = new Bootstrap().group(loop).channel(SocketTransport.get().socketChannel())
+        Bootstrap v4 = bootstrap(loop, SocketProtocolFamily.INET, lastHandler);
+        Bootstrap v6 = bootstrap(loop, SocketProtocolFamily.INET6, lastHandler);
+        return target -> (target.getAddress() instanceof Inet4Address ? v4 : v6).connect(target);
+    }
+
+    private static Bootstrap bootstrap(EventLoop loop, SocketProtocolFamily family, ChannelHandler lastHandler) {
+        SocketTransport t = SocketTransport.get();
+        // Targets are resolved addresses (HostRoutes): no resolver lookup per connect. Nagle is off without
+        // TCP_NODELAY here: every transport's channel config sets it when the channel is made (Netty's default
+        // off Android), and a second setsockopt per connect would only repeat it.
+        return new Bootstrap().group(loop).channelFactory(() -> t.newSocketChannel(family))
                 .disableResolver()
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
                 // Low marks: bytes the host socket did not take wait here; past the high mark the relay copies
                 // them out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 16 * 1024))
@@ -46,6 +56,5 @@ public interface HostConnector {
                         ch.pipeline().addLast(TcpForwarder.HOST_ERRORS, lastHandler);
                     }
                 });
-        return bootstrap::connect;
     }
 }
