@@ -4,7 +4,9 @@ import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.testing.Frames;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.ArrayDeque;
 
@@ -19,6 +21,12 @@ final class StackHarness implements LinkEndpoint {
     final ArrayDeque<byte[]> out = new ArrayDeque<>();
     /** Frames transmitted as composite buffers (a header buffer in front of the payload's). */
     int compositeFrames;
+    /**
+     * Frames transmitted without {@link Headroom#TRANSPORT} bytes of room of their own in front: a stream transport
+     * would write its length prefix into a buffer of its own for them. Meaningful with an allocator whose buffers
+     * are not leak-detection wrappers ({@link #StackHarness(StackConfig, ByteBufAllocator)}).
+     */
+    int roomlessFrames;
 
     /** An IPv4-only network (no router advertisements among the frames the IPv4 tests read). */
     StackHarness() {
@@ -30,9 +38,14 @@ final class StackHarness implements LinkEndpoint {
     }
 
     StackHarness(StackConfig config) {
+        this(config, PooledByteBufAllocator.DEFAULT);
+    }
+
+    /** @param alloc the stack's allocator */
+    StackHarness(StackConfig config, ByteBufAllocator alloc) {
         this.config = config;
         this.sw = new VirtualSwitch(config.gatewayMac(), counters, () -> now);
-        this.stack = new NetworkStack(config, sw, counters, PooledByteBufAllocator.DEFAULT, () -> now);
+        this.stack = new NetworkStack(config, sw, counters, alloc, () -> now);
         this.guest = sw.attach("guest", this);
     }
 
@@ -59,6 +72,9 @@ final class StackHarness implements LinkEndpoint {
     public void transmit(ByteBuf frame) {
         if (frame instanceof io.netty.buffer.CompositeByteBuf) {
             compositeFrames++;
+        }
+        if (!Headroom.isOwn(frame, Headroom.TRANSPORT)) {
+            roomlessFrames++;
         }
         out.addLast(Frames.bytes(frame));
         frame.release();

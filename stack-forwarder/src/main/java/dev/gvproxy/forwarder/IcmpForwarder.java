@@ -6,12 +6,14 @@ import dev.gvproxy.stack.NetworkStack;
 import dev.gvproxy.stack.ip.FlowKey;
 import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
 import dev.gvproxy.stack.wire.Icmpv6Packet;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
 import dev.gvproxy.stack.wire.Ipv4Address;
 import dev.gvproxy.stack.wire.Ipv4Packet;
+import dev.gvproxy.stack.wire.Ipv6Packet;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
@@ -399,7 +401,9 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             int seq = Short.toUnsignedInt(buf.get(BE_SHORT, 6));
             FlowKey k = flow.key;
             boolean toV6 = !k.guest().isIpv4Mapped();
-            ByteBuf reply = stack.ipOutput().alloc().buffer(n);
+            ByteBuf reply = Headroom.buffer(stack.ipOutput().alloc(),
+                    toV6 ? Ipv6Packet.FRAME_HEADROOM : Ipv4Packet.FRAME_HEADROOM, n);
+            int r = reply.readerIndex();
             // The guest's echo reply in the guest's family (ICMPv6 also for a NAT64 flow), from the address it
             // pinged, with its own identifier: the kernel replaced it with the socket's on the way out.
             if (toV6) {
@@ -413,10 +417,10 @@ public final class IcmpForwarder implements TransportHandler, DeadlineSource, Au
             flow.repliesToGuest++;
             flow.bytesToGuest += n - Icmpv4Packet.HEADER_LEN;
             if (toV6) {
-                Icmpv6Packet.fillChecksum(reply, 0, n, k.peer(), k.guest());
+                Icmpv6Packet.fillChecksum(reply, r, n, k.peer(), k.guest());
                 stack.ipv6Output().send(k.peer(), k.guest(), IpProtocol.ICMPV6, reply, now);
             } else {
-                Icmpv4Packet.fillChecksum(reply, 0, n);
+                Icmpv4Packet.fillChecksum(reply, r, n);
                 stack.ipOutput().send(k.peer().ipv4(), k.guest().ipv4(), Ipv4Packet.PROTO_ICMP, reply, now);
             }
         }

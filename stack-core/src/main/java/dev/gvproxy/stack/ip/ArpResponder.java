@@ -6,6 +6,7 @@ import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.ArpPacket;
 import dev.gvproxy.stack.wire.EtherType;
 import dev.gvproxy.stack.wire.EthernetFrame;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 
@@ -70,7 +71,7 @@ public final class ArpResponder {
             return;
         }
         replies.inc();
-        ByteBuf f = alloc.buffer(EthernetFrame.HEADER_LEN + ArpPacket.LEN);
+        ByteBuf f = Headroom.buffer(alloc, 0, EthernetFrame.HEADER_LEN + ArpPacket.LEN);
         EthernetFrame.writeHeader(f, sha, config.gatewayMac(), EtherType.ARP);
         ArpPacket.write(f, ArpPacket.OP_REPLY, config.gatewayMac(), tpa, sha, spa);
         sw.transmitFromGateway(f);

@@ -2,7 +2,7 @@ package dev.gvproxy.stack.ip;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.StackConfig;
-import dev.gvproxy.stack.wire.Checksums;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.Icmpv4Packet;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import io.netty.buffer.ByteBuf;
@@ -54,11 +54,11 @@ public final class IcmpInput implements TransportHandler {
         int type = Icmpv4Packet.type(payload, off);
         if (type == Icmpv4Packet.TYPE_ECHO_REQUEST && answersLocally(ip.dst)) {
             echoReplies.inc();
-            ByteBuf reply = output.alloc().buffer(len);
+            ByteBuf reply = Headroom.buffer(output.alloc(), Ipv4Packet.FRAME_HEADROOM, len);
+            int r = reply.readerIndex();
             reply.writeBytes(payload, off, len);
-            reply.setByte(0, Icmpv4Packet.TYPE_ECHO_REPLY);
-            reply.setShort(2, 0);
-            reply.setShort(2, Checksums.finish(Checksums.partial(reply, 0, len, 0)));
+            reply.setByte(r, Icmpv4Packet.TYPE_ECHO_REPLY);
+            Icmpv4Packet.fillChecksum(reply, r, len);
             output.send(ip.dst, ip.src, Ipv4Packet.PROTO_ICMP, reply, now);
             return;
         }
@@ -81,12 +81,13 @@ public final class IcmpInput implements TransportHandler {
             throw new IllegalArgumentException("ICMPv4 error about an IPv6 packet: use Icmpv6Input.sendUnreachable");
         }
         int quoted = Math.min(8, payload.readableBytes());
-        ByteBuf m = output.alloc().buffer(Icmpv4Packet.HEADER_LEN + Ipv4Packet.MIN_HEADER_LEN + quoted);
+        ByteBuf m = Headroom.buffer(output.alloc(), Ipv4Packet.FRAME_HEADROOM,
+                Icmpv4Packet.HEADER_LEN + Ipv4Packet.MIN_HEADER_LEN + quoted);
         m.writeByte(Icmpv4Packet.TYPE_DEST_UNREACHABLE).writeByte(code).writeShort(0).writeInt(0);
         Ipv4Packet.writeHeader(m, ip.dscpEcn, Ipv4Packet.MIN_HEADER_LEN + ip.payloadLength, ip.identification,
                 false, ip.ttl, ip.protocol, ip.src, ip.dst);
         m.writeBytes(payload, payload.readerIndex(), quoted);
-        m.setShort(2, Checksums.finish(Checksums.partial(m, 0, m.readableBytes(), 0)));
+        Icmpv4Packet.fillChecksum(m, m.readerIndex(), m.readableBytes());
         unreachableSent.inc();
         output.send(ip.dst, ip.src, Ipv4Packet.PROTO_ICMP, m, now);
     }

@@ -3,6 +3,7 @@ package dev.gvproxy.stack.ip;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.Ipv6Config;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.Icmpv6Packet;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
@@ -122,10 +123,11 @@ public final class Icmpv6Input implements TransportHandler {
         }
         if (type == Icmpv6Packet.TYPE_ECHO_REQUEST && answersLocally(dst)) {
             echoReplies.inc();
-            ByteBuf reply = output.alloc().buffer(len);
+            ByteBuf reply = Headroom.buffer(output.alloc(), Ipv6Packet.FRAME_HEADROOM, len);
+            int r = reply.readerIndex();
             reply.writeBytes(payload, off, len);
-            reply.setByte(0, Icmpv6Packet.TYPE_ECHO_REPLY);
-            Icmpv6Packet.fillChecksum(reply, 0, len, dst, src);
+            reply.setByte(r, Icmpv6Packet.TYPE_ECHO_REPLY);
+            Icmpv6Packet.fillChecksum(reply, r, len, dst, src);
             output.send(dst, src, IpProtocol.ICMPV6, reply, now);
             return;
         }
@@ -222,7 +224,7 @@ public final class Icmpv6Input implements TransportHandler {
     private void advertise(Ipv6Address target, Ipv6Address dst, long dstMac, boolean solicited) {
         advertisements.inc();
         NdpRepr na = new NdpRepr.NeighborAdvertisement(true, solicited, true, target, config.gatewayMac());
-        ByteBuf m = output.alloc().buffer(na.bufferLen());
+        ByteBuf m = Headroom.buffer(output.alloc(), Ipv6Packet.FRAME_HEADROOM, na.bufferLen());
         na.emit(m, target, dst);
         output.sendTo(dstMac, target, dst, IpProtocol.ICMPV6, NdpPacket.HOP_LIMIT, m);
     }
@@ -281,11 +283,11 @@ public final class Icmpv6Input implements TransportHandler {
             return false;
         }
         int quoted = Math.min(len, Icmpv6Packet.MAX_ERROR_LEN - Icmpv6Packet.HEADER_LEN);
-        ByteBuf m = output.alloc().buffer(Icmpv6Packet.HEADER_LEN + quoted);
+        ByteBuf m = Headroom.buffer(output.alloc(), Ipv6Packet.FRAME_HEADROOM, Icmpv6Packet.HEADER_LEN + quoted);
         Icmpv6Packet.writeHeader(m, type, code, rest);
         m.writeBytes(packet, ipOff, quoted);
         Ipv6Address from = errorSource(origDst);
-        Icmpv6Packet.fillChecksum(m, 0, m.readableBytes(), from, origSrc);
+        Icmpv6Packet.fillChecksum(m, m.readerIndex(), m.readableBytes(), from, origSrc);
         output.send(from, origSrc, IpProtocol.ICMPV6, m, now);
         return true;
     }
@@ -305,12 +307,13 @@ public final class Icmpv6Input implements TransportHandler {
         }
         int quoted = Math.min(payload.readableBytes(),
                 Icmpv6Packet.MAX_ERROR_LEN - Icmpv6Packet.HEADER_LEN - Ipv6Packet.HEADER_LEN);
-        ByteBuf m = output.alloc().buffer(Icmpv6Packet.HEADER_LEN + Ipv6Packet.HEADER_LEN + quoted);
+        ByteBuf m = Headroom.buffer(output.alloc(), Ipv6Packet.FRAME_HEADROOM,
+                Icmpv6Packet.HEADER_LEN + Ipv6Packet.HEADER_LEN + quoted);
         Icmpv6Packet.writeHeader(m, type, code, rest);
         Ipv6Packet.writeHeader(m, ip.dscpEcn, ip.flowLabel, ip.payloadLength, ip.protocol, ip.ttl, origSrc, origDst);
         m.writeBytes(payload, payload.readerIndex(), quoted);
         Ipv6Address from = errorSource(origDst);
-        Icmpv6Packet.fillChecksum(m, 0, m.readableBytes(), from, origSrc);
+        Icmpv6Packet.fillChecksum(m, m.readerIndex(), m.readableBytes(), from, origSrc);
         output.send(from, origSrc, IpProtocol.ICMPV6, m, now);
         return true;
     }

@@ -22,11 +22,12 @@ import java.util.ArrayDeque;
  * or by ARP with a bounded wait queue), prepends Ethernet and IPv4 headers, fragments datagrams larger
  * than the MTU (RFC 791), and hands the frames to the switch.
  *
- * <p>A frame is one buffer wherever the sender allows it. A segment built with
- * {@link Ipv4Packet#FRAME_HEADROOM} bytes of room before it (TCP's segments are) gets its Ethernet and IPv4
- * headers written into that room, in place: no second buffer and no composite. Otherwise small payloads are
- * copied behind the headers into a new buffer (cheaper than a composite), and large ones are sent as a
- * two-component composite so payload bytes are never copied.
+ * <p>A frame is one buffer wherever the sender allows it, with the transport's room in front
+ * ({@link Headroom#buffer}). A message built in a {@link Headroom#buffer} with {@link Ipv4Packet#FRAME_HEADROOM}
+ * bytes of headers' room (every message the stack builds: TCP segments, UDP datagrams, ICMP) gets its Ethernet and
+ * IPv4 headers written into that room, in place: no second buffer and no composite. Fragments, and small payloads
+ * of other senders, are copied behind the headers into a new buffer (cheaper than a composite); large payloads of
+ * other senders are sent as a two-component composite so payload bytes are never copied.
  */
 public final class Ipv4Output {
     static final int HEADERS = Ipv4Packet.FRAME_HEADROOM;
@@ -88,7 +89,7 @@ public final class Ipv4Output {
             l4.release();
             return;
         }
-        ByteBuf frame = frame(0, src, dst, protocol, l4, nextId(), false, 0);
+        ByteBuf frame = frame(0, src, dst, protocol, l4, nextId());
         arp.enqueue(dst, frame, now, this::arpRequest);
     }
 
@@ -104,7 +105,7 @@ public final class Ipv4Output {
         // whole, and the switch segments it in software should the port it reaches have none.
         if (Ipv4Packet.MIN_HEADER_LEN + len <= config.mtu() || protocol == IpProtocol.TCP) {
             sent.inc();
-            sw.transmitFromGateway(frame(dstMac, src, dst, protocol, l4, id, false, 0));
+            sw.transmitFromGateway(frame(dstMac, src, dst, protocol, l4, id));
             return;
         }
         int chunk = (config.mtu() - Ipv4Packet.MIN_HEADER_LEN) & ~7;
@@ -113,8 +114,12 @@ public final class Ipv4Output {
                 int n = Math.min(chunk, len - off);
                 boolean more = off + n < len;
                 fragmentsSent.inc();
-                sw.transmitFromGateway(frame(dstMac, src, dst, protocol,
-                        l4.retainedSlice(l4.readerIndex() + off, n), id, more, off));
+                // Each fragment is copied behind its headers, as Ipv6Output's are: at most an MTU, and the frame is
+                // then one buffer with the transport's room, where a view of the datagram would need a composite.
+                ByteBuf f = Headroom.buffer(alloc, 0, HEADERS + n);
+                writeHeaders(f, dstMac, src, dst, protocol, n, id, more, off);
+                f.writeBytes(l4, l4.readerIndex() + off, n);
+                sw.transmitFromGateway(f);
             }
             sent.inc();
         } finally {
@@ -135,7 +140,7 @@ public final class Ipv4Output {
     /** Broadcasts "who has {@code ip}? tell gateway". */
     public void arpRequest(int ip) {
         arpRequests.inc();
-        ByteBuf f = alloc.buffer(EthernetFrame.HEADER_LEN + ArpPacket.LEN);
+        ByteBuf f = Headroom.buffer(alloc, 0, EthernetFrame.HEADER_LEN + ArpPacket.LEN);
         EthernetFrame.writeHeader(f, MacAddress.BROADCAST, config.gatewayMac(), EtherType.ARP);
         ArpPacket.write(f, ArpPacket.OP_REQUEST, config.gatewayMac(), config.gatewayIp(), 0L, ip);
         sw.transmitFromGateway(f);
@@ -146,22 +151,36 @@ public final class Ipv4Output {
         return nextId;
     }
 
-    /** Builds one frame; {@code l4} is taken. */
-    private ByteBuf frame(long dstMac, int src, int dst, int protocol, ByteBuf l4, int id, boolean more, int fragOff) {
+    /** Builds one unfragmented frame; {@code l4} is taken. */
+    private ByteBuf frame(long dstMac, int src, int dst, int protocol, ByteBuf l4, int id) {
         int len = l4.readableBytes();
-        if (!more && fragOff == 0 && Headroom.isOwn(l4, HEADERS)) {
+        if (Headroom.isOwn(l4, HEADERS)) {
             // The headers go into the room in front of the segment: the frame is the segment's own buffer.
             int end = l4.writerIndex();
             int start = l4.readerIndex() - HEADERS;
             l4.setIndex(start, start);
-            EthernetFrame.writeHeader(l4, dstMac, config.gatewayMac(), EtherType.IPV4);
-            Ipv4Packet.writeHeader(l4, 0, Ipv4Packet.MIN_HEADER_LEN + len, id, false, DEFAULT_TTL, protocol, src,
-                    dst);
+            writeHeaders(l4, dstMac, src, dst, protocol, len, id, false, 0);
             l4.writerIndex(end);
             return l4;
         }
-        boolean copy = len <= COPY_THRESHOLD;
-        ByteBuf h = alloc.buffer(copy ? HEADERS + len : HEADERS);
+        if (len <= COPY_THRESHOLD) {
+            ByteBuf h = Headroom.buffer(alloc, 0, HEADERS + len);
+            writeHeaders(h, dstMac, src, dst, protocol, len, id, false, 0);
+            h.writeBytes(l4, l4.readerIndex(), len);
+            l4.release();
+            return h;
+        }
+        ByteBuf h = alloc.buffer(HEADERS);
+        writeHeaders(h, dstMac, src, dst, protocol, len, id, false, 0);
+        CompositeByteBuf c = alloc.compositeBuffer(2);
+        c.addComponent(true, h);
+        c.addComponent(true, l4);
+        return c;
+    }
+
+    /** Appends the Ethernet and IPv4 headers of a datagram (or fragment) of {@code len} payload bytes. */
+    private void writeHeaders(ByteBuf h, long dstMac, int src, int dst, int protocol, int len, int id, boolean more,
+            int fragOff) {
         EthernetFrame.writeHeader(h, dstMac, config.gatewayMac(), EtherType.IPV4);
         int ipOff = h.writerIndex();
         Ipv4Packet.writeHeader(h, 0, Ipv4Packet.MIN_HEADER_LEN + len, id, false, DEFAULT_TTL, protocol, src, dst);
@@ -170,14 +189,5 @@ public final class Ipv4Output {
             h.setShort(ipOff + 10, 0);
             h.setShort(ipOff + 10, Checksums.ipv4Header(h, ipOff, Ipv4Packet.MIN_HEADER_LEN));
         }
-        if (copy) {
-            h.writeBytes(l4, l4.readerIndex(), len);
-            l4.release();
-            return h;
-        }
-        CompositeByteBuf c = alloc.compositeBuffer(2);
-        c.addComponent(true, h);
-        c.addComponent(true, l4);
-        return c;
     }
 }

@@ -25,9 +25,10 @@ import java.util.ArrayDeque;
  * link MTU (RFC 8200 section 4.5: the stack is the packets' source, so it may), and hands the frames to the
  * switch.
  *
- * <p>As in {@link Ipv4Output}, a segment built with {@link Ipv6Packet#FRAME_HEADROOM} bytes of room before it
- * (TCP's IPv6 segments are) gets its headers written into that room, in place; otherwise small payloads are
- * copied behind new headers and large ones sent as a two-component composite.
+ * <p>As in {@link Ipv4Output}, a message built in a {@link Headroom#buffer} with {@link Ipv6Packet#FRAME_HEADROOM}
+ * bytes of headers' room (every message the stack builds) gets its headers written into that room, in place;
+ * fragments and small payloads of other senders are copied behind new headers into a {@link Headroom#buffer}, and
+ * large payloads of other senders sent as a two-component composite.
  */
 public final class Ipv6Output {
     static final int HEADERS = Ipv6Packet.FRAME_HEADROOM;
@@ -126,7 +127,7 @@ public final class Ipv6Output {
                 int n = Math.min(chunk, len - off);
                 boolean more = off + n < len;
                 fragmentsSent.inc();
-                ByteBuf f = alloc.buffer(HEADERS + Ipv6Packet.FRAGMENT_HEADER_LEN + n);
+                ByteBuf f = Headroom.buffer(alloc, 0, HEADERS + Ipv6Packet.FRAGMENT_HEADER_LEN + n);
                 EthernetFrame.writeHeader(f, dstMac, config.gatewayMac(), EtherType.IPV6);
                 Ipv6Packet.writeHeader(f, 0, 0, Ipv6Packet.FRAGMENT_HEADER_LEN + n, Ipv6Packet.NH_FRAGMENT, hopLimit,
                         src, dst);
@@ -158,7 +159,7 @@ public final class Ipv6Output {
         solicitations.inc();
         NdpRepr ns = new NdpRepr.NeighborSolicitation(target, config.gatewayMac());
         Ipv6Address dst = target.solicitedNode();
-        ByteBuf m = alloc.buffer(ns.bufferLen());
+        ByteBuf m = Headroom.buffer(alloc, HEADERS, ns.bufferLen());
         ns.emit(m, v6.linkLocal(), dst);
         sendTo(dst.multicastMac(), v6.linkLocal(), dst, dev.gvproxy.stack.wire.IpProtocol.ICMPV6,
                 NdpPacket.HOP_LIMIT, m);
@@ -183,7 +184,7 @@ public final class Ipv6Output {
             return l4;
         }
         boolean copy = len <= COPY_THRESHOLD;
-        ByteBuf h = alloc.buffer(copy ? HEADERS + len : HEADERS);
+        ByteBuf h = copy ? Headroom.buffer(alloc, 0, HEADERS + len) : alloc.buffer(HEADERS);
         EthernetFrame.writeHeader(h, dstMac, config.gatewayMac(), EtherType.IPV6);
         Ipv6Packet.writeHeader(h, 0, 0, len, nextHeader, hopLimit, src, dst);
         if (copy) {

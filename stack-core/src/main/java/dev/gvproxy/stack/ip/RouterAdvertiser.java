@@ -4,8 +4,10 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.DeadlineSource;
 import dev.gvproxy.stack.Ipv6Config;
 import dev.gvproxy.stack.StackConfig;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv6Address;
+import dev.gvproxy.stack.wire.Ipv6Packet;
 import dev.gvproxy.stack.wire.NdpPacket;
 import dev.gvproxy.stack.wire.NdpRepr;
 import io.netty.buffer.ByteBuf;
@@ -121,7 +123,7 @@ public final class RouterAdvertiser implements DeadlineSource {
 
     private void send(Ipv6Address dst, long mac) {
         NdpRepr ra = advertisement();
-        ByteBuf m = output.alloc().buffer(ra.bufferLen());
+        ByteBuf m = Headroom.buffer(output.alloc(), Ipv6Packet.FRAME_HEADROOM, ra.bufferLen());
         ra.emit(m, v6.linkLocal(), dst);
         output.sendTo(mac, v6.linkLocal(), dst, IpProtocol.ICMPV6, NdpPacket.HOP_LIMIT, m);
     }

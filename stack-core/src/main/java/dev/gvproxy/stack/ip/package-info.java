@@ -11,7 +11,10 @@
  * Fragments are held as retained slices by {@link dev.gvproxy.stack.ip.FragmentReassembler} under a
  * global memory bound and a timeout, and the completed datagram is a composite buffer of those slices.
  * {@link dev.gvproxy.stack.ip.Ipv4Output} resolves the destination MAC (learned, or an ARP request with a
- * short bounded queue), prepends headers into a pooled buffer and fragments datagrams larger than the MTU.
+ * short bounded queue), prepends headers and fragments datagrams larger than the MTU. Every message the stack
+ * builds (TCP, UDP, ICMP, NDP) is built in a {@code Headroom.buffer} with room for the Ethernet and IP headers and
+ * for a transport's framing in front; the output writes its headers into that room, so the frame, fragments and
+ * ARP included, reaches a stream transport as one buffer, framing written in place.
  *
  * <p>IPv6 mirrors it (when {@code StackConfig.ipv6().enabled()}): {@link dev.gvproxy.stack.ip.Ipv6Input}
  * validates the fixed header, refuses oversized packets with Packet Too Big (but for TCP segments from a port with

@@ -1,6 +1,7 @@
 package dev.gvproxy.stack.link;
 
 import dev.gvproxy.stack.wire.Checksums;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import java.util.function.Consumer;
 
@@ -36,7 +37,8 @@ public final class SoftwareGso {
      * Cuts {@code frame} into segments of at most {@code mtu} IP bytes.
      *
      * @param frame <b>borrowed</b>, not modified: a whole Ethernet frame between reader and writer index
-     * @param out   <b>takes</b> each segment (a new buffer from the frame's allocator)
+     * @param out   <b>takes</b> each segment (a new buffer from the frame's allocator, with {@link Headroom#TRANSPORT}
+     *              bytes of room in front)
      */
     public static Result segment(ByteBuf frame, int mtu, Consumer<ByteBuf> out) {
         int f = frame.readerIndex();
@@ -66,19 +68,22 @@ public final class SoftwareGso {
             int n = Math.min(mss, payload - off);
             boolean first = off == 0;
             boolean last = off + n >= payload;
-            ByteBuf s = frame.alloc().buffer(hdrLen + n);
+            // With the transport's room in front, as every frame the gateway builds: the segment leaves a stream
+            // transport as this one buffer, its length prefix (and virtio-net header) written before it.
+            ByteBuf s = Headroom.buffer(frame.alloc(), 0, hdrLen + n);
+            int ip = s.readerIndex() + ETH;
             s.writeBytes(frame, f, hdrLen);
             s.writeBytes(frame, f + hdrLen + off, n);
             int segL4 = thl + n;
             if (v4) {
-                s.setShort(ETH + 2, ipLen + segL4);
-                s.setShort(ETH + 4, id + i);
-                s.setShort(ETH + 10, 0);
-                s.setShort(ETH + 10, Checksums.ipv4Header(s, ETH, ipLen));
+                s.setShort(ip + 2, ipLen + segL4);
+                s.setShort(ip + 4, id + i);
+                s.setShort(ip + 10, 0);
+                s.setShort(ip + 10, Checksums.ipv4Header(s, ip, ipLen));
             } else {
-                s.setShort(ETH + 4, segL4);
+                s.setShort(ip + 4, segL4);
             }
-            int t = ETH + ipLen;
+            int t = ip + ipLen;
             s.setInt(t + 4, seq + off);
             int segFlags = flags;
             if (!last) {

@@ -670,22 +670,33 @@ public final class VirtualSwitch {
         requestFlush();
     }
 
-    /** Floods to all ports but {@code except} (null for none); also to the gateway when asked. Takes frame. */
+    /**
+     * Floods to all ports but {@code except} (null for none); also to the gateway when asked. Takes frame. Every
+     * receiver but the last gets a retained duplicate; the last one (the gateway, when asked) gets the frame
+     * itself: with one VM on the network (the usual case) the gateway's broadcasts (ARP requests, DHCP replies to a
+     * client without an address) then reach it as the gateway built them, one buffer whose transport room its
+     * framing may use ({@code Headroom.isOwn} refuses it while any duplicate is still held).
+     */
     private void floodExcept(SwitchPort except, ByteBuf frame, boolean alsoGateway, boolean large) {
         SwitchPort[] snapshot = ports;
-        int receivers = 0;
+        SwitchPort last = null;
         for (SwitchPort p : snapshot) {
             if (p != except && p.attached) {
-                receivers++;
-                write(p, frame.retainedDuplicate(), large);
+                if (last != null) {
+                    write(last, frame.retainedDuplicate(), large);
+                }
+                last = p;
             }
         }
         if (alsoGateway) {
-            toGateway(frame);
-        } else {
-            if (receivers == 0) {
-                noReceivers.inc();
+            if (last != null) {
+                write(last, frame.retainedDuplicate(), large);
             }
+            toGateway(frame);
+        } else if (last != null) {
+            write(last, frame, large);
+        } else {
+            noReceivers.inc();
             frame.release();
         }
     }

@@ -9,7 +9,12 @@
  * allocates nothing. Frames written to ports are not flushed immediately: the switch remembers which
  * ports it wrote and {@link dev.gvproxy.stack.link.VirtualSwitch#flush()} flushes them once per read
  * batch, so a burst of frames costs one {@code writev} per port. Broadcast frames are shared among ports
- * with {@code retainedDuplicate()} rather than copied; endpoints must therefore not modify a frame.
+ * with {@code retainedDuplicate()} rather than copied (the last receiver gets the frame itself); endpoints must
+ * therefore not modify a frame's bytes. What an endpoint may write is the room in front of a frame, and only when
+ * the buffer is its alone ({@code Headroom.isOwn}: one reference, not a view): the gateway builds every frame
+ * with room for a transport's framing ({@code Headroom.buffer}), and so does {@code SoftwareGso} for the segments
+ * it cuts, so those leave a stream transport as one buffer. A frame switched from one guest to another is a view
+ * of its transport's read buffer, whose bytes in front are not its own, and gets a header buffer of its own.
  *
  * <p>The guest is untrusted, so the table is a budget, not a cache: each port learns a bounded number of
  * MACs, the switch a bounded total, silent MACs age out (an O(1) list ordered by last use, popped per frame

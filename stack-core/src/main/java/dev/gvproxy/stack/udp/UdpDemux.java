@@ -8,6 +8,7 @@ import dev.gvproxy.stack.ip.IpHeader;
 import dev.gvproxy.stack.ip.Ipv4Output;
 import dev.gvproxy.stack.ip.Ipv6Output;
 import dev.gvproxy.stack.ip.TransportHandler;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Icmpv6Packet;
 import dev.gvproxy.stack.wire.Ipv4Address;
@@ -188,7 +189,7 @@ public final class UdpDemux implements TransportHandler {
     private ByteBuf build6(Ipv6Address src, int srcPort, Ipv6Address dst, int dstPort, ByteBuf payload) {
         try {
             int len = payload.readableBytes();
-            ByteBuf d = withHeadroom(ipv6Output.alloc(), Ipv6Packet.FRAME_HEADROOM, len);
+            ByteBuf d = Headroom.buffer(ipv6Output.alloc(), Ipv6Packet.FRAME_HEADROOM, UdpPacket.HEADER_LEN + len);
             UdpPacket.writeHeader(d, srcPort, dstPort, len);
             d.writeBytes(payload, payload.readerIndex(), len);
             UdpPacket.fillChecksumIpv6(d, d.readerIndex(), d.readableBytes(), src, dst);
@@ -219,7 +220,7 @@ public final class UdpDemux implements TransportHandler {
     private ByteBuf build(int srcIp, int srcPort, int dstIp, int dstPort, ByteBuf payload) {
         try {
             int len = payload.readableBytes();
-            ByteBuf d = withHeadroom(output.alloc(), Ipv4Packet.FRAME_HEADROOM, len);
+            ByteBuf d = Headroom.buffer(output.alloc(), Ipv4Packet.FRAME_HEADROOM, UdpPacket.HEADER_LEN + len);
             UdpPacket.writeHeader(d, srcPort, dstPort, len);
             d.writeBytes(payload, payload.readerIndex(), len);
             UdpPacket.fillChecksum(d, d.readerIndex(), d.readableBytes(), srcIp, dstIp);
@@ -227,15 +228,5 @@ public final class UdpDemux implements TransportHandler {
         } finally {
             payload.release();
         }
-    }
-
-    /**
-     * An empty buffer for a datagram of {@code len} data bytes, its reader index {@code headroom} bytes in: the IP
-     * output writes the Ethernet and IP headers into that room, so the frame is this one buffer (no second
-     * allocation, no composite) for each datagram that fits the MTU.
-     */
-    private static ByteBuf withHeadroom(io.netty.buffer.ByteBufAllocator alloc, int headroom, int len) {
-        ByteBuf d = alloc.buffer(headroom + UdpPacket.HEADER_LEN + len);
-        return d.setIndex(headroom, headroom);
     }
 }

@@ -121,9 +121,9 @@ public final class TcpSegmentWriter {
     }
 
     /**
-     * A whole segment in one new buffer: {@link Ipv4Packet#FRAME_HEADROOM} bytes of room (before the reader
-     * index) for the output to write the Ethernet and IPv4 headers into, {@link Headroom#TRANSPORT} more in front
-     * of them for the transport's framing, the TCP header, and a copy of the payload. Copying an MSS of payload
+     * A whole segment in one new buffer ({@link Headroom#buffer}): {@link Ipv4Packet#FRAME_HEADROOM} bytes of room
+     * (before the reader index) for the output to write the Ethernet and IPv4 headers into, the transport's room in
+     * front of them, the TCP header, and a copy of the payload. Copying an MSS of payload
      * costs less than the two composites and their components a frame of header buffers and payload views needs,
      * and the transport then writes one contiguous buffer.
      *
@@ -148,9 +148,7 @@ public final class TcpSegmentWriter {
 
     private ByteBuf segment(ByteBufAllocator alloc, int headroom, long addressSum, ByteBuf payload) {
         int plen = payload == null ? 0 : payload.readableBytes();
-        headroom += Headroom.TRANSPORT;
-        ByteBuf b = alloc.buffer(headroom + headerLength() + plen);
-        b.setIndex(headroom, headroom);
+        ByteBuf b = Headroom.buffer(alloc, headroom, headerLength() + plen);
         try {
             writeHeader(b, addressSum, payload);
             if (payload != null) {

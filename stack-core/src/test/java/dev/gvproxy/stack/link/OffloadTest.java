@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.wire.Checksums;
+import dev.gvproxy.stack.wire.Headroom;
 import dev.gvproxy.stack.wire.IpProtocol;
 import dev.gvproxy.stack.wire.Ipv4Packet;
 import dev.gvproxy.stack.wire.Ipv6Address;
@@ -19,7 +20,10 @@ import dev.gvproxy.stack.wire.UdpPacket;
 import dev.gvproxy.stack.wire.UdpRepr;
 import dev.gvproxy.testing.Frames;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,6 +108,8 @@ class OffloadTest {
     static final class Port implements LinkEndpoint {
         final boolean offloads;
         final List<byte[]> frames = new ArrayList<>();
+        /** Frames that came as a composite or without {@link Headroom#TRANSPORT} bytes of room of their own. */
+        int notOneBuffer;
 
         Port(boolean offloads) {
             this.offloads = offloads;
@@ -111,6 +117,9 @@ class OffloadTest {
 
         @Override
         public void transmit(ByteBuf frame) {
+            if (frame instanceof CompositeByteBuf || !Headroom.isOwn(frame, Headroom.TRANSPORT)) {
+                notOneBuffer++;
+            }
             frames.add(Frames.bytes(frame));
             frame.release();
         }
@@ -318,6 +327,35 @@ class OffloadTest {
         assertArrayEquals(data, got.toByteArray());
         assertEquals(1, counters.get("switch.gso.frames"));
         assertEquals(segments, counters.get("switch.gso.segments"));
+    }
+
+    /** Buffers as in production, where leak detection is off: a leak-detection wrapper is a view, never "own". */
+    static final ByteBufAllocator UNWRAPPED = new UnpooledByteBufAllocator(true, true);
+
+    /** The segments {@code frame} is cut into for a port without offloads, from an offload port's buffer. */
+    private Port segmentsOf(ByteBuf frame, Family family) {
+        VirtualSwitch s = new VirtualSwitch(GW, new Counters(), () -> 0L);
+        Port pb = new Port(false);
+        SwitchPort a = s.attach("a", new Port(true));
+        SwitchPort b = s.attach("b", pb);
+        s.deliver(b, Unpooled.wrappedBuffer(tcpFrame(family, A, B, 1, TcpFlags.ACK, new byte[0])));
+        s.deliver(a, frame);
+        return pb;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void eachSegmentIsOneBufferWithTheTransportsRoomAndTheSameBytes(Family family) {
+        byte[] big = tcpFrame(family, B, A, 1, TcpFlags.ACK | TcpFlags.PSH, payload(10_000));
+        Port own = segmentsOf(UNWRAPPED.directBuffer().writeBytes(big), family);
+        Port wrapped = segmentsOf(Unpooled.wrappedBuffer(big), family);
+        int mss = 1500 - family.ipLen - 32;
+        assertEquals((10_000 + mss - 1) / mss, own.frames.size(), "ceil(10000 / MSS)");
+        assertEquals(0, own.notOneBuffer, "a segment's prefix goes into its own buffer, not one beside it");
+        assertEquals(wrapped.frames.size(), own.frames.size());
+        for (int i = 0; i < own.frames.size(); i++) {
+            assertArrayEquals(wrapped.frames.get(i), own.frames.get(i), "segment " + i);
+        }
     }
 
     @ParameterizedTest
