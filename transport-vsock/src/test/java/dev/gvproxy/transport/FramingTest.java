@@ -17,11 +17,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.stack.wire.MacAddress;
+import dev.gvproxy.testing.Frames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -307,5 +310,198 @@ class FramingTest {
         assertEquals(2 + dev.gvproxy.stack.link.VirtioNetHeader.LENGTH + f.length, out.readableBytes());
         assertArrayEquals(expected, ByteBufUtil.getBytes(out), "the same bytes as with a header buffer");
         out.release();
+    }
+
+    // ---- one buffer per frame, framing included, for every frame the gateway originates or cuts -------------------
+
+    /** A guest's wire: its stream framing, and whether the virtio-net header of the offload framing follows. */
+    enum Wire {
+        HYPERKIT(Framing.HYPERKIT, false),
+        QEMU(Framing.QEMU, false),
+        /** What {@code /connect} with {@code Upgrade: gvproxy-vnet-v1} sets up (ConnectHandler). */
+        QEMU_VNET(Framing.QEMU, true);
+
+        final Framing framing;
+        final boolean vnet;
+
+        Wire(Framing framing, boolean vnet) {
+            this.framing = framing;
+            this.vnet = vnet;
+        }
+
+        /** A guest's channel on {@code s} as the transports build it; its own buffers come from {@code alloc}. */
+        EmbeddedChannel channel(VirtualSwitch s, Counters counters, io.netty.buffer.ByteBufAllocator alloc) {
+            EmbeddedChannel c = vnet
+                    ? new EmbeddedChannel(framing.newDecoder(counters), framing.newEncoder(counters),
+                            new VnetCodec(s.mtu(), counters), new ChannelPort(s, counters, name(), p -> {}, true))
+                    : new EmbeddedChannel(framing.newDecoder(counters), framing.newEncoder(counters),
+                            new ChannelPort(s, counters, name()));
+            c.config().setAllocator(alloc);
+            return c;
+        }
+
+        /** What the guest writes for {@code frame}, in a buffer of {@code alloc}. */
+        ByteBuf wire(io.netty.buffer.ByteBufAllocator alloc, byte[] vnetHeader, byte[] frame) {
+            return alloc.buffer().writeBytes(framed(framing, vnet ? concat(vnetHeader, frame) : frame));
+        }
+
+        /** Frames in a stream of this wire's bytes (each prefix's length skipped over). */
+        int frames(byte[] stream) {
+            ByteBuf b = Unpooled.wrappedBuffer(stream);
+            int n = 0;
+            while (b.isReadable()) {
+                long len = framing.getLength(b, b.readerIndex());
+                b.skipBytes(framing.headerLength() + (int) len);
+                n++;
+            }
+            return n;
+        }
+    }
+
+    /** What one run wrote to the guest: every outbound message, and how many were not one plain buffer. */
+    record Outbound(byte[] bytes, int messages, int composites) {}
+
+    static Outbound drain(EmbeddedChannel c) {
+        ByteBuf all = Unpooled.buffer();
+        int messages = 0;
+        int composites = 0;
+        for (Object m; (m = c.readOutbound()) != null; ) {
+            ByteBuf b = (ByteBuf) m;
+            messages++;
+            if (b instanceof io.netty.buffer.CompositeByteBuf) {
+                composites++;
+            }
+            all.writeBytes(b);
+            b.release();
+        }
+        byte[] out = ByteBufUtil.getBytes(all);
+        all.release();
+        return new Outbound(out, messages, composites);
+    }
+
+    static final byte[] NO_VNET = new byte[dev.gvproxy.stack.link.VirtioNetHeader.LENGTH];
+
+    static byte[] data(int n) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) (i * 13 + 5);
+        }
+        return b;
+    }
+
+    /**
+     * A guest on {@code wire} talks to a gateway stack whose buffers come from {@code stackAlloc}: ARP, UDP to an
+     * echo service (small, near the MTU) and to one answering with a datagram the gateway fragments, pings (below
+     * and above the outputs' copy threshold), a datagram to a closed port (ICMP unreachable).
+     */
+    static Outbound talkToTheGateway(Wire wire, io.netty.buffer.ByteBufAllocator stackAlloc) {
+        Counters counters = new Counters();
+        dev.gvproxy.stack.StackConfig config = dev.gvproxy.stack.StackConfig.builder()
+                .ipv6(dev.gvproxy.stack.Ipv6Config.builder().enabled(false).build()).build();
+        VirtualSwitch s = new VirtualSwitch(config.gatewayMac(), counters, () -> 0L);
+        dev.gvproxy.stack.NetworkStack stack = new dev.gvproxy.stack.NetworkStack(config, s, counters, stackAlloc,
+                () -> 1_000_000_000L);
+        EmbeddedChannel c = wire.channel(s, counters, UNWRAPPED);
+        try {
+            stack.udp().bind(config.gatewayIp(), 7, (d, payload, now) ->
+                    stack.udp().send(d.dst(), d.dstPort(), d.src(), d.srcPort(), payload.retain(), now));
+            stack.udp().bind(config.gatewayIp(), 9, (d, payload, now) ->
+                    stack.udp().send(d.dst(), d.dstPort(), d.src(), d.srcPort(), Unpooled.wrappedBuffer(data(4000)),
+                            now));
+            int gw = config.gatewayIp();
+            int guest = Frames.GUEST_IP;
+            List<byte[]> in = new ArrayList<>();
+            in.add(Frames.ethernet(MacAddress.BROADCAST, A, 0x0806, Frames.arp(1, A, guest, 0, gw)));
+            int[][] udp = {{7, 100}, {7, 1400}, {9, 10}, {5, 20}};
+            for (int[] u : udp) {
+                in.add(Frames.ethernet(GW, A, 0x0800, Frames.ipv4(guest, gw, 17, u[1], 0x4000, 64,
+                        Frames.udp(guest, gw, 40000, u[0], data(u[1])))));
+            }
+            for (int size : new int[] {56, 1000}) {
+                ByteBuf p = Frames.ping(gw, 1, size, size);
+                in.add(Frames.bytes(p));
+                p.release();
+            }
+            for (byte[] f : in) {
+                c.writeInbound(wire.wire(UNWRAPPED, NO_VNET, f));
+            }
+            return drain(c);
+        } finally {
+            c.finishAndReleaseAll();
+            stack.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Wire.class)
+    void everyFrameTheGatewayOriginatesLeavesAsOneBufferFramingIncluded(Wire wire) {
+        Outbound own = talkToTheGateway(wire, UNWRAPPED);
+        // The tests' leak-detecting allocator wraps every buffer, and a wrapper is a view: the gateway's frames take
+        // the encoders' other path, a prefix buffer (and a virtio-net header in a composite) beside each frame.
+        Outbound before = talkToTheGateway(wire, io.netty.buffer.PooledByteBufAllocator.DEFAULT);
+        int frames = wire.frames(own.bytes());
+        // ARP reply; UDP 100, 1400, 4000 (3 fragments); ICMP unreachable; 2 echo replies.
+        assertEquals(9, frames);
+        assertEquals(frames, own.messages(), "one buffer per frame: no prefix buffer beside it");
+        assertEquals(0, own.composites(), "no composite (virtio-net header in place too)");
+        assertTrue(before.messages() > frames, "the baseline took the prefix-buffer path");
+        assertArrayEquals(before.bytes(), own.bytes(), "the same bytes on the wire");
+    }
+
+    /** An IPv4 TCP frame from A to B with {@code n} bytes of payload (ports 40000 -> 5201, ACK|PSH). */
+    static byte[] tcpFrame(int n) {
+        int ipA = Frames.GUEST_IP;
+        int ipB = Frames.GUEST_IP + 1;
+        dev.gvproxy.stack.wire.TcpRepr r = dev.gvproxy.stack.wire.TcpRepr.builder().srcPort(40000).dstPort(5201)
+                .seq(1).ack(77).flags(dev.gvproxy.stack.wire.TcpFlags.ACK | dev.gvproxy.stack.wire.TcpFlags.PSH)
+                .window(512).timestamps(1, 2).build();
+        ByteBuf l4 = Unpooled.buffer();
+        r.emit(l4, dev.gvproxy.stack.wire.Ipv6Address.ofIpv4(ipA), dev.gvproxy.stack.wire.Ipv6Address.ofIpv4(ipB),
+                Unpooled.wrappedBuffer(data(n)));
+        byte[] tcp = Frames.bytes(l4);
+        l4.release();
+        return Frames.ethernet(B, A, 0x0800, Frames.ipv4(ipA, ipB, 6, 1000, 0x4000, 64, tcp));
+    }
+
+    /**
+     * An offload guest's 10 kB TCP frame, cut in software for a guest on {@code wire}; the offload guest's bytes
+     * arrive in a buffer of {@code inAlloc}, the allocator SoftwareGso takes each segment's buffer from.
+     */
+    static Outbound cutForAPortWithoutOffloads(Wire wire, io.netty.buffer.ByteBufAllocator inAlloc) {
+        Counters counters = new Counters();
+        VirtualSwitch s = new VirtualSwitch(GW, counters, () -> 0L);
+        s.setGateway(new TestFrames.RecordingGateway());
+        EmbeddedChannel offload = Wire.QEMU_VNET.channel(s, counters, UNWRAPPED);
+        EmbeddedChannel plain = wire.channel(s, counters, UNWRAPPED);
+        try {
+            plain.writeInbound(wire.wire(UNWRAPPED, NO_VNET, frame(A, B, 20, 0)));
+            drain(offload);
+            // GSO TCPV4, gso_size 1448, hdr_len 66 (14 + 20 + 32): a large segment as a guest kernel hands it over.
+            ByteBuf vnet = Unpooled.buffer().writeByte(0).writeByte(dev.gvproxy.stack.link.VirtioNetHeader.GSO_TCPV4)
+                    .writeShortLE(66).writeShortLE(1448).writeShortLE(0).writeShortLE(0).writeShortLE(0);
+            byte[] header = ByteBufUtil.getBytes(vnet);
+            vnet.release();
+            offload.writeInbound(Wire.QEMU_VNET.wire(inAlloc, header, tcpFrame(10_000)));
+            assertEquals(1, counters.get("switch.gso.frames"));
+            return drain(plain);
+        } finally {
+            offload.finishAndReleaseAll();
+            plain.finishAndReleaseAll();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Wire.class, names = {"HYPERKIT", "QEMU"})
+    void segmentsCutInSoftwareLeaveAsOneBufferFramingIncluded(Wire wire) {
+        Outbound own = cutForAPortWithoutOffloads(wire, UNWRAPPED);
+        // The default unpooled allocator detects leaks too: its buffers are wrappers, and so are the segments cut from
+        // them.
+        Outbound before = cutForAPortWithoutOffloads(wire, io.netty.buffer.UnpooledByteBufAllocator.DEFAULT);
+        int frames = wire.frames(own.bytes());
+        assertEquals((10_000 + 1447) / 1448, frames, "ceil(10000 / 1448) segments");
+        assertEquals(frames, own.messages(), "one buffer per segment: no prefix buffer beside it");
+        assertEquals(0, own.composites());
+        assertTrue(before.messages() > frames, "the baseline took the prefix-buffer path");
+        assertArrayEquals(before.bytes(), own.bytes(), "the same bytes on the wire");
     }
 }
