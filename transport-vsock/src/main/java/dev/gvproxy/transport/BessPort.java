@@ -4,6 +4,7 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.IoEvent;
@@ -135,7 +136,9 @@ final class BessPort implements EpollIoHandle, LinkEndpoint {
                 badLength.inc();
                 continue;
             }
-            ByteBuf frame = alloc.ioBuffer((int) n);
+            // Room in front: switched to a guest on a stream transport, the frame leaves with its framing as one
+            // buffer.
+            ByteBuf frame = Headroom.ioBuffer(alloc, (int) n);
             frame.writeBytes(rx.asSlice(0, n).asByteBuffer());
             sw.deliver(port, frame);
             delivered++;

@@ -4,6 +4,7 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
@@ -14,6 +15,7 @@ import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -35,7 +37,8 @@ import java.util.logging.Logger;
  *       slices, no copy) and hands the batch to the loop with {@code loop.execute}, which delivers and
  *       flushes once. A semaphore bounds the batches in flight, so a fast writer cannot flood the loop.</li>
  *   <li>{@link #transmit} (on the loop) collects frames; {@link #flush} hands the batch to the writer thread,
- *       which writes prefixes and frames with one gathering write where it can, then releases them. Frames are
+ *       which writes prefixes and frames with one gathering write where it can (a frame with room of its own in
+ *       front, as the gateway's have, gets its prefix there: one buffer), then releases them. Frames are
  *       dropped and counted when more than {@link ChannelPort#MAX_QUEUED_BYTES} are pending.</li>
  * </ul>
  * End of input or any I/O error ends the port; {@link #closeFuture()} then completes.
@@ -180,17 +183,26 @@ final class BlockingStreamPort implements LinkEndpoint, Listener {
                     ByteBuffer[] bufs = new ByteBuffer[frames.size() * 2];
                     int i = 0;
                     for (ByteBuf f : frames) {
-                        ByteBuffer h = ByteBuffer.allocate(hdr).order(framing.order());
-                        if (hdr == 4) {
-                            h.putInt(0, f.readableBytes());
+                        int len = f.readableBytes();
+                        if (Headroom.isOwn(f, hdr)) {
+                            // The gateway's frames keep room in front (Headroom): the prefix goes there, and the
+                            // frame is one buffer of the gathering write. The writer holds the only reference.
+                            int at = f.readerIndex() - hdr;
+                            framing.setLength(f, at, len);
+                            bufs[i++] = f.nioBuffer(at, hdr + len);
                         } else {
-                            h.putShort(0, (short) f.readableBytes());
+                            ByteBuffer h = ByteBuffer.allocate(hdr).order(framing.order());
+                            if (hdr == 4) {
+                                h.putInt(0, len);
+                            } else {
+                                h.putShort(0, (short) len);
+                            }
+                            bufs[i++] = h;
+                            bufs[i++] = f.nioBuffer();
                         }
-                        bufs[i++] = h;
-                        bufs[i++] = f.nioBuffer();
-                        bytes += f.readableBytes();
+                        bytes += len;
                     }
-                    writeFully(bufs);
+                    writeFully(i == bufs.length ? bufs : Arrays.copyOf(bufs, i));
                 } finally {
                     releaseAll(frames);
                     long left = pendingBytes.addAndGet(-bytes);

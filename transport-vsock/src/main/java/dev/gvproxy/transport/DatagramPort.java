@@ -4,6 +4,7 @@ import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.LinkEndpoint;
 import dev.gvproxy.stack.link.SwitchPort;
 import dev.gvproxy.stack.link.VirtualSwitch;
+import dev.gvproxy.stack.wire.Headroom;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -215,8 +216,9 @@ final class DatagramPort extends ChannelInboundHandlerAdapter {
         ByteBuf frame = packet.content();
         if (frame.capacity() - frame.readableBytes() > SLACK) {
             // Each read gets a MAX_FRAME buffer so no datagram is truncated; a frame queued toward a slow port
-            // would pin all of it. Copying the (usually MTU-sized) frame out frees it at once.
-            ByteBuf small = ctx.alloc().ioBuffer(frame.readableBytes()).writeBytes(frame);
+            // would pin all of it. Copying the (usually MTU-sized) frame out frees it at once. The copy keeps room
+            // in front: switched to a guest on a stream transport, it leaves with its framing as one buffer.
+            ByteBuf small = Headroom.ioBuffer(ctx.alloc(), frame.readableBytes()).writeBytes(frame);
             frame.release();
             frame = small;
         }

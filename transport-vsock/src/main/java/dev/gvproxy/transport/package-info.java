@@ -89,14 +89,16 @@
  * <h2>Buffer ownership</h2>
  * Decoded frames are retained slices of the read buffer (no copy) and are <b>taken</b> by
  * {@code VirtualSwitch.deliver}. The one deliberate copy: a datagram is read into a 128 KiB buffer (so none is
- * truncated) and, when much smaller, copied into a right-sized one so a queued frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame. A stream transport
+ * truncated) and, when much smaller, copied into a right-sized one (with room in front, see below) so a queued
+ * frame does not pin 128 KiB. Outbound, {@code LinkEndpoint.transmit} <b>takes</b> the frame. A stream transport
  * writes its 2- or 4-byte prefix (and, with offloads, the 12-byte virtio-net header) into the room in front of
- * the frame when the buffer is the frame's own ({@code Headroom.isOwn}): every frame the gateway builds, and every
- * segment {@code SoftwareGso} cuts, has that room ({@code Headroom.buffer}) and leaves as one buffer. Other frames
- * (a guest's switched to another guest: a view of its transport's read buffer, whose bytes in front are its own
- * prefix and, before that, the previous frame's; a broadcast shared by several ports) keep the frame untouched and
- * get a prefix buffer of their own beside it (and, with offloads, a composite of header and frame). The channel
- * releases them after writing. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
+ * the frame when the buffer is the frame's own ({@code Headroom.isOwn}): every frame the gateway builds, every
+ * segment {@code SoftwareGso} cuts, and every frame a datagram or BESS guest sends (copied out of the read buffer
+ * into a {@code Headroom.ioBuffer}) has that room and leaves as one buffer. Other frames (a stream guest's switched
+ * to another guest: a view of its transport's read buffer, whose bytes in front are its own prefix and, before
+ * that, the previous frame's, possibly still queued; a broadcast shared by several ports) stay untouched and get a
+ * prefix buffer of their own beside them (and, with offloads, a composite of header and frame). The channel
+ * releases them after writing. The stdio transport's writer thread does the same with its gathering write. When a peer stops reading, frames queue up to {@code ChannelPort.MAX_QUEUED_BYTES}
  * (4 MiB) and are then dropped ({@code transport.txQueueFull}, and per port {@code transport.port<id>.txQueueFull},
  * so {@code /stats} names the guest that does not keep up); {@code isWritable()} turns false above the 1 MiB
  * write-buffer high mark. The 4 MiB bound is the right kind of bound (Ethernet is lossy, a queue towards a VM

@@ -248,4 +248,28 @@ class DatagramPortTest {
         assertEquals(3, sw.ports().size());
         assertTrue(gw.frames.isEmpty());
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(FramingTest.Wire.class)
+    void aFrameCopiedOutOfTheReadBufferReachesAStreamGuestAsOneBuffer(FramingTest.Wire wire) throws Exception {
+        // The copy out of the MAX_FRAME read buffer keeps room in front (Headroom): switched to a guest on a stream
+        // transport, its framing goes there. Buffers as in production, where leak detection does not wrap them.
+        ch.config().setAllocator(FramingTest.UNWRAPPED);
+        EmbeddedChannel stream = wire.channel(sw, counters, FramingTest.UNWRAPPED);
+        try {
+            stream.writeInbound(wire.wire(FramingTest.UNWRAPPED, FramingTest.NO_VNET, frame(GW, B, 20, 0)));
+            gw.take();
+            hello(a);
+            byte[] f = frame(B, A, 1000, 5);
+            io.netty.buffer.ByteBuf read = FramingTest.UNWRAPPED.directBuffer(VirtualSwitch.MAX_FRAME).writeBytes(f);
+            ch.writeInbound(new DomainDatagramPacket(read, self, a));
+            ch.runPendingTasks();
+            FramingTest.Outbound out = FramingTest.drain(stream);
+            assertEquals(1, out.messages(), "prefix (and virtio-net header) in the frame's own buffer");
+            assertEquals(0, out.composites());
+            assertArrayEquals(wire.bytes(FramingTest.NO_VNET, f), out.bytes());
+        } finally {
+            stream.finishAndReleaseAll();
+        }
+    }
 }

@@ -340,9 +340,14 @@ class FramingTest {
             return c;
         }
 
+        /** The bytes of {@code frame} on this wire: prefix, virtio-net header (when it has one), frame. */
+        byte[] bytes(byte[] vnetHeader, byte[] frame) {
+            return framed(framing, vnet ? concat(vnetHeader, frame) : frame);
+        }
+
         /** What the guest writes for {@code frame}, in a buffer of {@code alloc}. */
         ByteBuf wire(io.netty.buffer.ByteBufAllocator alloc, byte[] vnetHeader, byte[] frame) {
-            return alloc.buffer().writeBytes(framed(framing, vnet ? concat(vnetHeader, frame) : frame));
+            return alloc.buffer().writeBytes(bytes(vnetHeader, frame));
         }
 
         /** Frames in a stream of this wire's bytes (each prefix's length skipped over). */

@@ -126,4 +126,28 @@ class StreamPairTest {
             assertArrayEquals(f, gw.take(), "frame " + i);
         }
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Framing.class)
+    void aFrameWithRoomInFrontGetsItsPrefixThereAndOthersAPrefixOfTheirOwn(Framing framing) throws Exception {
+        port = Transports.attachStreams(stdin.source(), stdout.sink(), framing, ctx, "stdio-test");
+        write(framed(framing, frame(GW, A, 60, 1)));
+        gw.take();
+        byte[] roomy = frame(A, GW, 300, 2);
+        byte[] plain = frame(A, GW, 200, 3);
+        // A heap buffer over an array of the test's: what the writer put in front of the frame stays visible.
+        int room = dev.gvproxy.stack.wire.Headroom.TRANSPORT;
+        byte[] backing = new byte[room + roomy.length];
+        System.arraycopy(roomy, 0, backing, room, roomy.length);
+        loop.execute(() -> {
+            sw.transmitFromGateway(Unpooled.wrappedBuffer(backing).readerIndex(room));
+            sw.transmitFromGateway(Unpooled.directBuffer().writeBytes(plain));
+            sw.flush();
+        });
+        byte[] expected = framed(framing, roomy, plain);
+        assertArrayEquals(expected, read(expected.length), "the same bytes either way");
+        assertArrayEquals(java.util.Arrays.copyOfRange(framed(framing, roomy), 0, framing.headerLength()),
+                java.util.Arrays.copyOfRange(backing, room - framing.headerLength(), room),
+                "the prefix was written into the frame's own room");
+    }
 }

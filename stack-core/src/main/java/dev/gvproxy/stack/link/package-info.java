@@ -13,8 +13,9 @@
  * therefore not modify a frame's bytes. What an endpoint may write is the room in front of a frame, and only when
  * the buffer is its alone ({@code Headroom.isOwn}: one reference, not a view): the gateway builds every frame
  * with room for a transport's framing ({@code Headroom.buffer}), and so does {@code SoftwareGso} for the segments
- * it cuts, so those leave a stream transport as one buffer. A frame switched from one guest to another is a view
- * of its transport's read buffer, whose bytes in front are not its own, and gets a header buffer of its own.
+ * it cuts, and the datagram and BESS transports for the frames they copy out of their read buffers, so those leave
+ * a stream transport as one buffer. A frame a stream guest sends is a view of its transport's read buffer, whose
+ * bytes in front are not all its own; switched to another guest, it gets a header buffer of its own.
  *
  * <p>The guest is untrusted, so the table is a budget, not a cache: each port learns a bounded number of
  * MACs, the switch a bounded total, silent MACs age out (an O(1) list ordered by last use, popped per frame

@@ -37,6 +37,18 @@ public final class Headroom {
     }
 
     /**
+     * A new I/O buffer for a whole frame a transport receives and copies out of its read buffer ({@code len} bytes,
+     * the capacity's start), after {@link #TRANSPORT} bytes of room, reader and writer index at the end of it: the
+     * frame may be switched to another guest's stream transport, whose framing then goes into that room.
+     *
+     * @return a new buffer the caller owns
+     */
+    public static ByteBuf ioBuffer(ByteBufAllocator alloc, int len) {
+        ByteBuf b = alloc.ioBuffer(TRANSPORT + len);
+        return b.setIndex(TRANSPORT, TRANSPORT);
+    }
+
+    /**
      * True when the {@code n} bytes before {@code buf}'s reader index may be written: there are that many, and the
      * buffer is nobody else's (one reference, not a view of another buffer whose bytes those could be, writable).
      *
