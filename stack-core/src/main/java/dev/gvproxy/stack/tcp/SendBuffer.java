@@ -1,17 +1,17 @@
 package dev.gvproxy.stack.tcp;
 
+import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 
 /**
  * Bytes the application queued for the peer, from SND.UNA onwards: unacknowledged data first, then data
- * not yet sent. Held as the buffers the application handed over (no copy); segments are retained slices
- * of them, so a retransmission re-reads the same memory.
+ * not yet sent. Held as the buffers the application handed over (no copy); each segment, sent first or
+ * retransmitted, copies its range out of them into its own buffer ({@link #copyTo}), which is the one copy a
+ * segment's payload gets.
  */
-final class SendBuffer {
+final class SendBuffer implements TcpSegmentWriter.Payload {
     private final ArrayDeque<ByteBuf> chunks = new ArrayDeque<>();
     private int size;
 
@@ -31,27 +31,26 @@ final class SendBuffer {
     }
 
     /**
-     * A retained view of {@code len} bytes starting {@code offset} bytes after SND.UNA; the caller takes it.
-     * One chunk gives a plain slice; a range spanning chunks gives a composite of slices.
+     * Appends the {@code len} bytes starting {@code offset} bytes after SND.UNA to {@code dst}, straight from the
+     * application's buffers (one copy per buffer the range crosses, no view of them): what a data segment, sent
+     * first or retransmitted, carries.
+     *
+     * @param dst <b>borrowed</b>
      */
-    ByteBuf slice(int offset, int len, ByteBufAllocator alloc) {
+    @Override
+    public void copyTo(int offset, int len, ByteBuf dst) {
         Iterator<ByteBuf> it = chunks.iterator();
         ByteBuf b = it.next();
         while (offset >= b.readableBytes()) {
             offset -= b.readableBytes();
             b = it.next();
         }
-        if (b.readableBytes() - offset >= len) {
-            return b.retainedSlice(b.readerIndex() + offset, len);
-        }
-        CompositeByteBuf c = alloc.compositeBuffer(8);
-        int remaining = len;
         while (true) {
-            int n = Math.min(remaining, b.readableBytes() - offset);
-            c.addComponent(true, b.retainedSlice(b.readerIndex() + offset, n));
-            remaining -= n;
-            if (remaining == 0) {
-                return c;
+            int n = Math.min(len, b.readableBytes() - offset);
+            dst.writeBytes(b, b.readerIndex() + offset, n);
+            len -= n;
+            if (len == 0) {
+                return;
             }
             offset = 0;
             b = it.next();

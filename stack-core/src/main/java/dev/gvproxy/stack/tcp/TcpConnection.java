@@ -24,7 +24,7 @@ import io.netty.buffer.ByteBufAllocator;
  *
  * <p>Buffers: {@link #onSegment} borrows the segment's payload (in-order data is passed on as a retained
  * slice, out-of-order data kept as retained slices); {@link #send} takes the application's buffer and keeps
- * it until acknowledged; each transmitted segment is a new buffer (header + retained payload slices).
+ * it until acknowledged; each transmitted segment is a new buffer (header + a copy of its payload range).
  */
 public final class TcpConnection {
 
@@ -158,7 +158,7 @@ public final class TcpConnection {
         this.output = output;
         this.counters = counters;
         this.handler = handler;
-        this.snd = new TcpSender(this, cfg, counters, alloc, iss);
+        this.snd = new TcpSender(this, cfg, counters, iss);
         this.tsOffset = Integer.rotateLeft(iss, 13) ^ 0x5bd1e995;
         this.rcv = new TcpReceiver(this, cfg, counters);
         this.state = TcpState.CLOSED;
@@ -506,13 +506,13 @@ public final class TcpConnection {
     private void transmitPending(long now) {
         snd.transmit(now);
         if (rcv.ackNow && state != TcpState.SYN_SENT && state != TcpState.CLOSED) {
-            emit(TcpFlags.ACK, snd.acceptableSeq(), null, now);
+            emit(TcpFlags.ACK, snd.acceptableSeq(), now);
         }
     }
 
     /** A reset not tied to this connection's state (e.g. answering a bad ACK in SYN-RECEIVED). */
     void sendReset(int seq, int ack, boolean withAck, long now) {
-        emit(withAck ? TcpFlags.RST | TcpFlags.ACK : TcpFlags.RST, seq, null, now);
+        emit(withAck ? TcpFlags.RST | TcpFlags.ACK : TcpFlags.RST, seq, now);
     }
 
     int tsNow(long now) {
@@ -524,11 +524,16 @@ public final class TcpConnection {
      * state an ACK changes (the advertised edge, a pending DSACK, the delayed-ACK bookkeeping) is updated by
      * {@link TcpReceiver#advertiseWindow}, {@link TcpReceiver#fillSackBlocks} and
      * {@link TcpReceiver#ackSent}; {@link TcpSegmentWriter} only writes.
-     *
-     * @param payload <b>taken</b> (may be null)
      */
-    void emit(int flags, int seq, ByteBuf payload, long now) {
-        int payloadLength = payload == null ? 0 : payload.readableBytes(); // before the segment takes it
+    void emit(int flags, int seq, long now) {
+        emit(flags, seq, 0, 0, now);
+    }
+
+    /**
+     * {@link #emit(int, int, long)} carrying the {@code payloadLength} bytes that start {@code offset} bytes after
+     * SND.UNA in the send buffer, copied straight into the segment.
+     */
+    void emit(int flags, int seq, int offset, int payloadLength, long now) {
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean rst = (flags & TcpFlags.RST) != 0;
         boolean ack = (flags & TcpFlags.ACK) != 0;
@@ -543,7 +548,8 @@ public final class TcpConnection {
             w.sackCount = rcv.fillSackBlocks(w.sack, tsOk ? 3 : 4, ack);
             w.window = rcv.advertiseWindow();
         }
-        ByteBuf seg = w.segment(alloc, localIp, remoteIp, payload);
+        ByteBuf seg = w.segment(alloc, localIp, remoteIp, payloadLength == 0 ? null : snd.sndBuf, offset,
+                payloadLength);
         if (ack && !rst) {
             rcv.ackSent();
         }

@@ -7,8 +7,6 @@ import static dev.gvproxy.stack.wire.SeqNum.lt;
 
 import dev.gvproxy.stack.wire.SeqNum;
 import dev.gvproxy.stack.wire.TcpFlags;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 
 /**
  * The sending half of a {@link TcpConnection}: the send sequence space (RFC 9293 3.3.1: SND.UNA, SND.NXT,
@@ -19,8 +17,8 @@ import io.netty.buffer.ByteBufAllocator;
  * 3.8.6.1).
  *
  * <p>Segments leave through {@link TcpConnection#emit}, which adds our ACK and window. The application's data
- * is <b>taken</b> into the {@link SendBuffer} and kept until acknowledged; each transmission sends retained
- * slices of it.
+ * is <b>taken</b> into the {@link SendBuffer} and kept until acknowledged; each transmission copies its range
+ * out of it into the segment's own buffer.
  */
 final class TcpSender {
     static final int DUP_ACK_THRESHOLD = 3; // RFC 5681 3.2
@@ -31,7 +29,6 @@ final class TcpSender {
     private final TcpConnection c;
     private final TcpConfig cfg;
     private final TcpCounters counters;
-    private final ByteBufAllocator alloc;
 
     // Send sequence space (RFC 9293 3.3.1).
     final int iss;
@@ -108,11 +105,10 @@ final class TcpSender {
     int rtxNext;
     final SackScoreboard sb = new SackScoreboard();
 
-    TcpSender(TcpConnection c, TcpConfig cfg, TcpCounters counters, ByteBufAllocator alloc, int iss) {
+    TcpSender(TcpConnection c, TcpConfig cfg, TcpCounters counters, int iss) {
         this.c = c;
         this.cfg = cfg;
         this.counters = counters;
-        this.alloc = alloc;
         this.iss = iss;
         this.rtt = new RttEstimator(cfg.initialRto(), cfg.minRto(), cfg.maxRto());
     }
@@ -376,7 +372,7 @@ final class TcpSender {
         if (finSent && seq == finSeq) {
             counters.retransmits.inc();
             c.retransmitted++;
-            c.emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, null, now);
+            c.emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, now);
             return 1;
         }
         return 0;
@@ -475,7 +471,7 @@ final class TcpSender {
         // Zero-window probe as Linux sends it: an old sequence number that makes the peer answer with its
         // current window, without putting data beyond the window.
         counters.persistProbes.inc();
-        c.emit(TcpFlags.ACK, sndUna - 1, null, now);
+        c.emit(TcpFlags.ACK, sndUna - 1, now);
         persistBackoff = Math.min(persistBackoff + 1, 10);
         persistDeadline = now + Math.min(cfg.maxRto(), rtt.rto() << persistBackoff);
     }
@@ -488,7 +484,7 @@ final class TcpSender {
         }
         keepaliveProbes++;
         counters.keepaliveProbes.inc();
-        c.emit(TcpFlags.ACK, sndUna - 1, null, now);
+        c.emit(TcpFlags.ACK, sndUna - 1, now);
         keepaliveDeadline = now + cfg.keepaliveInterval();
     }
 
@@ -547,7 +543,7 @@ final class TcpSender {
                     finSeq = dataEnd;
                     c.finSent();
                 }
-                c.emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, null, now);
+                c.emit(TcpFlags.FIN | TcpFlags.ACK, finSeq, now);
                 sndNxt = finSeq + 1;
                 if (gt(sndNxt, sndMax)) {
                     sndMax = sndNxt;
@@ -600,16 +596,15 @@ final class TcpSender {
     }
 
     private void sendData(int seq, int len, long now) {
-        ByteBuf payload = sndBuf.slice(seq - sndUna, len, alloc);
         int flags = TcpFlags.ACK;
         if (seq + len == sndUna + sndBuf.size()) {
             flags |= TcpFlags.PSH;
         }
-        c.emit(flags, seq, payload, now);
+        c.emit(flags, seq, seq - sndUna, len, now);
     }
 
     void sendSyn(boolean withAck, long now) {
-        c.emit(withAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN, iss, null, now);
+        c.emit(withAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN, iss, now);
         sndNxt = iss + 1;
         if (gt(sndNxt, sndMax)) {
             sndMax = sndNxt;

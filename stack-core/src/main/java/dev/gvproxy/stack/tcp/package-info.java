@@ -72,8 +72,9 @@
  * <p><b>Buffers.</b> A received segment's payload is <b>borrowed</b> for the call; in-order data goes to
  * {@code Handler.onData} as a retained slice the handler <b>takes</b>, out-of-order data is kept as retained
  * slices until delivered or the connection closes. {@code send} <b>takes</b> the application's buffer into
- * the send buffer until acknowledged; each transmission is a new buffer (header plus retained payload slices)
- * that {@code Output.transmit} takes. Closing a connection releases both buffers.
+ * the send buffer until acknowledged; each transmission is a new buffer, with room in front for every header
+ * that precedes it, holding the TCP header and a copy of its payload range, copied straight from the send buffer's
+ * buffers (no slice or composite per segment), that {@code Output.transmit} takes. Closing a connection releases both buffers.
  *
  * <p><b>Limits.</b> Per-connection buffers come from {@link dev.gvproxy.stack.tcp.TcpConfig}; the network-wide
  * budget {@link dev.gvproxy.stack.tcp.TcpMemory} caps what windows may promise and what may be queued. Drops

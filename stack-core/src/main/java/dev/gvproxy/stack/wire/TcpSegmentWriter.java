@@ -91,10 +91,19 @@ public final class TcpSegmentWriter {
         writeHeader(out, Checksums.pseudoHeader(src, dst, 0, 0), payload);
     }
 
-    /** @param addressSum the pseudo-header's unfolded address sum (protocol and length are added here) */
+    /** @param payload <b>borrowed</b>; only summed (null for none) */
     private void writeHeader(ByteBuf out, long addressSum, ByteBuf payload) {
+        writeHeader(out, addressSum, payload, payload == null ? 0 : payload.readerIndex(),
+                payload == null ? 0 : payload.readableBytes());
+    }
+
+    /**
+     * @param addressSum the pseudo-header's unfolded address sum (protocol and length are added here)
+     * @param payload <b>borrowed</b>; its {@code plen} bytes at {@code payloadOff} are only summed (may be
+     *     {@code out} itself, the payload already behind the room for this header)
+     */
+    private void writeHeader(ByteBuf out, long addressSum, ByteBuf payload, int payloadOff, int plen) {
         int start = out.writerIndex();
-        int plen = payload == null ? 0 : payload.readableBytes();
         boolean linux = pad(linuxOptionsLength()) <= MAX_OPTIONS;
         int hl = TcpPacket.MIN_HEADER_LEN + (linux ? pad(linuxOptionsLength()) : pad(compactOptionsLength()));
         out.ensureWritable(hl);
@@ -116,16 +125,31 @@ public final class TcpSegmentWriter {
         // The header length is a multiple of 4, so the payload's words line up with the header's.
         long sum = addressSum + IpProtocol.TCP + hl + plen
                 + Checksums.partial(out, start, hl, 0)
-                + (plen > 0 ? Checksums.partial(payload, payload.readerIndex(), plen, 0) : 0);
+                + (plen > 0 ? Checksums.partial(payload, payloadOff, plen, 0) : 0);
         TcpPacket.setChecksum(out, start, Checksums.finish(sum));
+    }
+
+    /**
+     * Where a segment's payload comes from when it is not a buffer of its own: the TCP send buffer, whose bytes are
+     * copied straight into the segment, with no view (slice, or composite across the application's buffers) per
+     * segment.
+     */
+    @FunctionalInterface
+    public interface Payload {
+        /**
+         * Appends the {@code len} bytes that start {@code offset} bytes into this payload to {@code dst}.
+         *
+         * @param dst <b>borrowed</b>: written at its writer index, which moves by {@code len}
+         */
+        void copyTo(int offset, int len, ByteBuf dst);
     }
 
     /**
      * A whole segment in one new buffer ({@link Headroom#buffer}): {@link Ipv4Packet#FRAME_HEADROOM} bytes of room
      * (before the reader index) for the output to write the Ethernet and IPv4 headers into, the transport's room in
-     * front of them, the TCP header, and a copy of the payload. Copying an MSS of payload
-     * costs less than the two composites and their components a frame of header buffers and payload views needs,
-     * and the transport then writes one contiguous buffer.
+     * front of them, the TCP header, and a copy of the payload. Copying an MSS of payload costs less than the two
+     * composites and their components a frame of header buffers and payload views needs, and the transport then
+     * writes one contiguous buffer.
      *
      * @param payload <b>taken</b> (null for none)
      * @return a new buffer the caller owns
@@ -146,21 +170,56 @@ public final class TcpSegmentWriter {
                 Checksums.pseudoHeader(src, dst, 0, 0), payload);
     }
 
+    /**
+     * {@link #segment(ByteBufAllocator, Ipv6Address, Ipv6Address, ByteBuf)} with the {@code len} bytes of
+     * {@code payload} that start {@code offset} bytes into it, copied straight into the segment (the send buffer's
+     * data: no view of it per segment).
+     *
+     * @param payload <b>borrowed</b> (null, with {@code len} 0, for none)
+     * @return a new buffer the caller owns
+     */
+    public ByteBuf segment(ByteBufAllocator alloc, Ipv6Address src, Ipv6Address dst, Payload payload, int offset,
+            int len) {
+        boolean v4 = src.isIpv4Mapped();
+        return segment(alloc, v4 ? Ipv4Packet.FRAME_HEADROOM : Ipv6Packet.FRAME_HEADROOM,
+                Checksums.pseudoHeader(src, dst, 0, 0), payload, offset, len);
+    }
+
+    /** @param payload <b>taken</b> (null for none) */
     private ByteBuf segment(ByteBufAllocator alloc, int headroom, long addressSum, ByteBuf payload) {
-        int plen = payload == null ? 0 : payload.readableBytes();
-        ByteBuf b = Headroom.buffer(alloc, headroom, headerLength() + plen);
+        if (payload == null) {
+            return segment(alloc, headroom, addressSum, null, 0, 0);
+        }
         try {
-            writeHeader(b, addressSum, payload);
-            if (payload != null) {
-                b.writeBytes(payload, payload.readerIndex(), plen);
-            }
-        } catch (RuntimeException e) {
-            b.release();
-            throw e;
+            return segment(alloc, headroom, addressSum,
+                    (offset, len, out) -> out.writeBytes(payload, payload.readerIndex() + offset, len), 0,
+                    payload.readableBytes());
         } finally {
             if (payload != null) {
                 payload.release();
             }
+        }
+    }
+
+    private ByteBuf segment(ByteBufAllocator alloc, int headroom, long addressSum, Payload payload, int offset,
+            int plen) {
+        int hl = headerLength();
+        ByteBuf b = Headroom.buffer(alloc, headroom, hl + plen);
+        try {
+            // The payload goes in first, behind room for the header, so the header's checksum sums the copy: one
+            // contiguous range of the segment's own buffer, whatever the source was made of.
+            int start = b.writerIndex();
+            b.writerIndex(start + hl);
+            if (plen > 0) {
+                payload.copyTo(offset, plen, b);
+            }
+            int end = b.writerIndex();
+            b.writerIndex(start);
+            writeHeader(b, addressSum, b, start + hl, plen);
+            b.writerIndex(end);
+        } catch (RuntimeException e) {
+            b.release();
+            throw e;
         }
         return b;
     }
