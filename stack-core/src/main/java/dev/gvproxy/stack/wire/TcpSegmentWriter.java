@@ -195,9 +195,7 @@ public final class TcpSegmentWriter {
                     (offset, len, out) -> out.writeBytes(payload, payload.readerIndex() + offset, len), 0,
                     payload.readableBytes());
         } finally {
-            if (payload != null) {
-                payload.release();
-            }
+            payload.release();
         }
     }
 
