@@ -10,9 +10,11 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * Puts the length prefix in front of each outbound frame without copying the frame: into the frame's own buffer
- * when it has room before the frame ({@link Headroom}; the gateway's TCP segments do), else as a small buffer of its
- * own from the channel's allocator, written before the frame (epoll sends both with one {@code writev}). Other
- * messages pass.
+ * when it has room before the frame ({@link Headroom}; every frame the gateway builds, every segment the switch cuts
+ * in software, every frame a datagram or BESS guest sent does), else as a small buffer of its own from the channel's
+ * allocator, written before the frame (epoll sends both with one {@code writev}): a stream guest's frame switched
+ * here is a view of that guest's read buffer, whose bytes in front are not this frame's to write. Other messages
+ * pass.
  */
 final class LengthPrefixEncoder extends ChannelOutboundHandlerAdapter {
     private final Framing framing;

@@ -14,8 +14,8 @@ import java.util.EnumMap;
  * and the {@link ChannelPort}: inbound it checks the header, completes a partial checksum and strips it
  * ({@link VirtioNetHeader#receive}; a refused frame is counted as {@code transport.vnet.<reason>} and dropped);
  * outbound it puts a header in front of each frame ({@link VirtioNetHeader#write}: GSO for large TCP frames) without
- * copying the frame: into the room before it in its own buffer when there is some ({@link Headroom}; the gateway's
- * TCP segments have it), else as a composite of a header buffer and the frame. Not sharable.
+ * copying the frame: into the room before it in its own buffer when there is some ({@link Headroom}; every frame the
+ * gateway builds has it), else as a composite of a header buffer and the frame. Not sharable.
  */
 final class VnetCodec extends ChannelDuplexHandler {
     private final int mtu;
