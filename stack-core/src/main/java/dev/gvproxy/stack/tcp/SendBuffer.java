@@ -2,8 +2,6 @@ package dev.gvproxy.stack.tcp;
 
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
-import java.util.ArrayDeque;
-import java.util.Iterator;
 
 /**
  * Bytes the application queued for the peer, from SND.UNA onwards: unacknowledged data first, then data
@@ -12,7 +10,13 @@ import java.util.Iterator;
  * segment's payload gets.
  */
 final class SendBuffer implements TcpSegmentWriter.Payload {
-    private final ArrayDeque<ByteBuf> chunks = new ArrayDeque<>();
+    /**
+     * The chunks, oldest first, in a ring of a power-of-two length ({@code head}, {@code count}): indexed, so
+     * finding a segment's first chunk allocates no iterator.
+     */
+    private ByteBuf[] ring = new ByteBuf[8];
+    private int head;
+    private int count;
     private int size;
 
     int size() {
@@ -26,8 +30,22 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
             data.release();
             return;
         }
-        chunks.addLast(data);
+        if (count == ring.length) {
+            ByteBuf[] next = new ByteBuf[ring.length * 2];
+            for (int i = 0; i < count; i++) {
+                next[i] = chunk(i);
+            }
+            ring = next;
+            head = 0;
+        }
+        ring[(head + count) & (ring.length - 1)] = data;
+        count++;
         size += n;
+    }
+
+    /** The {@code i}-th chunk from the oldest. */
+    private ByteBuf chunk(int i) {
+        return ring[(head + i) & (ring.length - 1)];
     }
 
     /**
@@ -39,11 +57,11 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
      */
     @Override
     public void copyTo(int offset, int len, ByteBuf dst) {
-        Iterator<ByteBuf> it = chunks.iterator();
-        ByteBuf b = it.next();
+        int i = 0;
+        ByteBuf b = chunk(0);
         while (offset >= b.readableBytes()) {
             offset -= b.readableBytes();
-            b = it.next();
+            b = chunk(++i);
         }
         while (true) {
             int n = Math.min(len, b.readableBytes() - offset);
@@ -53,7 +71,7 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
                 return;
             }
             offset = 0;
-            b = it.next();
+            b = chunk(++i);
         }
     }
 
@@ -61,10 +79,13 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
     void discard(int n) {
         size -= n;
         while (n > 0) {
-            ByteBuf b = chunks.peekFirst();
+            ByteBuf b = ring[head];
             int r = b.readableBytes();
             if (r <= n) {
-                chunks.pollFirst().release();
+                ring[head] = null;
+                head = (head + 1) & (ring.length - 1);
+                count--;
+                b.release();
                 n -= r;
             } else {
                 b.skipBytes(n);
@@ -74,9 +95,12 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
     }
 
     void release() {
-        for (ByteBuf b; (b = chunks.pollFirst()) != null; ) {
-            b.release();
+        for (; count > 0; count--) {
+            ring[head].release();
+            ring[head] = null;
+            head = (head + 1) & (ring.length - 1);
         }
+        head = 0;
         size = 0;
     }
 }

@@ -169,4 +169,24 @@ class SendBufferTest {
         buf.release();
         assertEquals(0, buf.size());
     }
+
+    @Test
+    void manyChunksAcrossTheRingsGrowthAndWrap() {
+        // Discards move the ring's head while appends wrap and then grow it: ranges stay in order throughout.
+        int next = 0;
+        int acked = 0;
+        for (int round = 0; round < 40; round++) {
+            for (int i = 0; i < 3 + round % 5; i++) {
+                buf.append(chunk(next, 7));
+                next += 7;
+            }
+            int mid = buf.size() / 2;
+            assertArrayEquals(expected(acked + mid - 5, 10), take(copied(mid - 5, 10)));
+            int drop = buf.size() - 20;
+            buf.discard(drop);
+            acked += drop;
+            assertEquals(next - acked, buf.size());
+            assertArrayEquals(expected(acked, buf.size()), take(copied(0, buf.size())));
+        }
+    }
 }
