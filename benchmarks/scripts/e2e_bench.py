@@ -164,13 +164,14 @@ class GvproxyJava(Stack):
     name = "gvproxy-java"
     alias = "192.168.127.254"
     agent_flags = []
+    gv_flags = []
 
     def start(self):
         sock = os.path.join(self.tmp, "gv.sock")
         env = dict(os.environ)
         # -ssh-port -1: no 127.0.0.1:2222 forward, which the benchmark does not use (and another run may hold)
         self.gv = self.spawn([os.path.join(ROOT, "bin", "gvproxy-java"), "-listen", "unix://" + sock,
-                              "-mtu", str(self.mtu), "-ssh-port", "-1"], "gvproxy-java.log", env)
+                              "-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags, "gvproxy-java.log", env)
         wait_for(lambda: os.path.exists(sock), 30, "gvproxy-java socket")
         g = self.guest
         g.add_tap(self.mtu, "address", "5a:94:ef:e4:0c:ee")
@@ -198,6 +199,18 @@ class GvproxyJavaOffload(GvproxyJava):
     """gvproxy-java with gvforwarder-java -offload: TAP with checksum/TSO offloads, virtio-net header framing."""
     name = "gvproxy-java-offload"
     agent_flags = ["-offload"]
+
+
+class GvproxyJavaBusyPoll(GvproxyJava):
+    """gvproxy-java -busy-poll 100us: the network's loop polls for 100 µs after its last work before it sleeps."""
+    name = "gvproxy-java-busypoll"
+    gv_flags = ["-busy-poll", "100us"]
+
+
+class GvproxyJavaOffloadBusyPoll(GvproxyJavaOffload):
+    """Offloads and -busy-poll 100us together."""
+    name = "gvproxy-java-offload-busypoll"
+    gv_flags = GvproxyJavaBusyPoll.gv_flags
 
 
 class GvproxyJava6(GvproxyJava):
@@ -306,7 +319,7 @@ class Veth(Stack):
         run("ip", "link", "del", self.host_if, check=False)
 
 
-STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJava6, GvproxyJavaOffload6, Pasta, Passt, Slirp,
+STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJavaBusyPoll, GvproxyJavaOffloadBusyPoll, GvproxyJava6, GvproxyJavaOffload6, Pasta, Passt, Slirp,
                                Veth)}
 
 
