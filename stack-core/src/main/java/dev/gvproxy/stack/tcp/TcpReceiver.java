@@ -246,8 +246,7 @@ final class TcpReceiver {
         }
         finReceived = true;
         rcvNxt += 1;
-        boolean waits = c.state() == TcpState.ESTABLISHED;
-        ackNow = !waits;
+        boolean waits = c.state() == TcpState.ESTABLISHED; // the caller owes the ACK at once otherwise
         c.peerFin(now);
         return waits && c.state() == TcpState.CLOSE_WAIT; // still open after the handler heard of the FIN
     }
