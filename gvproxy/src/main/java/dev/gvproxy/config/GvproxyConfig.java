@@ -242,8 +242,7 @@ public final class GvproxyConfig {
         c.ec2MetadataAccess = cli.ec2MetadataAccess || Boolean.TRUE.equals(s.ec2MetadataAccess)
                 || Boolean.TRUE.equals(y.ec2MetadataAccess);
         c.preserveClientAddress = cli.preserveClientAddress || Boolean.TRUE.equals(s.preserveClientAddress);
-        c.busyPoll = busyPoll(!cli.busyPoll.isEmpty() ? cli.busyPoll : s.busyPoll,
-                !cli.busyPoll.isEmpty() ? "-busy-poll" : "stack.busyPoll");
+        c.busyPoll = busyPoll(pick(cli.busyPoll, s.busyPoll), cli.busyPoll.isEmpty() ? "stack.busyPoll" : "-busy-poll");
         c.nat64 = !Boolean.FALSE.equals(s.nat64);
         if (c.legacy) {
             if (!cli.pcap.isEmpty()) {
@@ -374,13 +373,13 @@ public final class GvproxyConfig {
         }
     }
 
-    /** A busy-poll window: a Go duration from zero (off) to 10ms; null or empty is zero. */
+    /** A busy-poll window: a Go duration from zero (off) to {@link dev.gvproxy.platform.BusyPoll#MAX_WINDOW}; empty is zero. */
     private static java.time.Duration busyPoll(String value, String where) throws ConfigException {
-        if (value == null || value.isEmpty()) {
+        if (value.isEmpty()) {
             return java.time.Duration.ZERO;
         }
         java.time.Duration d = Limits.goDuration(value.trim());
-        if (d == null || d.compareTo(java.time.Duration.ofMillis(10)) > 0) {
+        if (d == null || d.compareTo(dev.gvproxy.platform.BusyPoll.MAX_WINDOW) > 0) {
             throw new ConfigException(where + ": expected a duration from 0 to 10ms such as 50us, got \"" + value + "\"");
         }
         return d;

@@ -700,7 +700,6 @@ public final class VirtualNetwork implements AutoCloseable {
         private java.time.Duration dnsTcpIdle = java.time.Duration.ofSeconds(30);
         private EventLoop eventLoop;
         private java.time.Duration busyPoll = java.time.Duration.ZERO;
-        private static final java.time.Duration MAX_BUSY_POLL = java.time.Duration.ofMillis(10);
         private dev.gvproxy.model.PortForwardRegistry.GuestPolicy guestPolicy =
                 dev.gvproxy.model.PortForwardRegistry.GuestPolicy.DEFAULT;
         private dev.gvproxy.forwarder.EgressPolicy egress = dev.gvproxy.forwarder.EgressPolicy.ALLOW_ALL;
@@ -734,10 +733,7 @@ public final class VirtualNetwork implements AutoCloseable {
          * @return this builder
          */
         public Builder busyPoll(java.time.Duration window) {
-            if (window.isNegative() || window.compareTo(MAX_BUSY_POLL) > 0) {
-                throw new IllegalArgumentException("busy-poll window must be between 0 and 10ms: " + window);
-            }
-            this.busyPoll = window;
+            this.busyPoll = dev.gvproxy.platform.BusyPoll.checkWindow(window);
             return this;
         }
 

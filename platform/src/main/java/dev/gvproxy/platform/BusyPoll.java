@@ -23,6 +23,9 @@ import java.util.function.LongSupplier;
  * synchronization. Time is injected for tests.
  */
 public final class BusyPoll implements SelectStrategy {
+    /** The longest window accepted: longer spins cost a core for what a sleep would cost little. */
+    public static final Duration MAX_WINDOW = Duration.ofMillis(10);
+
     private final long windowNanos;
     private final LongSupplier clock;
     private long lastWork;
@@ -42,9 +45,22 @@ public final class BusyPoll implements SelectStrategy {
         this.lastWork = clock.getAsLong() - windowNanos; // idle at start: block until the first work
     }
 
+    /**
+     * Checks a window: zero (off) up to {@link #MAX_WINDOW}.
+     *
+     * @return {@code window}
+     * @throws IllegalArgumentException otherwise
+     */
+    public static Duration checkWindow(Duration window) {
+        if (window.isNegative() || window.compareTo(MAX_WINDOW) > 0) {
+            throw new IllegalArgumentException("busy-poll window must be between 0 and 10ms: " + window);
+        }
+        return window;
+    }
+
     /** Strategies for an I/O handler factory: one per event loop; null (Netty's default) for a zero window. */
     static SelectStrategyFactory factory(Duration window) {
-        return window.isZero() ? null : () -> new BusyPoll(window, System::nanoTime);
+        return checkWindow(window).isZero() ? null : () -> new BusyPoll(window, System::nanoTime);
     }
 
     @Override
