@@ -105,24 +105,32 @@ class SocketTransportTest {
 
     /**
      * A busy-polling loop (this JVM's transport: epoll here, NIO in the second run) still carries traffic, runs a
-     * timer set while it spins and one set after it went back to sleep, and runs tasks from other threads.
+     * timer due inside its window (it is spinning then) and one due long after it (it went back to sleep before,
+     * and the timer wakes it), and runs tasks from other threads. With a 1 µs window the loop is asleep whenever
+     * the test thread hands it work; with 2 ms it mostly spins.
      */
     @Test
     void busyPollingLoopEchoesAndRunsTimersAndTasks() throws Exception {
-        EventLoopGroup busy = t.newEventLoopGroup(1, java.time.Duration.ofMillis(2));
         Channel server = echoServer(t.serverSocketChannel(), new InetSocketAddress(LOOPBACK, 0));
         try {
-            assertEquals("busy", roundTrip(busy, t.socketChannel(), server.localAddress(), "busy"));
-            var loop = busy.next();
-            assertEquals("spinning", loop.schedule(() -> "spinning", 1, TimeUnit.MILLISECONDS).get(5, TimeUnit.SECONDS));
-            Thread.sleep(20); // past the window: the loop blocks until the next timer or task
-            assertEquals("asleep", loop.schedule(() -> "asleep", 1, TimeUnit.MILLISECONDS).get(5, TimeUnit.SECONDS));
-            Thread.sleep(20);
-            assertEquals("task", loop.submit(() -> "task").get(5, TimeUnit.SECONDS));
-            assertEquals("again", roundTrip(busy, t.socketChannel(), server.localAddress(), "again"));
+            for (java.time.Duration window : java.util.List.of(java.time.Duration.ofNanos(1_000),
+                    java.time.Duration.ofMillis(2))) {
+                EventLoopGroup busy = t.newEventLoopGroup(1, window);
+                try {
+                    assertEquals("busy", roundTrip(busy, t.socketChannel(), server.localAddress(), "busy"));
+                    var loop = busy.next();
+                    assertEquals("soon", loop.schedule(() -> "soon", 1, TimeUnit.MILLISECONDS)
+                            .get(5, TimeUnit.SECONDS));
+                    assertEquals("later", loop.schedule(() -> "later", 20, TimeUnit.MILLISECONDS)
+                            .get(5, TimeUnit.SECONDS));
+                    assertEquals("task", loop.submit(() -> "task").get(5, TimeUnit.SECONDS));
+                    assertEquals("again", roundTrip(busy, t.socketChannel(), server.localAddress(), "again"));
+                } finally {
+                    busy.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+                }
+            }
         } finally {
             server.close().sync();
-            busy.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 
