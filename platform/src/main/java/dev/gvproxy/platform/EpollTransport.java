@@ -1,5 +1,6 @@
 package dev.gvproxy.platform;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
@@ -16,7 +17,9 @@ import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.epoll.SegmentedDatagramPacket;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
@@ -141,6 +144,16 @@ final class EpollTransport extends SocketTransport {
     @Override
     public void batchedDatagramReads(DatagramChannel channel, int maxDatagram) {
         channel.config().setOption(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, maxDatagram);
+    }
+
+    @Override
+    public boolean segmentsDatagrams() {
+        return SegmentedDatagramPacket.isSupported();
+    }
+
+    @Override
+    public DatagramPacket segmentedDatagram(ByteBuf content, int segmentSize, InetSocketAddress recipient) {
+        return new SegmentedDatagramPacket(content, segmentSize, recipient);
     }
 
     @Override

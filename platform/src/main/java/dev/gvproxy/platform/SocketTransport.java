@@ -1,5 +1,6 @@
 package dev.gvproxy.platform;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
@@ -9,6 +10,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
@@ -200,6 +202,28 @@ public abstract class SocketTransport {
      * @param maxDatagram the largest datagram the socket can receive (a larger one would be cut to it)
      */
     public void batchedDatagramReads(DatagramChannel channel, int maxDatagram) {
+    }
+
+    /**
+     * Whether {@link #segmentedDatagram} works here: Linux UDP GSO ({@code UDP_SEGMENT}, kernel 4.18 and later)
+     * through epoll. Elsewhere every datagram is its own write.
+     */
+    public boolean segmentsDatagrams() {
+        return false;
+    }
+
+    /**
+     * One write that the kernel cuts into datagrams of {@code segmentSize} bytes (the last may be shorter): UDP
+     * GSO, one pass through the socket, IP and device layers for the whole run instead of one per datagram. The
+     * route's MTU must carry a whole segment (the kernel refuses the write, it never fragments one), so callers
+     * use it where that is known, loopback for one. For a connected channel {@code recipient} is its peer.
+     *
+     * @param content <b>taken</b>: the datagrams back to back, at most 64 of them and 65,507 bytes
+     * @throws UnsupportedOperationException unless {@link #segmentsDatagrams()}
+     */
+    public DatagramPacket segmentedDatagram(ByteBuf content, int segmentSize, InetSocketAddress recipient) {
+        content.release();
+        throw new UnsupportedOperationException("UDP segmentation offload needs the epoll transport");
     }
 
     /**

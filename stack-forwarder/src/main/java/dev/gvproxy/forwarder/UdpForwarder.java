@@ -124,6 +124,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     private final Counters.Counter toHost;
     private final Counters.Counter toGuest;
     private final Counters.Counter hostFlushes;
+    private final Counters.Counter gsoWrites;
     private final Counters.Counter hostBackpressure;
     private final Counters.Counter pendingOverflow;
     private final Counters.Counter socketError;
@@ -153,6 +154,7 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
         this.toHost = c.counter("udp.fwd.toHost");
         this.toGuest = c.counter("udp.fwd.toGuest");
         this.hostFlushes = c.counter("udp.fwd.hostFlushes");
+        this.gsoWrites = c.counter("udp.fwd.gsoWrites");
         this.hostBackpressure = c.counter("udp.fwd.hostBackpressure");
         this.pendingOverflow = c.counter("udp.fwd.pendingOverflow");
         this.socketError = c.counter("udp.fwd.socketError");
@@ -319,7 +321,8 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
     /**
      * Flushes every flow written to since the last flush. It runs as a task queued by the first write, after the
      * task that wrote (the read of a batch of guest frames): all the datagrams a batch carried for one flow leave
-     * in one flush, which the epoll transport sends with one {@code sendmmsg} instead of one system call each.
+     * in one flush, which the epoll transport sends with one {@code sendmmsg} instead of one system call each
+     * (and, to loopback, in runs of one UDP GSO write each: {@link UdpGso}).
      */
     private void flushHosts() {
         for (int i = 0; i < unflushed.size(); i++) {
@@ -366,6 +369,10 @@ public final class UdpForwarder implements UdpHandler, DeadlineSource, AutoClose
             flow.owner = owner;
             owner.target(route, key.peer(), key.peerPort()); // what egress rules see
             owner.onAbort(() -> remove(flow));
+        }
+        if (remote.getAddress().isLoopbackAddress() && SocketTransport.get().segmentsDatagrams()) {
+            // Loopback's 64 KiB MTU carries any guest datagram in one segment (see UdpGso).
+            ch.pipeline().addLast(new UdpGso(remote, SocketTransport.get()::segmentedDatagram, gsoWrites));
         }
         ch.pipeline().addLast(new UdpFlow.HostHandler(this, flow));
         flows.put(key, flow);

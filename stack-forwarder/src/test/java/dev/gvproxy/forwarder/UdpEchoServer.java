@@ -17,6 +17,8 @@ final class UdpEchoServer implements AutoCloseable {
 
     UdpEchoServer() throws IOException {
         ch = DatagramChannel.open();
+        // Room for a test's burst (capped by net.core.rmem_max): the datagrams arrive faster than this thread runs.
+        ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
         ch.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         thread = Thread.ofPlatform().daemon().name("udp-echo").start(this::serve);
     }

@@ -326,6 +326,40 @@ class UdpForwarderTest {
         assertEquals(n + 1, h.count("udp.fwd.toHost"));
     }
 
+    @Test
+    void runsOfEqualSizeDatagramsReachTheHostOneByOneAsSent() throws Exception {
+        install(UdpForwarder.Options.DEFAULTS);
+        h.send(LoopHarness.udpFrame(GUEST_IP, 40013, HOST_IP, echo.port(), bytes("open")));
+        assertArrayEquals(bytes("open"), parseUdp(h.takeIp(WAIT)).data()); // connected
+        // Runs as a bulk sender makes them (full-size datagrams, a short one at the end of a burst), a longer one
+        // that starts a new run, and more datagrams than one write may carry.
+        int[] sizes = new int[70];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = i == 20 ? 333 : i < 40 ? 1000 : 1200;
+        }
+        byte[][] sent = new byte[sizes.length][];
+        for (int i = 0; i < sizes.length; i++) {
+            sent[i] = new byte[sizes[i]];
+            Arrays.fill(sent[i], (byte) i);
+            sent[i][0] = (byte) (sizes[i] >> 8);
+        }
+        int port = echo.port();
+        long gso = h.count("udp.fwd.gsoWrites");
+        h.run(() -> {
+            for (byte[] d : sent) {
+                h.sw.deliver(h.guest, io.netty.buffer.Unpooled.wrappedBuffer(
+                        LoopHarness.udpFrame(GUEST_IP, 40013, HOST_IP, port, d)));
+            }
+        });
+        for (int i = 0; i < sent.length; i++) {
+            assertArrayEquals(sent[i], parseUdp(h.takeIp(WAIT)).data(), "datagram " + i + " whole and in order");
+        }
+        if (dev.gvproxy.platform.SocketTransport.get().segmentsDatagrams()) {
+            // [1000 x 20, 333], [1000 x 19], [1200 x 30]: three GSO writes
+            assertEquals(gso + 3, h.count("udp.fwd.gsoWrites"));
+        }
+    }
+
     /** Total length if the parts cover [0, end) without holes, else -1. */
     static int contiguous(TreeMap<Integer, byte[]> parts) {
         int next = 0;
