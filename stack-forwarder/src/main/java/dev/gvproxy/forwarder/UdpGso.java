@@ -27,7 +27,7 @@ import java.net.InetSocketAddress;
  * allows. {@link UdpForwarder} installs it for loopback destinations (the host alias), where the MTU is 64 KiB.
  */
 final class UdpGso extends ChannelOutboundHandlerAdapter {
-    /** Segments per write: the kernel's {@code UDP_MAX_SEGMENTS} (64 before Linux 6.9, 128 since). */
+    /** Segments per write: the kernel's {@code UDP_MAX_SEGMENTS}, 64 on every kernel with UDP GSO. */
     static final int MAX_SEGMENTS = 64;
     /** Bytes per write: the largest UDP payload of one IPv4 packet (65,535 - 20 - 8). */
     static final int MAX_BYTES = 65_507;

@@ -25,10 +25,11 @@
  * UDP socket (of the process's {@code SocketTransport}, epoll by default) bound to an ephemeral port and connected to the NAT'ed destination; the
  * connected socket makes the kernel filter replies to that exact peer (endpoint-dependent mapping, like
  * gvproxy). Datagrams arriving before the connect completes wait in a queue of at most 16. Guest payloads
- * go out as retained slices of the received frame (no copy), all a batch of guest frames carried for a flow in
- * one flush ({@code sendmmsg} on epoll); to a loopback destination, runs of equal-size datagrams leave as one
- * UDP GSO write each ({@link dev.gvproxy.forwarder.UdpGso}, {@code udp.fwd.gsoWrites}). Replies are copied once into the outgoing
- * frame by the stack, which fragments anything above the MTU. Flows die after 90 s without a datagram
+ * go out as retained slices of the received frame, all a batch of guest frames carried for a flow in one flush
+ * ({@code sendmmsg} on epoll); to a loopback destination, runs of equal-size datagrams are copied back to back and
+ * leave as one UDP GSO write each ({@link dev.gvproxy.forwarder.UdpGso}, {@code udp.fwd.gsoWrites}). Replies are
+ * copied once into the outgoing frame by the stack, which fragments anything above the MTU. Flows die after 90 s
+ * without a datagram
  * in either direction (time is injected; the sweep runs once a second); at most 4096 exist per network and
  * a guest's budget per guest, a new key beyond that is dropped and counted ({@code udp.flowLimit},
  * {@code budget.udpFlowsPerGuest}); link-local destinations are dropped unless
