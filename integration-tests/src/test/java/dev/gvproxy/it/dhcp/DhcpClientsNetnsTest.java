@@ -217,7 +217,9 @@ class DhcpClientsNetnsTest {
                 "i=0",
                 "while [ $i -lt 260 ]; do",
                 "  ip link set dev " + g.iface() + " address $(printf '5a:94:ef:10:%02x:%02x' $((i / 256)) $((i % 256)))",
-                "  " + busybox + " udhcpc -f -q -n -i " + g.iface() + " -t 1 -T 1 -A 0 -s " + hook + " >/dev/null 2>&1",
+                // -T 3: an offer delayed past udhcpc's wait on a loaded 2-vCPU CI machine made one MAC give up
+                // (its OFFER counted, no REQUEST); the 9 MACs past exhaustion each wait the whole 3 s.
+                "  " + busybox + " udhcpc -f -q -n -i " + g.iface() + " -t 1 -T 3 -A 0 -s " + hook + " >/dev/null 2>&1",
                 "  i=$((i + 1))",
                 "done");
         ExecResult r = g.exec(Duration.ofSeconds(240), "sh", "-c", script);
