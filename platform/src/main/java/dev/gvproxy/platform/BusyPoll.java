@@ -53,7 +53,7 @@ public final class BusyPoll implements SelectStrategy {
      */
     public static Duration checkWindow(Duration window) {
         if (window.isNegative() || window.compareTo(MAX_WINDOW) > 0) {
-            throw new IllegalArgumentException("busy-poll window must be between 0 and 10ms: " + window);
+            throw new IllegalArgumentException("busy-poll window must be between 0 and " + MAX_WINDOW.toMillis() + "ms: " + window);
         }
         return window;
     }

@@ -29,8 +29,8 @@ import java.net.InetSocketAddress;
 final class UdpGso extends ChannelOutboundHandlerAdapter {
     /** Segments per write: the kernel's {@code UDP_MAX_SEGMENTS}, 64 on every kernel with UDP GSO. */
     static final int MAX_SEGMENTS = 64;
-    /** Bytes per write: the largest UDP payload of one IPv4 packet (65,535 - 20 - 8). */
-    static final int MAX_BYTES = 65_507;
+    /** Bytes per write: one UDP datagram's largest payload, the bound the forwarder already holds guests to. */
+    static final int MAX_BYTES = UdpForwarder.MAX_PAYLOAD;
 
     /** Builds the transport's segmented datagram ({@code SocketTransport::segmentedDatagram}). */
     interface Packets {
