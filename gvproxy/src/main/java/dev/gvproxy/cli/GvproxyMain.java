@@ -74,6 +74,7 @@ public final class GvproxyMain {
         final GoFlagSet.StringFlag listenVfkit = flags.string("listen-vfkit", "", "unixgram socket to be used by vfkit");
         final GoFlagSet.StringFlag listenVpnkit = flags.string("listen-vpnkit", "", "VPNKit socket to be used by Hyperkit");
         final GoFlagSet.StringFlag listenStdio = flags.string("listen-stdio", "", "accept stdio pipe");
+        final GoFlagSet.StringFlag listenTap = flags.string("listen-tap", "", "TAP interface served without a guest agent: tap://IFACE[?netns=NAME&offload=true] (Linux, CAP_NET_ADMIN)");
         final GoFlagSet.IntFlag mtu = flags.integer("mtu", 0, "Set the MTU (default 1500)");
         final GoFlagSet.StringFlag subnet = flags.string("subnet", "192.168.127.0/24", "Set the subnet of the virtual network");
         final GoFlagSet.StringFlag gatewayIp = flags.string("gatewayIP", "", "Set the gateway IP address (default: first usable address of the subnet)");
@@ -112,6 +113,7 @@ public final class GvproxyMain {
             c.listenVfkit = listenVfkit.get();
             c.listenVpnkit = listenVpnkit.get();
             c.listenStdio = listenStdio.get();
+            c.listenTap = listenTap.get();
             c.mtu = mtu.get();
             c.subnet = subnet.get();
             c.gatewayIp = gatewayIp.get();
@@ -531,6 +533,13 @@ public final class GvproxyMain {
             hypervisor(run, "bess", cfg.bess, () -> Transports.listenBess(cfg.bess, net.internals().transportContext()));
             hypervisor(run, "vfkit", cfg.vfkit, () -> Transports.listenDatagram(cfg.vfkit, net.internals().transportContext(),
                     cfg.limits.vfkitPeers(), cfg.limits.vfkitPeerIdle()));
+            hypervisor(run, "tap", cfg.tap, () -> {
+                Listener l = Transports.attachTap(cfg.tap, net.internals().transportContext());
+                // one guest interface for the process's life: when it goes away (its namespace deleted), so
+                // does gvproxy-java, as pasta does
+                l.closeFuture().whenComplete((v, t) -> run.fail("tap transport ended"));
+                return l;
+            });
             if (!cfg.stdio.isEmpty()) {
                 Listener l = Transports.attachStdio(net.internals().transportContext());
                 run.listeners.add(l);

@@ -16,6 +16,8 @@ public final class CliArgs {
     public String listenVfkit = "";
     public String listenVpnkit = "";
     public String listenStdio = "";
+    /** {@code -listen-tap}: a TAP interface the network's loop reads itself ({@code tap://IFACE?netns=NAME}). */
+    public String listenTap = "";
     public long mtu;
     public String subnet = "192.168.127.0/24";
     public String gatewayIp = "";

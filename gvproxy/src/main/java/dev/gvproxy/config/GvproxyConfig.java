@@ -65,6 +65,8 @@ public final class GvproxyConfig {
     public String vfkit = "";
     public String vpnkit = "";
     public String stdio = "";
+    /** A TAP interface attached without an agent ({@code tap://IFACE[?netns=NAME&offload=true]}); empty: none. */
+    public String tap = "";
     /** trace, debug, info, warning, error, fatal or panic. */
     public String logLevel = "info";
     public boolean debug;
@@ -158,6 +160,7 @@ public final class GvproxyConfig {
         c.vfkit = pick(cli.listenVfkit, y.vfkit);
         c.vpnkit = pick(cli.listenVpnkit, y.vpnkit);
         c.stdio = pick(cli.listenStdio, y.stdio);
+        c.tap = pick(cli.listenTap, y.tap);
         c.pidFile = pick(cli.pidFile, y.pidFile);
         c.logFile = pick(cli.logFile, y.logFile);
         c.notificationUri = cli.notification;

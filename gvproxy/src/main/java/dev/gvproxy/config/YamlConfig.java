@@ -31,6 +31,7 @@ public final class YamlConfig {
     public String qemu;
     public String bess;
     public String stdio;
+    public String tap;
     public String vfkit;
     public List<SshForward> forwards;
     public String pidFile;
@@ -134,6 +135,7 @@ public final class YamlConfig {
                 c.bess = string(i.get("bess"), "interfaces.bess");
                 c.stdio = string(i.get("stdio"), "interfaces.stdio");
                 c.vfkit = string(i.get("vfkit"), "interfaces.vfkit");
+                c.tap = string(i.get("tap"), "interfaces.tap");
             }
             if (m.get("forwards") != null) {
                 c.forwards = new ArrayList<>();

@@ -615,6 +615,25 @@ public final class VirtualNetwork implements AutoCloseable {
     }
 
     /**
+     * Serves a TAP interface from this network's event loop, with no guest agent in between: the host end of a
+     * network namespace's interface (pasta's way of serving a namespace) or of a TAP handed to a VM monitor.
+     *
+     * <pre>{@code
+     * net.attachTap("tap://tap0?netns=ci-guest");              // ip netns add ci-guest first
+     * net.attachTap("tap://tap0?netns=ci-guest&offload=true"); // 64 KiB TCP segments each way
+     * }</pre>
+     *
+     * @param uri {@code tap://IFACE[?netns=NAME][&offload=true]}: an existing interface is used as it is, a missing
+     *            one created (and removed when the attachment closes); the link is brought up, the guest
+     *            configures its address (DHCP from the gateway, or static)
+     * @return the attachment; its close future completes when the interface goes away or it is closed
+     * @throws IOException if the interface cannot be opened (Linux only; needs {@code CAP_NET_ADMIN})
+     */
+    public Listener attachTap(String uri) throws IOException {
+        return track(Transports.attachTap(uri, transportContext));
+    }
+
+    /**
      * Uses this process's stdin/stdout as one guest's link (2-byte little-endian frames).
      *
      * @return the attachment; its close future completes when stdin ends

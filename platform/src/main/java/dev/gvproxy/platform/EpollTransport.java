@@ -4,7 +4,11 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoRegistration;
 import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -12,7 +16,9 @@ import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollDomainDatagramChannel;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -24,7 +30,9 @@ import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -58,6 +66,43 @@ final class EpollTransport extends SocketTransport {
     @Override
     IoHandlerFactory ioHandlerFactory(SelectStrategyFactory strategy) {
         return strategy == null ? EpollIoHandler.newFactory() : EpollIoHandler.newFactory(0, strategy);
+    }
+
+    @Override
+    public AutoCloseable watchReadable(EventLoop loop, int fd, Runnable onReadable) throws IOException {
+        if (!(loop instanceof IoEventLoop io) || !loop.inEventLoop()) {
+            throw new IllegalStateException("watchReadable must be called on an epoll event loop");
+        }
+        FileDescriptor descriptor = new FileDescriptor(fd); // a view of the caller's fd; never closed here
+        EpollIoHandle handle = new EpollIoHandle() {
+            @Override
+            public FileDescriptor fd() {
+                return descriptor;
+            }
+
+            @Override
+            public void handle(IoRegistration registration, IoEvent event) {
+                onReadable.run();
+            }
+
+            @Override
+            public void close() {
+                // the loop is shutting down: the fd is the caller's to close
+            }
+        };
+        // On the loop the registration is done when register returns; the future is already complete.
+        Future<IoRegistration> f = io.register(handle);
+        if (!f.isSuccess()) {
+            throw new IOException("epoll registration of fd " + fd + " failed", f.cause());
+        }
+        IoRegistration registration = f.getNow();
+        try {
+            registration.submit(EpollIoOps.EPOLLIN); // no EPOLLET: level triggered
+        } catch (Exception e) {
+            registration.cancel();
+            throw e instanceof IOException io2 ? io2 : new IOException(e);
+        }
+        return registration::cancel;
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -224,6 +225,21 @@ public abstract class SocketTransport {
     public DatagramPacket segmentedDatagram(ByteBuf content, int segmentSize, InetSocketAddress recipient) {
         content.release();
         throw new UnsupportedOperationException("UDP segmentation offload needs the epoll transport");
+    }
+
+    /**
+     * Runs {@code onReadable} on {@code loop} whenever the file descriptor {@code fd} (not a socket Netty made: a TAP
+     * device, say) has input, from the loop's own {@code epoll_wait}: no thread of its own, no hand-over. Level
+     * triggered, so a callback that leaves input unread (a per-wake budget) is called again in the next loop
+     * iteration. Must be called on {@code loop}. Only epoll can watch a foreign descriptor; elsewhere this returns
+     * null and the caller waits for input its own way.
+     *
+     * @param fd stays the caller's: never closed here; close the returned watch before closing it (an epoll entry
+     *           left behind would be matched to whatever reuses the number)
+     * @return the watch, whose {@code close()} stops it (idempotent, on the loop), or null where unsupported
+     */
+    public AutoCloseable watchReadable(EventLoop loop, int fd, Runnable onReadable) throws IOException {
+        return null;
     }
 
     /**

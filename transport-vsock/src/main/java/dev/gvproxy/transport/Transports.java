@@ -22,6 +22,7 @@ import io.netty.channel.unix.UnixChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import dev.gvproxy.stack.link.VirtualSwitch;
 import dev.gvproxy.platform.SocketTransport;
+import dev.gvproxy.transport.tap.TapDevice;
 import dev.gvproxy.transport.vsock.VsockServerChannel;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
@@ -253,6 +254,31 @@ public final class Transports {
     public static Listener attachStreams(ReadableByteChannel in, WritableByteChannel out, Framing framing,
                                          NetworkContext ctx, String name) {
         return new BlockingStreamPort(in, out, framing, ctx, name).start();
+    }
+
+    /**
+     * Attaches a TAP interface as a port read and written by the network's event loop ({@link TapPort}): no guest
+     * agent in between, as pasta serves a namespace. {@code uri} is {@code tap://IFACE}, optionally with
+     * {@code ?netns=NAME} (a namespace under {@code /var/run/netns}, as {@code ip netns} makes them) and
+     * {@code &offload=true} (a virtio-net header with checksum and TSO offloads: 64 KiB TCP segments each way).
+     * An existing interface (say {@code ip tuntap add tap0 mode tap}, configured by the guest) is attached as it
+     * is; otherwise a new one is created and goes away when the port closes. The link is brought up; its addresses
+     * are the guest's business (DHCP from the gateway, or static). Needs {@code CAP_NET_ADMIN} in the namespace and
+     * Linux. Must not be called on the event loop.
+     */
+    public static Listener attachTap(String uri, NetworkContext ctx) throws IOException {
+        TapSpec spec = TapSpec.parse(uri);
+        TapDevice tap = TapDevice.open(spec.iface(), spec.netns(), spec.offload());
+        try {
+            if (!tap.isUp()) {
+                tap.setUp();
+            }
+        } catch (IOException | RuntimeException e) {
+            tap.close();
+            throw e;
+        }
+        String name = "tap:" + (spec.netns() == null ? "" : spec.netns() + "/") + tap.name();
+        return new TapPort(tap, ctx, name).start();
     }
 
     /**

@@ -16,6 +16,7 @@
  * Listener h = Transports.listenStream(uri, ctx, Framing.HYPERKIT);           // any framing, no handshake
  * ChannelPort p = Transports.attach(channel, ctx, Framing.QEMU, "name");     // an already connected channel
  * Listener t = Transports.attachStreams(readable, writable, framing, ctx, "name"); // blocking fds (pipes)
+ * Listener tp = Transports.attachTap("tap://tap0?netns=guest&offload=true", ctx);  // -listen-tap, no agent
  * }</pre>
  * {@code listen*} bind synchronously, must not be called on the event loop, and throw {@code IOException}
  * with gvproxy's wording ({@code unexpected scheme}, {@code "<path>" already exists}). {@link
@@ -41,12 +42,21 @@
  *   <tr><td>{@code -listen-bess}</td><td>unixpacket</td><td>one SOCK_SEQPACKET message = one frame</td>
  *       <td>any number, reconnect ok</td></tr>
  *   <tr><td>{@code -listen-stdio}</td><td>-</td><td>2-byte little-endian length + frame</td><td>one</td></tr>
+ *   <tr><td>{@code -listen-tap} (gvproxy-java only)</td><td>{@code tap://IFACE[?netns=NAME&offload=true]}</td>
+ *       <td>one {@code read}/{@code write} of the TAP fd = one frame, behind a 12-byte virtio-net header with
+ *       offloads ({@code TapPort})</td><td>one interface; it ends when the interface is deleted</td></tr>
  * </table>
  * A declared length of 0 or above {@link dev.gvproxy.stack.link.VirtualSwitch#MAX_FRAME} (131072) is logged
  * ({@code invalid packet size: N ...}), counted as {@code transport.badFrameLength} and closes that connection
  * only. Frames shorter than 14 bytes are dropped by the switch ({@code switch.runtFrame}), never fatal. The
  * hyperkit framing cannot carry frames above 65535 bytes: they are dropped and counted
  * ({@code transport.frameTooLargeForFraming}) instead of gvproxy's clamped, stream-corrupting length.
+ *
+ * <p><b>TAP.</b> {@code TapPort} is the one transport with no socket: the network's loop reads the TAP fd itself
+ * (in its epoll set through {@code SocketTransport.watchReadable}; under NIO a thread waits in {@code poll} and
+ * hands each read batch to the loop) and writes frames to it directly. It serves a network namespace the way pasta
+ * does, with no gvforwarder-java in between: half the thread wake-ups and socket crossings per packet. An open TAP
+ * fd keeps its namespace alive, so {@code ip netns del} alone does not end the port; deleting the interface does.
  *
  * <p><b>vsock.</b> {@code -listen}, {@code -services}, {@code -listen-qemu} and {@code -listen-vpnkit} also take
  * {@code vsock://:PORT} (any CID) and {@code vsock://CID:PORT}: an AF_VSOCK listener on the same epoll loop

@@ -49,6 +49,7 @@ public final class NetnsGuest implements AutoCloseable {
     private boolean etcNetnsParentCreated;
     private boolean nsCreated;
     private Gvforwarder forwarder;
+    private AutoCloseable direct;
     private boolean closed;
 
     private NetnsGuest(String name, String iface, String mac) {
@@ -329,6 +330,13 @@ public final class NetnsGuest implements AutoCloseable {
                 problems.add(e);
             }
         }
+        if (direct != null) {
+            try {
+                direct.close();
+            } catch (Exception e) {
+                problems.add(e);
+            }
+        }
         synchronized (started) {
             started.forEach(p -> kill(p.toHandle()));
             started.clear();
@@ -384,6 +392,12 @@ public final class NetnsGuest implements AutoCloseable {
         Gvforwarder start(String url, String netns) throws IOException, InterruptedException;
     }
 
+    /** Attaches namespace {@code netns}'s interface {@code iface} to a network directly, with no agent. */
+    @FunctionalInterface
+    public interface TapAttacher {
+        AutoCloseable attach(String netns, String iface) throws IOException;
+    }
+
     /** Options of a guest. */
     public static final class Builder {
         private final String url;
@@ -400,6 +414,7 @@ public final class NetnsGuest implements AutoCloseable {
         private Impairment impairIn;
         private Duration startTimeout = Duration.ofSeconds(20);
         private AgentStarter agentStarter;
+        private TapAttacher tapAttacher;
 
         private Builder(String url) {
             this.url = url;
@@ -414,6 +429,16 @@ public final class NetnsGuest implements AutoCloseable {
 
         public Builder attachWith(AgentStarter starter) {
             this.agentStarter = starter;
+            return this;
+        }
+
+        /**
+         * No agent: the network reads the guest's TAP itself ({@code VirtualNetwork.attachTap}); {@code attacher}
+         * is called once the TAP is set up, which needs {@link #staticAddress}. The attachment is closed with the
+         * guest. {@link #forwarder()} is null then.
+         */
+        public Builder attachTapDirectly(TapAttacher attacher) {
+            this.tapAttacher = attacher;
             return this;
         }
 
@@ -537,6 +562,13 @@ public final class NetnsGuest implements AutoCloseable {
                         ip("-n", name, "route", "add", "default", "via", staticGateway, "dev", iface);
                     }
                     o.preexisting(true);
+                }
+                if (tapAttacher != null) {
+                    if (staticCidr == null) {
+                        throw new IllegalStateException("a TAP attached directly needs staticAddress: no agent runs DHCP");
+                    }
+                    g.direct = tapAttacher.attach(name, iface);
+                    return g;
                 }
                 g.forwarder = agentStarter != null ? agentStarter.start(url, name) : Gvforwarder.start(o);
                 if (!g.forwarder.awaitRunning(startTimeout)) {

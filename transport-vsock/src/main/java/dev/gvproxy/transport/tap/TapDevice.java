@@ -60,6 +60,7 @@ public final class TapDevice implements AutoCloseable {
 
     private final String name;
     private final String netns;
+    private final boolean vnetHdr;
     private final int offloads;
     private final int fd;
     private final int ctlFd;
@@ -76,8 +77,9 @@ public final class TapDevice implements AutoCloseable {
     private MemorySegment readBounce;
     private MemorySegment writeBounce;
 
-    private TapDevice(String name, String netns, int fd, int ctlFd, int wakeFd, int offloads) {
+    private TapDevice(String name, String netns, int fd, int ctlFd, int wakeFd, boolean vnetHdr, int offloads) {
         this.name = name;
+        this.vnetHdr = vnetHdr;
         this.netns = netns;
         this.offloads = offloads;
         this.fd = fd;
@@ -140,7 +142,7 @@ public final class TapDevice implements AutoCloseable {
                 int granted = vnetHdr ? setOffloads(fd, name) : 0;
                 ctl = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
                 wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-                return new TapDevice(actual, netns, fd, ctl, wake, granted);
+                return new TapDevice(actual, netns, fd, ctl, wake, vnetHdr, granted);
             } catch (IOException | RuntimeException e) {
                 Libc.closeQuietly(wake);
                 Libc.closeQuietly(ctl);
@@ -162,6 +164,11 @@ public final class TapDevice implements AutoCloseable {
         }
         Libc.ioctl(fd, TUNSETOFFLOAD, MemorySegment.ofAddress(0), "ioctl(TUNSETOFFLOAD 0) " + name);
         return 0;
+    }
+
+    /** @return whether every frame read and written carries a {@link #VNET_HDR_LEN}-byte virtio-net header */
+    public boolean hasVnetHeader() {
+        return vnetHdr;
     }
 
     /** @return the {@code TUN_F_*} offloads the kernel granted; 0 without a virtio-net header */
@@ -287,6 +294,52 @@ public final class TapDevice implements AutoCloseable {
         } finally {
             release();
         }
+    }
+
+    /**
+     * Writes one whole frame without waiting: for a writer on an event loop, which drops a frame rather than block.
+     *
+     * @return false when the device would block ({@code EAGAIN}); the frame was not written
+     * @throws ClosedChannelException if the device is or gets closed
+     */
+    public boolean writeNow(MemorySegment src) throws IOException {
+        acquire();
+        try {
+            long n = Libc.write(fd, src, src.byteSize());
+            if (n < 0) {
+                return false;
+            }
+            if (n != src.byteSize()) {
+                throw new IOException("TAP " + name + ": short write " + n + " of " + src.byteSize());
+            }
+            return true;
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Blocks until a frame is waiting to be read (or the device is closed), without reading it: for a thread that
+     * only tells an event loop when to read with {@link #readNow}, where the loop cannot watch the fd itself.
+     *
+     * @throws ClosedChannelException if the device is or gets closed
+     */
+    public void awaitReadable() throws IOException {
+        acquire();
+        try {
+            awaitReady(readPoll);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * The device's file descriptor, for an event loop to watch for input
+     * ({@code SocketTransport.watchReadable}). It stays the device's: never close it, and stop watching it before
+     * {@link #close}.
+     */
+    public int fd() {
+        return fd;
     }
 
     /**
