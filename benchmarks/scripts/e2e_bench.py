@@ -227,6 +227,49 @@ class GvproxyJavaOffload6(GvproxyJavaOffload):
     ipv6 = True
 
 
+class GvproxyJavaTap(GvproxyJava):
+    """gvproxy-java -listen-tap: the network's loop reads and writes the guest's TAP itself, no gvforwarder-java
+    (pasta's shape: one process, one crossing each way)."""
+    name = "gvproxy-java-tap"
+    tap_query = ""
+
+    def start(self):
+        sock = os.path.join(self.tmp, "gv.sock")
+        g = self.guest
+        g.add_tap(self.mtu, "address", "5a:94:ef:e4:0c:ee")
+        g.firewall(self.alias)
+        self.gv = self.spawn([os.path.join(ROOT, "bin", "gvproxy-java"), "-listen", "unix://" + sock,
+                              "-listen-tap", f"tap://tap0?netns={g.ns}{self.tap_query}",
+                              "-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags, "gvproxy-java.log",
+                             dict(os.environ))
+        if self.ipv6:
+            wait_for(lambda: "fd00:5a94:efe4:" in (a := g.sh("ip -6 addr show dev tap0 scope global",
+                                                             check=False).stdout) and "tentative" not in a,
+                     30, "SLAAC address")
+        wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
+
+    def pids(self):
+        return {"stack": self.gv.pid}
+
+
+class GvproxyJavaTapOffload(GvproxyJavaTap):
+    """-listen-tap with offload=true: a virtio-net header and TSO/checksum offloads on the guest's TAP."""
+    name = "gvproxy-java-tap-offload"
+    tap_query = "&offload=true"
+
+
+class GvproxyJavaTapBusyPoll(GvproxyJavaTap):
+    """-listen-tap and -busy-poll 100us."""
+    name = "gvproxy-java-tap-busypoll"
+    gv_flags = GvproxyJavaBusyPoll.gv_flags
+
+
+class GvproxyJavaTapOffloadBusyPoll(GvproxyJavaTapOffload):
+    """-listen-tap with offloads and -busy-poll 100us."""
+    name = "gvproxy-java-tap-offload-busypoll"
+    gv_flags = GvproxyJavaBusyPoll.gv_flags
+
+
 class Pasta(Stack):
     name = "pasta"
     alias = "192.168.127.1"  # pasta's gateway address maps to the host's loopback
@@ -319,7 +362,8 @@ class Veth(Stack):
         run("ip", "link", "del", self.host_if, check=False)
 
 
-STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJavaBusyPoll, GvproxyJavaOffloadBusyPoll, GvproxyJava6, GvproxyJavaOffload6, Pasta, Passt, Slirp,
+STACKS = {c.name: c for c in (GvproxyJava, GvproxyJavaOffload, GvproxyJavaBusyPoll, GvproxyJavaOffloadBusyPoll, GvproxyJava6, GvproxyJavaOffload6,
+                               GvproxyJavaTap, GvproxyJavaTapOffload, GvproxyJavaTapBusyPoll, GvproxyJavaTapOffloadBusyPoll, Pasta, Passt, Slirp,
                                Veth)}
 
 
@@ -424,12 +468,14 @@ def git_commit():
 def main():
     global IPERF_PORT, PROBE_PORT  # --port
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stacks", default="gvproxy-java,gvproxy-java-offload,pasta,passt,slirp4netns,kernel-veth",
+    ap.add_argument("--stacks", default="gvproxy-java,gvproxy-java-offload,gvproxy-java-tap,gvproxy-java-tap-offload,pasta,passt,slirp4netns,kernel-veth",
                     help="comma-separated, from: " + ", ".join(STACKS))
     ap.add_argument("--mtus", default="1500,65520")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--secs", type=int, default=5, help="iperf3 duration per direction")
     ap.add_argument("--warmup", type=int, default=3, help="untimed iperf3 seconds per direction first")
+    ap.add_argument("--probe-warmup", type=int, default=5,
+                    help="untimed seconds of the connect loop and of the RR loop before they are timed (0: none)")
     ap.add_argument("--probe-secs", type=float, default=3)
     ap.add_argument("--no-probes", action="store_true", help="skip connects/s and RR")
     ap.add_argument("--udp-rates", default="500M,1G",
@@ -485,6 +531,13 @@ def main():
                         warmups += [f"-u -l {UDP_LENGTH} -b {args.udp_rates[0]} {flag}" for _, flag, _ in DIRECTIONS]
                     for flags in warmups if args.warmup > 0 else ():
                         iperf3(stack, args.warmup, flags)  # JIT warm-up (and TCP caches) before anything is timed
+                    if args.probe_warmup > 0 and not args.no_probes:
+                        # the connect and RR paths too: iperf3 opens two connections, so without this a JVM
+                        # stack's connects are timed while its JIT still compiles them
+                        probe = compiled(stack.tmp, "netprobe")
+                        for mode in ("connects", "rr"):
+                            stack.guest.sh(f"{probe} {mode} {stack.alias} {PROBE_PORT} {args.probe_warmup}",
+                                           check=False, timeout=args.probe_warmup + 30)
                     reps = []
                     for i in range(args.repeats):
                         load.append(float(loadavg()))
