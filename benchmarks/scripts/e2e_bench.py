@@ -460,6 +460,19 @@ def stop_all(procs):
         p.wait()
 
 
+def settle_time_wait(limit=1000, timeout=120):
+    """Waits (up to timeout s) until the host holds fewer than limit TCP sockets in TIME_WAIT. Every connect loop
+    leaves its connections there for 60 s, and a stack that binds its host sockets before connecting (pasta, passt
+    and slirp4netns with -o/--outbound-addr) cannot reuse those ports: measured right after another stack's connect
+    loops it ran out of ephemeral ports (185 connects/s instead of ~10,000). Each stack starts on a clean slate."""
+    deadline = time.time() + timeout
+    while True:
+        n = len(run("ss", "-Htan", "state", "time-wait", check=False).stdout.splitlines())
+        if n < limit or time.time() > deadline:
+            return n
+        time.sleep(2)
+
+
 def git_commit():
     r = run("git", "-C", ROOT, "rev-parse", "--short", "HEAD", check=False)
     return r.stdout.strip() or "?"
@@ -519,6 +532,7 @@ def main():
         load = []
         for name in args.stacks.split(","):
             for mtu in [int(m) for m in args.mtus.split(",")]:
+                settle_time_wait()
                 stack = STACKS[name](mtu, tmp)
                 extra = []
                 try:

@@ -260,6 +260,57 @@ class SocketTransportTest {
         return roundTrip(group, type, to, text);
     }
 
+    /**
+     * {@link SocketTransport#watchReadable} (epoll): the loop runs the callback while an fd that is no socket (an
+     * eventfd here, a TAP in use) has input, again in later iterations while input is left (level triggered), and
+     * never after the watch is closed. NIO cannot watch a foreign fd and says so with null.
+     */
+    @Test
+    void watchReadableCallsTheLoopWhileTheFdHasInput() throws Exception {
+        io.netty.channel.EventLoop loop = group.next();
+        int fd = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment one = arena.allocate(8);
+            one.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 1L);
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.CountDownLatch thrice = new java.util.concurrent.CountDownLatch(3);
+            java.lang.foreign.MemorySegment drain = java.lang.foreign.Arena.global().allocate(8);
+            AutoCloseable watch = loop.submit(() -> t.watchReadable(loop, fd, () -> {
+                assertTrue(loop.inEventLoop());
+                thrice.countDown();
+                if (calls.incrementAndGet() == 3) {
+                    try {
+                        Libc.read(fd, drain, 8); // input gone: no more calls
+                    } catch (NativeException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            })).get(5, TimeUnit.SECONDS);
+            if (!t.isEpoll()) {
+                assertEquals(null, watch, "only epoll watches a foreign fd");
+                return;
+            }
+            assertNotNull(watch);
+            Libc.write(fd, one, 8);
+            assertTrue(thrice.await(5, TimeUnit.SECONDS), "called while the input stayed unread");
+            for (int i = 0; i < 3; i++) {
+                loop.submit(() -> { }).sync(); // loop iterations with the input drained
+            }
+            assertEquals(3, calls.get(), "not called once the input was read");
+            loop.submit(() -> {
+                watch.close();
+                return null;
+            }).sync();
+            Libc.write(fd, one, 8);
+            for (int i = 0; i < 3; i++) {
+                loop.submit(() -> { }).sync();
+            }
+            assertEquals(3, calls.get(), "not called after the watch was closed");
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
     private static String roundTrip(EventLoopGroup on, Class<? extends Channel> type, SocketAddress to, String text)
             throws Exception {
         BlockingQueue<String> got = new LinkedBlockingQueue<>();

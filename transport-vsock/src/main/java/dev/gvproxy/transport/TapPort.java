@@ -84,17 +84,16 @@ final class TapPort implements LinkEndpoint, Listener {
 
     /** Attaches the port and starts reading, on the loop; off the loop. */
     TapPort start() throws IOException {
-        try {
-            loop.submit(() -> {
-                port = sw.attach(name, this);
-                watch = SocketTransport.get().watchReadable(loop, tap.fd(), readBatch);
-                LOG.log(Level.INFO, "{0} attached{1}", new Object[] {port,
-                        vnet != null ? " with offloads" : ""});
-                return null;
-            }).syncUninterruptibly();
-        } catch (RuntimeException e) {
+        io.netty.util.concurrent.Future<?> attached = loop.submit(() -> {
+            port = sw.attach(name, this);
+            watch = SocketTransport.get().watchReadable(loop, tap.fd(), readBatch);
+            LOG.log(Level.INFO, "{0} attached{1}", new Object[] {port, vnet != null ? " with offloads" : ""});
+            return null;
+        }).awaitUninterruptibly();
+        if (!attached.isSuccess()) {
             close();
-            throw e.getCause() instanceof IOException io ? io : new IOException(name + ": " + e.getMessage(), e);
+            Throwable cause = attached.cause();
+            throw cause instanceof IOException io ? io : new IOException(name + ": " + cause, cause);
         }
         if (watch == null) {
             Semaphore done = new Semaphore(0);
