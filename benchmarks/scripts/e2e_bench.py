@@ -127,6 +127,8 @@ class Stack:
     name = "?"
     alias = None
     ipv6 = False
+    jit = False  # a JVM stack: its connect and RR loops run untimed first (--probe-warmup)
+    binds_outbound = False  # binds each host socket before connecting (-o 127.0.0.1): cannot reuse TIME_WAIT ports
 
     def __init__(self, mtu, tmp):
         self.mtu = mtu
@@ -163,6 +165,7 @@ class Stack:
 class GvproxyJava(Stack):
     name = "gvproxy-java"
     alias = "192.168.127.254"
+    jit = True
     agent_flags = []
     gv_flags = []
 
@@ -272,6 +275,7 @@ class GvproxyJavaTapOffloadBusyPoll(GvproxyJavaTapOffload):
 
 class Pasta(Stack):
     name = "pasta"
+    binds_outbound = True
     alias = "192.168.127.1"  # pasta's gateway address maps to the host's loopback
 
     def start(self):
@@ -304,6 +308,7 @@ class Passt(Stack):
     guest's TAP. The guest's address and MTU are set on the TAP (passt's DHCP/NDP are off). --runas 0: started as
     root, Debian 12's passt otherwise changes to nobody, and its socket then never appears in the file system."""
     name = "passt"
+    binds_outbound = True
     alias = "192.168.127.1"  # passt's gateway address maps to the host's loopback
 
     def start(self):
@@ -324,6 +329,7 @@ class Passt(Stack):
 
 class Slirp(Stack):
     name = "slirp4netns"
+    binds_outbound = True
     alias = "10.0.2.2"  # slirp's gateway maps to the host's loopback
 
     def start(self):
@@ -463,8 +469,8 @@ def stop_all(procs):
 def settle_time_wait(limit=1000, timeout=120):
     """Waits (up to timeout s) until the host holds fewer than limit TCP sockets in TIME_WAIT. Every connect loop
     leaves its connections there for 60 s, and a stack that binds its host sockets before connecting (pasta, passt
-    and slirp4netns with -o/--outbound-addr) cannot reuse those ports: measured right after another stack's connect
-    loops it ran out of ephemeral ports (185 connects/s instead of ~10,000). Each stack starts on a clean slate."""
+    and slirp4netns with -o/--outbound-addr) cannot reuse those ports: measured right after other stacks' connect
+    loops it ran out of ephemeral ports (185 connects/s instead of ~10,000). Such a stack starts on a clean slate."""
     deadline = time.time() + timeout
     while True:
         n = len(run("ss", "-Htan", "state", "time-wait", check=False).stdout.splitlines())
@@ -532,7 +538,8 @@ def main():
         load = []
         for name in args.stacks.split(","):
             for mtu in [int(m) for m in args.mtus.split(",")]:
-                settle_time_wait()
+                if STACKS[name].binds_outbound:
+                    settle_time_wait()
                 stack = STACKS[name](mtu, tmp)
                 extra = []
                 try:
@@ -545,9 +552,10 @@ def main():
                         warmups += [f"-u -l {UDP_LENGTH} -b {args.udp_rates[0]} {flag}" for _, flag, _ in DIRECTIONS]
                     for flags in warmups if args.warmup > 0 else ():
                         iperf3(stack, args.warmup, flags)  # JIT warm-up (and TCP caches) before anything is timed
-                    if args.probe_warmup > 0 and not args.no_probes:
+                    if stack.jit and args.probe_warmup > 0 and not args.no_probes:
                         # the connect and RR paths too: iperf3 opens two connections, so without this a JVM
-                        # stack's connects are timed while its JIT still compiles them
+                        # stack's connects are timed while its JIT still compiles them (the C stacks need none,
+                        # and pasta's bound host sockets would use up the ephemeral ports in TIME_WAIT)
                         probe = compiled(stack.tmp, "netprobe")
                         for mode in ("connects", "rr"):
                             stack.guest.sh(f"{probe} {mode} {stack.alias} {PROBE_PORT} {args.probe_warmup}",
