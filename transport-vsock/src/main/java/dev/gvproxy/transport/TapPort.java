@@ -39,8 +39,9 @@ import java.util.logging.Logger;
  * header ({@code IFF_VNET_HDR}, offloads on) the port reads and writes through {@link VnetCodec}: the guest's
  * kernel hands over TCP segments of up to 64 KiB with partial checksums and takes large segments back.
  *
- * <p>The port ends when the TAP goes away (the namespace or interface deleted: the read fails) or on
- * {@link #close()}; {@link #closeFuture()} completes then.
+ * <p>The port ends when the interface is deleted (the fd then polls as an error and the read fails with
+ * {@code EBADFD}) or on {@link #close()}; {@link #closeFuture()} completes then. Deleting the namespace alone does
+ * not end it: an open TAP fd holds a reference to its namespace, which lives on until the port closes.
  */
 final class TapPort implements LinkEndpoint, Listener {
     private static final Logger LOG = Logger.getLogger(TapPort.class.getName());

@@ -1,15 +1,16 @@
 package dev.gvproxy.transport;
 
+import dev.gvproxy.transport.tap.Netns;
+import dev.gvproxy.transport.tap.TapDevice;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 
 /**
  * A parsed {@code tap://IFACE[?netns=NAME][&offload=true|false]} ({@link Transports#attachTap}).
  *
- * @param iface the interface name, 1 to 15 bytes
- * @param netns the network namespace ({@code /var/run/netns/NAME}), or null for the process's own
+ * @param iface the interface name ({@link TapDevice#checkName})
+ * @param netns the network namespace ({@code /var/run/netns/NAME}, {@link Netns#path}), or null for the process's own
  * @param offload whether to use a virtio-net header with checksum and TSO offloads
  */
 record TapSpec(String iface, String netns, boolean offload) {
@@ -27,8 +28,10 @@ record TapSpec(String iface, String netns, boolean offload) {
         if (iface == null || iface.isEmpty() || (uri.getRawPath() != null && !uri.getRawPath().isEmpty())) {
             throw new IOException("invalid TAP URI \"" + text + "\": expected tap://IFACE[?netns=NAME&offload=true]");
         }
-        if (iface.getBytes(StandardCharsets.UTF_8).length > 15 || !iface.matches("[A-Za-z0-9_.:-]+")) {
-            throw new IOException("invalid TAP interface name \"" + iface + "\": 1 to 15 of A-Z a-z 0-9 _ . : -");
+        try {
+            TapDevice.checkName(iface);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("invalid TAP URI \"" + text + "\": " + e.getMessage(), e);
         }
         String netns = null;
         boolean offload = false;
@@ -39,8 +42,10 @@ record TapSpec(String iface, String netns, boolean offload) {
                 String v = eq < 0 ? "" : kv.substring(eq + 1);
                 switch (k) {
                     case "netns" -> {
-                        if (!v.matches("[A-Za-z0-9_.-]+") || v.equals(".") || v.equals("..")) {
-                            throw new IOException("invalid network namespace name \"" + v + "\" in \"" + text + "\"");
+                        try {
+                            Netns.path(v);
+                        } catch (IllegalArgumentException e) {
+                            throw new IOException("invalid TAP URI \"" + text + "\": " + e.getMessage(), e);
                         }
                         netns = v;
                     }

@@ -117,10 +117,8 @@ public final class TapDevice implements AutoCloseable {
      * which.
      */
     public static TapDevice open(String name, String netns, boolean vnetHdr) throws IOException {
+        checkName(name);
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-        if (nameBytes.length >= IFNAMSIZ || name.indexOf('\0') >= 0 || name.contains("/")) {
-            throw new IllegalArgumentException("invalid interface name: " + name);
-        }
         return Netns.call(netns, () -> {
             int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
             int ctl = -1;
@@ -150,6 +148,18 @@ public final class TapDevice implements AutoCloseable {
                 throw e;
             }
         });
+    }
+
+    /**
+     * Refuses a name the kernel cannot take: {@link #IFNAMSIZ} bytes or more, or a NUL or {@code /} in it.
+     *
+     * @throws IllegalArgumentException saying so
+     */
+    public static void checkName(String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length >= IFNAMSIZ || name.indexOf('\0') >= 0 || name.contains("/")) {
+            throw new IllegalArgumentException("invalid interface name: " + name);
+        }
     }
 
     /** Asks for {@link #OFFLOADS}, then checksum only, then none: what the kernel accepted. */
