@@ -182,10 +182,13 @@ class GvproxyJava(Stack):
         self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
                                  "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", g.ns,
                                  "-stop-if-exist", ""] + self.agent_flags, "gvforwarder-java.log", env)
+        self.await_guest()
+
+    def await_guest(self):
         if self.ipv6:
             # SLAAC from the gateway's router advertisements: a global address that finished DAD.
-            wait_for(lambda: "fd00:5a94:efe4:" in (a := g.sh("ip -6 addr show dev tap0 scope global",
-                                                             check=False).stdout) and "tentative" not in a,
+            wait_for(lambda: "fd00:5a94:efe4:" in (a := self.guest.sh("ip -6 addr show dev tap0 scope global",
+                                                                      check=False).stdout) and "tentative" not in a,
                      30, "SLAAC address")
         wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
 
@@ -245,11 +248,7 @@ class GvproxyJavaTap(GvproxyJava):
                               "-listen-tap", f"tap://tap0?netns={g.ns}{self.tap_query}",
                               "-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags, "gvproxy-java.log",
                              dict(os.environ))
-        if self.ipv6:
-            wait_for(lambda: "fd00:5a94:efe4:" in (a := g.sh("ip -6 addr show dev tap0 scope global",
-                                                             check=False).stdout) and "tentative" not in a,
-                     30, "SLAAC address")
-        wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
+        self.await_guest()
 
     def pids(self):
         return {"stack": self.gv.pid}
