@@ -415,6 +415,17 @@ class GvproxyConfigTest {
         assertEquals("accept", resolve(new CliArgs(), "interfaces:\n  stdio: accept\n").stdio);
     }
 
+    /** {@code -listen-tap} and {@code interfaces.tap}: the flag wins, as for every interface. */
+    @Test
+    void tapFromYamlOrFlag() throws Exception {
+        String yaml = "interfaces:\n  tap: tap://tap0?netns=yaml\n";
+        assertEquals("tap://tap0?netns=yaml", resolve(new CliArgs(), yaml).tap);
+        CliArgs cli = new CliArgs();
+        cli.listenTap = "tap://tap1?netns=flag&offload=true";
+        assertEquals("tap://tap1?netns=flag&offload=true", resolve(cli, yaml).tap);
+        assertEquals("", resolve(new CliArgs(), "").tap);
+    }
+
     @org.junit.jupiter.api.Test
     void guestApiAndStateKeysFromYamlAndFlags() throws ConfigException {
         GvproxyConfig y = resolve(new CliArgs(), "api-token-file: /t\nguest-api-strict: true\nguest-unix-dir: /g\n"
