@@ -615,8 +615,10 @@ public final class VirtualNetwork implements AutoCloseable {
     }
 
     /**
-     * Serves a TAP interface from this network's event loop, with no guest agent in between: the host end of a
-     * network namespace's interface (pasta's way of serving a namespace) or of a TAP handed to a VM monitor.
+     * Serves a TAP interface from this network's event loop, with no guest agent in between: this process holds
+     * the TAP's file descriptor and the interface is the guest's, typically in a network namespace (pasta's way of
+     * serving a namespace or container). A VM's own TAP backend holds that descriptor itself; a VM reaches the
+     * network through one of the listeners instead.
      *
      * <pre>{@code
      * net.attachTap("tap://tap0?netns=ci-guest");              // ip netns add ci-guest first

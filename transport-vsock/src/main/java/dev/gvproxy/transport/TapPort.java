@@ -21,8 +21,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * A TAP device as a switch port, read and written by the network's own event loop: the host end of a guest
- * interface (a network namespace's {@code tap0}, or a TAP a VM monitor was handed), with no guest agent and no
+ * A TAP device as a switch port, read and written by the network's own event loop: this process holds the TAP's
+ * file descriptor and the interface is the guest's (a network namespace's {@code tap0}), with no guest agent and no
  * {@code /connect} socket in between. pasta's shape: a frame from the guest wakes the loop once (the TAP fd is in
  * the loop's epoll set), and a frame to the guest is one {@code write(2)} from the loop, where an agent costs a
  * thread wake-up and a socket crossing each way.
