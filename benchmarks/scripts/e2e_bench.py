@@ -561,6 +561,8 @@ def main():
                                            check=False, timeout=args.probe_warmup + 30)
                     reps = []
                     for i in range(args.repeats):
+                        if i > 0 and stack.binds_outbound and not args.no_probes:
+                            settle_time_wait()  # the previous repeat's connects hold this stack's ports
                         load.append(float(loadavg()))
                         m = measure(stack, args, mtu)
                         print(f"{name} mtu {mtu} run {i + 1}: " + ", ".join(
