@@ -535,7 +535,7 @@ public final class GvproxyMain {
                     cfg.limits.vfkitPeers(), cfg.limits.vfkitPeerIdle()));
             hypervisor(run, "tap", cfg.tap, () -> {
                 Listener l = Transports.attachTap(cfg.tap, net.internals().transportContext());
-                // one guest interface for the process's life: when it goes away (its namespace deleted), so
+                // one guest interface for the process's life: when it goes away (the interface deleted), so
                 // does gvproxy-java, as pasta does
                 l.closeFuture().whenComplete((v, t) -> run.fail("tap transport ended"));
                 return l;

@@ -270,9 +270,7 @@ public final class Transports {
         TapSpec spec = TapSpec.parse(uri);
         TapDevice tap = TapDevice.open(spec.iface(), spec.netns(), spec.offload());
         try {
-            if (!tap.isUp()) {
-                tap.setUp();
-            }
+            tap.setUp(); // sets IFF_UP over the flags it reads: nothing changes on a link already up
         } catch (IOException | RuntimeException e) {
             tap.close();
             throw e;

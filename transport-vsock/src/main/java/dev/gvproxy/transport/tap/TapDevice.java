@@ -315,17 +315,22 @@ public final class TapDevice implements AutoCloseable {
     public boolean writeNow(MemorySegment src) throws IOException {
         acquire();
         try {
-            long n = Libc.write(fd, src, src.byteSize());
-            if (n < 0) {
-                return false;
-            }
-            if (n != src.byteSize()) {
-                throw new IOException("TAP " + name + ": short write " + n + " of " + src.byteSize());
-            }
-            return true;
+            return writeOnce(src);
         } finally {
             release();
         }
+    }
+
+    /** One {@code write(2)} of the whole frame; false on {@code EAGAIN}. The caller holds a use ({@link #acquire}). */
+    private boolean writeOnce(MemorySegment src) throws IOException {
+        long n = Libc.write(fd, src, src.byteSize());
+        if (n < 0) {
+            return false;
+        }
+        if (n != src.byteSize()) {
+            throw new IOException("TAP " + name + ": short write " + n + " of " + src.byteSize());
+        }
+        return true;
     }
 
     /**
@@ -380,14 +385,7 @@ public final class TapDevice implements AutoCloseable {
     public void write(MemorySegment src) throws IOException {
         acquire();
         try {
-            while (true) {
-                long n = Libc.write(fd, src, src.byteSize());
-                if (n >= 0) {
-                    if (n != src.byteSize()) {
-                        throw new IOException("TAP " + name + ": short write " + n + " of " + src.byteSize());
-                    }
-                    return;
-                }
+            while (!writeOnce(src)) {
                 awaitReady(writePoll);
             }
         } finally {
