@@ -172,25 +172,31 @@ class GvproxyJava(Stack):
     def start(self):
         sock = os.path.join(self.tmp, "gv.sock")
         env = dict(os.environ)
-        # -ssh-port -1: no 127.0.0.1:2222 forward, which the benchmark does not use (and another run may hold)
-        self.gv = self.spawn([os.path.join(ROOT, "bin", "gvproxy-java"), "-listen", "unix://" + sock,
-                              "-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags, "gvproxy-java.log", env)
-        wait_for(lambda: os.path.exists(sock), 30, "gvproxy-java socket")
         g = self.guest
         g.add_tap(self.mtu, "address", "5a:94:ef:e4:0c:ee")
         g.firewall(self.alias)
-        self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
-                                 "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", g.ns,
-                                 "-stop-if-exist", ""] + self.agent_flags, "gvforwarder-java.log", env)
-        self.await_guest()
-
-    def await_guest(self):
+        # -ssh-port -1: no 127.0.0.1:2222 forward, which the benchmark does not use (and another run may hold)
+        self.gv = self.spawn([os.path.join(ROOT, "bin", "gvproxy-java"), "-listen", "unix://" + sock]
+                             + self.tap_flags() + ["-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags,
+                             "gvproxy-java.log", env)
+        self.attach_agent(sock, env)
         if self.ipv6:
             # SLAAC from the gateway's router advertisements: a global address that finished DAD.
-            wait_for(lambda: "fd00:5a94:efe4:" in (a := self.guest.sh("ip -6 addr show dev tap0 scope global",
-                                                                      check=False).stdout) and "tentative" not in a,
+            wait_for(lambda: "fd00:5a94:efe4:" in (a := g.sh("ip -6 addr show dev tap0 scope global",
+                                                             check=False).stdout) and "tentative" not in a,
                      30, "SLAAC address")
         wait_for(self.reachable, 30, "gvproxy-java guest connectivity")
+
+    def tap_flags(self):
+        """gvproxy-java's flags that attach the guest's TAP itself; none when an agent does."""
+        return []
+
+    def attach_agent(self, sock, env):
+        """gvforwarder-java pumping the guest's pre-configured TAP to gvproxy-java's /connect."""
+        wait_for(lambda: os.path.exists(sock), 30, "gvproxy-java socket")
+        self.agent = self.spawn([os.path.join(ROOT, "bin", "gvforwarder-java"), "-url", "unix://" + sock,
+                                 "-iface", "tap0", "-mtu", str(self.mtu), "-preexisting", "-netns", self.guest.ns,
+                                 "-stop-if-exist", ""] + self.agent_flags, "gvforwarder-java.log", env)
 
     def pids(self):
         return {"stack": self.gv.pid, "agent": self.agent.pid}
@@ -239,16 +245,11 @@ class GvproxyJavaTap(GvproxyJava):
     name = "gvproxy-java-tap"
     tap_query = ""
 
-    def start(self):
-        sock = os.path.join(self.tmp, "gv.sock")
-        g = self.guest
-        g.add_tap(self.mtu, "address", "5a:94:ef:e4:0c:ee")
-        g.firewall(self.alias)
-        self.gv = self.spawn([os.path.join(ROOT, "bin", "gvproxy-java"), "-listen", "unix://" + sock,
-                              "-listen-tap", f"tap://tap0?netns={g.ns}{self.tap_query}",
-                              "-mtu", str(self.mtu), "-ssh-port", "-1"] + self.gv_flags, "gvproxy-java.log",
-                             dict(os.environ))
-        self.await_guest()
+    def tap_flags(self):
+        return ["-listen-tap", f"tap://tap0?netns={self.guest.ns}{self.tap_query}"]
+
+    def attach_agent(self, sock, env):
+        pass
 
     def pids(self):
         return {"stack": self.gv.pid}
