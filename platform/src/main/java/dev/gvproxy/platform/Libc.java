@@ -101,6 +101,11 @@ public final class Libc {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     }
 
+    private static final class Writev {
+        static final MethodHandle H = capturing("writev",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+
     private static final class Ioctl {
         static final MethodHandle H = capturing("ioctl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
@@ -294,6 +299,38 @@ public final class Libc {
                 }
                 if (e != EINTR) {
                     throw new NativeException("read fd " + fd, e);
+                }
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Bytes of one {@code struct iovec} ({@code void *iov_base; size_t iov_len}) on a 64-bit platform. */
+    public static final int IOVEC_SIZE = 16;
+
+    /**
+     * {@code writev(fd, iov, iovcnt)}, retrying EINTR: {@code iov} holds {@code iovcnt} {@code struct iovec}s
+     * ({@link #IOVEC_SIZE} bytes each).
+     *
+     * @return bytes written, or -1 for EAGAIN on a non-blocking fd
+     */
+    public static long writev(int fd, MemorySegment iov, int iovcnt) throws NativeException {
+        try {
+            MemorySegment st = STATE.get();
+            while (true) {
+                long r = (long) Writev.H.invokeExact(st, fd, iov, iovcnt);
+                if (r >= 0) {
+                    return r;
+                }
+                int e = errno(st);
+                if (e == EAGAIN) {
+                    return -1;
+                }
+                if (e != EINTR) {
+                    throw new NativeException("writev fd " + fd, e);
                 }
             }
         } catch (NativeException e) {

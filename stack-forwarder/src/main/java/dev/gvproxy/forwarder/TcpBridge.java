@@ -24,7 +24,8 @@ import io.netty.util.ReferenceCountUtil;
  *       copy); the connection is told the bytes are {@link TunnelStream#consumed consumed} only when the
  *       write completed, so a host that stops reading closes the guest's receive window;</li>
  *   <li>host -> guest: the host channel runs with auto-read off and is read only while the stream has
- *       send space; acknowledgements from the guest free space and trigger the next read.</li>
+ *       send space, each read at most that space ({@link HostReadBuffer}); acknowledgements from the guest free
+ *       space and trigger the next read.</li>
  * </ul>
  * Half-close is propagated both ways (guest FIN -> host {@code shutdownOutput} after pending writes; host
  * EOF -> guest FIN after queued data); resets map to resets (guest RST -> host RST via SO_LINGER 0; host
@@ -46,6 +47,8 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
     /** Guest bytes written to the host channel since the last {@link #flushBatch}. */
     private int batchBytes;
 
+    private final HostReadBuffer reads = new HostReadBuffer();
+
     private TcpBridge(Counters counters, Channel host) {
         this.host = host;
         this.toHost = counters.counter("tcp.bridge.bytesToHost");
@@ -63,6 +66,7 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
     public static TcpBridge attach(Counters counters, Channel host) {
         TcpBridge b = new TcpBridge(counters, host);
         host.config().setAutoRead(false);
+        host.config().setRecvByteBufAllocator(b.reads);
         host.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         if (host.pipeline().get(TcpForwarder.HOST_ERRORS) != null) {
             host.pipeline().addBefore(TcpForwarder.HOST_ERRORS, null, b);
@@ -232,6 +236,7 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
     private void maybeRead() {
         if (!reading && !hostEof && stream != null && stream.sendSpace() > 0 && host.isActive()) {
             reading = true;
+            reads.limit(stream.sendSpace());
             host.read();
         }
     }

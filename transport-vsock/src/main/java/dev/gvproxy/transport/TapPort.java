@@ -1,5 +1,6 @@
 package dev.gvproxy.transport;
 
+import dev.gvproxy.platform.Libc;
 import dev.gvproxy.platform.SocketTransport;
 import dev.gvproxy.stack.Counters;
 import dev.gvproxy.stack.link.LinkEndpoint;
@@ -10,7 +11,10 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -24,8 +28,9 @@ import java.util.logging.Logger;
  * A TAP device as a switch port, read and written by the network's own event loop: this process holds the TAP's
  * file descriptor and the interface is the guest's (a network namespace's {@code tap0}), with no guest agent and no
  * {@code /connect} socket in between. pasta's shape: a frame from the guest wakes the loop once (the TAP fd is in
- * the loop's epoll set), and a frame to the guest is one {@code write(2)} from the loop, where an agent costs a
- * thread wake-up and a socket crossing each way.
+ * the loop's epoll set), and a frame to the guest is one {@code write(2)} from the loop (a {@code writev(2)} for a
+ * large segment whose payload is views of the host socket's reads), where an agent costs a thread wake-up and a
+ * socket crossing each way.
  *
  * <p>Reading: whenever the fd has input (epoll, level triggered: {@link SocketTransport#watchReadable}) the loop reads
  * up to {@link #READ_BUDGET} frames without blocking and hands each to the switch; frames left over wake the next
@@ -51,6 +56,11 @@ final class TapPort implements LinkEndpoint, Listener {
     static final int COPY_BELOW = 2048;
     /** The largest frame a TAP hands over: a 64 KiB IP packet, its Ethernet and VLAN headers, a virtio-net header. */
     static final int READ_BUFFER = TapDevice.VNET_HDR_LEN + 18 + 65535;
+    /**
+     * Most pieces a frame is written in ({@code writev}; the kernel takes 1024): a segment's header, the views of
+     * the host socket's read buffers it spans, and the virtio-net header's buffer when it had no room.
+     */
+    static final int MAX_PIECES = 64;
 
     private final TapDevice tap;
     private final EventLoop loop;
@@ -68,7 +78,8 @@ final class TapPort implements LinkEndpoint, Listener {
     private AutoCloseable watch; // loop only; null with the fallback thread
     private ByteBuf spare; // loop only: the read buffer
     private MemorySegment spareSegment; // its memory
-    private ByteBuffer scratch; // loop only: a frame in more than one piece is copied here to be written
+    private ByteBuffer scratch; // loop only: a frame that cannot be gathered is copied here to be written
+    private MemorySegment iov; // loop only: the iovecs of a gathered frame
     private Thread waiter;
 
     /** @param tap taken: the port closes it */
@@ -171,22 +182,7 @@ final class TapPort implements LinkEndpoint, Listener {
         }
         ByteBuf out = vnet != null ? vnet.send(frame, alloc) : frame;
         try {
-            int length = out.readableBytes();
-            MemorySegment bytes;
-            if (out.hasMemoryAddress()) {
-                bytes = MemorySegment.ofAddress(out.memoryAddress() + out.readerIndex()).reinterpret(length);
-            } else if (out.isDirect() && out.nioBufferCount() == 1) {
-                bytes = MemorySegment.ofBuffer(out.nioBuffer());
-            } else {
-                // a header and a frame in separate buffers (or a heap buffer): one copy, the TAP takes one buffer
-                if (scratch == null || scratch.capacity() < length) {
-                    scratch = ByteBuffer.allocateDirect(Math.max(length, READ_BUFFER));
-                }
-                scratch.clear().limit(length);
-                out.getBytes(out.readerIndex(), scratch);
-                bytes = MemorySegment.ofBuffer(scratch.flip());
-            }
-            if (!tap.writeNow(bytes)) {
+            if (!write(out)) {
                 txQueueFull.inc(port);
             }
         } catch (ClosedChannelException e) {
@@ -197,6 +193,45 @@ final class TapPort implements LinkEndpoint, Listener {
         } finally {
             out.release();
         }
+    }
+
+    /**
+     * One write of one frame: a buffer as it is, a frame in pieces (a large TCP segment's header and payload views,
+     * {@code TcpSegmentWriter#VIEWS_FROM}) gathered by {@code writev}; a heap buffer, or more pieces than
+     * {@link #MAX_PIECES}, copied into one.
+     *
+     * @param out <b>borrowed</b>
+     * @return false when the TAP's queue is full
+     */
+    private boolean write(ByteBuf out) throws IOException {
+        int length = out.readableBytes();
+        if (out.hasMemoryAddress()) {
+            return tap.writeNow(MemorySegment.ofAddress(out.memoryAddress() + out.readerIndex()).reinterpret(length));
+        }
+        int pieces = out.nioBufferCount();
+        if (out.isDirect() && pieces == 1) {
+            return tap.writeNow(MemorySegment.ofBuffer(out.nioBuffer()));
+        }
+        if (out.isDirect() && pieces > 1 && pieces <= MAX_PIECES) {
+            if (iov == null) {
+                iov = Arena.ofAuto().allocate((long) Libc.IOVEC_SIZE * MAX_PIECES, 8);
+            }
+            ByteBuffer[] parts = out.nioBuffers();
+            for (int i = 0; i < parts.length; i++) {
+                MemorySegment part = MemorySegment.ofBuffer(parts[i]);
+                iov.set(ValueLayout.JAVA_LONG, (long) Libc.IOVEC_SIZE * i, part.address());
+                iov.set(ValueLayout.JAVA_LONG, (long) Libc.IOVEC_SIZE * i + 8, part.byteSize());
+            }
+            boolean written = tap.writeNow(iov, parts.length, length);
+            Reference.reachabilityFence(parts); // the memory the iovecs point into
+            return written;
+        }
+        if (scratch == null || scratch.capacity() < length) {
+            scratch = ByteBuffer.allocateDirect(Math.max(length, READ_BUFFER));
+        }
+        scratch.clear().limit(length);
+        out.getBytes(out.readerIndex(), scratch);
+        return tap.writeNow(MemorySegment.ofBuffer(scratch.flip()));
     }
 
     @Override

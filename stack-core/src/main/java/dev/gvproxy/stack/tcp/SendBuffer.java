@@ -2,12 +2,16 @@ package dev.gvproxy.stack.tcp;
 
 import dev.gvproxy.stack.wire.TcpSegmentWriter;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
 
 /**
  * Bytes the application queued for the peer, from SND.UNA onwards: unacknowledged data first, then data
  * not yet sent. Held as the buffers the application handed over (no copy); each segment, sent first or
  * retransmitted, copies its range out of them into its own buffer ({@link #copyTo}), which is the one copy a
- * segment's payload gets.
+ * segment's payload gets; a large segment instead holds views of them ({@link #views}). The buffers are never
+ * written once appended (acknowledging only moves a reader index), so a view stays valid after its bytes are
+ * acknowledged, and may be read by a transport's own thread.
  */
 final class SendBuffer implements TcpSegmentWriter.Payload {
     /**
@@ -73,6 +77,31 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
             offset = 0;
             b = chunk(++i);
         }
+    }
+
+    /** Retained slices of the buffers the range crosses: a large segment's payload without a copy. */
+    @Override
+    public CompositeByteBuf views(int offset, int len, ByteBufAllocator alloc) {
+        int first = 0;
+        ByteBuf b = chunk(0);
+        while (offset >= b.readableBytes()) {
+            offset -= b.readableBytes();
+            b = chunk(++first);
+        }
+        int last = first;
+        for (int left = len - (b.readableBytes() - offset); left > 0; ) {
+            left -= chunk(++last).readableBytes();
+        }
+        // one more component for the header the segment puts in front; never consolidated (a copy) on adding
+        CompositeByteBuf c = alloc.compositeDirectBuffer(last - first + 2);
+        for (int i = first; len > 0; i++) {
+            b = chunk(i);
+            int n = Math.min(len, b.readableBytes() - offset);
+            c.addComponent(true, b.retainedSlice(b.readerIndex() + offset, n));
+            len -= n;
+            offset = 0;
+        }
+        return c;
     }
 
     /** Drops the first {@code n} bytes (acknowledged). */

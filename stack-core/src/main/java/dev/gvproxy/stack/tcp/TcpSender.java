@@ -18,7 +18,8 @@ import dev.gvproxy.stack.wire.TcpFlags;
  *
  * <p>Segments leave through {@link TcpConnection#emit}, which adds our ACK and window. The application's data
  * is <b>taken</b> into the {@link SendBuffer} and kept until acknowledged; each transmission copies its range
- * out of it into the segment's own buffer.
+ * out of it into the segment's own buffer, or for a large segment holds views of it
+ * ({@link dev.gvproxy.stack.wire.TcpSegmentWriter#VIEWS_FROM}).
  */
 final class TcpSender {
     static final int DUP_ACK_THRESHOLD = 3; // RFC 5681 3.2

@@ -189,4 +189,27 @@ class SendBufferTest {
             assertArrayEquals(expected(acked, buf.size()), take(copied(0, buf.size())));
         }
     }
+
+    @Test
+    void viewsOfARangeAcrossChunksShareTheirMemory() {
+        buf.append(chunk(0, 100));
+        buf.append(chunk(100, 50));
+        buf.append(chunk(150, 100));
+        buf.discard(20); // views start after SND.UNA, as copies do
+        io.netty.buffer.CompositeByteBuf v = buf.views(70, 100, io.netty.buffer.UnpooledByteBufAllocator.DEFAULT);
+        assertEquals(3, v.numComponents(), "the tail of the first chunk, the second, the head of the third");
+        assertEquals(2, appended.get(1).refCnt(), "a view, not a copy: the chunk is retained");
+        assertArrayEquals(expected(90, 100), take(v));
+        assertEquals(1, appended.get(1).refCnt(), "released with the segment");
+    }
+
+    @Test
+    void aViewOutlivesTheAcknowledgementOfItsBytes() {
+        // A transport may still be writing a segment when the guest's ACK for it arrives.
+        buf.append(chunk(0, 100));
+        io.netty.buffer.CompositeByteBuf v = buf.views(0, 60, io.netty.buffer.UnpooledByteBufAllocator.DEFAULT);
+        buf.discard(100);
+        assertEquals(1, appended.get(0).refCnt(), "the view holds the acknowledged chunk");
+        assertArrayEquals(expected(0, 60), take(v));
+    }
 }

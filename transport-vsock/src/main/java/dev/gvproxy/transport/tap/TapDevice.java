@@ -321,14 +321,36 @@ public final class TapDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #writeNow(MemorySegment)} of a frame in pieces, with one {@code writev(2)}: the TAP takes the pieces as
+     * one frame, so a frame of a header buffer and views of a payload is written without being copied together.
+     *
+     * @param iov {@code count} {@code struct iovec}s ({@link Libc#IOVEC_SIZE} bytes each), {@code length} bytes in
+     *     all
+     * @return false when the device would block ({@code EAGAIN}); the frame was not written
+     * @throws ClosedChannelException if the device is or gets closed
+     */
+    public boolean writeNow(MemorySegment iov, int count, long length) throws IOException {
+        acquire();
+        try {
+            return written(Libc.writev(fd, iov, count), length);
+        } finally {
+            release();
+        }
+    }
+
     /** One {@code write(2)} of the whole frame; false on {@code EAGAIN}. The caller holds a use ({@link #acquire}). */
     private boolean writeOnce(MemorySegment src) throws IOException {
-        long n = Libc.write(fd, src, src.byteSize());
+        return written(Libc.write(fd, src, src.byteSize()), src.byteSize());
+    }
+
+    /** What a write of one frame of {@code length} bytes that returned {@code n} means: false for EAGAIN. */
+    private boolean written(long n, long length) throws IOException {
         if (n < 0) {
             return false;
         }
-        if (n != src.byteSize()) {
-            throw new IOException("TAP " + name + ": short write " + n + " of " + src.byteSize());
+        if (n != length) {
+            throw new IOException("TAP " + name + ": short write " + n + " of " + length);
         }
         return true;
     }
