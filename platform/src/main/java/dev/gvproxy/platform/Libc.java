@@ -280,6 +280,27 @@ public final class Libc {
         }
     }
 
+    /** {@link #ioResult}'s answer for EINTR: make the call again. */
+    private static final long RETRY = -2;
+
+    /**
+     * What a {@code read}, {@code write} or {@code writev} that returned {@code r} means: {@code r}, -1 for EAGAIN,
+     * {@link #RETRY} for EINTR; any other error is thrown.
+     */
+    private static long ioResult(long r, MemorySegment st, String call, int fd) throws NativeException {
+        if (r >= 0) {
+            return r;
+        }
+        int e = errno(st);
+        if (e == EAGAIN) {
+            return -1;
+        }
+        if (e == EINTR) {
+            return RETRY;
+        }
+        throw new NativeException(call + " fd " + fd, e);
+    }
+
     /**
      * {@code read(fd, buf, len)}, retrying EINTR.
      *
@@ -288,19 +309,11 @@ public final class Libc {
     public static long read(int fd, MemorySegment buf, long len) throws NativeException {
         try {
             MemorySegment st = STATE.get();
-            while (true) {
-                long r = (long) Read.H.invokeExact(st, fd, buf, len);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e == EAGAIN) {
-                    return -1;
-                }
-                if (e != EINTR) {
-                    throw new NativeException("read fd " + fd, e);
-                }
-            }
+            long r;
+            do {
+                r = ioResult((long) Read.H.invokeExact(st, fd, buf, len), st, "read", fd);
+            } while (r == RETRY);
+            return r;
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {
@@ -320,19 +333,11 @@ public final class Libc {
     public static long writev(int fd, MemorySegment iov, int iovcnt) throws NativeException {
         try {
             MemorySegment st = STATE.get();
-            while (true) {
-                long r = (long) Writev.H.invokeExact(st, fd, iov, iovcnt);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e == EAGAIN) {
-                    return -1;
-                }
-                if (e != EINTR) {
-                    throw new NativeException("writev fd " + fd, e);
-                }
-            }
+            long r;
+            do {
+                r = ioResult((long) Writev.H.invokeExact(st, fd, iov, iovcnt), st, "writev", fd);
+            } while (r == RETRY);
+            return r;
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {
@@ -348,19 +353,11 @@ public final class Libc {
     public static long write(int fd, MemorySegment buf, long len) throws NativeException {
         try {
             MemorySegment st = STATE.get();
-            while (true) {
-                long r = (long) Write.H.invokeExact(st, fd, buf, len);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(st);
-                if (e == EAGAIN) {
-                    return -1;
-                }
-                if (e != EINTR) {
-                    throw new NativeException("write fd " + fd, e);
-                }
-            }
+            long r;
+            do {
+                r = ioResult((long) Write.H.invokeExact(st, fd, buf, len), st, "write", fd);
+            } while (r == RETRY);
+            return r;
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {
