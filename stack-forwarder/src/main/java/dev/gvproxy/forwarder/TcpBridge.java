@@ -234,9 +234,14 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
     }
 
     private void maybeRead() {
-        if (!reading && !hostEof && stream != null && stream.sendSpace() > 0 && host.isActive()) {
+        if (reading || hostEof || stream == null) {
+            return;
+        }
+        // Asked once: under the network's TCP budget each asking that is capped counts tcp.memoryPressure.
+        int space = stream.sendSpace();
+        if (space > 0 && host.isActive()) {
             reading = true;
-            reads.limit(stream.sendSpace());
+            reads.limit(space);
             host.read();
         }
     }

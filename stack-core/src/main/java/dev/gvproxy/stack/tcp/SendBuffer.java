@@ -61,6 +61,23 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
      */
     @Override
     public void copyTo(int offset, int len, ByteBuf dst) {
+        walk(offset, len, dst, null);
+    }
+
+    /** Retained slices of the buffers the range crosses: a large segment's payload without a copy. */
+    @Override
+    public CompositeByteBuf views(int offset, int len, ByteBufAllocator alloc) {
+        // No component limit: adding components past a limit would consolidate them, i.e. copy.
+        CompositeByteBuf c = alloc.compositeDirectBuffer(Integer.MAX_VALUE);
+        walk(offset, len, null, c);
+        return c;
+    }
+
+    /**
+     * The pieces of the {@code len} bytes starting {@code offset} bytes after SND.UNA, one per buffer the range
+     * crosses: appended to {@code copyTo}, or (when it is null) added to {@code viewsTo} as retained slices.
+     */
+    private void walk(int offset, int len, ByteBuf copyTo, CompositeByteBuf viewsTo) {
         int i = 0;
         ByteBuf b = chunk(0);
         while (offset >= b.readableBytes()) {
@@ -69,7 +86,11 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
         }
         while (true) {
             int n = Math.min(len, b.readableBytes() - offset);
-            dst.writeBytes(b, b.readerIndex() + offset, n);
+            if (copyTo != null) {
+                copyTo.writeBytes(b, b.readerIndex() + offset, n);
+            } else {
+                viewsTo.addComponent(true, b.retainedSlice(b.readerIndex() + offset, n));
+            }
             len -= n;
             if (len == 0) {
                 return;
@@ -77,31 +98,6 @@ final class SendBuffer implements TcpSegmentWriter.Payload {
             offset = 0;
             b = chunk(++i);
         }
-    }
-
-    /** Retained slices of the buffers the range crosses: a large segment's payload without a copy. */
-    @Override
-    public CompositeByteBuf views(int offset, int len, ByteBufAllocator alloc) {
-        int first = 0;
-        ByteBuf b = chunk(0);
-        while (offset >= b.readableBytes()) {
-            offset -= b.readableBytes();
-            b = chunk(++first);
-        }
-        int last = first;
-        for (int left = len - (b.readableBytes() - offset); left > 0; ) {
-            left -= chunk(++last).readableBytes();
-        }
-        // one more component for the header the segment puts in front; never consolidated (a copy) on adding
-        CompositeByteBuf c = alloc.compositeDirectBuffer(last - first + 2);
-        for (int i = first; len > 0; i++) {
-            b = chunk(i);
-            int n = Math.min(len, b.readableBytes() - offset);
-            c.addComponent(true, b.retainedSlice(b.readerIndex() + offset, n));
-            len -= n;
-            offset = 0;
-        }
-        return c;
     }
 
     /** Drops the first {@code n} bytes (acknowledged). */
