@@ -32,5 +32,10 @@ fi
 # cleaner, whose downcall linking was a third of the start-up CPU (ready in ~330 ms instead of ~600 ms, 5 MB less
 # RSS; benchmarks/README.md). JDK 25 allows it without a warning with --sun-misc-unsafe-memory-access=allow; the
 # tests keep the FFM path (Netty's default), so both are exercised.
+# Netty's allocator takes a heap of 512 MiB or less as a small machine and then pools no buffer above 16,896
+# bytes: every larger one (a TAP read, a host TCP read of up to 1 MiB) became a malloc with page faults, a quarter
+# of the loop and host->guest at 4 instead of 13-17 Gbit/s on some starts. Our heap is small because the buffers
+# live off it, so that mode is off.
 jvm_opts=(--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:-UsePerfData -Xss512k -Xms8m -Xmx256m
-  -Dio.netty.leakDetection.level=disabled -Dio.netty.noUnsafe=false --sun-misc-unsafe-memory-access=allow)
+  -Dio.netty.leakDetection.level=disabled -Dio.netty.noUnsafe=false --sun-misc-unsafe-memory-access=allow
+  -Dio.netty.allocator.lowMemory=false)

@@ -1,6 +1,7 @@
 package dev.gvproxy.forwarder;
 
 import io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator;
+import io.netty.util.internal.SystemPropertyUtil;
 
 /**
  * How much one read of a host TCP socket takes: what the bytes the last reads brought suggest (as Netty's adaptive
@@ -13,16 +14,32 @@ import io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator;
  * into whole segments), and each costs a {@code recv}, a wake-up of the loop and of the host's sender (its window
  * reopens). With 64 KiB reads at MTU 65520 every read made one full segment and one runt, and moving data to a
  * guest through the TAP reached 11 Gbit/s; with 1 MiB reads, 17 Gbit/s on the same machine.
+ *
+ * <p>Why not always 1 MiB: a read buffer should come from the allocator's pool. Netty's adaptive allocator (the
+ * default) pools buffers up to 1 MiB, but in its low-memory mode, which it chooses by itself for a heap of 512 MiB
+ * or less, none above 16,896 bytes: each larger buffer is a one-off {@code malloc}. At 1 MiB that meant page
+ * faults and zeroing for a quarter of the loop, as the C library's heap grew and was trimmed, and host->guest at 4
+ * or at 13 Gbit/s from one start to the next; 256 KiB reads gave 10-12. The daemon's heap is small by design
+ * (packet buffers are off-heap), so its launcher turns the mode off ({@code -Dio.netty.allocator.lowMemory=false});
+ * an application that embeds the stack with a small heap gets 256 KiB reads.
  */
 final class HostReadBuffer extends DefaultMaxMessagesRecvByteBufAllocator {
     /** The first read's size: a request or a banner fits, and a bulk sender grows it within a few reads. */
     static final int INITIAL = 2048;
     static final int MIN = 64;
-    /** Largest read: 16 segments of a 65520-byte MTU, a quarter of the default send buffer. */
-    static final int MAX = 1 << 20;
+    /**
+     * Largest read: 16 segments of a 65520-byte MTU, a quarter of the default send buffer; 256 KiB in Netty's
+     * low-memory mode (decided as Netty decides it, once).
+     */
+    static final int MAX = max(SystemPropertyUtil.getBoolean("io.netty.allocator.lowMemory",
+            Runtime.getRuntime().maxMemory() <= 512L << 20));
 
     private int next = INITIAL;
     private int limit = MAX;
+
+    static int max(boolean nettyLowMemory) {
+        return nettyLowMemory ? 256 << 10 : 1 << 20;
+    }
 
     HostReadBuffer() {
         super(1); // auto-read is off: one read per read() anyway

@@ -58,4 +58,10 @@ class HostReadBufferTest {
         int guess = reads.guess();
         assertEquals(guess, read(guess / 2), "half a buffer: the size fits");
     }
+
+    @Test
+    void theLargestReadFollowsNettysLowMemoryMode() {
+        assertEquals(256 << 10, HostReadBuffer.max(true), "one-off buffers: smaller ones fare better");
+        assertEquals(1 << 20, HostReadBuffer.max(false), "the adaptive allocator pools up to 1 MiB");
+    }
 }
