@@ -110,8 +110,10 @@ public final class TcpConnection {
     AckBatch ackBatch;
     /** Set while the layer holds this connection in its list of ACKs owed at the end of the batch. */
     boolean ackQueued;
-    /** The layer's bookkeeping: the deadline currently queued for this connection. */
+    /** The layer's bookkeeping: the deadline currently queued for this connection ({@link ConnectionTimers}). */
     long scheduledDeadline = NEVER;
+    /** Where this connection sits in the layer's {@link ConnectionTimers}, -1 when not queued. */
+    int timerIndex = -1;
     /** The network's TCP buffer budget (set by the layer); see {@link TcpMemory}. */
     TcpMemory memory;
     /** What this connection is charged in {@link #memory} now. */

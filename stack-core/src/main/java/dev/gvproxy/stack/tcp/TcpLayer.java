@@ -21,7 +21,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import java.util.function.LongConsumer;
@@ -69,8 +68,6 @@ public final class TcpLayer implements TransportHandler {
     private record ListenKey(Ipv6Address ip, int port) {}
 
 
-    private record Timer(long deadline, TcpConnection conn) {}
-
     /** IANA dynamic ports: the source ports of the gateway's active opens into guests. */
     public static final int EPHEMERAL_FIRST = 49152;
     public static final int EPHEMERAL_LAST = 65535;
@@ -95,7 +92,9 @@ public final class TcpLayer implements TransportHandler {
     /** True from the first segment received after a {@link #flush} to the next one. */
     private boolean inBatch;
     private final TcpConnection.AckBatch ackBatch = this::deferAck;
-    private final PriorityQueue<Timer> timers = new PriorityQueue<>((a, b) -> Long.compare(a.deadline, b.deadline));
+    private final ConnectionTimers timers = new ConnectionTimers();
+    private final TcpConnection.TimerHook timerHook = this::schedule;
+    private final java.util.function.Consumer<TcpConnection> linkWait = this::waitForLink;
     private final TcpSegment segment = new TcpSegment();
     private final TcpSegmentWriter resetWriter = new TcpSegmentWriter();
     private final TcpConnection.Output output;
@@ -430,9 +429,9 @@ public final class TcpLayer implements TransportHandler {
         TcpConnection.Handler wrapped = new RemovingHandler(handler);
         TcpConnection c = new TcpConnection(key.peer(), key.peerPort(), key.guest(), key.guestPort(), config,
                 alloc, output, tcpCounters, wrapped, issGenerator.getAsInt());
-        c.timerHook = this::schedule;
+        c.timerHook = timerHook;
         c.ackBatch = ackBatch;
-        c.linkWait = this::waitForLink;
+        c.linkWait = linkWait;
         c.memory = memory;
         connections.add(c);
         opened++;
@@ -482,6 +481,7 @@ public final class TcpLayer implements TransportHandler {
     /** Takes {@code c} out of the table (and out of the receive path's fast lookup). */
     private void remove(TcpConnection c) {
         connections.remove(c);
+        timers.remove(c); // at once: a queued deadline must not keep a closed connection reachable
         if (last == c) {
             last = null;
         }
@@ -518,23 +518,17 @@ public final class TcpLayer implements TransportHandler {
         if (d == TcpConnection.NEVER || d >= c.scheduledDeadline) {
             return;
         }
-        c.scheduledDeadline = d;
-        Timer head = timers.peek();
-        timers.add(new Timer(d, c));
-        if (head == null || d < head.deadline) {
+        boolean first = d < timers.earliest();
+        timers.set(c, d);
+        if (first) {
             wakeup.accept(d);
         }
     }
 
     /** Runs every connection timer due at {@code now}. */
     public void poll(long now) {
-        for (Timer t; (t = timers.peek()) != null && t.deadline <= now; ) {
-            timers.poll();
-            TcpConnection c = t.conn;
-            if (c.scheduledDeadline != t.deadline) {
-                continue; // superseded by an earlier entry that already ran
-            }
-            c.scheduledDeadline = TcpConnection.NEVER;
+        for (TcpConnection c; (c = timers.first()) != null && c.scheduledDeadline <= now; ) {
+            timers.remove(c);
             if (c.state() != TcpState.CLOSED) {
                 c.poll(now);
                 schedule(c);
@@ -542,10 +536,14 @@ public final class TcpLayer implements TransportHandler {
         }
     }
 
+    /** Connections in the timer queue (tests). */
+    int queuedTimers() {
+        return timers.size();
+    }
+
     /** The earliest queued deadline, or {@code Long.MAX_VALUE}. */
     public long nextDeadline() {
-        Timer t = timers.peek();
-        return t == null ? Long.MAX_VALUE : t.deadline;
+        return timers.earliest();
     }
 
     /** RFC 9293 3.10.7.1: the reset for a segment that matches no connection. */

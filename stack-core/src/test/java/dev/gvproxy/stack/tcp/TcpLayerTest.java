@@ -272,6 +272,17 @@ class TcpLayerTest {
         }
 
         @Test
+        void aClosedConnectionLeavesTheTimerQueueAtOnce() {
+            h.establish(); // the SYN-ACK armed a retransmission timer of a second; the ACK moved it off later
+            TcpConnection c = h.conn;
+            assertEquals(1, h.stack.tcp().queuedTimers());
+            h.send(TcpHarness.fromGuest().seq(R1).flags(TcpFlags.RST).noTimestamps());
+            assertEquals(TcpState.CLOSED, c.state());
+            assertEquals(0, h.stack.tcp().queuedTimers(), "nothing due keeps the closed connection reachable");
+            assertEquals(Long.MAX_VALUE, h.stack.tcp().nextDeadline());
+        }
+
+        @Test
         void retransmissionTimersOfDifferentConnectionsAreIndependent() {
             List<TcpConnection> conns = new ArrayList<>();
             for (int p = 0; p < 3; p++) {
