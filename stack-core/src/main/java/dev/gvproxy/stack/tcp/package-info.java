@@ -58,7 +58,8 @@
  *
  * <p><b>Time.</b> Nothing here reads a clock: every entry point takes {@code now} (monotonic nanoseconds).
  * Each connection reports {@code nextDeadline()} (retransmission, TLP, persist, keepalive, delayed ACK,
- * TIME-WAIT); the layer keeps a priority queue of them and its owner calls {@code poll(now)} at the earliest.
+ * TIME-WAIT); the layer keeps the connections in a heap by that deadline ({@code ConnectionTimers}, which a
+ * connection leaves when it closes) and its owner calls {@code poll(now)} at the earliest.
  * Tests drive a manual clock and never sleep.
  *
  * <p><b>Guest-port backpressure.</b> A connection knows the switch port of its guest ({@code TcpLayer.Links}:
