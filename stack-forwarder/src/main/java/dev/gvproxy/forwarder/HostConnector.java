@@ -47,6 +47,9 @@ public interface HostConnector {
                 .disableResolver()
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                // The forwarder times the connect out itself; Netty's own timer (30 s by default) would be a second
+                // scheduled task, armed and cancelled, per connect.
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
                 // Low marks: bytes the host socket did not take wait here; past the high mark the relay copies
                 // them out of the guest's frames instead of pinning whole receive buffers (see TcpBridge.onData).
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 16 * 1024))
