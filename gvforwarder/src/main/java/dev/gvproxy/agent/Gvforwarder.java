@@ -361,13 +361,15 @@ public final class Gvforwarder implements AutoCloseable {
         int frameRoom = hdr + frameRoom(a);
         ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(BATCH, 2 * frameRoom)).order(ByteOrder.LITTLE_ENDIAN);
         MemorySegment seg = MemorySegment.ofBuffer(buf);
+        boolean drained = false; // the last batch ended on an empty queue: wait before the next read
         while (true) {
             buf.clear(); // absolute puts check the limit, which the last write left at its end
             int pos = 0;
             int frames = 0;
             do {
                 MemorySegment dst = seg.asSlice(pos + hdr, frameRoom - hdr);
-                int n = frames == 0 ? a.tap.read(dst) : a.tap.readNow(dst);
+                int n = frames == 0 ? a.tap.read(dst, drained) : a.tap.readNow(dst);
+                drained = n == 0;
                 if (n == 0) {
                     break;
                 }

@@ -170,6 +170,39 @@ class TapDeviceTest {
         }
     }
 
+    /**
+     * A pump that saw the queue empty ({@code readNow} returned 0) reads with {@code drained}: it waits in poll
+     * first, without a read the kernel would refuse, and still takes the next frame that arrives.
+     */
+    @Test
+    void aDrainedReadWaitsForTheNextFrame() throws Exception {
+        // No IPv6 in the namespace: no router solicitation or DAD frame that would end the read before it waits.
+        run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1");
+        try (TapDevice tap = TapDevice.open("tap0", ns); Arena arena = Arena.ofShared()) {
+            tap.setMac("5a:94:ef:e4:0c:ee");
+            tap.setUp();
+            run("ip", "-n", ns, "addr", "add", "198.18.0.1/24", "dev", "tap0");
+            MemorySegment buf = arena.allocate(65536);
+            while (tap.readNow(buf) > 0) {
+                // whatever the kernel queued while the link came up
+            }
+            String threadName = "tapdrained-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000));
+            CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return tap.read(buf, true);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }, r -> Thread.ofPlatform().name(threadName).daemon(true).start(r));
+            assertTrue(awaitBlockedInPoll(threadName, TimeUnit.SECONDS.toNanos(10)), "reader never blocked in poll");
+            byte[] peerMac = HexFormat.ofDelimiter(":").parseHex("02:00:00:00:00:42");
+            tap.write(ByteBuffer.wrap(arpRequest(peerMac, new byte[] {(byte) 198, 18, 0, 2},
+                    new byte[] {(byte) 198, 18, 0, 1})));
+            assertTrue(reader.get(10, TimeUnit.SECONDS) >= 42, "a frame (the ARP reply or another) was read");
+        }
+    }
+
     private static int readWithTimeout(TapDevice tap, MemorySegment buf, long deadlineNanos) throws Exception {
         CompletableFuture<Integer> f = CompletableFuture.supplyAsync(() -> {
             try {
