@@ -46,6 +46,11 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
     private boolean flushScheduled;
     /** Guest bytes written to the host channel since the last {@link #flushBatch}. */
     private int batchBytes;
+    /**
+     * The last flush left more than the host channel's high-water mark unwritten, and it has not drained below
+     * the low mark since: new guest bytes will wait, so they are copied out of the transport's read buffers.
+     */
+    private boolean hostBehind;
 
     private final HostReadBuffer reads = new HostReadBuffer();
 
@@ -139,10 +144,12 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
             stream.consumed(n);
             return;
         }
-        if (!host.isWritable()) {
+        if (hostBehind) {
             // The host is not keeping up, so these bytes will wait. A guest frame is a slice of a transport
             // read buffer many times its size: copy the payload so a stalled host pins what it holds, not
-            // whole receive buffers (the TCP memory budget counts payload bytes).
+            // whole receive buffers (the TCP memory budget counts payload bytes). Only then: the batch's own
+            // writes pass the high-water mark before its flush (one 64 KiB segment from an offload port does),
+            // and copying because of them copied three quarters of a bulk upload that the host took at once.
             ByteBuf copy = host.alloc().directBuffer(n);
             copy.writeBytes(data, data.readerIndex(), n);
             data.release();
@@ -180,6 +187,16 @@ public final class TcpBridge extends ChannelInboundHandlerAdapter implements Tun
             });
         }
         host.flush();
+        // What the flush could not write now waits for the socket: past the high-water mark the host is behind.
+        hostBehind = !host.isWritable();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (host.isWritable()) {
+            hostBehind = false; // drained below the low-water mark
+        }
+        ctx.fireChannelWritabilityChanged();
     }
 
     @Override

@@ -1,0 +1,176 @@
+package dev.gvproxy.forwarder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gvproxy.platform.SocketTransport;
+import dev.gvproxy.stack.Counters;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When {@link TcpBridge} copies guest bytes out of the transport's read buffers: only while the host is behind
+ * (its last flush left more than the high-water mark unwritten), not because one batch's own writes passed the
+ * mark before their flush. A real host socket on 127.0.0.1 whose peer reads or does not; a scripted guest stream.
+ */
+class TcpBridgeCopyTest {
+    private static final int SEGMENT = 64 * 1024;
+
+    private final EventLoopGroup group = SocketTransport.get().newEventLoopGroup(1);
+    private final EventLoop loop = group.next();
+    private final Counters counters = new Counters();
+
+    @AfterEach
+    void close() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void aBatchTheHostTakesIsNotCopiedThoughItPassesTheHighWaterMark() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Guest guest = bridge(server);
+            try (Socket peer = server.accept()) {
+                CompletableFuture<Long> drained = drain(peer, 4L * SEGMENT);
+                // One batch of four 64 KiB segments (one loop task, as one read of an offload port's frames):
+                // the first already passes the 16 KiB high-water mark; the flush after the batch writes them.
+                onLoop(() -> {
+                    for (int i = 0; i < 4; i++) {
+                        guest.handler.onData(segment());
+                    }
+                    return null;
+                });
+                assertEquals(4L * SEGMENT, drained.get(10, TimeUnit.SECONDS));
+                assertEquals(0, counters.get("tcp.bridge.bytesCopiedWhileBlocked"));
+                waitFor(() -> guest.consumed.get() == 4L * SEGMENT, "all four segments reported written");
+            }
+        }
+    }
+
+    @Test
+    void bytesForAHostThatIsBehindAreCopied() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Guest guest = bridge(server);
+            try (Socket peer = server.accept()) {
+                // The peer reads nothing: batches fill the socket buffers until a flush leaves bytes unwritten.
+                long sent = 0;
+                for (int batch = 0; batch < 200 && counters.get("tcp.bridge.bytesCopiedWhileBlocked") == 0; batch++) {
+                    onLoop(() -> {
+                        guest.handler.onData(segment());
+                        return null;
+                    });
+                    sent += SEGMENT;
+                }
+                assertEquals(SEGMENT, counters.get("tcp.bridge.bytesCopiedWhileBlocked"),
+                        "the first segment after a flush that left bytes unwritten is copied");
+                assertTrue(guest.consumed.get() < sent, "the host took less than was sent");
+                // Once the peer reads, the host drains below the low-water mark and copying stops.
+                long total = sent;
+                CompletableFuture<Long> drained = drain(peer, total + SEGMENT);
+                waitFor(() -> guest.consumed.get() == total, "the host caught up");
+                long copied = counters.get("tcp.bridge.bytesCopiedWhileBlocked");
+                onLoop(() -> {
+                    guest.handler.onData(segment());
+                    return null;
+                });
+                assertEquals(sent + SEGMENT, drained.get(10, TimeUnit.SECONDS));
+                assertEquals(copied, counters.get("tcp.bridge.bytesCopiedWhileBlocked"));
+            }
+        }
+    }
+
+    /** A host channel connected to {@code server}'s port, bridged to a scripted guest stream. */
+    private Guest bridge(ServerSocket server) throws Exception {
+        HostConnector connector = HostConnector.sockets(loop, new ChannelInboundHandlerAdapter());
+        Channel ch = onLoop(() -> connector.connect(new InetSocketAddress(server.getInetAddress(),
+                server.getLocalPort()))).syncUninterruptibly().channel();
+        Guest guest = new Guest();
+        onLoop(() -> {
+            TcpBridge.attach(counters, ch).connect(guest);
+            return null;
+        });
+        return guest;
+    }
+
+    private static ByteBuf segment() {
+        return Unpooled.directBuffer(SEGMENT).writeZero(SEGMENT);
+    }
+
+    private static CompletableFuture<Long> drain(Socket peer, long bytes) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                InputStream in = peer.getInputStream();
+                byte[] buf = new byte[64 * 1024];
+                long got = 0;
+                while (got < bytes) {
+                    int n = in.read(buf);
+                    if (n < 0) {
+                        break;
+                    }
+                    got += n;
+                }
+                return got;
+            } catch (java.io.IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
+    private <T> T onLoop(Callable<T> task) throws Exception {
+        return loop.submit(task).get(10, TimeUnit.SECONDS);
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!done.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(5);
+        }
+    }
+
+    /** The guest side: takes nothing from the host (no send space), counts what the bridge wrote out. */
+    private static final class Guest implements TunnelStream {
+        TunnelStream.Handler handler;
+        final AtomicLong consumed = new AtomicLong();
+
+        @Override
+        public void start(Handler h) {
+            this.handler = h;
+        }
+
+        @Override
+        public int sendSpace() {
+            return 0;
+        }
+
+        @Override
+        public void send(ByteBuf data) {
+            data.release();
+        }
+
+        @Override
+        public void shutdownOutput() {}
+
+        @Override
+        public void consumed(int n) {
+            consumed.addAndGet(n);
+        }
+
+        @Override
+        public void abort() {}
+    }
+}
