@@ -65,9 +65,11 @@
  * ({@code budget.flowsAbortedOnLeave}). The descriptor is the budgeted resource: a TCP flow is released
  * when its host channel closes, whatever closed it. TCP buffer memory is budgeted per network in
  * stack-core ({@code TcpMemory}): the bridge reports bytes consumed only once the host socket took them,
- * so Netty's outbound queue is inside that budget, and while a host channel is not writable the bridge
- * copies the guest's payload out of the frame so that a stalled host pins payload bytes, not whole
- * transport read buffers ({@code tcp.bridge.bytesCopiedWhileBlocked}).
+ * so Netty's outbound queue is inside that budget, and while a host is behind (its last flush left more than
+ * the channel's high-water mark unwritten) the bridge copies the guest's payload out of the frame so that a
+ * stalled host pins payload bytes, not whole transport read buffers ({@code tcp.bridge.bytesCopiedWhileBlocked}).
+ * A batch's own writes, which pass the mark before their one flush, are not copied: at most one batch per
+ * connection is held as slices when the host stalls.
  *
  * <p><b>Egress policy</b> ({@link dev.gvproxy.forwarder.EgressPolicy}, {@link dev.gvproxy.forwarder.EgressFilter}).
  * Ordered allow/deny rules (prefix, protocol, ports; first match wins; no match allows) decide each new flow at
