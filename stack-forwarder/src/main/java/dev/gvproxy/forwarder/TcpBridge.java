@@ -21,8 +21,9 @@ import io.netty.util.ReferenceCountUtil;
  * <p>Backpressure without unbounded queues:
  * <ul>
  *   <li>guest -> host: in-order data is written to the host channel as it arrives (a retained slice, no
- *       copy, unless the host is behind: see {@link #onData}); the connection is told the bytes are {@link TunnelStream#consumed consumed} only when the
- *       write completed, so a host that stops reading closes the guest's receive window;</li>
+ *       copy, unless the host is behind: see {@link #onData}); the connection is told the bytes are
+ *       {@link TunnelStream#consumed consumed} only when the write completed, so a host that stops reading
+ *       closes the guest's receive window;</li>
  *   <li>host -> guest: the host channel runs with auto-read off and is read only while the stream has
  *       send space, each read at most that space ({@link HostReadBuffer}); acknowledgements from the guest free
  *       space and trigger the next read.</li>

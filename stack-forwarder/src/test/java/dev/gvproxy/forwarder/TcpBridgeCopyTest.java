@@ -66,9 +66,10 @@ class TcpBridgeCopyTest {
         try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Guest guest = bridge(server);
             try (Socket peer = server.accept()) {
-                // The peer reads nothing: batches fill the socket buffers until a flush leaves bytes unwritten.
+                // The peer reads nothing: batches fill the socket buffers (a few MiB on loopback) until a flush
+                // leaves bytes unwritten.
                 long sent = 0;
-                for (int batch = 0; batch < 200 && counters.get("tcp.bridge.bytesCopiedWhileBlocked") == 0; batch++) {
+                for (int batch = 0; batch < 2000 && counters.get("tcp.bridge.bytesCopiedWhileBlocked") == 0; batch++) {
                     onLoop(() -> {
                         guest.handler.onData(segment());
                         return null;
