@@ -56,7 +56,8 @@ class TcpBridgeCopyTest {
                 });
                 assertEquals(4L * SEGMENT, drained.get(10, TimeUnit.SECONDS));
                 assertEquals(0, counters.get("tcp.bridge.bytesCopiedWhileBlocked"));
-                waitFor(() -> guest.consumed.get() == 4L * SEGMENT, "all four segments reported written");
+                whenConsumed(guest, 4L * SEGMENT).get(10, TimeUnit.SECONDS); // all four reported written
+                assertEquals(4L * SEGMENT, guest.consumed.get());
             }
         }
     }
@@ -82,7 +83,8 @@ class TcpBridgeCopyTest {
                 // Once the peer reads, the host drains below the low-water mark and copying stops.
                 long total = sent;
                 CompletableFuture<Long> drained = drain(peer, total + SEGMENT);
-                waitFor(() -> guest.consumed.get() == total, "the host caught up");
+                whenConsumed(guest, total).get(10, TimeUnit.SECONDS); // the host caught up
+                assertEquals(total, guest.consumed.get());
                 long copied = counters.get("tcp.bridge.bytesCopiedWhileBlocked");
                 onLoop(() -> {
                     guest.handler.onData(segment());
@@ -135,18 +137,31 @@ class TcpBridgeCopyTest {
         return loop.submit(task).get(10, TimeUnit.SECONDS);
     }
 
-    private static void waitFor(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!done.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what);
-            Thread.sleep(5);
-        }
+    /** Completes once the bridge has reported {@code bytes} written out (at once if it has already). */
+    private CompletableFuture<Void> whenConsumed(Guest guest, long bytes) throws Exception {
+        return onLoop(() -> {
+            guest.target = bytes;
+            guest.reached = new CompletableFuture<>();
+            guest.check();
+            return guest.reached;
+        });
     }
 
-    /** The guest side: takes nothing from the host (no send space), counts what the bridge wrote out. */
+    /**
+     * The guest side: takes nothing from the host (no send space), counts what the bridge wrote out and completes
+     * {@link #reached} when that count gets to {@link #target} (both set and checked on the loop).
+     */
     private static final class Guest implements TunnelStream {
         TunnelStream.Handler handler;
         final AtomicLong consumed = new AtomicLong();
+        long target = Long.MAX_VALUE;
+        CompletableFuture<Void> reached = new CompletableFuture<>();
+
+        void check() {
+            if (consumed.get() >= target) {
+                reached.complete(null);
+            }
+        }
 
         @Override
         public void start(Handler h) {
@@ -169,6 +184,7 @@ class TcpBridgeCopyTest {
         @Override
         public void consumed(int n) {
             consumed.addAndGet(n);
+            check();
         }
 
         @Override
